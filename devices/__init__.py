@@ -1,0 +1,1 @@
+"""The button side of chuong: canonical wire messages, topics, and vendor profiles."""
