@@ -1,0 +1,191 @@
+"""/ack/…: acknowledge an alarm from a phone, with the signed link a notification carried.
+
+    GET  /ack/{alarm}/{person}/{expires}/{signature}   a small page: the alarm, and a button
+    POST /ack/{alarm}/{person}/{expires}/{signature}   acknowledges, as `link:<person>`
+
+GET never changes anything: chat apps and mail scanners fetch links to preview them. The page is
+one self-contained HTML document (no script, no external asset), in the hub's language. These
+routes are outside /api/: the link is the credential (one alarm, one person, until it expires).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Path, status
+from fastapi.responses import HTMLResponse
+
+from hub.actions import AcknowledgeAlarm
+from hub.api.auth import Context
+from hub.api.context import ApiContext
+from hub.errors import AlarmNotFound, ChuongError, InvalidTransition
+from hub.model import Alarm, AlarmState
+from hub.notify.links import SECRET_META_KEY, LinkCheck, check
+from hub.notify.message import local_time, zone
+
+router = APIRouter(tags=["acknowledge from a phone"])
+
+PATH: Final = "/ack/{alarm_id}/{person}/{expires}/{signature}"
+HEADERS: Final = {  # and the hub's defaults (hub/api/headers.py): no-store, no-referrer, …
+    "X-Robots-Tag": "noindex",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
+}
+
+AlarmId = Annotated[str, Path(max_length=140)]
+Person = Annotated[str, Path(max_length=64)]
+Expires = Annotated[int, Path(ge=0, le=2**40)]
+Signature = Annotated[str, Path(max_length=64)]
+
+_TEXT: Final[dict[str, dict[str, str]]] = {
+    "vi": {
+        "title": "Xác nhận báo động",
+        "alarm": "Báo động {id}",
+        "place": "Nơi",
+        "address": "Địa chỉ",
+        "phone": "Điện thoại",
+        "time": "Lúc",
+        "level": "Mức",
+        "unknown_place": "nút chưa đăng ký",
+        "button": "Tôi đã nhận tin — xác nhận",
+        "done": "Đã xác nhận. Trực ban thấy bạn ({person}) đang xử lý.",
+        "already": "Báo động này đã được xác nhận bởi {by} lúc {at}.",
+        "resolved": "Báo động này đã kết thúc.",
+        "invalid": "Liên kết không hợp lệ.",
+        "expired": "Liên kết đã hết hạn. Hãy gọi trực ban.",
+        "missing": "Không có báo động này.",
+        "busy": "Trung tâm chưa ghi được xác nhận. Hãy thử lại, hoặc gọi trực ban.",
+    },
+    "en": {
+        "title": "Acknowledge an alarm",
+        "alarm": "Alarm {id}",
+        "place": "Place",
+        "address": "Address",
+        "phone": "Phone",
+        "time": "Time",
+        "level": "Level",
+        "unknown_place": "unregistered button",
+        "button": "I have it — acknowledge",
+        "done": "Acknowledged. The duty officer sees that you ({person}) are on it.",
+        "already": "This alarm was already acknowledged by {by} at {at}.",
+        "resolved": "This alarm is resolved.",
+        "invalid": "This link is not valid.",
+        "expired": "This link has expired. Call the duty officer.",
+        "missing": "There is no such alarm.",
+        "busy": "The hub could not record it. Try again, or call the duty officer.",
+    },
+}
+
+
+async def _check(
+    ctx: ApiContext, alarm_id: str, person: str, expires: int, signature: str
+) -> LinkCheck:
+    secret = await ctx.store.meta(SECRET_META_KEY)
+    if secret is None:
+        return LinkCheck.INVALID
+    return check(bytes.fromhex(secret), alarm_id, person, expires, signature, ctx.clock.now())
+
+
+def _page(ctx: ApiContext, body: str, status_code: int = status.HTTP_200_OK) -> HTMLResponse:
+    language = ctx.config.hub.language
+    text = _TEXT[language]
+    document = (
+        f'<!doctype html><html lang="{language}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="robots" content="noindex">'
+        f"<title>{html.escape(text['title'])}</title><style>"
+        "body{font-family:system-ui,sans-serif;margin:1.2em;line-height:1.5;max-width:32em}"
+        "h1{font-size:1.3em;color:#b00020}dt{font-weight:bold}dd{margin:0 0 .5em 0}"
+        "button{font-size:1.2em;padding:.8em 1.2em;width:100%;background:#b00020;color:#fff;"
+        "border:0;border-radius:.4em}p.note{font-size:1.1em}"
+        f"</style></head><body>{body}</body></html>"
+    )
+    return HTMLResponse(document, status_code=status_code, headers=HEADERS)
+
+
+def _paragraph(ctx: ApiContext, key: str, **values: str) -> str:
+    message = _TEXT[ctx.config.hub.language][key].format(**values)
+    return f'<p class="note">{html.escape(message)}</p>'
+
+
+def _note(ctx: ApiContext, key: str, status_code: int, **values: str) -> HTMLResponse:
+    return _page(ctx, _paragraph(ctx, key, **values), status_code)
+
+
+def _refusal(ctx: ApiContext, verdict: LinkCheck) -> HTMLResponse:
+    if verdict is LinkCheck.EXPIRED:
+        return _note(ctx, "expired", status.HTTP_410_GONE)
+    return _note(ctx, "invalid", status.HTTP_403_FORBIDDEN)
+
+
+def _details(ctx: ApiContext, alarm: Alarm) -> str:
+    text = _TEXT[ctx.config.hub.language]
+    where = zone(ctx.config.hub.timezone)
+    site = alarm.site
+    rows = [
+        (
+            text["place"],
+            site.name if site else f"{text['unknown_place']} {', '.join(alarm.buttons)}",
+        ),
+        (text["address"], site.address if site else ""),
+        (text["phone"], site.phone if site else ""),
+        (text["time"], local_time(alarm.raised_at, where)),
+        (text["level"], str(alarm.level)),
+    ]
+    items = "".join(
+        f"<dt>{html.escape(name)}</dt><dd>{html.escape(value)}</dd>"
+        for name, value in rows
+        if value
+    )
+    title = html.escape(text["alarm"].format(id=alarm.id))
+    return f"<h1>{title}</h1><dl>{items}</dl>"
+
+
+def _settled(ctx: ApiContext, alarm: Alarm) -> str:
+    """What became of an alarm that is no longer active."""
+    if alarm.state is AlarmState.RESOLVED:
+        return _paragraph(ctx, "resolved")
+    when = alarm.acknowledged_at
+    at = local_time(when, zone(ctx.config.hub.timezone)) if when else ""
+    return _paragraph(ctx, "already", by=alarm.acknowledged_by or "?", at=at)
+
+
+@router.get(PATH, response_class=HTMLResponse, summary="The alarm, and a button to acknowledge")
+async def show(
+    alarm_id: AlarmId, person: Person, expires: Expires, signature: Signature, ctx: Context
+) -> HTMLResponse:
+    verdict = await _check(ctx, alarm_id, person, expires, signature)
+    if verdict is not LinkCheck.VALID:
+        return _refusal(ctx, verdict)
+    alarm = await ctx.store.get_alarm(alarm_id)
+    if alarm is None:
+        return _note(ctx, "missing", status.HTTP_404_NOT_FOUND)
+    if alarm.state is not AlarmState.ACTIVE:
+        return _page(ctx, _details(ctx, alarm) + _settled(ctx, alarm))
+    label = html.escape(_TEXT[ctx.config.hub.language]["button"])
+    form = f'<form method="post"><button type="submit">{label}</button></form>'
+    return _page(ctx, _details(ctx, alarm) + form)
+
+
+@router.post(PATH, response_class=HTMLResponse, summary="Acknowledge the alarm as this person")
+async def confirm(
+    alarm_id: AlarmId, person: Person, expires: Expires, signature: Signature, ctx: Context
+) -> HTMLResponse:
+    verdict = await _check(ctx, alarm_id, person, expires, signature)
+    if verdict is not LinkCheck.VALID:
+        return _refusal(ctx, verdict)
+    alarm = await ctx.store.get_alarm(alarm_id)
+    if alarm is None:
+        return _note(ctx, "missing", status.HTTP_404_NOT_FOUND)
+    try:
+        await ctx.pipeline.execute(AcknowledgeAlarm(alarm_id, f"link:{person}"))
+    except (AlarmNotFound, InvalidTransition):
+        current = await ctx.store.get_alarm(alarm_id) or alarm
+        resolved = current.state is AlarmState.RESOLVED
+        code = status.HTTP_409_CONFLICT if resolved else status.HTTP_200_OK
+        return _page(ctx, _settled(ctx, current), code)
+    except ChuongError:  # the hub is stopping, or could not record it: say so, try again
+        return _note(ctx, "busy", status.HTTP_503_SERVICE_UNAVAILABLE)
+    return _note(ctx, "done", status.HTTP_200_OK, person=person)

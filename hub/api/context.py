@@ -1,0 +1,34 @@
+"""What the API needs from the hub, handed to the app factory (no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hub.bus import Bus
+from hub.clock import Clock
+from hub.config import Config
+from hub.metrics import Metrics
+from hub.model import Trouble
+from hub.pipeline import Pipeline
+from hub.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    ready: bool
+    reasons: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    config: Config
+    store: Store
+    pipeline: Pipeline
+    bus: Bus
+    metrics: Metrics
+    clock: Clock
+    version: str
+    readiness: Callable[[], Readiness]
+    system_troubles: Callable[[], list[Trouble]]
+    """Troubles the hub knows of but cannot store right now (the store itself failing)."""

@@ -1,0 +1,167 @@
+"""Managing the registry and the troubles (admins), and the report of untested buttons.
+
+    POST   /api/v1/devices                    add a button (a registry entry, as in the file)
+    DELETE /api/v1/devices/{id}               remove it
+    PUT    /api/v1/devices/{id}/test-mode     {"test_mode": true} for a maintenance visit
+    POST   /api/v1/sites                      add a site
+    DELETE /api/v1/sites/{id}                 remove a site without buttons
+    PUT    /api/v1/sites/{id}/test-mode       the whole site in test mode
+    POST   /api/v1/troubles/{id}/clear        {"note"}: clear a latched trouble (a tamper)
+    GET    /api/v1/reports/untested?days=30   buttons without a test press in that many days
+
+Every change is committed with its audit entry, the admin as actor (hub/registry_admin.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field
+
+from hub.api.auth import Admin, Context, Viewer
+from hub.api.registry import DeviceView, SiteView, device_view, site_views
+from hub.api.troubles import TroubleView
+from hub.clock import parse_iso
+from hub.errors import RegistryConflict, RegistryError, RegistryNotFound
+from hub.model import TroubleState
+from hub.plan import Command
+from hub.registry import ButtonEntry, SiteEntry
+from hub.registry_admin import (
+    UNTESTED_SQL,
+    AddButton,
+    AddSite,
+    ClearTroubleById,
+    RemoveButton,
+    RemoveSite,
+    SetTestMode,
+    untested_cutoff,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["manage"])
+
+
+class TestModeBody(BaseModel):
+    test_mode: bool = Field(description="true for a maintenance visit; false when it is over")
+
+
+class ClearBody(BaseModel):
+    note: str = Field(min_length=1, max_length=500, description="Why it is cleared; required.")
+
+
+class Removed(BaseModel):
+    removed: str
+
+
+class Untested(BaseModel):
+    button_id: str
+    site_id: str | None
+    site_name: str | None
+    label: str
+    last_test_at: str | None
+    """the latest test press (type `test`, or any press in test mode); null: never"""
+    days_since: int | None
+
+
+async def _run(ctx: Context, command: Command) -> Any:
+    try:
+        return await ctx.pipeline.execute(command)
+    except RegistryNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except RegistryConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except RegistryError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+def _device(ctx: Context, button_id: str) -> DeviceView:
+    view = device_view(ctx.pipeline.state, button_id)
+    assert view is not None  # the command just committed it
+    return view
+
+
+@router.post(
+    "/devices",
+    response_model=DeviceView,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a button",
+)
+async def add_device(entry: ButtonEntry, ctx: Context, who: Admin) -> DeviceView:
+    await _run(ctx, AddButton(entry, who.actor))
+    return _device(ctx, entry.id)
+
+
+@router.delete("/devices/{button_id}", response_model=Removed, summary="Remove a button")
+async def remove_device(button_id: str, ctx: Context, who: Admin) -> Removed:
+    await _run(ctx, RemoveButton(button_id, who.actor))
+    return Removed(removed=button_id)
+
+
+@router.put(
+    "/devices/{button_id}/test-mode", response_model=DeviceView, summary="Test mode of a button"
+)
+async def device_test_mode(
+    button_id: str, body: TestModeBody, ctx: Context, who: Admin
+) -> DeviceView:
+    await _run(ctx, SetTestMode("button", button_id, body.test_mode, who.actor))
+    return _device(ctx, button_id)
+
+
+@router.post(
+    "/sites", response_model=SiteView, status_code=status.HTTP_201_CREATED, summary="Add a site"
+)
+async def add_site(entry: SiteEntry, ctx: Context, who: Admin) -> SiteView:
+    site = await _run(ctx, AddSite(entry, who.actor))
+    return site_views(ctx.pipeline.state.registry, [site])[0]
+
+
+@router.delete("/sites/{site_id}", response_model=Removed, summary="Remove a site")
+async def remove_site(site_id: str, ctx: Context, who: Admin) -> Removed:
+    await _run(ctx, RemoveSite(site_id, who.actor))
+    return Removed(removed=site_id)
+
+
+@router.put("/sites/{site_id}/test-mode", response_model=SiteView, summary="Test mode of a site")
+async def site_test_mode(site_id: str, body: TestModeBody, ctx: Context, who: Admin) -> SiteView:
+    site = await _run(ctx, SetTestMode("site", site_id, body.test_mode, who.actor))
+    return site_views(ctx.pipeline.state.registry, [site])[0]
+
+
+@router.post(
+    "/troubles/{trouble_id}/clear",
+    response_model=TroubleView,
+    summary="Clear a trouble by hand (a latched tamper, once the button is checked)",
+)
+async def clear_trouble(trouble_id: int, body: ClearBody, ctx: Context, who: Admin) -> TroubleView:
+    trouble = await _run(ctx, ClearTroubleById(trouble_id, who.actor, body.note))
+    assert trouble.state is TroubleState.CLEARED
+    return TroubleView.of(trouble)
+
+
+@router.get(
+    "/reports/untested",
+    response_model=list[Untested],
+    summary="Buttons without a test press in the last N days (never tested first)",
+)
+async def untested(
+    ctx: Context, _: Viewer, days: Annotated[int, Query(ge=1, le=3650)] = 30
+) -> list[Untested]:
+    now = ctx.clock.now()
+    try:
+        rows = await ctx.store.reader.execute_fetchall(UNTESTED_SQL, (untested_cutoff(now, days),))
+    except sqlite3.Error as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"store: {exc}") from None
+    return [
+        Untested(
+            button_id=row["button_id"],
+            site_id=row["site_id"],
+            site_name=row["site_name"],
+            label=row["label"],
+            last_test_at=row["last_test_at"],
+            days_since=None
+            if row["last_test_at"] is None
+            else (now - parse_iso(row["last_test_at"])).days,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,368 @@
+"""The composition root: builds the hub's parts, starts them in order, stops them in reverse.
+
+    store ─▶ pipeline ─▶ vendors ─▶ fanout ─▶ broker watch ─▶ supervisor ─▶ notify ─▶ escalation
+          ─▶ http ─▶ mqtt
+                 ▲                                                              │
+                 └──────────── ingest (+ vendors) ◀──────── messages ───────────┘
+
+Start: each part in the order above; the MQTT connection comes last, so that everything a message
+touches is ready before the first one arrives. A part that fails to start is named in the log and
+the parts already started are stopped.
+
+Stop: first the drain (ingest stops taking messages; the pipeline commits and acknowledges all it
+has), then the parts in reverse order (the MQTT adapter publishes the hub's clean `offline` status
+and disconnects without triggering the last will).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Generator
+from typing import Final, Protocol
+
+import uvicorn
+
+from devices.profiles import make_profiles
+from devices.topics import Topics
+from hub import __version__, sdnotify, web
+from hub.api import ApiContext, Readiness, create_app
+from hub.broker_watch import BrokerWatch
+from hub.bus import Bus
+from hub.clock import Clock, SystemClock
+from hub.config import Config
+from hub.errors import ChuongError
+from hub.escalation.scheduler import Escalator
+from hub.fanout import MqttFanout
+from hub.ingest import Ingest
+from hub.metrics import Metrics
+from hub.model import Trouble, TroubleState
+from hub.mqtt import MqttAdapter, MqttMessage, Subscription
+from hub.notify.dispatcher import Dispatcher
+from hub.pipeline import Pipeline
+from hub.store import Store
+from hub.supervision import Supervisor
+from hub.vendors import VendorRouter
+
+log = logging.getLogger(__name__)
+
+WATCHDOG_STALL_S: Final = 30.0
+
+
+class Part(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class _UvicornServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield  # the hub owns the signals; uvicorn must not take or re-raise them
+
+
+class HttpServer:
+    """uvicorn inside the hub's own event loop, on a socket bound here (so a taken port is a
+    clear error, not uvicorn's exit)."""
+
+    def __init__(self, app: object, host: str, port: int) -> None:
+        self._app = app
+        self._host = host
+        self._port = port
+        self._server: _UvicornServer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.port = port
+
+    async def start(self) -> None:
+        sock = self._bind()
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self._app,  # type: ignore[arg-type]
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+            server_header=False,
+        )
+        self._server = _UvicornServer(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="http-server")
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+                raise ChuongError("the HTTP server stopped while starting")
+            await asyncio.sleep(0.01)
+        log.info("http: serving on http://%s:%d", self._host, self.port)
+
+    def _bind(self) -> socket.socket:
+        try:
+            family, kind, proto, _, address = socket.getaddrinfo(
+                self._host, self._port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )[0]
+            sock = socket.socket(family, kind, proto)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+        except OSError as exc:
+            raise ChuongError(
+                f"http: cannot listen on {self._host}:{self._port}: {exc.strerror or exc}"
+            ) from exc
+        return sock
+
+    async def stop(self) -> None:
+        if self._server is None or self._task is None:
+            return
+        self._server.should_exit = True
+        try:
+            await asyncio.wait_for(self._task, 5)
+        except TimeoutError:
+            log.warning("http: the server did not stop in time; cancelling it")
+            self._task.cancel()
+
+
+class Hub:
+    def __init__(self, config: Config, *, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.bus = Bus()
+        self.metrics = Metrics()
+        self.topics = Topics(config.mqtt.root)
+        self.store = Store(
+            config.store.path,
+            busy_timeout_ms=config.store.busy_timeout_ms,
+            rejected_keep=config.store.rejected_keep,
+        )
+        self.pipeline: Pipeline | None = None
+        self.mqtt: MqttAdapter | None = None
+        self.ingest: Ingest | None = None
+        self.http: HttpServer | None = None
+        self.watch: BrokerWatch | None = None
+        self.vendors: VendorRouter | None = None
+        self.supervisor: Supervisor | None = None
+        self._started: list[tuple[str, Part]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        cfg = self.config
+        # The adapter is built first (its constructor does no I/O) and connects last.
+        mqtt = MqttAdapter(
+            cfg.mqtt,
+            client_id=cfg.client_id,
+            status_topic=self.topics.hub_status(cfg.hub.id),
+            version=__version__,
+            subscriptions=[Subscription(t, q) for t, q in self.topics.device_subscriptions],
+            clock=self.clock,
+            on_message=self._on_message,
+            on_connected=self._on_connected,
+            on_disconnected=self._on_disconnected,
+        )
+        self.mqtt = mqtt
+        await self._start("store", _StoreOpener(self.store))
+        state = await self.store.load_state()
+        pipeline = Pipeline(
+            store=self.store,
+            state=state,
+            bus=self.bus,
+            metrics=self.metrics,
+            clock=self.clock,
+            acker=mqtt,
+            hub_id=cfg.hub.id,
+            batch_max=cfg.store.batch_max,
+            retry_max_s=cfg.store.retry_max_s,
+            probe_interval_s=cfg.store.probe_interval_s,
+        )
+        self.pipeline = pipeline
+        self.vendors = VendorRouter(
+            profiles=make_profiles(zigbee2mqtt_base=cfg.profiles.zigbee2mqtt_base_topic),
+            listen=cfg.profiles.listen,
+            supervision=cfg.supervision,
+            state=lambda: pipeline.state,
+            subscribe=mqtt.add_subscriptions,
+        )
+        self.ingest = Ingest(self.topics, pipeline.submit, self.vendors)
+        self.supervisor = Supervisor(
+            config=cfg.supervision, pipeline=pipeline, bus=self.bus, clock=self.clock
+        )
+        if cfg.supervision.enabled:
+            pipeline.add_press_hook(self.supervisor.check_clock)
+        await self._start("pipeline", pipeline)
+        await self._start("vendors", self.vendors)
+        fanout = MqttFanout(
+            bus=self.bus,
+            publisher=mqtt,
+            topics=self.topics,
+            state=state,
+            store=self.store,
+            clock=self.clock,
+        )
+        await self._start("fanout", fanout)
+        self.watch = BrokerWatch(
+            bus=self.bus, pipeline=pipeline, store=self.store, clock=self.clock
+        )
+        await self._start("broker-watch", self.watch)
+        await self._start("supervisor", self.supervisor)
+        notify = Dispatcher(
+            config=cfg,
+            store=self.store,
+            pipeline=pipeline,
+            bus=self.bus,
+            clock=self.clock,
+            publisher=mqtt,
+            metrics=self.metrics,
+        )
+        await self._start("notify", notify)
+        escalator = Escalator(
+            config=cfg,
+            pipeline=pipeline,
+            bus=self.bus,
+            store=self.store,
+            clock=self.clock,
+            on_queued=notify.wake,
+        )
+        await self._start("escalation", escalator)
+        if cfg.http.enabled:
+            app = create_app(self._api_context())
+            web.install(app)
+            self.http = HttpServer(app, cfg.http.host, cfg.http.port)
+            await self._start("http", self.http)
+        await self._start("mqtt", mqtt)
+        self._spawn(self._announce_ready(), "ready")
+        self._spawn(self._watchdog(), "watchdog")
+
+    async def stop(self) -> None:
+        """Drain, then stop every started part in reverse order. Never raises."""
+        for task in self._tasks:
+            task.cancel()
+        if self.ingest is not None:
+            self.ingest.closed = True
+        if self.pipeline is not None and ("pipeline", self.pipeline) in self._started:
+            try:
+                await self.pipeline.stop()
+                log.info("hub: drained; every committed message is acknowledged")
+            except Exception:
+                log.exception("hub: the pipeline failed while draining")
+        for name, part in reversed(self._started):
+            if part is self.pipeline:
+                continue
+            try:
+                await part.stop()
+            except Exception:
+                log.exception("hub: %s failed to stop", name)
+        self._started.clear()
+
+    def abandon(self) -> None:
+        """A forced stop: stop retrying the store; unacked messages stay with the broker."""
+        if self.pipeline is not None:
+            self.pipeline.abandon()
+
+    async def _start(self, name: str, part: Part) -> None:
+        try:
+            await part.start()
+        except Exception as exc:
+            log.error("hub: %s failed to start: %s", name, exc)
+            await self.stop()
+            if isinstance(exc, ChuongError):
+                raise
+            raise ChuongError(f"{name} failed to start: {exc}") from exc
+        self._started.append((name, part))
+
+    def _spawn(self, coro: object, name: str) -> None:
+        self._tasks.append(asyncio.create_task(coro, name=name))  # type: ignore[arg-type]
+
+    def _on_message(self, message: MqttMessage) -> None:
+        if self.ingest is not None:
+            self.ingest.handle(message)
+
+    def _on_connected(self, session_present: bool) -> None:
+        self.metrics.mqtt_connected.set(1)
+        self.metrics.mqtt_connects.labels("resumed" if session_present else "new").inc()
+        if self.watch is not None:
+            self.watch.connected(session_present)
+
+    def _on_disconnected(self, reason: str) -> None:
+        self.metrics.mqtt_connected.set(0)
+        if self.watch is not None:
+            self.watch.disconnected(reason)
+
+    async def _announce_ready(self) -> None:
+        assert self.mqtt is not None
+        await self.mqtt.wait_subscribed()
+        log.info("hub: ready (store open, subscribed)")
+        sdnotify.notify("READY=1\nSTATUS=ready")
+
+    async def _watchdog(self) -> None:
+        interval = sdnotify.watchdog_interval()
+        if interval is None:
+            return
+        log.info("hub: systemd watchdog on, pinging every %.1fs while healthy", interval)
+        while True:
+            await asyncio.sleep(interval)
+            if self.writer_alive():
+                sdnotify.notify("WATCHDOG=1")
+            else:
+                log.error("hub: the writer has stalled; not pinging the watchdog")
+
+    # -- health ------------------------------------------------------------------------------------
+
+    def writer_alive(self) -> bool:
+        pipeline = self.pipeline
+        return pipeline is not None and pipeline.alive(WATCHDOG_STALL_S)
+
+    def readiness(self) -> Readiness:
+        reasons = []
+        mqtt = self.mqtt
+        if mqtt is None or not mqtt.connected:
+            reasons.append(f"broker: {mqtt.last_error if mqtt else 'not started'}")
+        elif not mqtt.subscribed:
+            reasons.append("broker: connected, subscription not confirmed")
+        pipeline = self.pipeline
+        if pipeline is None:
+            reasons.append("store: not open")
+        elif not pipeline.health.writable:
+            reasons.append(f"store: cannot commit: {pipeline.health.error}")
+        return Readiness(not reasons, reasons)
+
+    def system_troubles(self) -> list[Trouble]:
+        pipeline = self.pipeline
+        if pipeline is None or pipeline.health.writable:
+            return []
+        return [
+            Trouble(
+                id=0,
+                kind="store_unwritable",
+                subject="hub",
+                site_id=None,
+                state=TroubleState.OPEN,
+                raised_at=pipeline.health.since or self.clock.now(),
+                cleared_at=None,
+                detail=f"the store cannot commit ({pipeline.health.error}); "
+                "presses wait in the broker",
+            )
+        ]
+
+    def _api_context(self) -> ApiContext:
+        assert self.pipeline is not None
+        return ApiContext(
+            config=self.config,
+            store=self.store,
+            pipeline=self.pipeline,
+            bus=self.bus,
+            metrics=self.metrics,
+            clock=self.clock,
+            version=__version__,
+            readiness=self.readiness,
+            system_troubles=self.system_troubles,
+        )
+
+
+class _StoreOpener:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def start(self) -> None:
+        await self._store.open()
+
+    async def stop(self) -> None:
+        await self._store.close()

@@ -1,0 +1,169 @@
+"""The `chuong` command.
+
+    chuong run [--config FILE]                 the daemon
+    chuong demo                                zero set-up demo (private broker, sample commune)
+    chuong sim …                               virtual buttons against any broker
+    chuong check-config [--config FILE]        validate; print `section.key: problem`, exit 1
+    chuong token create --name N --role R      print a new API token once (stores its hash)
+    chuong token list | revoke --name N
+    chuong registry import FILE                upsert sites and buttons into the store
+    chuong user add --username U --role R      a person who logs in to the page (hub/web/cli.py)
+    chuong registry export | list | credentials, chuong test-mode, chuong report (cli_registry.py)
+
+Every command that reads the configuration takes `--config FILE` (or `CHUONG_CONFIG`), and every
+key can be overridden as `CHUONG_<SECTION>__<KEY>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hub import __version__
+from hub.cli_common import config_option, open_store
+from hub.clock import SystemClock
+from hub.config import load_config
+from hub.errors import ChuongError, ConfigError
+from hub.logs import configure_logging
+from hub.model import Role
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args))
+    except ConfigError as exc:
+        _print_problems(exc)
+        return 1
+    except ChuongError as exc:
+        print(f"chuong: {exc}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chuong",
+        description="Hub of the 'Tiếng chuông cảnh báo' call buttons, at the police post.",
+    )
+    parser.add_argument("--version", action="version", version=f"chuong {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the hub (the daemon)")
+    config_option(run)
+    run.set_defaults(handler=cmd_run)
+
+    check = sub.add_parser("check-config", help="validate the configuration and exit")
+    config_option(check)
+    check.set_defaults(handler=cmd_check_config)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(
+        title="token commands", metavar="ACTION"
+    )
+    create = token.add_parser("create", help="create a token and print it once")
+    create.add_argument("--name", required=True, help="who or what uses it (unique)")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    config_option(create)
+    create.set_defaults(handler=cmd_token_create)
+    listing = token.add_parser("list", help="list tokens (never the tokens themselves)")
+    config_option(listing)
+    listing.set_defaults(handler=cmd_token_list)
+    revoke = token.add_parser("revoke", help="revoke a token by name")
+    revoke.add_argument("--name", required=True)
+    config_option(revoke)
+    revoke.set_defaults(handler=cmd_token_revoke)
+
+    registry = sub.add_parser("registry", help="sites and buttons").add_subparsers(
+        title="registry commands", metavar="ACTION"
+    )
+    imp = registry.add_parser("import", help="upsert the sites and buttons of a TOML file")
+    imp.add_argument("file", type=Path)
+    config_option(imp)
+    imp.set_defaults(handler=cmd_registry_import)
+
+    from hub import cli_registry, demo  # noqa: PLC0415  # the demo pulls in the simulator
+    from hub.web import cli as user_cli  # noqa: PLC0415
+    from simulator import cli as sim_cli  # noqa: PLC0415
+
+    cli_registry.add_parsers(registry, sub)
+    demo.add_parser(sub)
+    sim_cli.add_parser(sub)
+    user_cli.add_parser(sub)
+    return parser
+
+
+def _print_problems(exc: ConfigError) -> None:
+    print("configuration problems:", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  {problem}", file=sys.stderr)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hub.run import serve  # noqa: PLC0415
+
+    config = load_config(args.config)
+    configure_logging(config.log.level, config.log.format)
+    return asyncio.run(serve(config))
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    print(
+        f"configuration OK: hub {config.hub.id}, broker {config.mqtt.host}:{config.mqtt.port} "
+        f"root {config.mqtt.root}, store {config.store.path}, "
+        f"http {config.http.host}:{config.http.port}"
+    )
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from hub.tokens import create_token  # noqa: PLC0415
+
+    config = load_config(args.config)
+    with open_store(config) as conn:
+        token = create_token(conn, args.name, Role(args.role), SystemClock().now())
+    print(token)
+    print(f"token {args.name!r} ({args.role}) created; it is shown only now.", file=sys.stderr)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    with open_store(config) as conn:
+        rows = conn.execute(
+            "SELECT name, role, created_at, revoked_at FROM api_tokens ORDER BY name"
+        ).fetchall()
+    for row in rows:
+        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "live"
+        print(f"{row['name']}\t{row['role']}\tcreated {row['created_at']}\t{state}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from hub.tokens import revoke_token  # noqa: PLC0415
+
+    config = load_config(args.config)
+    with open_store(config) as conn:
+        revoke_token(conn, args.name, SystemClock().now())
+    print(f"token {args.name!r} revoked")
+    return 0
+
+
+def cmd_registry_import(args: argparse.Namespace) -> int:
+    from hub.registry import import_registry, load_registry_file  # noqa: PLC0415
+
+    config = load_config(args.config)
+    registry = load_registry_file(args.file)
+    with open_store(config) as conn:
+        changed = import_registry(conn, registry, SystemClock().now())
+    print(
+        f"{args.file}: {len(registry.sites)} sites, {len(registry.buttons)} buttons "
+        f"({changed['sites']} sites and {changed['buttons']} buttons added or changed)"
+    )
+    return 0

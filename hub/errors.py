@@ -1,0 +1,59 @@
+"""The hub's own errors. Lower-level errors are re-raised as these, `from` the original.
+
+ChuongError
+├── ConfigError           the configuration does not validate (carries one line per problem)
+├── StoreError            the store cannot be opened, migrated or written
+│   └── StoreUnavailable  a write failed for a reason that may pass (disk full, I/O, locked)
+├── RegistryError         a registry file or entry is invalid
+│   ├── RegistryNotFound  no site, button or open trouble with that id (HTTP 404)
+│   └── RegistryConflict  it exists already, or is still in use (HTTP 409)
+└── AlarmError            an operation on an alarm cannot be done
+    ├── AlarmNotFound     no alarm with that id (HTTP 404)
+    └── InvalidTransition the alarm's state does not allow it (HTTP 409)
+"""
+
+from __future__ import annotations
+
+
+class ChuongError(Exception):
+    """Base of every error chuong raises on purpose."""
+
+
+class ConfigError(ChuongError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class StoreError(ChuongError):
+    pass
+
+
+class StoreUnavailable(StoreError):
+    """A write failed in a way that may pass; the caller keeps the batch and retries."""
+
+
+class RegistryError(ChuongError):
+    pass
+
+
+class RegistryNotFound(RegistryError):
+    pass
+
+
+class RegistryConflict(RegistryError):
+    pass
+
+
+class AlarmError(ChuongError):
+    pass
+
+
+class AlarmNotFound(AlarmError):
+    def __init__(self, alarm_id: str) -> None:
+        super().__init__(f"no alarm {alarm_id!r}")
+        self.alarm_id = alarm_id
+
+
+class InvalidTransition(AlarmError):
+    pass

@@ -1,0 +1,104 @@
+"""Prometheus metrics of one hub, in a registry of its own (no global state: tests run several
+hubs in one process). Served at `/metrics`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_ACK_BUCKETS = (5, 10, 15, 30, 45, 60, 90, 120, 180, 300, 600, 1800, 3600)
+
+
+class _OpenAlarms(Collector):
+    """Alarms by state, read from the hub's state when scraped."""
+
+    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("chuong_alarms", "Open alarms by state.", labels=["state"])
+        counts = self._counts()
+        for state in ("active", "acknowledged"):
+            family.add_metric([state], counts.get(state, 0))
+        yield family
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.presses = Counter("chuong_presses", "Events recorded, by type.", ["type"], registry=r)
+        self.duplicates = Counter(
+            "chuong_press_duplicates", "Redelivered or repeated events dropped.", registry=r
+        )
+        self.rejected = Counter(
+            "chuong_rejected_messages", "Messages rejected, by reason.", ["reason"], registry=r
+        )
+        self.alarms_raised = Counter("chuong_alarms_raised", "Alarms raised.", ["test"], registry=r)
+        self.alarms_resolved = Counter(
+            "chuong_alarms_resolved", "Alarms resolved, by outcome.", ["outcome"], registry=r
+        )
+        self.ack_latency = Histogram(
+            "chuong_alarm_ack_seconds",
+            "From raise to acknowledgement by an officer.",
+            buckets=_ACK_BUCKETS,
+            registry=r,
+        )
+        self.ingest_latency = Histogram(
+            "chuong_ingest_seconds",
+            "From a message's arrival to its durable commit.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.commit_latency = Histogram(
+            "chuong_commit_seconds",
+            "Duration of one store transaction.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "chuong_commit_batch_size",
+            "Messages and commands per transaction.",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000),
+            registry=r,
+        )
+        self.commit_failures = Counter(
+            "chuong_commit_failures", "Failed store transactions (retried).", registry=r
+        )
+        self.quarantined = Counter(
+            "chuong_quarantined_messages",
+            "Messages the hub failed to process because of an internal error (kept as rejected).",
+            registry=r,
+        )
+        self.untracked_devices = Counter(
+            "chuong_untracked_device_messages",
+            "Heartbeats and statuses of unregistered buttons not tracked (too many unknown ids).",
+            registry=r,
+        )
+        self.heartbeats_dropped = Counter(
+            "chuong_heartbeats_dropped",
+            "Heartbeats dropped because the hub was backlogged.",
+            registry=r,
+        )
+        self.mqtt_connected = Gauge(
+            "chuong_mqtt_connected", "1 while connected to the broker.", registry=r
+        )
+        self.mqtt_connects = Counter(
+            "chuong_mqtt_connects",
+            "Successful broker connections, by session.",
+            ["session"],
+            registry=r,
+        )
+        self.store_writable = Gauge(
+            "chuong_store_writable", "1 while the store accepts commits.", registry=r
+        )
+        self.pipeline_backlog = Gauge(
+            "chuong_pipeline_backlog", "Messages waiting to be committed.", registry=r
+        )
+
+    def watch_alarms(self, counts: Callable[[], dict[str, int]]) -> None:
+        self.registry.register(_OpenAlarms(counts))

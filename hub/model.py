@@ -1,0 +1,146 @@
+"""The hub's domain records: sites, buttons, alarms, troubles, device state.
+
+Frozen dataclasses: the pure decisions return new records rather than changing old ones, so a
+batch that fails to commit leaves the hub's state as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class AlarmState(StrEnum):
+    ACTIVE = "active"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Outcome(StrEnum):
+    GENUINE = "genuine"
+    FALSE_ALARM = "false_alarm"
+    TEST = "test"
+    OTHER = "other"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    OFFICER = "officer"
+    ADMIN = "admin"
+
+    def allows(self, needed: Role) -> bool:
+        return _ROLE_RANK[self] >= _ROLE_RANK[needed]
+
+
+_ROLE_RANK = {Role.VIEWER: 0, Role.OFFICER: 1, Role.ADMIN: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    id: str
+    name: str
+    address: str = ""
+    phone: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    test_mode: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    id: str
+    site_id: str | None
+    label: str = ""
+    profile: str | None = None
+    native_id: str | None = None
+    test_mode: bool = False
+    power: str | None = None
+    """`mains` or `battery`; None: the profile's default (see `hub.supervision.policy`)"""
+    checkin_s: int | None = None
+    """battery buttons: the period within which the button checks in; None: the profile's"""
+    sign_key: str | None = None
+    """hex HMAC key of a button that signs its events (devices/signing.py); never shown"""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRef:
+    """The site as it was when the alarm was raised (kept with the alarm)."""
+
+    id: str
+    name: str
+    address: str
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmDevice:
+    button: str
+    last_event: str
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    id: str
+    seq: int
+    state: AlarmState
+    level: int
+    site: SiteRef | None
+    devices: tuple[AlarmDevice, ...]
+    press_count: int
+    test: bool
+    unregistered: bool
+    raised_at: datetime
+    last_press_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    outcome: Outcome | None = None
+    note: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is not AlarmState.RESOLVED
+
+    @property
+    def buttons(self) -> tuple[str, ...]:
+        return tuple(device.button for device in self.devices)
+
+
+class TroubleState(StrEnum):
+    OPEN = "open"
+    CLEARED = "cleared"
+
+
+@dataclass(frozen=True, slots=True)
+class Trouble:
+    id: int
+    kind: str
+    subject: str
+    site_id: str | None
+    state: TroubleState
+    raised_at: datetime
+    cleared_at: datetime | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """What the hub last heard from one button."""
+
+    button_id: str
+    first_seen: datetime
+    last_seen: datetime
+    online: bool | None = None
+    battery: int | None = None
+    rssi: int | None = None
+    fw: str | None = None
+    last_event: str | None = None
+    online_since: datetime | None = None
+    """when `online` last changed: the button said so, or supervision declared it"""
+    last_seq: int | None = None
+    """the counter of the last signed event accepted from the button"""
+    last_seq_key: str | None = None
+    """the id of the key that event was signed with (devices.signing.key_id)"""

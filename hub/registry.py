@@ -1,0 +1,213 @@
+"""The registry file: the sites of a post and their buttons, in TOML.
+
+    [[sites]]
+    id = "vcb-xa-phuoc"                  # [a-z0-9][a-z0-9_-]{0,63}
+    name = "Vietcombank PGD Xã Phước"
+    address = "12 Quốc lộ 1A, ấp 3"
+    phone = "0272 3812 345"
+    lat = 10.5412                        # optional
+    lon = 106.4021
+
+    [[buttons]]
+    id = "vcb-quay-1"                    # the button's MQTT id (and its broker user name)
+    site = "vcb-xa-phuoc"
+    label = "Quầy giao dịch"             # optional: where it is mounted
+    profile = "shelly-gen1"              # optional: a vendor profile (devices/profiles)
+    native_id = "shellybutton1-A4CF12"   # with a profile: the vendor's own id
+    test_mode = false                    # optional
+    power = "battery"                    # optional: mains or battery (default: the profile's)
+    checkin_s = 43200                    # optional: longest silence of a healthy button
+
+`chuong registry import FILE` upserts every entry (running it twice changes nothing the second
+time); entries not in the file are left alone. A running hub picks the change up at its next batch.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from devices.messages import ButtonId, SiteId
+from devices.profiles import PROFILE_NAMES, Power, check_native_id, supervised_by
+from hub.clock import iso
+from hub.errors import RegistryError
+
+
+class SiteEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: SiteId
+    name: str = Field(min_length=1, max_length=200)
+    address: str = Field(default="", max_length=500)
+    phone: str = Field(default="", max_length=50)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    test_mode: bool = False
+
+
+class ButtonEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: ButtonId
+    site: SiteId | None = None
+    label: str = Field(default="", max_length=200)
+    profile: str | None = Field(default=None, max_length=64)
+    native_id: str | None = Field(default=None, max_length=200)
+    test_mode: bool = False
+    power: Power | None = None
+    checkin_s: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+
+    @model_validator(mode="after")
+    def _profile_and_native_id(self) -> ButtonEntry:
+        if self.profile is None:
+            if self.native_id is not None:
+                raise ValueError("native_id needs a profile")
+            return self
+        if self.profile not in PROFILE_NAMES:
+            raise ValueError(
+                f"unknown profile {self.profile!r} (known: {', '.join(PROFILE_NAMES)}; "
+                "leave it out for a button that speaks the contract)"
+            )
+        if self.native_id is None:
+            raise ValueError(f"a {self.profile} button needs its native_id (the vendor's own id)")
+        check_native_id(self.profile, self.native_id)
+        return self
+
+    @model_validator(mode="after")
+    def _battery_checkin(self) -> ButtonEntry:
+        usual = supervised_by(self.profile).power
+        if self.power is Power.BATTERY and usual is Power.MAINS and self.checkin_s is None:
+            raise ValueError(
+                "a battery button of this profile needs checkin_s: how often it wakes and "
+                "checks in, in seconds"
+            )
+        return self
+
+
+class RegistryFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sites: list[SiteEntry] = Field(default_factory=list)
+    buttons: list[ButtonEntry] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RegistryFile:
+        for kind, ids in (
+            ("site", [s.id for s in self.sites]),
+            ("button", [b.id for b in self.buttons]),
+        ):
+            seen: set[str] = set()
+            for entry_id in ids:
+                if entry_id in seen:
+                    raise ValueError(f"{kind} {entry_id!r} appears twice")
+                seen.add(entry_id)
+        natives: set[tuple[str, str]] = set()
+        for button in self.buttons:
+            if button.profile and button.native_id:
+                key = (button.profile, button.native_id)
+                if key in natives:
+                    raise ValueError(f"{button.profile} device {button.native_id!r} appears twice")
+                natives.add(key)
+        return self
+
+
+def load_registry_file(path: Path) -> RegistryFile:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise RegistryError(f"{path}: no such file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise RegistryError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return RegistryFile.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = ".".join(str(p) for p in error["loc"])
+            message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+            where = f"{path}: {key}" if key else str(path)
+            problems.append(f"{where}: {message.removeprefix('Value error, ')}")
+        raise RegistryError("\n".join(problems)) from exc
+
+
+def _upsert_if_changed(table: str, columns: tuple[str, ...]) -> str:
+    """Insert, or update only when a value differs (so `rowcount` counts real changes)."""
+    names = ", ".join(columns)
+    fields = columns[1:]
+    return (
+        f"INSERT INTO {table} ({names}, created_at, updated_at) "
+        f"VALUES ({', '.join('?' for _ in columns)}, ?, ?) "
+        f"ON CONFLICT(id) DO UPDATE SET "
+        + ", ".join(f"{f} = excluded.{f}" for f in fields)
+        + ", updated_at = excluded.updated_at "
+        f"WHERE ({', '.join(fields)}) IS NOT ({', '.join('excluded.' + f for f in fields)})"
+    )
+
+
+_SITE_UPSERT = _upsert_if_changed(
+    "sites", ("id", "name", "address", "phone", "lat", "lon", "test_mode")
+)
+_BUTTON_UPSERT = _upsert_if_changed(
+    "buttons",
+    ("id", "site_id", "label", "profile", "native_id", "test_mode", "power", "checkin_s"),
+)
+
+
+def import_registry(
+    conn: sqlite3.Connection, registry: RegistryFile, now: datetime, actor: str = "cli"
+) -> dict[str, int]:
+    """Upsert every site and button in one transaction; return how many of each changed."""
+    stamp = iso(now)
+    known_sites = {row[0] for row in conn.execute("SELECT id FROM sites")}
+    referenced = {b.site for b in registry.buttons if b.site is not None}
+    missing = referenced - known_sites - {s.id for s in registry.sites}
+    if missing:
+        raise RegistryError(
+            f"buttons refer to sites that exist nowhere: {', '.join(sorted(missing))}"
+        )
+    changed = {"sites": 0, "buttons": 0}
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        for site in registry.sites:
+            values: tuple[Any, ...] = (
+                site.id,
+                site.name,
+                site.address,
+                site.phone,
+                site.lat,
+                site.lon,
+                int(site.test_mode),
+            )
+            changed["sites"] += conn.execute(_SITE_UPSERT, (*values, stamp, stamp)).rowcount
+        for button in registry.buttons:
+            values = (
+                button.id,
+                button.site,
+                button.label,
+                button.profile,
+                button.native_id,
+                int(button.test_mode),
+                button.power.value if button.power else None,
+                button.checkin_s,
+            )
+            try:
+                changed["buttons"] += conn.execute(_BUTTON_UPSERT, (*values, stamp, stamp)).rowcount
+            except sqlite3.IntegrityError as exc:
+                raise RegistryError(
+                    f"button {button.id}: {exc} (is {button.profile} device "
+                    f"{button.native_id!r} already registered as another button?)"
+                ) from exc
+        if changed["sites"] or changed["buttons"]:
+            conn.execute(
+                "INSERT INTO audit (ts, actor, action, detail) "
+                "VALUES (?, ?, 'registry.imported', ?)",
+                (stamp, actor, json.dumps(changed)),
+            )
+    return changed

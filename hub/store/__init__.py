@@ -1,0 +1,292 @@
+"""The durable store: SQLite in WAL mode with `synchronous=FULL`.
+
+`Store` owns two connections: the writer's (used only by the pipeline, one transaction per batch)
+and a read-only one for the API. Reads return domain records or plain dicts ready for the API.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import aiosqlite
+
+from hub.model import Alarm, Button, DeviceState, Site, Trouble
+from hub.state import HubState, Registry
+from hub.store import changes as _changes
+from hub.store.changes import Changes
+from hub.store.db import open_reader, open_writer
+from hub.store.rows import (
+    ALARM_COLUMNS,
+    DEVICE_COLUMNS,
+    TROUBLE_COLUMNS,
+    alarm_from_row,
+    device_from_row,
+    trouble_from_row,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Changes", "Store"]
+
+EVENT_LOOKUP_CHUNK: Final = 400
+"""(button, event) pairs per lookup query; two parameters each, well under SQLite's limit."""
+
+
+def site_from_row(row: Any) -> Site:
+    return Site(
+        id=row["id"],
+        name=row["name"],
+        address=row["address"],
+        phone=row["phone"],
+        lat=row["lat"],
+        lon=row["lon"],
+        test_mode=bool(row["test_mode"]),
+    )
+
+
+def button_from_row(row: Any) -> Button:
+    return Button(
+        id=row["id"],
+        site_id=row["site_id"],
+        label=row["label"],
+        profile=row["profile"],
+        native_id=row["native_id"],
+        test_mode=bool(row["test_mode"]),
+        power=row["power"],
+        checkin_s=row["checkin_s"],
+        sign_key=row["sign_key"],
+    )
+
+
+class Store:
+    def __init__(
+        self, path: Path, *, busy_timeout_ms: int = 5000, rejected_keep: int = 10000
+    ) -> None:
+        self.path = path
+        self._busy_timeout_ms = busy_timeout_ms
+        self._rejected_keep = rejected_keep
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        self._writer = await open_writer(self.path, self._busy_timeout_ms)
+        self._reader = await open_reader(self.path, self._busy_timeout_ms)
+        log.info("store: %s open (WAL, synchronous=FULL)", self.path)
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    @property
+    def writer(self) -> aiosqlite.Connection:
+        if self._writer is None:
+            raise RuntimeError("the store is not open")
+        return self._writer
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise RuntimeError("the store is not open")
+        return self._reader
+
+    # -- the writer's side -----------------------------------------------------------------------
+
+    async def commit(self, changes: Changes) -> None:
+        await _changes.apply(self.writer, changes, self._rejected_keep)
+
+    async def data_version(self) -> int:
+        """Changes when another connection (a command-line tool) commits."""
+        rows = list(await self.writer.execute_fetchall("PRAGMA data_version"))
+        return int(rows[0][0]) if rows else 0
+
+    async def find_events(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], str | None]:
+        """Which of these (button, event id) pairs are already stored, with their alarm."""
+        found: dict[tuple[str, str], str | None] = {}
+        for start in range(0, len(keys), EVENT_LOOKUP_CHUNK):
+            chunk = keys[start : start + EVENT_LOOKUP_CHUNK]
+            values = ", ".join("(?, ?)" for _ in chunk)
+            sql = (
+                f"SELECT p.button_id, p.event_id, p.alarm_id FROM (VALUES {values}) AS k "
+                "JOIN presses AS p ON p.button_id = k.column1 AND p.event_id = k.column2"
+            )
+            params = [part for key in chunk for part in key]
+            for row in await self.writer.execute_fetchall(sql, params):
+                found[(row[0], row[1])] = row[2]
+        return found
+
+    async def load_registry(self, conn: aiosqlite.Connection | None = None) -> Registry:
+        conn = conn or self.writer
+        sites = {
+            s.id: s for s in map(site_from_row, await conn.execute_fetchall("SELECT * FROM sites"))
+        }
+        rows = await conn.execute_fetchall("SELECT * FROM buttons")
+        buttons = {b.id: b for b in map(button_from_row, rows)}
+        return Registry(sites, buttons)
+
+    async def load_state(self) -> HubState:
+        conn = self.writer
+        seq_row = await (
+            await conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM alarms")
+        ).fetchone()
+        trouble_row = await (
+            await conn.execute("SELECT coalesce(max(id), 0) + 1 FROM troubles")
+        ).fetchone()
+        open_alarms = [
+            alarm_from_row(row)
+            for row in await conn.execute_fetchall(
+                f"SELECT {ALARM_COLUMNS} FROM alarms WHERE state <> 'resolved'"
+            )
+        ]
+        troubles = [
+            trouble_from_row(row)
+            for row in await conn.execute_fetchall(
+                f"SELECT {TROUBLE_COLUMNS} FROM troubles WHERE state = 'open'"
+            )
+        ]
+        devices = [
+            device_from_row(row)
+            for row in await conn.execute_fetchall(f"SELECT {DEVICE_COLUMNS} FROM device_state")
+        ]
+        return HubState(
+            next_alarm_seq=int(seq_row[0]) if seq_row else 1,
+            next_trouble_id=int(trouble_row[0]) if trouble_row else 1,
+            open_alarms=open_alarms,
+            registry=await self.load_registry(),
+            troubles=troubles,
+            devices=devices,
+        )
+
+    async def resolved_since(self, since: str) -> list[Alarm]:
+        rows = await self.reader.execute_fetchall(
+            f"SELECT {ALARM_COLUMNS} FROM alarms WHERE state = 'resolved' AND resolved_at >= ?",
+            (since,),
+        )
+        return [alarm_from_row(row) for row in rows]
+
+    # -- the API's side (read-only connection) ---------------------------------------------------
+
+    async def list_alarms(
+        self,
+        *,
+        states: Iterable[str] = (),
+        site_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        outcome: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Alarm]:
+        where: list[str] = []
+        params: list[Any] = []
+        wanted = list(states)
+        if wanted:
+            where.append(f"state IN ({', '.join('?' for _ in wanted)})")
+            params.extend(wanted)
+        for clause, value in (
+            ("site_id = ?", site_id),
+            ("raised_at >= ?", since),
+            ("raised_at < ?", until),
+            ("outcome = ?", outcome),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        sql = f"SELECT {ALARM_COLUMNS} FROM alarms"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        # Open alarms first, the newest first within each group: the officer's order.
+        sql += " ORDER BY state = 'resolved', seq DESC LIMIT ? OFFSET ?"
+        params.extend([limit, offset])
+        return [alarm_from_row(row) for row in await self.reader.execute_fetchall(sql, params)]
+
+    async def get_alarm(self, alarm_id: str) -> Alarm | None:
+        rows = list(
+            await self.reader.execute_fetchall(
+                f"SELECT {ALARM_COLUMNS} FROM alarms WHERE id = ?", (alarm_id,)
+            )
+        )
+        return alarm_from_row(rows[0]) if rows else None
+
+    async def audit_of_alarm(self, alarm_id: str) -> list[dict[str, Any]]:
+        rows = await self.reader.execute_fetchall(
+            "SELECT id, ts, actor, action, button_id, detail FROM audit "
+            "WHERE alarm_id = ? ORDER BY id",
+            (alarm_id,),
+        )
+        return [
+            {
+                "id": row["id"],
+                "ts": row["ts"],
+                "actor": row["actor"],
+                "action": row["action"],
+                "button": row["button_id"],
+                "detail": json.loads(row["detail"]) if row["detail"] else {},
+            }
+            for row in rows
+        ]
+
+    async def presses_of_alarm(self, alarm_id: str) -> list[dict[str, Any]]:
+        rows = await self.reader.execute_fetchall(
+            "SELECT button_id, event_id, type, received_at, device_ts, battery FROM presses "
+            "WHERE alarm_id = ? ORDER BY id",
+            (alarm_id,),
+        )
+        return [dict(row) for row in rows]
+
+    async def list_sites(self) -> list[Site]:
+        return [
+            site_from_row(row)
+            for row in await self.reader.execute_fetchall("SELECT * FROM sites ORDER BY name")
+        ]
+
+    async def list_buttons(self) -> list[Button]:
+        return [
+            button_from_row(row)
+            for row in await self.reader.execute_fetchall("SELECT * FROM buttons ORDER BY id")
+        ]
+
+    async def list_device_states(self) -> dict[str, DeviceState]:
+        rows = await self.reader.execute_fetchall(f"SELECT {DEVICE_COLUMNS} FROM device_state")
+        return {row["button_id"]: device_from_row(row) for row in rows}
+
+    async def list_troubles(self, *, open_only: bool = True, limit: int = 500) -> list[Trouble]:
+        sql = f"SELECT {TROUBLE_COLUMNS} FROM troubles"
+        if open_only:
+            sql += " WHERE state = 'open'"
+        sql += " ORDER BY id DESC LIMIT ?"
+        return [trouble_from_row(row) for row in await self.reader.execute_fetchall(sql, (limit,))]
+
+    async def list_rejected(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = await self.reader.execute_fetchall(
+            "SELECT id, received_at, topic, payload, size, reason, detail, button_id FROM rejected "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            {**dict(row), "payload": bytes(row["payload"]).decode("utf-8", "replace")}
+            for row in rows
+        ]
+
+    async def token_by_hash(self, token_hash: str) -> tuple[str, str] | None:
+        """(name, role) of a live token with this hash."""
+        rows = list(
+            await self.reader.execute_fetchall(
+                "SELECT name, role FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+                (token_hash,),
+            )
+        )
+        return (rows[0]["name"], rows[0]["role"]) if rows else None
+
+    async def meta(self, key: str) -> str | None:
+        rows = list(
+            await self.reader.execute_fetchall("SELECT value FROM meta WHERE key = ?", (key,))
+        )
+        return rows[0]["value"] if rows else None

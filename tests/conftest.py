@@ -1,0 +1,326 @@
+"""Shared fixtures: a real Mosquitto on a free port, hubs in-process or as real subprocesses,
+API clients with tokens of each role, and virtual buttons with real MQTT connections."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, cast
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import RouteContext, iter_route_contexts
+from hypothesis import HealthCheck, settings
+
+from hub.app import Hub
+from hub.clock import SystemClock
+from hub.config import Config, HttpSection, HubSection, MqttSection, StoreSection
+from hub.model import Role
+from hub.notify.links import SECRET_META_KEY, sign
+from hub.registry import ButtonEntry, RegistryFile, SiteEntry, import_registry
+from hub.store.db import open_sync
+from hub.tokens import create_token
+from simulator.broker import Mosquitto, free_port
+from simulator.button import VirtualButton
+
+ROOT = "chuong/v1"
+
+# Tests never assert on wall-clock speed: hypothesis's time-based checks would fail on a loaded
+# 2-core CI machine without saying anything about the code.
+settings.register_profile(
+    "chuong",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("chuong")
+
+SAMPLE_REGISTRY = RegistryFile(
+    sites=[
+        SiteEntry(
+            id="bank", name="Ngân hàng Phước Hòa", address="12 Quốc lộ 1A", phone="0272 3812 345"
+        ),
+        SiteEntry(id="clinic", name="Trạm y tế", address="45 Nguyễn Trãi", phone="0272 3811 115"),
+    ],
+    buttons=[
+        ButtonEntry(id="bank-1", site="bank", label="Quầy 1"),
+        ButtonEntry(id="bank-2", site="bank", label="Quầy 2"),
+        ButtonEntry(id="clinic-1", site="clinic"),
+    ],
+)
+
+
+async def wait_for(
+    predicate: Callable[[], Awaitable[bool]] | Callable[[], bool],
+    timeout: float = 10.0,
+    interval: float = 0.02,
+) -> None:
+    """Poll until `predicate` is true; fail the test with a clear message after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"condition not met within {timeout}s: {getattr(predicate, '__name__', predicate)}"
+            )
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A real Mosquitto with persistence, on a free port, private to the test."""
+    mosquitto = Mosquitto(tmp_path / "mosquitto").start()
+    yield mosquitto
+    mosquitto.kill()
+
+
+def make_config(tmp_path: Path, broker: Mosquitto, **sections: Any) -> Config:
+    values: dict[str, Any] = {
+        "hub": HubSection(id="post"),
+        "mqtt": MqttSection(port=broker.port, reconnect_min_s=0.1, reconnect_max_s=1.0),
+        "store": StoreSection(path=tmp_path / "hub.db", probe_interval_s=0.5),
+        "http": HttpSection(port=0),
+    }
+    values.update(sections)
+    return Config(**values)
+
+
+def seed_store(config: Config, registry: RegistryFile | None = SAMPLE_REGISTRY) -> dict[Role, str]:
+    """Import the registry and create one token per role; return the tokens."""
+    with contextlib.closing(open_sync(config.store.path)) as conn:
+        if registry is not None:
+            import_registry(conn, registry, SystemClock().now())
+        return {
+            role: create_token(conn, f"test-{role.value}", role, SystemClock().now())
+            for role in Role
+            if conn.execute(
+                "SELECT 1 FROM api_tokens WHERE name = ?", (f"test-{role.value}",)
+            ).fetchone()
+            is None
+        }
+
+
+def route_contexts(app: FastAPI) -> list[RouteContext]:
+    """Every route the app serves, with its full path, however routers are nested. Since FastAPI
+    0.137 an included router is one opaque entry of `app.routes`: a plain walk sees none of its
+    routes, and a test that walks it checks nothing."""
+    return list(iter_route_contexts(app.routes))
+
+
+@dataclass
+class RunningHub:
+    hub: Hub
+    config: Config
+    tokens: dict[Role, str]
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+
+    @property
+    def app(self) -> FastAPI:
+        """The FastAPI app the hub serves."""
+        assert self.hub.http is not None
+        return cast(FastAPI, self.hub.http._app)
+
+    @property
+    def url(self) -> str:
+        assert self.hub.http is not None
+        return f"http://127.0.0.1:{self.hub.http.port}"
+
+    def api(self, role: Role | None = Role.ADMIN) -> httpx.AsyncClient:
+        headers = {} if role is None else {"Authorization": f"Bearer {self.tokens[role]}"}
+        client = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=10)
+        self.clients.append(client)
+        return client
+
+    async def alarms(self, **params: Any) -> list[dict[str, Any]]:
+        response = await self.api().get("/api/v1/alarms", params={"limit": 1000, **params})
+        response.raise_for_status()
+        result: list[dict[str, Any]] = response.json()
+        return result
+
+
+LINK_KEY_NOTIFIER: Final = {"type": "webhook", "url": "http://127.0.0.1:9/", "person": "boss"}
+"""A notifier no escalation step names: configured, it makes the hub create its phone-link key."""
+
+
+async def ack_link(running: RunningHub, alarm_id: str, person: str = "boss") -> str:
+    """The path of a genuine phone link acknowledging the alarm as `person`, valid for an hour
+    (signed with the hub's key: start the hub with a notifier, e.g. LINK_KEY_NOTIFIER)."""
+
+    def key() -> bytes:
+        uri = f"file:{running.config.store.path}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (SECRET_META_KEY,))
+            return bytes.fromhex(row.fetchone()[0])
+
+    expires = int(time.time()) + 3600
+    signature = sign(await asyncio.to_thread(key), alarm_id, person, expires)
+    return f"/ack/{alarm_id}/{person}/{expires}/{signature}"
+
+
+@pytest.fixture
+async def start_hub(
+    tmp_path: Path, broker: Mosquitto
+) -> AsyncIterator[Callable[..., Awaitable[RunningHub]]]:
+    """Start an in-process hub on the test's broker (call again after stopping to restart it)."""
+    running: list[RunningHub] = []
+    tokens: dict[Role, str] = {}
+
+    async def start(registry: RegistryFile | None = SAMPLE_REGISTRY, **sections: Any) -> RunningHub:
+        config = make_config(tmp_path, broker, **sections)
+        tokens.update(seed_store(config, registry))
+        hub = Hub(config)
+        await hub.start()
+        assert hub.mqtt is not None
+        assert await hub.mqtt.wait_subscribed(10), "the hub did not subscribe"
+        harness = RunningHub(hub, config, tokens)
+        running.append(harness)
+        return harness
+
+    yield start
+    for harness in running:
+        for client in harness.clients:
+            await client.aclose()
+        await harness.hub.stop()
+
+
+@pytest.fixture
+async def buttons(broker: Mosquitto) -> AsyncIterator[Callable[..., Awaitable[VirtualButton]]]:
+    """Connect virtual buttons to the test's broker; all are closed afterwards."""
+    made: list[VirtualButton] = []
+
+    async def connect(button_id: str, **kwargs: Any) -> VirtualButton:
+        button = VirtualButton(button_id, host=broker.host, port=broker.port, **kwargs)
+        await button.connect()
+        made.append(button)
+        return button
+
+    yield connect
+    for button in made:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(button.close(), 5)
+
+
+class HubProcess:
+    """The hub as a real subprocess (`python -m hub run`), for kill -9 and signal tests."""
+
+    def __init__(
+        self, tmp_path: Path, broker: Mosquitto, env: dict[str, str] | None = None
+    ) -> None:
+        self.http_port = free_port()
+        self.db = tmp_path / "hub.db"
+        self.log_path = tmp_path / "hub.log"
+        self.env = {
+            **os.environ,
+            "CHUONG_HUB__ID": "post",
+            "CHUONG_MQTT__HOST": broker.host,
+            "CHUONG_MQTT__PORT": str(broker.port),
+            "CHUONG_MQTT__RECONNECT_MIN_S": "0.1",
+            "CHUONG_MQTT__RECONNECT_MAX_S": "1",
+            "CHUONG_STORE__PATH": str(self.db),
+            "CHUONG_HTTP__PORT": str(self.http_port),
+            "CHUONG_LOG__LEVEL": "INFO",
+            **(env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self) -> HubProcess:
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hub", "run"],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    async def wait_ready(self, timeout: float = 20.0) -> None:
+        async def ready() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                pytest.fail(f"the hub exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                async with httpx.AsyncClient(timeout=1) as client:
+                    return (await client.get(f"{self.url}/readyz")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await wait_for(ready, timeout)
+
+    def kill(self) -> None:
+        """kill -9: no drain, no goodbye."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def close(self) -> None:
+        self.kill()
+        if self._log is not None:
+            self._log.close()
+
+
+@pytest.fixture
+def hub_process(tmp_path: Path, broker: Mosquitto) -> Iterator[Callable[..., HubProcess]]:
+    made: list[HubProcess] = []
+
+    def make(env: dict[str, str] | None = None) -> HubProcess:
+        process = HubProcess(tmp_path, broker, env)
+        made.append(process)
+        return process
+
+    yield make
+    for process in made:
+        process.close()
+
+
+@contextlib.contextmanager
+def stalled_store(db: Path, limit_s: float = 60.0) -> Iterator[None]:
+    """Hold the store's write lock from another connection for as long as the block runs (a slow
+    or busy disk, a backup): the hub keeps receiving presses it cannot commit. Yields once the
+    lock is held and lets it go when the block ends, however long the block's own checks take on
+    a loaded machine (`limit_s` only bounds a test that hangs)."""
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with contextlib.closing(sqlite3.connect(db, timeout=30, isolation_level=None)) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            held.set()
+            release.wait(limit_s)
+            conn.execute("ROLLBACK")
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    try:
+        if not held.wait(30):
+            raise RuntimeError(f"could not take the write lock of {db}")
+        yield
+    finally:
+        release.set()
+        thread.join()

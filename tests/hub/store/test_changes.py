@@ -1,0 +1,96 @@
+"""A batch's rows reach the store in one transaction, all or nothing, in one round trip."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from hub.errors import StoreError
+from hub.model import DeviceState
+from hub.store import Changes, Store
+from hub.store.changes import _AUDIT_INSERT, _DEVICE_UPSERT, _REJECTED_PRUNE
+from hub.store.db import check_run_on, run_on
+
+NOW = datetime(2026, 11, 22, 14, 5, 1, 123000, tzinfo=UTC)
+
+
+def _changes() -> Changes:
+    changes = Changes()
+    changes.add_audit("2026-11-22T14:05:01.123Z", "hub", "test.one")
+    changes.add_rejected("2026-11-22T14:05:01.123Z", "t", b"x", "bad", "detail", None)
+    changes.devices["b1"] = DeviceState(button_id="b1", first_seen=NOW, last_seen=NOW)
+    changes.extra.append(("INSERT INTO meta (key, value) VALUES (?, ?)", [("k", "v")]))
+    return changes
+
+
+def test_statements_in_order_with_the_rows_made() -> None:
+    """Core tables first (the rejected log pruned right after its insert), parts' rows last."""
+    statements = _changes().statements(rejected_keep=100)
+    sqls = [sql for sql, _ in statements]
+    assert sqls[0] == _AUDIT_INSERT
+    assert sqls[2] == _REJECTED_PRUNE
+    assert statements[2][1] == [(100,)]
+    assert sqls[3] == _DEVICE_UPSERT
+    assert statements[3][1][0][:3] == ("b1", "2026-11-22T14:05:01.123Z", "2026-11-22T14:05:01.123Z")
+    assert statements[-1] == ("INSERT INTO meta (key, value) VALUES (?, ?)", [("k", "v")])
+    assert Changes().statements(100) == []
+
+
+async def test_commit_writes_every_row(tmp_path: Path) -> None:
+    store = Store(tmp_path / "hub.db")
+    await store.open()
+    try:
+        await store.commit(_changes())
+        assert await store.meta("k") == "v"
+        assert len(await store.list_rejected()) == 1
+        assert "b1" in await store.list_device_states()
+    finally:
+        await store.close()
+
+
+async def test_a_failing_statement_leaves_nothing_behind(tmp_path: Path) -> None:
+    """The last statement fails (a table that does not exist): the rows before it, in other
+    tables, are rolled back too, and the connection takes the next batch normally."""
+    store = Store(tmp_path / "hub.db")
+    await store.open()
+    try:
+        broken = _changes()
+        broken.extra.append(("INSERT INTO no_such_table VALUES (?)", [(1,)]))
+        with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+            await store.commit(broken)
+        assert await store.meta("k") is None
+        assert await store.list_rejected() == []
+        assert await store.list_device_states() == {}
+        await store.commit(_changes())
+        assert await store.meta("k") == "v"
+    finally:
+        await store.close()
+
+
+async def test_run_on_runs_on_the_connection_thread(tmp_path: Path) -> None:
+    """`run_on` hands the sqlite3 connection to the function on aiosqlite's own thread (not the
+    event loop's) and returns its result."""
+    conn = await aiosqlite.connect(tmp_path / "x.db")
+    try:
+        check_run_on(conn)
+
+        def probe(raw: sqlite3.Connection, offset: int) -> tuple[int, int]:
+            return threading.get_ident(), raw.execute("SELECT 41 + ?", (offset,)).fetchone()[0]
+
+        thread, value = await run_on(conn, probe, 1)
+        assert value == 42
+        assert thread != threading.get_ident()
+    finally:
+        await conn.close()
+
+
+def test_check_run_on_refuses_a_connection_without_the_hook() -> None:
+    """If aiosqlite ever drops the internals `run_on` needs, the store refuses to open (at
+    start-up) instead of failing at the first press."""
+    with pytest.raises(StoreError, match="_execute"):
+        check_run_on(object())  # type: ignore[arg-type]

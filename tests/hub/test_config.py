@@ -1,0 +1,294 @@
+"""Unit tests of hub/config: the TOML file, environment overrides, and `chuong check-config`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from devices.messages import BUTTON_ID_RE
+from hub import cli
+from hub.config import load_config
+from hub.errors import ConfigError
+
+GOOD = """\
+[hub]
+id = "xa-phuoc"
+name = "Công an xã Phước"
+
+[mqtt]
+host = "broker.local"
+port = 1884
+username = "hub"
+password = "s3cret"
+
+[store]
+path = "/var/lib/chuong/hub.db"
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No CHUONG_* variable of the machine running the tests leaks into a test."""
+    for name in list(os.environ):
+        if name.upper().startswith("CHUONG_"):
+            monkeypatch.delenv(name)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "chuong.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(path: Path | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return info.value.problems
+
+
+# -- defaults and the file ------------------------------------------------------------------------
+
+
+def test_defaults_without_file() -> None:
+    """With no file and no environment, the defaults give a hub for a broker on localhost."""
+    config = load_config()
+    assert (config.mqtt.host, config.mqtt.port, config.mqtt.root) == (
+        "127.0.0.1",
+        1883,
+        "chuong/v1",
+    )
+    assert config.store.path == Path("var/chuong.db")
+    assert (config.http.host, config.http.port) == ("127.0.0.1", 8080)
+    assert config.log.level == "INFO"
+    assert BUTTON_ID_RE.match(config.hub.id)
+    assert config.client_id == f"chuong-hub-{config.hub.id}"
+
+
+def test_file_values_are_read(tmp_path: Path) -> None:
+    """Values in the TOML file override the defaults; the rest stay default."""
+    config = load_config(write(tmp_path, GOOD))
+    assert config.hub.id == "xa-phuoc"
+    assert config.hub.name == "Công an xã Phước"
+    assert (config.mqtt.host, config.mqtt.port) == ("broker.local", 1884)
+    assert config.mqtt.password is not None
+    assert config.mqtt.password.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(config)
+    assert config.store.path == Path("/var/lib/chuong/hub.db")
+    assert config.client_id == "chuong-hub-xa-phuoc"
+    assert config.mqtt.keepalive_s == 30
+
+
+def test_path_given_as_text(tmp_path: Path) -> None:
+    """load_config accepts the path as a string too."""
+    assert load_config(str(write(tmp_path, GOOD))).hub.id == "xa-phuoc"
+
+
+def test_config_env_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a path argument, the file named by CHUONG_CONFIG is read."""
+    monkeypatch.setenv("CHUONG_CONFIG", str(write(tmp_path, GOOD)))
+    assert load_config().hub.id == "xa-phuoc"
+
+
+def test_explicit_client_id(tmp_path: Path) -> None:
+    """A fixed mqtt.client_id is used as the client id."""
+    config = load_config(write(tmp_path, '[mqtt]\nclient_id = "fixed-id"\n'))
+    assert config.client_id == "fixed-id"
+
+
+# -- environment overrides ------------------------------------------------------------------------
+
+
+def test_env_overrides_file_and_keeps_the_rest_of_the_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CHUONG_MQTT__PORT overrides the file's port; the file's host in that section stays."""
+    monkeypatch.setenv("CHUONG_MQTT__PORT", "18830")
+    config = load_config(write(tmp_path, GOOD))
+    assert config.mqtt.port == 18830
+    assert config.mqtt.host == "broker.local"
+    assert config.mqtt.username == "hub"
+
+
+def test_env_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Environment variables work without a file, for every section."""
+    monkeypatch.setenv("CHUONG_STORE__PATH", "/tmp/other.db")
+    monkeypatch.setenv("CHUONG_HTTP__PORT", "0")
+    monkeypatch.setenv("CHUONG_HUB__ID", "post-7")
+    monkeypatch.setenv("CHUONG_LOG__FORMAT", "json")
+    config = load_config()
+    assert config.store.path == Path("/tmp/other.db")
+    assert config.http.port == 0
+    assert config.hub.id == "post-7"
+    assert config.log.format == "json"
+
+
+def test_env_names_are_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """chuong_mqtt__port works as CHUONG_MQTT__PORT does."""
+    monkeypatch.setenv("chuong_mqtt__port", "1999")
+    assert load_config().mqtt.port == 1999
+
+
+# -- problems, one line each ----------------------------------------------------------------------
+
+
+def test_unknown_key_in_file(tmp_path: Path) -> None:
+    """An unknown key in a section is reported as 'section.key: unknown key'."""
+    assert problems(write(tmp_path, "[mqtt]\nfoo = 1\n")) == ["mqtt.foo: unknown key"]
+
+
+def test_unknown_section_in_file(tmp_path: Path) -> None:
+    """An unknown section is reported by name."""
+    assert problems(write(tmp_path, "[mqttt]\nport = 1\n")) == ["mqttt: unknown key"]
+
+
+def test_section_that_is_not_a_table(tmp_path: Path) -> None:
+    """A section given as a plain value is reported against the section name."""
+    (line,) = problems(write(tmp_path, "mqtt = 5\n"))
+    assert line.startswith("mqtt: ")
+
+
+def test_every_problem_is_reported(tmp_path: Path) -> None:
+    """Several bad keys give one line each, not only the first."""
+    lines = problems(write(tmp_path, '[mqtt]\nport = 70000\nfoo = 1\n[log]\nlevel = "LOUD"\n'))
+    assert sorted(line.split(":")[0] for line in lines) == ["log.level", "mqtt.foo", "mqtt.port"]
+
+
+def test_bad_value_in_file_names_the_key(tmp_path: Path) -> None:
+    """A value out of range in the file names section.key, with no environment source."""
+    (line,) = problems(write(tmp_path, "[mqtt]\nport = 70000\n"))
+    assert line.startswith("mqtt.port: ")
+    assert "65535" in line
+    assert "(from" not in line
+
+
+def test_unknown_env_section_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CHUONG_MQTTT__PORT (a typo of the section) is reported naming the variable."""
+    monkeypatch.setenv("CHUONG_MQTTT__PORT", "1")
+    (line,) = problems()
+    assert line.startswith("CHUONG_MQTTT__PORT: unknown section 'mqttt'")
+    assert "mqtt" in line.split("known:")[1]
+
+
+def test_unknown_env_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CHUONG_MQTT__FOO is an unknown key, and the line says where it came from."""
+    monkeypatch.setenv("CHUONG_MQTT__FOO", "1")
+    assert problems() == ["mqtt.foo: unknown key (from CHUONG_MQTT__FOO)"]
+
+
+def test_bad_env_value_names_key_and_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad CHUONG_MQTT__PORT is reported as mqtt.port, saying it came from that variable."""
+    monkeypatch.setenv("CHUONG_MQTT__PORT", "abc")
+    (line,) = problems(write(tmp_path, GOOD))
+    assert line.startswith("mqtt.port: ")
+    assert line.endswith("(from CHUONG_MQTT__PORT)")
+
+
+def test_bad_hub_id_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hub id that breaks the id pattern is refused, naming the variable."""
+    monkeypatch.setenv("CHUONG_HUB__ID", "Post 7")
+    (line,) = problems()
+    assert line.startswith("hub.id: must be 1-64")
+    assert line.endswith("(from CHUONG_HUB__ID)")
+
+
+def test_env_section_without_key_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CHUONG_MQTT=abc (no key) is reported as a problem line, not an unhandled exception."""
+    monkeypatch.setenv("CHUONG_MQTT", "abc")
+    (line,) = problems()
+    assert "CHUONG_MQTT" in line
+
+
+def test_reconnect_min_above_max(tmp_path: Path) -> None:
+    """reconnect_min_s greater than reconnect_max_s is refused for the mqtt section."""
+    lines = problems(write(tmp_path, "[mqtt]\nreconnect_min_s = 10\nreconnect_max_s = 5\n"))
+    assert lines == ["mqtt: reconnect_min_s must not exceed reconnect_max_s"]
+
+
+def test_password_without_username(tmp_path: Path) -> None:
+    """A broker password without a user name is refused."""
+    assert problems(write(tmp_path, '[mqtt]\npassword = "x"\n')) == [
+        "mqtt: password given without username"
+    ]
+
+
+def test_cert_without_key(tmp_path: Path) -> None:
+    """A client certificate without its key is refused."""
+    assert problems(write(tmp_path, '[mqtt]\ncert_file = "/etc/c.pem"\n')) == [
+        "mqtt: cert_file and key_file go together"
+    ]
+
+
+@pytest.mark.parametrize("root", ["", "a//b", "/a", "a/", "+", "#"])
+def test_bad_topic_root(tmp_path: Path, root: str) -> None:
+    """A topic root with empty levels or wildcards is refused as mqtt.root."""
+    (line,) = problems(write(tmp_path, f'[mqtt]\nroot = "{root}"\n'))
+    assert line.startswith("mqtt.root: ")
+
+
+def test_bad_toml(tmp_path: Path) -> None:
+    """A file that is not TOML gives one line naming the file and the parse error."""
+    path = write(tmp_path, "[mqtt\nport = 1\n")
+    (line,) = problems(path)
+    assert line.startswith(f"{path}: not valid TOML: ")
+    assert "line 1" in line
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    """A config path that does not exist gives one line naming it."""
+    path = tmp_path / "absent.toml"
+    assert problems(path) == [f"{path}: no such file"]
+
+
+def test_config_error_text_is_the_lines() -> None:
+    """ConfigError's text is its problem lines, one per line."""
+    error = ConfigError(["a.b: x", "c.d: y"])
+    assert str(error) == "a.b: x\nc.d: y"
+
+
+# -- chuong check-config --------------------------------------------------------------------------
+
+
+def test_check_config_reports_problem_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """check-config with a bad file prints 'section.key: message' on stderr and exits 1."""
+    path = write(tmp_path, "[mqtt]\nfoo = 1\n")
+    assert cli.main(["check-config", "--config", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert "mqtt.foo: unknown key" in captured.err
+    assert "configuration OK" not in captured.out
+
+
+def test_check_config_reports_env_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """check-config names the environment variable a bad value came from."""
+    monkeypatch.setenv("CHUONG_MQTT__PORT", "0")
+    assert cli.main(["check-config", "--config", str(write(tmp_path, GOOD))]) == 1
+    err = capsys.readouterr().err
+    assert "mqtt.port: " in err
+    assert "(from CHUONG_MQTT__PORT)" in err
+
+
+def test_check_config_missing_file_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """check-config with a file that does not exist exits 1 saying so."""
+    path = tmp_path / "absent.toml"
+    assert cli.main(["check-config", "--config", str(path)]) == 1
+    assert f"{path}: no such file" in capsys.readouterr().err
+
+
+def test_check_config_good_file_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """check-config with a good file prints 'configuration OK' with the key settings, exits 0."""
+    assert cli.main(["check-config", "--config", str(write(tmp_path, GOOD))]) == 0
+    captured = capsys.readouterr()
+    assert "configuration OK" in captured.out
+    assert "hub xa-phuoc" in captured.out
+    assert "broker.local:1884" in captured.out
+    assert "s3cret" not in captured.out + captured.err
+    assert captured.err == ""
