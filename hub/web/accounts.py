@@ -1,0 +1,291 @@
+"""The people who log in to the page: users (argon2id password hashes) and their sessions.
+
+Two sides, like `hub.tokens`:
+- the command line (`chuong user …`, `chuong demo`) changes users with a short-lived synchronous
+  connection, each change with its audit entry (actor `cli` or `demo`);
+- the running hub reads users and sessions on the store's read-only connection, and writes
+  sessions through the pipeline (`OpenSession`, `CloseSession`, `RecordLoginFailure`), so that
+  every write keeps to the single writer and lands on the record.
+
+A session is known in the store only by the SHA-256 of its id; the id itself lives in the
+browser's cookie. Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's
+low-memory profile), which is slow on purpose: verifying one takes a tenth of a second.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import aiosqlite
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from hub.clock import iso
+from hub.errors import ChuongError
+from hub.model import Role
+from hub.plan import Command, Plan
+
+USERNAME_RE: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}\Z")
+PASSWORD_MIN: Final = 8
+PASSWORD_MAX: Final = 1024
+"""Characters; argon2 takes any length, the cap only keeps a request from costing much."""
+
+_hasher: Final = PasswordHasher()  # argon2id
+
+
+def user_actor(username: str) -> str:
+    """How a person appears in the audit log."""
+    return f"user:{username}"
+
+
+def check_username(name: str) -> str:
+    """The user name as stored (trimmed, lower case), or a `ChuongError` saying what is wrong."""
+    normalized = name.strip().lower()
+    if not USERNAME_RE.match(normalized):
+        raise ChuongError(
+            "a user name is 1-64 of a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
+        )
+    return normalized
+
+
+def check_password(password: str) -> str:
+    if len(password) < PASSWORD_MIN:
+        raise ChuongError(f"a password needs at least {PASSWORD_MIN} characters")
+    if len(password) > PASSWORD_MAX:
+        raise ChuongError(f"a password may have at most {PASSWORD_MAX} characters")
+    if not password.strip():
+        raise ChuongError("a password cannot be only spaces")
+    return password
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when the password matches; never raises for a wrong password or a damaged hash."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """The hash was made with weaker parameters than today's; rehash at the next login."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return False
+
+
+# -- the command line's side (synchronous, short-lived connection) ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UserSummary:
+    username: str
+    role: Role
+    created_at: str
+    sessions: int
+
+
+def _audit_cli(
+    conn: sqlite3.Connection, now: datetime, actor: str, action: str, detail: dict[str, str]
+) -> None:
+    conn.execute(
+        "INSERT INTO audit (ts, actor, action, detail) VALUES (?, ?, ?, ?)",
+        (iso(now), actor, action, json.dumps(detail, ensure_ascii=False)),
+    )
+
+
+def add_user(
+    conn: sqlite3.Connection,
+    username: str,
+    role: Role,
+    password: str,
+    now: datetime,
+    *,
+    actor: str = "cli",
+) -> str:
+    """Create a user; return the user name as stored. An existing name is an error."""
+    name = check_username(username)
+    password_hash = hash_password(check_password(password))
+    try:
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "INSERT INTO users (username, role, password_hash, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (name, role.value, password_hash, iso(now), iso(now)),
+            )
+            _audit_cli(conn, now, actor, "user.created", {"username": name, "role": role.value})
+    except sqlite3.IntegrityError as exc:
+        raise ChuongError(
+            f"a user named {name!r} exists already; use `chuong user passwd` to change the password"
+        ) from exc
+    return name
+
+
+def set_password(
+    conn: sqlite3.Connection,
+    username: str,
+    password: str,
+    now: datetime,
+    *,
+    role: Role | None = None,
+    actor: str = "cli",
+) -> int:
+    """Give a user a new password (and a new role, if given), ending every session they have.
+    Return how many sessions were ended."""
+    name = check_username(username)
+    password_hash = hash_password(check_password(password))
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        row = conn.execute("SELECT id, role FROM users WHERE username = ?", (name,)).fetchone()
+        if row is None:
+            raise ChuongError(f"no user named {name!r}")
+        new_role = role.value if role else row[1]
+        conn.execute(
+            "UPDATE users SET password_hash = ?, role = ?, updated_at = ? WHERE id = ?",
+            (password_hash, new_role, iso(now), row[0]),
+        )
+        ended = conn.execute("DELETE FROM sessions WHERE user_id = ?", (row[0],)).rowcount
+        _audit_cli(conn, now, actor, "user.password_changed", {"username": name, "role": new_role})
+    return int(ended)
+
+
+def remove_user(conn: sqlite3.Connection, username: str, now: datetime) -> None:
+    """Remove a user; their sessions end with them."""
+    name = check_username(username)
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        row = conn.execute("SELECT id FROM users WHERE username = ?", (name,)).fetchone()
+        if row is None:
+            raise ChuongError(f"no user named {name!r}")
+        conn.execute("DELETE FROM sessions WHERE user_id = ?", (row[0],))
+        conn.execute("DELETE FROM users WHERE id = ?", (row[0],))
+        _audit_cli(conn, now, "cli", "user.removed", {"username": name})
+
+
+def list_users(conn: sqlite3.Connection, now: datetime) -> list[UserSummary]:
+    rows = conn.execute(
+        "SELECT u.username, u.role, u.created_at, "
+        "(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?) "
+        "FROM users u ORDER BY u.username",
+        (iso(now),),
+    ).fetchall()
+    return [UserSummary(row[0], Role(row[1]), row[2], int(row[3])) for row in rows]
+
+
+# -- the hub's side: reads on the read-only connection ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: int
+    username: str
+    role: Role
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    username: str
+    role: Role
+    expires_at: str
+
+
+async def find_user(conn: aiosqlite.Connection, username: str) -> UserRecord | None:
+    rows = list(
+        await conn.execute_fetchall(
+            "SELECT id, username, role, password_hash FROM users WHERE username = ?", (username,)
+        )
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return UserRecord(row[0], row[1], Role(row[2]), row[3])
+
+
+async def find_session(conn: aiosqlite.Connection, id_hash: str, now: str) -> SessionRecord | None:
+    """The live session with this hash, with its user's current role."""
+    rows = list(
+        await conn.execute_fetchall(
+            "SELECT u.username, u.role, s.expires_at FROM sessions s "
+            "JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ?",
+            (id_hash, now),
+        )
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return SessionRecord(row[0], Role(row[1]), row[2])
+
+
+# -- the hub's side: writes, as pipeline commands --------------------------------------------------
+
+_DELETE_EXPIRED: Final = "DELETE FROM sessions WHERE expires_at <= ?"
+_INSERT_SESSION: Final = (
+    "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, address) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_REHASH: Final = "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?"
+_DELETE_SESSION: Final = "DELETE FROM sessions WHERE id_hash = ?"
+
+
+@dataclass(slots=True)
+class OpenSession(Command):
+    """A successful login: the new session (expired ones are swept on the way)."""
+
+    id_hash: str
+    user: UserRecord
+    expires_at: datetime
+    address: str
+    new_password_hash: str | None = None
+
+    def plan(self, plan: Plan) -> None:
+        now = iso(plan.now)
+        extra = plan.changes.extra
+        extra.append((_DELETE_EXPIRED, [(now,)]))
+        extra.append(
+            (
+                _INSERT_SESSION,
+                [(self.id_hash, self.user.id, now, iso(self.expires_at), self.address)],
+            )
+        )
+        if self.new_password_hash is not None:
+            extra.append((_REHASH, [(self.new_password_hash, now, self.user.id)]))
+        plan.audit("user.login", user_actor(self.user.username), address=self.address)
+
+
+@dataclass(slots=True)
+class CloseSession(Command):
+    """Logout: the session row is deleted, so its cookie is worth nothing from now on."""
+
+    id_hash: str
+    username: str
+
+    def plan(self, plan: Plan) -> None:
+        plan.changes.extra.append((_DELETE_SESSION, [(self.id_hash,)]))
+        plan.audit("user.logout", user_actor(self.username))
+
+
+@dataclass(slots=True)
+class RecordLoginFailure(Command):
+    """A wrong password (or user name) on the record. An unknown name is not written down: people
+    type their password into the name field."""
+
+    username: str | None
+    address: str
+    reason: str
+
+    def plan(self, plan: Plan) -> None:
+        detail: dict[str, Any] = {"address": self.address, "reason": self.reason}
+        if self.username is not None:
+            detail["username"] = self.username
+        plan.audit("user.login_failed", "hub", **detail)

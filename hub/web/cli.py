@@ -1,0 +1,114 @@
+"""`chuong user …`: the people who log in to the page.
+
+    chuong user add --username U --role viewer|officer|admin [--password-stdin]
+    chuong user passwd --username U [--role R] [--password-stdin]   (ends the user's sessions)
+    chuong user remove --username U                                  (ends the user's sessions)
+    chuong user list
+
+A password is never taken on the command line (it would stay in the shell's history and show in
+`ps`): it is asked twice on the terminal, or read as one line from standard input with
+`--password-stdin`, for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import TextIO
+
+from hub.cli_common import config_option, open_store
+from hub.clock import SystemClock
+from hub.config import load_config
+from hub.errors import ChuongError
+from hub.model import Role
+from hub.web.accounts import add_user, check_password, list_users, remove_user, set_password
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    user = subparsers.add_parser("user", help="people who log in to the page").add_subparsers(
+        title="user commands", metavar="ACTION"
+    )
+    roles = [role.value for role in Role]
+
+    add = user.add_parser("add", help="create a user (the password is asked twice)")
+    add.add_argument("--username", required=True, help="1-64 of a-z, 0-9, '.', '_', '-'")
+    add.add_argument("--role", required=True, choices=roles)
+    _password_option(add)
+    config_option(add)
+    add.set_defaults(handler=cmd_user_add)
+
+    passwd = user.add_parser("passwd", help="set a new password; ends the user's sessions")
+    passwd.add_argument("--username", required=True)
+    passwd.add_argument("--role", choices=roles, help="also change the role")
+    _password_option(passwd)
+    config_option(passwd)
+    passwd.set_defaults(handler=cmd_user_passwd)
+
+    remove = user.add_parser("remove", help="remove a user; ends their sessions")
+    remove.add_argument("--username", required=True)
+    config_option(remove)
+    remove.set_defaults(handler=cmd_user_remove)
+
+    listing = user.add_parser("list", help="list users (never their passwords)")
+    config_option(listing)
+    listing.set_defaults(handler=cmd_user_list)
+
+
+def _password_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password as one line from standard input (for scripts)",
+    )
+
+
+def read_password(from_stdin: bool, stdin: TextIO | None = None) -> str:
+    """The new password, from standard input or asked twice on the terminal; checked."""
+    stdin = stdin or sys.stdin
+    if from_stdin:
+        password = stdin.readline().removesuffix("\n").removesuffix("\r")
+    else:
+        if not stdin.isatty():
+            raise ChuongError("no terminal to ask the password on: use --password-stdin")
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise ChuongError("the two passwords differ; nothing was changed")
+    return check_password(password)
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    password = read_password(args.password_stdin)
+    with open_store(config) as conn:
+        name = add_user(conn, args.username, Role(args.role), password, SystemClock().now())
+    print(f"user {name!r} ({args.role}) created")
+    return 0
+
+
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    password = read_password(args.password_stdin)
+    role = Role(args.role) if args.role else None
+    with open_store(config) as conn:
+        ended = set_password(conn, args.username, password, SystemClock().now(), role=role)
+    print(f"password of {args.username!r} changed; {ended} session(s) ended")
+    return 0
+
+
+def cmd_user_remove(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    with open_store(config) as conn:
+        remove_user(conn, args.username, SystemClock().now())
+    print(f"user {args.username!r} removed")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    with open_store(config) as conn:
+        users = list_users(conn, SystemClock().now())
+    for user in users:
+        sessions = f"{user.sessions} live session(s)"
+        print(f"{user.username}\t{user.role.value}\tcreated {user.created_at}\t{sessions}")
+    return 0

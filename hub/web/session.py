@@ -1,0 +1,75 @@
+"""Browser sessions: the cookie, the CSRF token, and the hook `hub.api.auth` calls.
+
+- The cookie `chuong_session` holds 256 random bits; the store keeps only their SHA-256. It is
+  HttpOnly (scripts cannot read it), SameSite=Strict (other sites' pages do not send it) and
+  Secure when the page is served over https (directly or behind a proxy that says so).
+- The CSRF token is an HMAC of the session id, so the hub can check it without storing it and a
+  page of another origin cannot compute it. The page gets it from `GET /api/v1/session` (or the
+  login answer) and sends it as `X-CSRF-Token` with every call that changes something. Calls with
+  a bearer token need none: a browser never adds that header by itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Final
+
+from fastapi import HTTPException, Request, status
+
+from hub.api.auth import Principal, context
+from hub.clock import iso
+from hub.web.accounts import SessionRecord, find_session
+
+COOKIE: Final = "chuong_session"
+CSRF_HEADER: Final = "X-CSRF-Token"
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+_SESSION_ID_MAX: Final = 128
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+
+
+def csrf_token(session_id: str) -> str:
+    return hmac.new(session_id.encode("utf-8"), b"chuong-csrf-v1", hashlib.sha256).hexdigest()
+
+
+def session_id_of(request: Request) -> str | None:
+    session_id = request.cookies.get(COOKIE)
+    if not session_id or len(session_id) > _SESSION_ID_MAX:
+        return None
+    return session_id
+
+
+def current_session(request: Request) -> SessionRecord | None:
+    """The session `session_auth` found for this request, if it authenticated it."""
+    found: SessionRecord | None = getattr(request.state, "session", None)
+    return found
+
+
+async def session_auth(request: Request) -> Principal | None:
+    """The user of a live session cookie, or None. A state-changing call made with a session must
+    carry its CSRF token, or it is refused (403) whatever the user's role."""
+    session_id = session_id_of(request)
+    if session_id is None:
+        return None
+    ctx = context(request)
+    found = await find_session(ctx.store.reader, session_hash(session_id), iso(ctx.clock.now()))
+    if found is None:
+        return None
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode("utf-8"), csrf_token(session_id).encode("utf-8")):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"the CSRF token is missing or wrong: a change made with a session needs the "
+                f"{CSRF_HEADER} header the page got at login (reload the page)",
+            )
+    request.state.session = found
+    return Principal(found.username, found.role, "user")

@@ -1,0 +1,423 @@
+// The duty officer's page: login, the live stream, the views, and the signals (sound, title,
+// favicon) that make an alarm impossible to miss.
+//
+// Staying live: the page listens to /api/v1/stream (EventSource) and checks /readyz every few
+// seconds. If either fails, a red banner says the hub is lost (the page cannot hear alarms), the
+// stream is opened again with a growing delay, and every list is loaded again once it answers.
+
+import { api, ApiError, setCsrfToken, whenSessionEnds } from "./api.js";
+import {
+  initBoard, renderAlarms, renderTroubles, setClockSkew, tick, unacknowledged,
+  unseenTroubles, whenTroublesSeen,
+} from "./board.js";
+import { $, h, show } from "./dom.js";
+import { formatTime, initialLanguage, LANGUAGES, language, setLanguage, setTimeZone, t } from "./i18n.js";
+import { Sound } from "./sound.js";
+import { putAlarm, putTrouble, replaceLists, state } from "./state.js";
+import {
+  initTables, renderButtons, renderSiteChoices, renderSites, searchHistory,
+} from "./tables.js";
+
+const READY_EVERY_MS = 5000;
+const READY_TIMEOUT_MS = 4000;
+const SESSION_CHECK_MS = 60000;
+const SESSION_WARN_MS = 60 * 60 * 1000;
+const RECONNECT_MAX_MS = 5000;
+
+const connection = {
+  stream: null,
+  live: false,
+  lostSince: null,
+  retryMs: 500,
+  retryTimer: null,
+  reloading: null,
+  buffered: [],
+};
+const timers = [];
+let sound = null;
+let flashOn = false;
+
+// -- start ----------------------------------------------------------------------------------------
+
+async function boot() {
+  applyLanguage(initialLanguage("vi"), false);
+  fillLanguageChoices();
+  whenSessionEnds(() => sessionEnded(t("session_expired")));
+  sound = new Sound(updateSignals);
+  initBoard(reportError);
+  initTables(reportError);
+  whenTroublesSeen(updateSignals);
+  wireControls();
+  try {
+    startApp(await api("GET", "/api/v1/session"));
+  } catch (error) {
+    showLogin(error instanceof ApiError && error.status === 401 ? "" : error.describe());
+  }
+}
+
+function fillLanguageChoices() {
+  for (const select of document.querySelectorAll(".lang-select")) {
+    select.replaceChildren(...Object.entries(LANGUAGES).map(([code, name]) => h("option", { value: code, lang: code }, name)));
+    select.value = language();
+    select.addEventListener("change", () => applyLanguage(select.value, true));
+  }
+}
+
+function applyLanguage(code, remember) {
+  setLanguage(code, remember);
+  for (const select of document.querySelectorAll(".lang-select")) select.value = language();
+  if (state.me) {
+    renderAll();
+    showWho();
+  }
+  showConnection();
+}
+
+function wireControls() {
+  $("login-form").addEventListener("submit", login);
+  $("logout").addEventListener("click", logout);
+  $("enable-sound").addEventListener("click", async () => {
+    await sound.enable();
+    updateSignals();
+  });
+  $("error-close").addEventListener("click", () => show($("error-banner"), false));
+  for (const tab of document.querySelectorAll("[role=tab]")) {
+    tab.addEventListener("click", () => selectView(tab.dataset.view));
+    tab.addEventListener("keydown", moveBetweenTabs);
+  }
+  document.addEventListener("chuong:alarms", () => {
+    renderAlarms();
+    updateSignals();
+  });
+}
+
+// -- login and logout -------------------------------------------------------------------------------
+
+function showLogin(message) {
+  show($("app"), false);
+  show($("login"), true);
+  $("login-message").textContent = message;
+  $("login-password").value = "";
+  $("login-username").focus();
+}
+
+async function login(event) {
+  event.preventDefault();
+  const username = $("login-username").value.trim();
+  const password = $("login-password").value;
+  if (!username || !password) {
+    $("login-message").textContent = t("bad_credentials");
+    return;
+  }
+  const submit = $("login-submit");
+  submit.disabled = true;
+  submit.textContent = t("logging_in");
+  try {
+    startApp(await api("POST", "/login", { username, password }));
+  } catch (error) {
+    let message = error.describe();
+    if (error.code === "bad_credentials") message = t("bad_credentials");
+    if (error.code === "rate_limited") message = t("rate_limited", { minutes: Math.max(1, Math.round(error.retryAfter / 60)) });
+    $("login-message").textContent = message;
+    $("login-password").select();
+  } finally {
+    submit.disabled = false;
+    submit.textContent = t("login");
+  }
+}
+
+async function logout() {
+  try {
+    await api("DELETE", "/api/v1/session");
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) {
+      reportError(error);
+      return;
+    }
+  }
+  sessionEnded("");
+}
+
+function sessionEnded(message) {
+  stopApp();
+  showLogin(message);
+}
+
+// -- the app ----------------------------------------------------------------------------------------
+
+function startApp(me) {
+  state.me = me;
+  setCsrfToken(me.csrf_token);
+  setTimeZone(me.hub.timezone);
+  applyLanguage(initialLanguage(me.hub.language), false);
+  $("post-name").textContent = me.hub.name;
+  show($("login"), false);
+  show($("app"), true);
+  showWho();
+  selectView("board");
+  connection.lostSince = null;
+  openStream();
+  timers.push(setInterval(tick, 1000));
+  timers.push(setInterval(flash, 1000));
+  timers.push(setInterval(checkReady, READY_EVERY_MS));
+  timers.push(setInterval(checkSession, SESSION_CHECK_MS));
+  showSessionNotice();
+  updateSignals();
+}
+
+function stopApp() {
+  closeStream();
+  clearTimeout(connection.retryTimer);
+  for (const timer of timers.splice(0)) clearInterval(timer);
+  state.me = null;
+  setCsrfToken(null);
+  state.alarms.clear();
+  state.troubles.clear();
+  sound.setMode("quiet");
+  document.title = t("app_title");
+  setFavicon(false);
+}
+
+function showWho() {
+  $("who").textContent = t("signed_in_as", { user: state.me.username, role: t(`role_${state.me.role}`) });
+}
+
+function selectView(name) {
+  for (const tab of document.querySelectorAll("[role=tab]")) {
+    const selected = tab.dataset.view === name;
+    tab.setAttribute("aria-selected", String(selected));
+    tab.tabIndex = selected ? 0 : -1;
+    show($(`view-${tab.dataset.view}`), selected);
+  }
+  if (name === "history") searchHistory(false);
+}
+
+function moveBetweenTabs(event) {
+  const tabs = [...document.querySelectorAll("[role=tab]")];
+  const at = tabs.indexOf(event.currentTarget);
+  const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+  if (step === undefined) return;
+  const next = tabs[(at + step + tabs.length) % tabs.length];
+  next.focus();
+  selectView(next.dataset.view);
+}
+
+function renderAll() {
+  renderAlarms();
+  renderTroubles();
+  renderSiteChoices();
+  renderButtons();
+  renderSites();
+}
+
+function reportError(error) {
+  $("error-text").textContent = error instanceof ApiError ? error.describe() : String(error);
+  show($("error-banner"), true);
+}
+
+// -- the live stream and the connection ---------------------------------------------------------------
+
+function openStream() {
+  closeStream();
+  const stream = new EventSource("/api/v1/stream");
+  connection.stream = stream;
+  stream.addEventListener("hello", () => reloadLists());
+  stream.addEventListener("alarm", (event) => onEvent("alarm", event.data));
+  stream.addEventListener("trouble", (event) => onEvent("trouble", event.data));
+  stream.addEventListener("device", (event) => onEvent("device", event.data));
+  stream.addEventListener("broker", (event) => show($("broker-banner"), !JSON.parse(event.data).connected));
+  stream.addEventListener("error", () => {
+    if (connection.stream !== stream) return;
+    markLost();
+    if (stream.readyState === EventSource.CLOSED) reconnectLater();
+  });
+}
+
+function closeStream() {
+  if (connection.stream) connection.stream.close();
+  connection.stream = null;
+}
+
+function reconnectLater() {
+  clearTimeout(connection.retryTimer);
+  connection.retryTimer = setTimeout(async () => {
+    try {
+      await api("GET", "/api/v1/session"); // a 401 here ends the session and shows the login
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return;
+    }
+    if (state.me) openStream();
+  }, connection.retryMs);
+  connection.retryMs = Math.min(RECONNECT_MAX_MS, connection.retryMs * 2);
+}
+
+async function reloadLists() {
+  const reload = Promise.all([
+    api("GET", "/api/v1/alarms?state=active,acknowledged&limit=1000"),
+    api("GET", "/api/v1/troubles"),
+    api("GET", "/api/v1/devices"),
+    api("GET", "/api/v1/sites"),
+  ]);
+  connection.reloading = reload;
+  connection.buffered = [];
+  try {
+    const [alarms, troubles, devices, sites] = await reload;
+    replaceLists({ alarms, troubles, devices, sites });
+    for (const [kind, data] of connection.buffered) apply(kind, data);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) {
+      markLost();
+      closeStream();
+      reconnectLater();
+    }
+    return;
+  } finally {
+    connection.reloading = null;
+    connection.buffered = [];
+  }
+  connection.live = true;
+  connection.lostSince = null;
+  connection.retryMs = 500;
+  showConnection();
+  renderAll();
+  updateSignals();
+}
+
+function onEvent(kind, data) {
+  if (connection.reloading) connection.buffered.push([kind, data]);
+  const changed = apply(kind, data);
+  if (!changed) return;
+  if (kind === "alarm") {
+    renderAlarms();
+    if (changed === "new") announce(JSON.parse(data));
+  } else if (kind === "trouble") {
+    renderTroubles();
+  } else {
+    renderButtons();
+  }
+  updateSignals();
+}
+
+function apply(kind, data) {
+  const record = JSON.parse(data);
+  if (kind === "alarm") return putAlarm(record);
+  if (kind === "trouble") return putTrouble(record);
+  state.devices.set(record.id, record);
+  return true;
+}
+
+function announce(alarm) {
+  $("announcer").textContent = t("new_alarm", { site: alarm.site ? alarm.site.name : t("unknown_site") });
+}
+
+function markLost() {
+  connection.live = false;
+  connection.lostSince ??= new Date();
+  showConnection();
+  updateSignals();
+}
+
+async function checkReady() {
+  const controller = new AbortController();
+  const timeout = setTimeout(() => controller.abort(), READY_TIMEOUT_MS);
+  try {
+    const response = await fetch("/readyz", { cache: "no-store", signal: controller.signal });
+    const hubDate = Date.parse(response.headers.get("Date"));
+    if (!Number.isNaN(hubDate)) setClockSkew(hubDate - Date.now());
+    const body = await response.json();
+    show($("broker-banner"), (body.reasons ?? []).some((reason) => reason.startsWith("broker")));
+    // The hub answers, but the stream may have died without a word (a half-open connection).
+    if (!connection.live && connection.stream?.readyState !== EventSource.CONNECTING) openStream();
+  } catch {
+    markLost();
+    closeStream();
+    reconnectLater();
+  } finally {
+    clearTimeout(timeout);
+  }
+}
+
+async function checkSession() {
+  try {
+    const me = await api("GET", "/api/v1/session");
+    state.me.expires_at = me.expires_at;
+    showSessionNotice();
+  } catch {
+    // a 401 has already shown the login; a network error shows as a lost hub
+  }
+}
+
+function showSessionNotice() {
+  const ends = state.me?.expires_at ? Date.parse(state.me.expires_at) : null;
+  const soon = ends !== null && ends - Date.now() < SESSION_WARN_MS;
+  $("session-banner").textContent = soon ? t("session_ends_soon", { time: formatTime(state.me.expires_at) }) : "";
+  show($("session-banner"), soon);
+}
+
+function showConnection() {
+  const conn = $("conn");
+  const lost = connection.lostSince !== null;
+  conn.dataset.state = connection.live ? "live" : lost ? "lost" : "connecting";
+  conn.textContent = t(connection.live ? "conn_live" : lost ? "conn_lost" : "conn_connecting");
+  show($("lost-banner"), lost);
+  if (lost) $("lost-banner").textContent = t("lost_banner", { time: formatTime(connection.lostSince.toISOString()) });
+}
+
+// -- signals: sound, title, favicon ------------------------------------------------------------------
+
+function updateSignals() {
+  if (!sound) return;
+  const waiting = unacknowledged();
+  const lost = connection.lostSince !== null && state.me !== null;
+  let mode = "quiet";
+  if (waiting.real.length) mode = "alarm";
+  else if (waiting.test.length) mode = "test";
+  else if (lost || unseenTroubles().length) mode = "trouble";
+  sound.setMode(state.me ? mode : "quiet");
+  const gate = !sound.enabled && state.me !== null;
+  show($("sound-gate"), gate);
+  show($("sound-state"), sound.enabled);
+  document.body.classList.toggle("alarming", waiting.real.length + waiting.test.length > 0);
+  flash();
+}
+
+function flash() {
+  const waiting = unacknowledged();
+  const count = waiting.real.length + waiting.test.length;
+  const normal = state.me ? `${state.me.hub.name} — ${t("app_title")}` : t("app_title");
+  if (!count) {
+    document.title = normal;
+    setFavicon(false);
+    return;
+  }
+  flashOn = !flashOn;
+  document.title = flashOn ? t("title_alarm", { n: count }) : normal;
+  setFavicon(flashOn);
+}
+
+const favicons = {};
+
+function setFavicon(alarm) {
+  const key = alarm ? "alarm" : "normal";
+  if (!favicons[key]) {
+    const canvas = document.createElement("canvas");
+    canvas.width = 32;
+    canvas.height = 32;
+    const draw = canvas.getContext("2d");
+    draw.fillStyle = alarm ? "#c00000" : "#1f3a5f";
+    draw.beginPath();
+    draw.arc(16, 16, 15, 0, 2 * Math.PI);
+    draw.fill();
+    draw.fillStyle = "#ffffff";
+    draw.font = "bold 22px sans-serif";
+    draw.textAlign = "center";
+    draw.textBaseline = "middle";
+    draw.fillText(alarm ? "!" : "C", 16, 17);
+    favicons[key] = canvas.toDataURL("image/png");
+  }
+  const link = $("favicon");
+  if (link.href !== favicons[key]) link.href = favicons[key];
+  link.dataset.state = key;
+}
+
+boot();

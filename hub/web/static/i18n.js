@@ -1,0 +1,443 @@
+// The page's words, in Vietnamese (the default) and English, and the formats of times and
+// durations in the hub's time zone. `t(key, values)` fills {name} placeholders.
+
+const STRINGS = {
+  vi: {
+    app_title: "Tiếng chuông cảnh báo",
+    skip: "Bỏ qua, đến nội dung chính",
+    username: "Tên đăng nhập",
+    password: "Mật khẩu",
+    login: "Đăng nhập",
+    logging_in: "Đang đăng nhập…",
+    logout: "Đăng xuất",
+    language: "Ngôn ngữ",
+    bad_credentials: "Sai tên đăng nhập hoặc mật khẩu.",
+    rate_limited: "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.",
+    session_expired: "Phiên đăng nhập đã kết thúc. Vui lòng đăng nhập lại.",
+    signed_in_as: "{user} ({role})",
+    role_viewer: "chỉ xem",
+    role_officer: "cán bộ trực",
+    role_admin: "quản trị",
+    tabs: "Các mục",
+    tab_board: "Bảng trực",
+    tab_buttons: "Nút bấm",
+    tab_sites: "Cơ sở",
+    tab_history: "Lịch sử",
+    tab_report: "Báo cáo tháng",
+    enable_sound: "Bật âm thanh cảnh báo",
+    sound_gate_text:
+      "Trình duyệt giữ im lặng cho tới khi bạn bấm nút này. Hãy bấm ngay để nghe được chuông khi có báo động.",
+    sound_on: "Âm thanh đang bật",
+    conn_live: "● Đã kết nối",
+    conn_connecting: "● Đang kết nối…",
+    conn_lost: "● MẤT KẾT NỐI",
+    lost_banner:
+      "MẤT KẾT NỐI VỚI HUB từ {time}: trang này KHÔNG nhận được báo động mới! Đang tự kết nối lại… Nếu kéo dài, hãy kiểm tra máy chủ và báo cán bộ kỹ thuật.",
+    broker_banner:
+      "Hub mất kết nối với máy chủ MQTT: tín hiệu từ các nút bấm có thể không về tới. Báo cán bộ kỹ thuật.",
+    session_ends_soon: "Phiên đăng nhập hết hạn lúc {time}. Hãy đăng xuất rồi đăng nhập lại khi thuận tiện.",
+    open_alarms: "Báo động đang mở",
+    no_alarms: "Không có báo động nào đang mở.",
+    troubles: "Sự cố kỹ thuật",
+    no_troubles: "Không có sự cố kỹ thuật.",
+    troubles_seen: "Đã xem các sự cố",
+    state_active: "CHƯA TIẾP NHẬN",
+    state_acknowledged: "ĐÃ TIẾP NHẬN",
+    state_resolved: "ĐÃ KẾT THÚC",
+    alarm_id: "Mã báo động",
+    raised_at: "Báo lúc {time}",
+    ago: "{duration} trước",
+    presses: "Số lần bấm",
+    repeated: "bấm lặp lại!",
+    level: "Mức leo thang",
+    buttons: "Nút",
+    address: "Địa chỉ",
+    phone: "Điện thoại",
+    unregistered: "NÚT CHƯA ĐĂNG KÝ",
+    unknown_site: "Không rõ cơ sở (nút chưa đăng ký)",
+    test_flag: "THỬ NGHIỆM",
+    acknowledge: "Tiếp nhận",
+    resolve: "Kết thúc…",
+    details: "Chi tiết",
+    acknowledged_by: "Tiếp nhận bởi {who} lúc {time} (sau {wait})",
+    resolve_needs_ack: "Cán bộ trực cần tiếp nhận trước khi kết thúc.",
+    viewer_readonly: "Tài khoản chỉ xem: không tiếp nhận, không kết thúc được.",
+    resolve_title: "Kết thúc báo động {id}",
+    outcome: "Kết quả",
+    outcome_genuine: "Có sự việc thật",
+    outcome_false_alarm: "Báo động nhầm",
+    outcome_test: "Thử nghiệm",
+    outcome_other: "Khác",
+    outcome_open: "Chưa kết thúc",
+    note: "Ghi chú (bắt buộc)",
+    note_hint: "Ví dụ: tổ tuần tra đã đến lúc 14:10, khách bấm nhầm.",
+    confirm_resolve: "Kết thúc báo động",
+    cancel: "Hủy",
+    close: "Đóng",
+    note_required: "Vui lòng ghi chú điều đã xảy ra.",
+    outcome_required: "Vui lòng chọn kết quả.",
+    detail_title: "Báo động {id}",
+    audit_trail: "Nhật ký xử lý",
+    press_list: "Các lần bấm",
+    time: "Thời gian",
+    by: "Người / nguồn",
+    action: "Việc",
+    type: "Loại",
+    battery: "Pin",
+    note_short: "Ghi chú",
+    err_network: "Không gửi được yêu cầu tới hub. Kiểm tra kết nối.",
+    err_forbidden: "Không được phép: {detail}",
+    err_conflict: "Không thực hiện được: {detail}",
+    err_generic: "Lỗi {status}: {detail}",
+    all: "Tất cả",
+    search_text: "Tìm",
+    site: "Cơ sở",
+    status: "Trạng thái",
+    online: "Trực tuyến",
+    offline: "Mất kết nối",
+    unknown: "Chưa rõ",
+    low_battery: "Pin yếu",
+    test_mode: "Chế độ thử",
+    yes: "Có",
+    no: "Không",
+    shown: "Hiển thị {n} / {total}",
+    col_button: "Mã nút",
+    col_label: "Vị trí lắp",
+    col_last_seen: "Liên lạc lần cuối",
+    col_registered: "Đã đăng ký",
+    col_site_name: "Tên cơ sở",
+    col_buttons: "Số nút",
+    from_date: "Từ ngày",
+    to_date: "Đến ngày",
+    state: "Trạng thái",
+    only_resolved: "Đã kết thúc",
+    any_state: "Mọi trạng thái",
+    search: "Tìm kiếm",
+    export_csv: "Xuất CSV",
+    more: "Xem thêm",
+    no_results: "Không có kết quả.",
+    col_raised: "Thời điểm báo",
+    col_ack: "Tiếp nhận",
+    col_resolved: "Kết thúc",
+    month: "Tháng",
+    show_report: "Xem báo cáo",
+    print: "In báo cáo",
+    report_title: "Báo cáo tháng {month} — {post}",
+    report_period: "Từ {from} đến trước {to} (giờ {tz}). Lập lúc {generated}.",
+    col_alarms: "Số báo động",
+    col_tests: "Thử nghiệm",
+    col_ack_median: "Tiếp nhận (trung vị)",
+    col_ack_max: "Lâu nhất",
+    col_within: "Tiếp nhận ≤ 30 s / ≤ 60 s",
+    col_unacked: "Không tiếp nhận",
+    col_false_12m: "Báo nhầm trong 12 tháng",
+    total: "Tổng cộng",
+    unregistered_buttons: "Nút chưa đăng ký",
+    title_alarm: "‼ BÁO ĐỘNG ({n})",
+    new_alarm: "Báo động mới: {site}",
+    duration_s: "{s} giây",
+    duration_ms: "{m} phút {s} giây",
+    duration_hm: "{h} giờ {m} phút",
+    duration_dh: "{d} ngày {h} giờ",
+    trouble_since: "từ {time}",
+    "trouble.tamper": "Nút bị tháo hoặc can thiệp",
+    "trouble.bad_messages": "Nút gửi tin sai định dạng",
+    "trouble.broker_disconnected": "Hub mất kết nối với máy chủ MQTT",
+    "trouble.session_lost": "Máy chủ MQTT mất phiên của hub (tin có thể bị mất)",
+    "trouble.internal_error": "Lỗi nội bộ của hub",
+    "trouble.store_unwritable": "Hub không ghi được cơ sở dữ liệu",
+    "trouble.offline": "Nút mất kết nối",
+    "trouble.low_battery": "Nút sắp hết pin",
+    "trouble.clock_skew": "Đồng hồ của nút bị lệch",
+    "trouble.notifier_failing": "Không gửi được thông báo",
+    "action.alarm.raised": "Phát sinh báo động",
+    "action.alarm.press": "Bấm lặp lại",
+    "action.alarm.joined": "Thêm nút của cùng cơ sở",
+    "action.alarm.acknowledged": "Tiếp nhận",
+    "action.alarm.resolved": "Kết thúc",
+    "action.alarm.escalated": "Leo thang",
+    "action.button.cancel_requested": "Nút gửi yêu cầu hủy",
+    "action.button.tamper": "Nút bị can thiệp",
+  },
+  en: {
+    app_title: "Warning bell",
+    skip: "Skip to the main content",
+    username: "User name",
+    password: "Password",
+    login: "Log in",
+    logging_in: "Logging in…",
+    logout: "Log out",
+    language: "Language",
+    bad_credentials: "Wrong user name or password.",
+    rate_limited: "Too many failed logins. Please try again in {minutes} minute(s).",
+    session_expired: "Your session has ended. Please log in again.",
+    signed_in_as: "{user} ({role})",
+    role_viewer: "viewer",
+    role_officer: "duty officer",
+    role_admin: "admin",
+    tabs: "Sections",
+    tab_board: "Board",
+    tab_buttons: "Buttons",
+    tab_sites: "Sites",
+    tab_history: "History",
+    tab_report: "Monthly report",
+    enable_sound: "Turn on the alarm sound",
+    sound_gate_text:
+      "The browser keeps the page silent until you click this button. Click it now so that you hear alarms.",
+    sound_on: "Sound is on",
+    conn_live: "● Connected",
+    conn_connecting: "● Connecting…",
+    conn_lost: "● CONNECTION LOST",
+    lost_banner:
+      "LOST CONTACT WITH THE HUB since {time}: this page is NOT receiving new alarms! Reconnecting by itself… If this lasts, check the hub machine and call technical support.",
+    broker_banner:
+      "The hub has lost its MQTT broker: presses from the buttons may not reach it. Call technical support.",
+    session_ends_soon: "Your session ends at {time}. Log out and in again when convenient.",
+    open_alarms: "Open alarms",
+    no_alarms: "No open alarms.",
+    troubles: "Technical troubles",
+    no_troubles: "No technical troubles.",
+    troubles_seen: "Mark troubles as seen",
+    state_active: "NOT ACKNOWLEDGED",
+    state_acknowledged: "ACKNOWLEDGED",
+    state_resolved: "RESOLVED",
+    alarm_id: "Alarm",
+    raised_at: "Raised at {time}",
+    ago: "{duration} ago",
+    presses: "Presses",
+    repeated: "repeated!",
+    level: "Escalation level",
+    buttons: "Buttons",
+    address: "Address",
+    phone: "Phone",
+    unregistered: "UNREGISTERED BUTTON",
+    unknown_site: "Unknown site (unregistered button)",
+    test_flag: "TEST",
+    acknowledge: "Acknowledge",
+    resolve: "Resolve…",
+    details: "Details",
+    acknowledged_by: "Acknowledged by {who} at {time} (after {wait})",
+    resolve_needs_ack: "An officer acknowledges before resolving.",
+    viewer_readonly: "View-only account: it cannot acknowledge or resolve.",
+    resolve_title: "Resolve alarm {id}",
+    outcome: "Outcome",
+    outcome_genuine: "Genuine",
+    outcome_false_alarm: "False alarm",
+    outcome_test: "Test",
+    outcome_other: "Other",
+    outcome_open: "Not resolved",
+    note: "Note (required)",
+    note_hint: "For example: patrol arrived at 14:10, the customer pressed by mistake.",
+    confirm_resolve: "Resolve the alarm",
+    cancel: "Cancel",
+    close: "Close",
+    note_required: "Please write what happened.",
+    outcome_required: "Please choose an outcome.",
+    detail_title: "Alarm {id}",
+    audit_trail: "Audit trail",
+    press_list: "Presses",
+    time: "Time",
+    by: "By",
+    action: "Action",
+    type: "Type",
+    battery: "Battery",
+    note_short: "Note",
+    err_network: "Could not reach the hub. Check the connection.",
+    err_forbidden: "Not allowed: {detail}",
+    err_conflict: "Could not do it: {detail}",
+    err_generic: "Error {status}: {detail}",
+    all: "All",
+    search_text: "Search",
+    site: "Site",
+    status: "Status",
+    online: "Online",
+    offline: "Offline",
+    unknown: "Unknown",
+    low_battery: "Low battery",
+    test_mode: "Test mode",
+    yes: "Yes",
+    no: "No",
+    shown: "Showing {n} of {total}",
+    col_button: "Button",
+    col_label: "Mounted at",
+    col_last_seen: "Last heard",
+    col_registered: "Registered",
+    col_site_name: "Site",
+    col_buttons: "Buttons",
+    from_date: "From",
+    to_date: "To",
+    state: "State",
+    only_resolved: "Resolved",
+    any_state: "Any state",
+    search: "Search",
+    export_csv: "Export CSV",
+    more: "More",
+    no_results: "Nothing found.",
+    col_raised: "Raised",
+    col_ack: "Acknowledged",
+    col_resolved: "Resolved",
+    month: "Month",
+    show_report: "Show report",
+    print: "Print",
+    report_title: "Monthly report {month} — {post}",
+    report_period: "From {from} to before {to} ({tz} time). Made at {generated}.",
+    col_alarms: "Alarms",
+    col_tests: "Tests",
+    col_ack_median: "Time to acknowledge (median)",
+    col_ack_max: "Longest",
+    col_within: "Acknowledged ≤ 30 s / ≤ 60 s",
+    col_unacked: "Never acknowledged",
+    col_false_12m: "False alarms, 12 months",
+    total: "Total",
+    unregistered_buttons: "Unregistered buttons",
+    title_alarm: "‼ ALARM ({n})",
+    new_alarm: "New alarm: {site}",
+    duration_s: "{s} s",
+    duration_ms: "{m} min {s} s",
+    duration_hm: "{h} h {m} min",
+    duration_dh: "{d} d {h} h",
+    trouble_since: "since {time}",
+    "trouble.tamper": "Button tampered with",
+    "trouble.bad_messages": "Button sends malformed messages",
+    "trouble.broker_disconnected": "Hub lost its MQTT broker",
+    "trouble.session_lost": "The broker lost the hub's session (messages may be lost)",
+    "trouble.internal_error": "Internal error in the hub",
+    "trouble.store_unwritable": "The hub cannot write its database",
+    "trouble.offline": "Button offline",
+    "trouble.low_battery": "Button battery low",
+    "trouble.clock_skew": "Button clock is off",
+    "trouble.notifier_failing": "Notifications are failing",
+    "action.alarm.raised": "Alarm raised",
+    "action.alarm.press": "Pressed again",
+    "action.alarm.joined": "Another button of the site joined",
+    "action.alarm.acknowledged": "Acknowledged",
+    "action.alarm.resolved": "Resolved",
+    "action.alarm.escalated": "Escalated",
+    "action.button.cancel_requested": "Button asked to cancel",
+    "action.button.tamper": "Button tampered with",
+  },
+};
+
+export const LANGUAGES = { vi: "Tiếng Việt", en: "English" };
+const STORAGE_KEY = "chuong.lang";
+
+let lang = "vi";
+let timeZone = "Asia/Ho_Chi_Minh";
+
+export function initialLanguage(hubDefault) {
+  const saved = localStorage.getItem(STORAGE_KEY);
+  return saved in STRINGS ? saved : hubDefault in STRINGS ? hubDefault : "vi";
+}
+
+export function setLanguage(code, remember) {
+  lang = code in STRINGS ? code : "vi";
+  document.documentElement.lang = lang;
+  if (remember) localStorage.setItem(STORAGE_KEY, lang);
+  for (const node of document.querySelectorAll("[data-i18n]")) {
+    node.textContent = t(node.dataset.i18n);
+  }
+  for (const node of document.querySelectorAll("[data-i18n-placeholder]")) {
+    node.placeholder = t(node.dataset.i18nPlaceholder);
+  }
+  for (const node of document.querySelectorAll("[data-i18n-label]")) {
+    node.setAttribute("aria-label", t(node.dataset.i18nLabel));
+  }
+}
+
+export function language() {
+  return lang;
+}
+
+export function setTimeZone(zone) {
+  timeZone = zone;
+}
+
+export function zone() {
+  return timeZone;
+}
+
+export function t(key, values = {}) {
+  const text = STRINGS[lang][key] ?? STRINGS.vi[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => (name in values ? String(values[name]) : ""));
+}
+
+/** A known key's text, or the fallback (for kinds and actions the page has no words for). */
+export function tOr(key, fallback) {
+  return key in STRINGS[lang] ? t(key) : fallback;
+}
+
+function locale() {
+  return lang === "vi" ? "vi-VN" : "en-GB";
+}
+
+/** "14:03:11 05/01/2026" in the hub's time zone. */
+export function formatTime(isoText) {
+  if (!isoText) return "";
+  return new Intl.DateTimeFormat(locale(), {
+    timeZone,
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    day: "2-digit",
+    month: "2-digit",
+    year: "numeric",
+    hourCycle: "h23",
+  }).format(new Date(isoText));
+}
+
+export function formatDate(date) {
+  return new Intl.DateTimeFormat(locale(), {
+    timeZone,
+    day: "2-digit",
+    month: "2-digit",
+    year: "numeric",
+  }).format(date);
+}
+
+export function formatDuration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return t("duration_s", { s });
+  if (s < 3600) return t("duration_ms", { m: Math.floor(s / 60), s: String(s % 60).padStart(2, "0") });
+  if (s < 86400) {
+    return t("duration_hm", { h: Math.floor(s / 3600), m: String(Math.floor(s / 60) % 60).padStart(2, "0") });
+  }
+  return t("duration_dh", { d: Math.floor(s / 86400), h: Math.floor(s / 3600) % 24 });
+}
+
+/** Minutes east of UTC of the hub's time zone at `date`. */
+function offsetMinutes(date) {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  }).formatToParts(date);
+  const get = (type) => Number(parts.find((part) => part.type === type).value);
+  const asUtc = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
+  return Math.round((asUtc - date.getTime()) / 60000);
+}
+
+/** The instant a local calendar day (YYYY-MM-DD, in the hub's time zone) begins, as ISO UTC. */
+export function localDayStart(day) {
+  const [year, month, date] = day.split("-").map(Number);
+  const guess = Date.UTC(year, month - 1, date);
+  let instant = guess - offsetMinutes(new Date(guess)) * 60000;
+  instant = guess - offsetMinutes(new Date(instant)) * 60000;
+  return new Date(instant).toISOString();
+}
+
+/** The day after a YYYY-MM-DD day. */
+export function nextDay(day) {
+  const [year, month, date] = day.split("-").map(Number);
+  return new Date(Date.UTC(year, month - 1, date + 1)).toISOString().slice(0, 10);
+}
+
+/** Today's month (YYYY-MM) in the hub's time zone. */
+export function currentMonth(now) {
+  const local = new Date(now.getTime() + offsetMinutes(now) * 60000);
+  return local.toISOString().slice(0, 7);
+}
