@@ -1,0 +1,276 @@
+"""Escalation inside the pipeline: the hooks that store deadlines with the changes that cause them,
+and the command that fires what is due.
+
+- An alarm is raised: its escalation row (policy, progress, first deadline) is added to the raise's
+  own transaction (`AlarmHook`), so a crash can never leave an alarm without its deadline.
+- A deadline passes: the scheduler runs `RunDue`, which decides what is due at the plan's `now`,
+  queues the notifications in the outbox, raises the alarm's level (change `escalated`) and stores
+  the next deadline — all in one commit.
+- The alarm is acknowledged or resolved: the same hook stops its escalation, cancels notifications
+  not yet sent and queues the `clear` of every device it switched on (a siren goes off).
+- Troubles follow their own policy the same way (`TroubleHook`).
+
+Everything here runs in the pipeline's writer, does no I/O and changes nothing but the plan.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from hub import alarms
+from hub.clock import iso
+from hub.escalation.policies import Policies
+from hub.escalation.policy import (
+    Decision,
+    Firing,
+    Policy,
+    decide_for_alarm,
+    decide_for_trouble,
+    next_due,
+)
+from hub.model import Alarm, AlarmState, Trouble, TroubleState
+from hub.notify import outbox
+from hub.notify.message import TroubleSnapshot
+from hub.plan import Command, Plan
+from hub.views import AlarmView
+
+_START: Final = (
+    "INSERT OR IGNORE INTO escalations (subject, alarm_id, trouble_id, site_id, policy, "
+    "started_at, progress, next_due_at, state, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, '{}', ?, 'running', ?)"
+)
+_UPDATE: Final = (
+    "UPDATE escalations SET progress = ?, next_due_at = ?, state = ?, updated_at = ? "
+    "WHERE subject = ?"
+)
+_RECHECK_SITE: Final = (
+    "UPDATE escalations SET next_due_at = ? WHERE site_id = ? AND trouble_id IS NOT NULL "
+    "AND state = 'running' AND next_due_at > ?"
+)
+_STOP: Final = (
+    "UPDATE escalations SET state = 'stopped', next_due_at = NULL, updated_at = ? "
+    "WHERE subject = ? AND state = 'running'"
+)
+
+
+def alarm_key(alarm_id: str) -> str:
+    return f"alarm:{alarm_id}"
+
+
+def trouble_key(trouble_id: int) -> str:
+    return f"trouble:{trouble_id}"
+
+
+def alarm_body(alarm: Alarm, **extra: Any) -> dict[str, Any]:
+    return {"alarm": AlarmView.of(alarm).model_dump(mode="json"), **extra}
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """An escalation row whose deadline has come, as the scheduler read it."""
+
+    subject: str
+    alarm_id: str | None
+    trouble_id: int | None
+    trouble_kind: str | None
+    trouble_subject: str | None
+    policy: str
+    started_at: datetime
+    progress: dict[int, int]
+    next_due_at: datetime
+
+
+class EscalationHooks:
+    """The `AlarmHook` and `TroubleHook` of escalation."""
+
+    def __init__(self, policies: Policies) -> None:
+        self._policies = policies
+
+    def on_alarm(self, plan: Plan, old: Alarm | None, new: Alarm, change: str) -> None:
+        if change == "raised":
+            policy = self._policies.for_alarm(new)
+            if policy is not None:
+                start(plan, alarm_key(new.id), policy, new.raised_at, alarm_id=new.id)
+        elif old is not None and old.state is AlarmState.ACTIVE and new.state is not old.state:
+            self._stop_alarm(plan, old, new, change)
+        if change == "resolved" and new.site is not None and self._policies.troubles_escalate:
+            # Troubles of the site held back while it alarmed are looked at again now (moving a
+            # deadline earlier is always safe: `RunDue` decides from the policy, not from it).
+            now = iso(plan.now)
+            plan.changes.extra.append((_RECHECK_SITE, [(now, new.site.id, now)]))
+
+    def on_trouble(self, plan: Plan, trouble: Trouble) -> None:
+        if trouble.state is TroubleState.OPEN:
+            policy = self._policies.for_trouble(trouble)
+            if policy is not None:
+                start(
+                    plan,
+                    trouble_key(trouble.id),
+                    policy,
+                    trouble.raised_at,
+                    trouble_id=trouble.id,
+                    site_id=trouble.site_id,
+                )
+        elif self._policies.for_trouble(trouble) is not None:
+            plan.changes.extra.append((_STOP, [(iso(plan.now), trouble_key(trouble.id))]))
+            outbox.cancel_for_trouble(plan, trouble.id)
+            plan.audit("escalation.stopped", "hub", trouble_id=trouble.id, reason="cleared")
+
+    def _stop_alarm(self, plan: Plan, old: Alarm, new: Alarm, change: str) -> None:
+        policy = self._policies.for_alarm(old)
+        if policy is None:
+            return
+        plan.changes.extra.append((_STOP, [(iso(plan.now), alarm_key(old.id))]))
+        outbox.cancel_for_alarm(plan, old.id)
+        plan.audit("escalation.stopped", "hub", alarm_id=old.id, reason=change, level=old.level)
+        switched_on = {
+            name
+            for step in policy.steps
+            if step.number <= old.level
+            for name in step.notify
+            if name in self._policies.devices
+        }
+        for name in sorted(switched_on):
+            outbox.queue(
+                plan,
+                key=f"{alarm_key(old.id)}/clear/{name}",
+                notifier=name,
+                event="clear",
+                body=alarm_body(new),
+                alarm_id=old.id,
+            )
+
+
+def start(
+    plan: Plan,
+    subject: str,
+    policy: Policy,
+    started_at: datetime,
+    *,
+    alarm_id: str | None = None,
+    trouble_id: int | None = None,
+    site_id: str | None = None,
+) -> None:
+    """Store the escalation of one alarm or trouble (kept as it is if it exists already)."""
+    first = next_due(policy, started_at, {})
+    plan.changes.extra.append(
+        (
+            _START,
+            [
+                (
+                    subject,
+                    alarm_id,
+                    trouble_id,
+                    site_id,
+                    policy.name,
+                    iso(started_at),
+                    iso(first) if first else None,
+                    iso(plan.now),
+                )
+            ],
+        )
+    )
+
+
+@dataclass(slots=True)
+class RunDue(Command):
+    """Fire what is due for one escalation, at the plan's `now`."""
+
+    policies: Policies
+    due: Due
+
+    def plan(self, plan: Plan) -> Decision:
+        due = self.due
+        if due.alarm_id is not None:
+            decision = self._alarm(plan, due.alarm_id)
+        else:
+            decision = self._trouble(plan)
+        if decision.next_due is not None:
+            state = "running"
+        else:  # the last step fired, or the alarm or trouble is no longer there to escalate
+            state = "finished" if decision.firings else "stopped"
+        plan.changes.extra.append(
+            (
+                _UPDATE,
+                [
+                    (
+                        json.dumps({str(k): v for k, v in sorted(decision.progress.items())}),
+                        iso(decision.next_due) if decision.next_due else None,
+                        state,
+                        iso(plan.now),
+                        due.subject,
+                    )
+                ],
+            )
+        )
+        return decision
+
+    def _alarm(self, plan: Plan, alarm_id: str) -> Decision:
+        due = self.due
+        alarm = plan.draft.alarm(alarm_id)  # open alarms only: None once resolved
+        policy = None if alarm is None else self.policies.for_alarm(alarm, due.policy)
+        if alarm is None or policy is None:
+            return Decision((), due.progress, None)
+        decision = decide_for_alarm(policy, alarm, due.progress, plan.now)
+        if decision.level > alarm.level:
+            alarm = alarms.escalate(alarm, decision.level, plan.now)
+            plan.save_alarm(alarm, "escalated", "hub", level=alarm.level, policy=policy.name)
+        for firing in decision.firings:
+            _queue_firing(plan, due.subject, firing, "alarm", alarm_body(alarm), alarm_id=alarm.id)
+        return decision
+
+    def _trouble(self, plan: Plan) -> Decision:
+        due = self.due
+        trouble = plan.draft.trouble(due.trouble_kind or "", due.trouble_subject or "")
+        if trouble is None or trouble.id != due.trouble_id:  # cleared (and maybe raised anew)
+            return Decision((), due.progress, None)
+        policy = self.policies.for_trouble(trouble)
+        if policy is None:
+            return Decision((), due.progress, None)
+        site = trouble.site_id
+        site_alarming = site is not None and any(
+            plan.draft.alarm_of_site(site, test) is not None for test in (False, True)
+        )
+        decision = decide_for_trouble(
+            policy, trouble, due.progress, plan.now, site_alarming=site_alarming
+        )
+        snapshot = {"trouble": TroubleSnapshot.of(trouble).model_dump(mode="json")}
+        for firing in decision.firings:
+            _queue_firing(plan, due.subject, firing, "trouble", snapshot, trouble_id=trouble.id)
+        return decision
+
+
+def _queue_firing(
+    plan: Plan, subject: str, firing: Firing, event: str, snapshot: dict[str, Any], **ids: Any
+) -> None:
+    """One outbox row per notifier of the step, each saying what it is about (`snapshot`)."""
+    for name in firing.notify:
+        outbox.queue(
+            plan,
+            key=f"{subject}/{firing.step}.{firing.round}/{name}",
+            notifier=name,
+            event=event,
+            body={**snapshot, "step": firing.step, "round": firing.round},
+            **ids,
+        )
+
+
+@dataclass(slots=True)
+class Adopt(Command):
+    """At start-up: give an escalation to every open alarm and trouble that has none (raised
+    before escalation was configured, or by an older hub). Existing rows are left alone, so
+    overdue steps of adopted alarms fire at once, counted from their raise."""
+
+    policies: Policies
+
+    def plan(self, plan: Plan) -> None:
+        hooks = EscalationHooks(self.policies)
+        state = plan.draft.state
+        for alarm in state.alarms.values():
+            if alarm.state is AlarmState.ACTIVE:
+                hooks.on_alarm(plan, None, alarm, "raised")
+        for trouble in state.troubles.values():
+            hooks.on_trouble(plan, trouble)
