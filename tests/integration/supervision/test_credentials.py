@@ -1,0 +1,171 @@
+"""`chuong registry credentials` against a real Mosquitto: the generated password file and ACL
+keep every button to its own topics (MQTT v5: a denial is PUBACK 0x87), and the hub works."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from hub import cli
+from hub.clock import SystemClock
+from hub.config import MqttSection, SupervisionSection
+from hub.credentials import read_passwords
+from hub.registry import import_registry
+from hub.store.db import open_sync
+from simulator.broker import Mosquitto
+from simulator.button import ButtonError, VirtualButton
+from simulator.vendors import VirtualShellyGen1
+from tests.conftest import RunningHub
+from tests.integration.supervision.conftest import REGISTRY, RawClient
+
+NOT_AUTHORIZED = 0x87
+StartHub = Callable[..., Awaitable[RunningHub]]
+Raw = Callable[..., Awaitable[RawClient]]
+
+
+@pytest.fixture
+def credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, str]]:
+    """The registry in a store, then `chuong registry credentials --dir …` run on it."""
+    store = tmp_path / "hub.db"
+    with contextlib.closing(open_sync(store)) as conn:
+        import_registry(conn, REGISTRY, SystemClock().now())
+    directory = tmp_path / "creds"
+    with monkeypatch.context() as env:  # only for the command: the hub gets its own config
+        env.setenv("CHUONG_STORE__PATH", str(store))
+        env.setenv("CHUONG_MQTT__USERNAME", "hub-post")
+        assert cli.main(["registry", "credentials", "--dir", str(directory)]) == 0
+    return directory, read_passwords(directory)
+
+
+@pytest.fixture
+def secured(tmp_path: Path, credentials: tuple[Path, dict[str, str]]) -> Mosquitto:
+    directory, _ = credentials
+    broker = Mosquitto(
+        tmp_path / "secured", password_file=directory / "passwd", acl_file=directory / "acl"
+    ).start()
+    yield broker  # type: ignore[misc]
+    broker.kill()
+
+
+def test_the_files_are_written_private_and_hashed(credentials: tuple[Path, dict[str, str]]) -> None:
+    """Passwords in clear only in credentials.toml (0600); passwd holds pbkdf2 hashes; every
+    contract button, every vendor button and the Zigbee2MQTT bridge has a user, and the hub."""
+    directory, passwords = credentials
+    buttons = ["bank-1", "bank-2", "bank-bat", "quay-shelly", "quay-plus", "quay-tasmota"]
+    assert sorted(passwords) == sorted([*buttons, "quay-esphome", "hub-post", "zigbee2mqtt"])
+    assert (directory / "credentials.toml").stat().st_mode & 0o777 == 0o600
+    hashed = (directory / "passwd").read_text()
+    assert all(f"{user}:$7$" in hashed for user in passwords)
+    assert not any(password in hashed for password in passwords.values())
+    acl = (directory / "acl").read_text()
+    assert "pattern write chuong/v1/dev/%u/event" in acl
+    assert "%u/#" not in acl
+
+
+def test_running_it_again_keeps_the_passwords_unless_rotated(
+    credentials: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory, first = credentials
+    monkeypatch.setenv("CHUONG_STORE__PATH", str(directory.parent / "hub.db"))
+    monkeypatch.setenv("CHUONG_MQTT__USERNAME", "hub-post")
+    assert cli.main(["registry", "credentials", "--dir", str(directory)]) == 0
+    assert read_passwords(directory) == first
+    assert cli.main(["registry", "credentials", "--dir", str(directory), "--rotate", "bank-1"]) == 0
+    again = read_passwords(directory)
+    assert again["bank-1"] != first["bank-1"]
+    assert {k: v for k, v in again.items() if k != "bank-1"} == {
+        k: v for k, v in first.items() if k != "bank-1"
+    }
+    assert cli.main(["registry", "credentials", "--dir", str(directory), "--rotate", "nobody"]) == 1
+
+
+async def test_each_button_writes_only_its_own_topics_and_the_hub_hears_it(
+    secured: Mosquitto,
+    credentials: tuple[Path, dict[str, str]],
+    start_hub: StartHub,
+    raw: Raw,
+) -> None:
+    """bank-1 may publish its own event (the hub, logged in as its own user, raises the alarm and
+    acks it), but not bank-2's event, nor its own ack (no forged "help is coming"): PUBACK 0x87.
+    A wrong password is refused at CONNECT."""
+    _, passwords = credentials
+    running = await start_hub(
+        REGISTRY,
+        mqtt=MqttSection(
+            port=secured.port,
+            username="hub-post",
+            password=passwords["hub-post"],
+            reconnect_min_s=0.1,
+            reconnect_max_s=1.0,
+        ),
+        supervision=SupervisionSection(offline_after_s=3600),
+    )
+    button = VirtualButton(
+        "bank-1",
+        host=secured.host,
+        port=secured.port,
+        username="bank-1",
+        password=passwords["bank-1"],
+    )
+    await button.connect()
+    try:
+        press = await button.press()
+        assert press.acked_by_broker
+        await button.wait_ack(press.event_id)
+        assert len(await running.alarms()) == 1
+
+        as_bank_1 = await raw("bank-1", passwords["bank-1"], to=secured)
+        forged = '{"id": "forged-1", "type": "press"}'
+        assert await as_bank_1.publish("chuong/v1/dev/bank-2/event", forged) == NOT_AUTHORIZED
+        ack = '{"event": "x", "alarm": "post-1", "state": "acknowledged"}'
+        assert await as_bank_1.publish("chuong/v1/dev/bank-1/ack", ack) == NOT_AUTHORIZED
+        assert await as_bank_1.publish("chuong/v1/alarms/post-1", "{}") == NOT_AUTHORIZED
+        assert await as_bank_1.publish("chuong/v1/dev/bank-1/heartbeat", "{}") < 0x80
+        assert len(await running.alarms()) == 1
+
+        intruder = VirtualButton(
+            "bank-2", host=secured.host, port=secured.port, username="bank-2", password="guess"
+        )
+        with pytest.raises(ButtonError, match="refused"):
+            await intruder.connect()
+    finally:
+        await button.close()
+
+
+async def test_a_vendor_button_writes_only_its_own_vendor_topics(
+    secured: Mosquitto, credentials: tuple[Path, dict[str, str]], raw: Raw
+) -> None:
+    """The Shelly's user writes under shellies/<its id>/, not under another Shelly's, and not the
+    contract's topics of another button."""
+    _, passwords = credentials
+    shelly = await raw("quay-shelly", passwords["quay-shelly"], to=secured)
+    own = "shellies/shellybutton1-A4CF12/input_event/0"
+    assert await shelly.publish(own, '{"event":"S","event_cnt":1}') < 0x80
+    other = "shellies/shellybutton1-FFFFFF/input_event/0"
+    assert await shelly.publish(other, '{"event":"S","event_cnt":1}') == NOT_AUTHORIZED
+    assert await shelly.publish("chuong/v1/dev/bank-1/event", "{}") == NOT_AUTHORIZED
+    bridge = await raw("zigbee2mqtt", passwords["zigbee2mqtt"], to=secured)
+    assert await bridge.publish("zigbee2mqtt/sos-quay", '{"action":"emergency"}') < 0x80
+    assert await bridge.publish("shellies/shellybutton1-A4CF12/online", "true") == NOT_AUTHORIZED
+    device = VirtualShellyGen1(
+        "shellybutton1-A4CF12",
+        host=secured.host,
+        port=secured.port,
+        username="quay-shelly",
+        password=passwords["quay-shelly"],
+    )
+    await device.connect()  # its last will's topic is allowed too
+    await device.go_offline()
+
+
+def test_a_directory_that_cannot_be_written_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CHUONG_STORE__PATH", str(tmp_path / "hub.db"))
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert cli.main(["registry", "credentials", "--dir", str(blocker / "creds")]) == 1
+    assert "cannot write the credentials" in capsys.readouterr().err

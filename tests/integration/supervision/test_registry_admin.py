@@ -1,0 +1,233 @@
+"""Managing the registry while the hub runs (API and command line), test mode, and the report
+of buttons without a recent test press."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from hub import cli
+from hub.model import Role
+from hub.registry import import_registry, load_registry_file
+from hub.store.db import open_sync
+from simulator.button import VirtualButton
+from simulator.vendors import VirtualTasmota
+from tests.conftest import RunningHub, wait_for
+from tests.integration.supervision.conftest import audit, no_trouble, trouble
+
+Supervised = Callable[..., Awaitable[RunningHub]]
+
+
+async def command(argv: list[str]) -> int:
+    """`chuong …` beside the running hub: in a thread, as a separate process would be, so that
+    the hub's writer is never stuck behind it."""
+    return await asyncio.to_thread(cli.main, argv)
+
+
+Buttons = Callable[..., Awaitable[VirtualButton]]
+
+TASMOTA = {"id": "cafe-1", "site": "cafe", "profile": "tasmota", "native_id": "tasmota_CAFE01"}
+
+
+async def test_an_admin_adds_a_site_and_a_vendor_button_and_its_presses_raise_alarms(
+    supervised: Supervised, broker: Any
+) -> None:
+    """POST a site, then a Tasmota button of it: the hub subscribes to Tasmota's topics (no
+    restart) and the device's press raises an alarm at that site. Each change is on the record
+    with the admin as actor."""
+    running = await supervised(registry=None)
+    admin = running.api(Role.ADMIN)
+    site = await admin.post("/api/v1/sites", json={"id": "cafe", "name": "Cà phê Sáng"})
+    assert site.status_code == 201, site.text
+    assert site.json()["buttons"] == []
+    added = await admin.post("/api/v1/devices", json=TASMOTA)
+    assert added.status_code == 201, added.text
+    view = added.json()
+    assert (view["registered"], view["profile"], view["site_id"], view["online"]) == (
+        True,
+        "tasmota",
+        "cafe",
+        None,
+    )
+    device = VirtualTasmota("tasmota_CAFE01", host=broker.host, port=broker.port)
+    await device.connect()
+    try:
+
+        async def subscribed_and_online() -> bool:
+            found = (await admin.get("/api/v1/devices/cafe-1")).json()
+            return found["online"] is True
+
+        await wait_for(subscribed_and_online, 15)
+        await device.press("SINGLE")
+        await wait_for(lambda: len(running.hub.pipeline.state.alarms) == 1)  # type: ignore[union-attr]
+        [alarm] = await running.alarms()
+        assert (alarm["site"]["id"], alarm["devices"]) == ("cafe", ["cafe-1"])
+    finally:
+        await device.go_offline()
+    [row] = audit(running, "registry.button_added", "cafe-1")
+    assert row["actor"] == "token:test-admin"
+    assert len(audit(running, "registry.site_added")) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "reason"),
+    [
+        ({"id": "bank-1", "site": "bank"}, 409, "exists already"),
+        (
+            {**TASMOTA, "id": "other", "site": "bank", "native_id": "tasmota_49A3BC"},
+            409,
+            "quay-tasmota",
+        ),
+        ({"id": "x-1", "site": "nowhere"}, 422, "no site 'nowhere'"),
+        ({"id": "x-1", "profile": "acme"}, 422, "unknown profile 'acme'"),
+        ({"id": "x-1", "profile": "tasmota"}, 422, "needs its native_id"),
+        ({"id": "X 1"}, 422, "button id must match"),
+        ({"id": "x-1", "power": "battery"}, 422, "needs checkin_s"),
+        ({"id": "x-1", "colour": "red"}, 422, "Extra inputs"),
+    ],
+)
+async def test_bad_additions_are_refused_with_a_reason(
+    supervised: Supervised, body: dict[str, Any], status: int, reason: str
+) -> None:
+    running = await supervised()
+    response = await running.api().post("/api/v1/devices", json=body)
+    assert response.status_code == status, response.text
+    assert reason in str(response.json()["detail"])
+
+
+async def test_removing_buttons_and_sites(supervised: Supervised) -> None:
+    """Unknown ids are 404; a site with buttons is 409 until they are gone; only admins may;
+    a removed button's troubles are cleared."""
+    running = await supervised()
+    await trouble(running, "offline", "bank-bat")  # never heard from, past its 3 s bound
+    officer = running.api(Role.OFFICER)
+    assert (await officer.delete("/api/v1/devices/bank-1")).status_code == 403
+    admin = running.api(Role.ADMIN)
+    assert (await admin.delete("/api/v1/devices/nope")).status_code == 404
+    busy = await admin.delete("/api/v1/sites/bank")
+    assert busy.status_code == 409
+    assert "bank-1" in busy.json()["detail"]
+    for button in ("bank-1", "bank-2", "bank-bat"):
+        response = await admin.delete(f"/api/v1/devices/{button}")
+        assert response.json() == {"removed": button}
+    assert (await admin.delete("/api/v1/sites/bank")).status_code == 200
+    assert (await admin.get("/api/v1/devices/bank-1")).status_code == 404
+    await no_trouble(running, "offline", "bank-bat")
+    assert len(audit(running, "registry.button_removed")) == 3
+
+
+async def test_test_mode_of_a_button_and_a_site_makes_their_presses_tests(
+    supervised: Supervised, buttons: Buttons
+) -> None:
+    """A button put in test mode presses a test alarm; so does any button of a site in test mode;
+    each test mode is a trouble until it is turned off; then presses are real again."""
+    running = await supervised()
+    admin = running.api(Role.ADMIN)
+    on = await admin.put("/api/v1/devices/bank-1/test-mode", json={"test_mode": True})
+    assert on.status_code == 200, on.text
+    assert on.json()["test_mode"] is True
+    assert (await trouble(running, "test_mode", "bank-1"))["site_id"] == "bank"
+    button = await buttons("bank-1")
+    press = await button.press()
+    await button.wait_ack(press.event_id)
+    [alarm] = await running.alarms()
+    assert alarm["test"] is True
+
+    site = await admin.put("/api/v1/sites/pharmacy/test-mode", json={"test_mode": True})
+    assert site.json()["test_mode"] is True
+    assert (await trouble(running, "site_test_mode", "pharmacy"))["site_id"] == "pharmacy"
+    off = await admin.put("/api/v1/devices/bank-1/test-mode", json={"test_mode": False})
+    assert off.json()["test_mode"] is False
+    await no_trouble(running, "test_mode", "bank-1")
+    real = await button.press()
+    await button.wait_ack(real.event_id)
+    tests = {a["test"] for a in await running.alarms()}
+    assert tests == {True, False}
+    assert (
+        await admin.put("/api/v1/sites/nope/test-mode", json={"test_mode": True})
+    ).status_code == 404
+    viewer = running.api(Role.VIEWER)
+    assert (
+        await viewer.put("/api/v1/sites/bank/test-mode", json={"test_mode": True})
+    ).status_code == 403
+    [row, *_] = audit(running, "registry.test_mode", "bank-1")
+    assert row["actor"] == "token:test-admin"
+
+
+async def test_test_mode_from_the_command_line_reaches_the_running_hub(
+    supervised: Supervised, buttons: Buttons, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """`chuong test-mode on --button bank-2` writes the store; the running hub picks it up and
+    the next press is a test alarm."""
+    running = await supervised()
+    monkeypatch.setenv("CHUONG_STORE__PATH", str(running.config.store.path))
+    assert await command(["test-mode", "on", "--button", "bank-2"]) == 0
+    assert "test mode on" in capsys.readouterr().out
+    assert await command(["test-mode", "on", "--site", "nowhere"]) == 1
+    assert "no site 'nowhere'" in capsys.readouterr().err
+    await trouble(running, "test_mode", "bank-2")
+    button = await buttons("bank-2")
+    press = await button.press()
+    await button.wait_ack(press.event_id)
+    [alarm] = await running.alarms()
+    assert alarm["test"] is True
+    assert await command(["test-mode", "off", "--button", "bank-2"]) == 0
+    await no_trouble(running, "test_mode", "bank-2")
+
+
+async def test_the_untested_report_lists_buttons_without_a_recent_test_press(
+    supervised: Supervised, buttons: Buttons, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """After a `test` press from bank-1 (and a real press from bank-2), every other button is
+    listed, never tested first; the command line says the same."""
+    running = await supervised()
+    one = await buttons("bank-1")
+    test = await one.press("test")
+    await one.wait_ack(test.event_id)
+    two = await buttons("bank-2")
+    real = await two.press()
+    await two.wait_ack(real.event_id)
+    response = await running.api(Role.VIEWER).get("/api/v1/reports/untested", params={"days": 30})
+    assert response.status_code == 200
+    listed = {row["button_id"]: row for row in response.json()}
+    assert "bank-1" not in listed
+    assert listed["bank-2"]["last_test_at"] is None
+    assert listed["bank-2"]["site_name"] == "Ngân hàng Phước Hòa"
+    assert len(listed) == 7
+    bad = await running.api().get("/api/v1/reports/untested", params={"days": 0})
+    assert bad.status_code == 422
+    monkeypatch.setenv("CHUONG_STORE__PATH", str(running.config.store.path))
+    assert await command(["report", "untested", "--days", "7"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("7 buttons without a test press in 7 days")
+    assert "bank-1" not in out
+    assert "never tested" in out
+
+
+async def test_export_and_list_from_the_command_line(
+    supervised: Supervised, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """`registry export` writes TOML that `registry import` reads back to the same registry;
+    `registry list` shows each button with its profile and what was last heard."""
+    running = await supervised()
+    monkeypatch.setenv("CHUONG_STORE__PATH", str(running.config.store.path))
+    exported = tmp_path / "registry.toml"
+    assert await command(["registry", "export", "--out", str(exported)]) == 0
+    again = load_registry_file(exported)
+    with contextlib.closing(open_sync(tmp_path / "copy.db")) as conn:
+        import_registry(conn, again, running.hub.clock.now())
+    monkeypatch.setenv("CHUONG_STORE__PATH", str(tmp_path / "copy.db"))
+    capsys.readouterr()
+    assert await command(["registry", "export"]) == 0
+    assert capsys.readouterr().out == exported.read_text()
+    assert await command(["registry", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "quay-shelly\tsite pharmacy\tshelly-gen1:shellybutton1-A4CF12\tnever heard" in listing
+    assert listing.startswith("2 sites")
+    with contextlib.closing(sqlite3.connect(tmp_path / "copy.db")) as conn:
+        assert conn.execute("SELECT count(*) FROM buttons").fetchone()[0] == 8
