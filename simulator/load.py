@@ -1,0 +1,129 @@
+"""Load: one MQTT connection publishing presses for many virtual buttons.
+
+A province has thousands of buttons; one connection per button is not how to generate a burst of
+thousands of presses a second. `LoadPublisher` publishes canonical events for any number of button
+ids over one connection and records exactly which presses the broker acknowledged (PUBACK with a
+success code): from that moment the press is the hub's to keep, which is what the no-loss tests
+count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from devices.topics import DEFAULT_ROOT, Topics
+from simulator.button import new_event_id
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    button: str
+    event_id: str
+    sent_at: float
+
+
+def _nodelay(client: paho.Client, userdata: Any, sock: Any) -> None:
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class LoadPublisher:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        root: str = DEFAULT_ROOT,
+        client_id: str | None = None,
+        max_inflight: int = 1000,
+    ) -> None:
+        self.topics = Topics(root)
+        self._host = host
+        self._port = port
+        self._lock = threading.Lock()
+        self._pending: dict[int, Sent] = {}
+        self._early: dict[int, bool] = {}
+        self.acknowledged: list[Sent] = []
+        self.refused: list[Sent] = []
+        self.puback_at: dict[tuple[str, str], float] = {}
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"load-{new_event_id()[:12]}",
+            protocol=paho.MQTTv5,
+        )
+        self._client.max_inflight_messages_set(max_inflight)
+        self._client.max_queued_messages_set(0)
+        self._client.on_publish = self._on_publish
+        self._client.on_socket_open = _nodelay
+        self._connected = threading.Event()
+        self._client.on_connect = lambda c, u, f, r, p: self._connected.set()
+
+    async def connect(self, timeout: float = 10.0) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._client.connect, self._host, self._port, 30)
+        self._client.loop_start()
+        if not await loop.run_in_executor(None, self._connected.wait, timeout):
+            raise TimeoutError("the broker did not answer CONNECT")
+
+    def press(self, button: str, event_id: str | None = None, type_: str = "press") -> Sent:
+        """Queue one press (non-blocking); its PUBACK is recorded when it arrives."""
+        sent = Sent(button, event_id or new_event_id(), time.monotonic())
+        payload = json.dumps({"id": sent.event_id, "type": type_})
+        info = self._client.publish(self.topics.event(button), payload, qos=1)
+        with self._lock:
+            early = self._early.pop(info.mid, None)
+            if early is None:
+                self._pending[info.mid] = sent
+        if early is not None:
+            self._record(sent, early, time.monotonic())
+        return sent
+
+    def publish_raw(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> None:
+        """Anything at all (for the bad-input floods); not tracked."""
+        self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    async def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until every queued press has its PUBACK (or the time is up)."""
+        deadline = time.monotonic() + timeout
+        # PUBACKs are recorded in paho's thread; a short poll is the simplest safe wait.
+        while self.in_flight and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        return self.in_flight == 0
+
+    async def close(self) -> None:
+        self._client.disconnect()
+        await asyncio.get_running_loop().run_in_executor(None, self._client.loop_stop)
+
+    def _on_publish(
+        self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode, props: Any
+    ) -> None:
+        now = time.monotonic()
+        with self._lock:
+            sent = self._pending.pop(mid, None)
+            if sent is None:
+                self._early[mid] = not reason.is_failure
+                return
+        self._record(sent, not reason.is_failure, now)
+
+    def _record(self, sent: Sent, accepted: bool, at: float) -> None:
+        with self._lock:
+            (self.acknowledged if accepted else self.refused).append(sent)
+            if accepted:
+                self.puback_at[(sent.button, sent.event_id)] = at

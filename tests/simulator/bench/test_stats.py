@@ -1,0 +1,59 @@
+"""Percentiles and /proc readings of the benchmark."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from simulator.bench.stats import Latency, LoadMeter, ProcSample, cpu_percent, percentile
+
+
+def test_percentile_is_nearest_rank() -> None:
+    """p50 of 1..100 is 50, p99 is 99, p100 is the maximum; one value is every percentile."""
+    values = [float(n) for n in range(1, 101)]
+    assert percentile(values, 0.50) == 50
+    assert percentile(values, 0.99) == 99
+    assert percentile(values, 1.0) == 100
+    assert percentile([7.0], 0.99) == 7
+    with pytest.raises(ValueError, match="no values"):
+        percentile([], 0.5)
+
+
+def test_latency_in_milliseconds_from_unsorted_seconds() -> None:
+    """Samples in seconds, in any order, become p50/p99/max in milliseconds."""
+    samples = [0.003, 0.001, 0.002] + [0.0015] * 97
+    latency = Latency.of(samples)
+    assert latency == Latency(count=100, p50_ms=1.5, p99_ms=2.0, max_ms=3.0)
+    assert Latency.of([]) is None
+
+
+def test_proc_sample_of_this_process() -> None:
+    """Reading /proc of a live process gives its CPU time and a plausible resident size; burning
+    CPU between two readings shows as a positive percentage."""
+    first = ProcSample.read(os.getpid())
+    deadline = first.at + 0.05
+    while ProcSample.read(os.getpid()).at < deadline:
+        sum(range(1000))
+    last = ProcSample.read(os.getpid())
+    assert last.cpu_s >= first.cpu_s
+    assert 1 << 20 < last.rss_bytes < 1 << 40
+    assert cpu_percent(first, last) > 0
+    assert cpu_percent(first, first) == 0
+
+
+def test_load_meter_splits_the_machine_between_processes() -> None:
+    """Measured on this process standing in for hub, broker and bench: what it burns is counted
+    (three times, once per role), the machine is at least as busy as that, and nothing is
+    negative."""
+    pid = os.getpid()
+    meter = LoadMeter(pid, pid).start()
+    first = ProcSample.read(pid)
+    while ProcSample.read(pid).at < first.at + 0.1:
+        sum(range(1000))
+    load = meter.stop(extra_cpu_s=0.0)
+    assert load.hub > 0
+    assert load.hub == load.broker
+    assert load.bench >= load.hub
+    assert load.others >= 0
+    assert load.machine > 0
