@@ -157,6 +157,7 @@ class Hub:
             on_message=self._on_message,
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
+            on_publication_dropped=self.metrics.publications_dropped.inc,
         )
         self.mqtt = mqtt
         await self._start("store", _StoreOpener(self.store))

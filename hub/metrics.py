@@ -84,6 +84,11 @@ class Metrics:
             "Heartbeats dropped because the hub was backlogged.",
             registry=r,
         )
+        self.publications_dropped = Counter(
+            "chuong_mqtt_publications_dropped",
+            "Fan-out publications dropped because too many waited for the broker.",
+            registry=r,
+        )
         self.mqtt_connected = Gauge(
             "chuong_mqtt_connected", "1 while connected to the broker.", registry=r
         )

@@ -21,6 +21,10 @@ How it keeps presses safe (see ../shared/reference/mqtt-and-mosquitto.md):
   retained is therefore a replay from retention, never a live press (checked against Mosquitto:
   messages queued in a session arrive unflagged), and ingest ignores it.
 - TCP_NODELAY on the socket: Nagle's algorithm would hold small packets for ~40 ms.
+- The hub's own QoS 1 publications (the fan-out) wait in paho until the broker takes them, at most
+  `OUTGOING_LIMIT`: paho numbers them with 16-bit packet ids, and beyond 65,535 waiting it would
+  refuse new ones silently. A publication refused there is logged and counted
+  (`chuong_mqtt_publications_dropped_total`); the fan-out is published again at every connection.
 
 Asyncio integration follows aiomqtt: paho's socket callbacks register the socket with the event
 loop (`add_reader`/`add_writer`), a 1 s task runs `loop_misc` for keepalive, and paho's callbacks
@@ -57,6 +61,9 @@ log = logging.getLogger(__name__)
 
 MISC_INTERVAL_S: Final = 1.0
 READS_PER_WAKEUP: Final = 64
+OUTGOING_LIMIT: Final = 60_000
+"""QoS 1 publications waiting for the broker, at most (below the 65,535 packet ids)."""
+DROP_LOG_EVERY: Final = 1000
 STABLE_CONNECTION_S: Final = 30.0
 """A connection that lasted this long resets the reconnect backoff."""
 
@@ -109,6 +116,7 @@ class MqttAdapter:
         on_message: Callable[[MqttMessage], None],
         on_connected: Callable[[bool], None],
         on_disconnected: Callable[[str], None],
+        on_publication_dropped: Callable[[], None] = lambda: None,
     ) -> None:
         self._config = config
         self._client_id = client_id
@@ -119,6 +127,8 @@ class MqttAdapter:
         self._on_message_cb = on_message
         self._on_connected_cb = on_connected
         self._on_disconnected_cb = on_disconnected
+        self._on_publication_dropped = on_publication_dropped
+        self._dropped = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._client: paho.Client | None = None
@@ -188,7 +198,18 @@ class MqttAdapter:
         """Queue a message. QoS 1 messages published while disconnected go out on reconnect."""
         if self._client is None:
             return
-        self._client.publish(topic, payload, qos=qos, retain=retain)
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+            self._dropped += 1
+            self._on_publication_dropped()
+            if self._dropped % DROP_LOG_EVERY == 1:
+                log.error(
+                    "mqtt: %d publications wait for the broker; dropped the one on %s (%d so far);"
+                    " open alarms are published again at the next connection",
+                    OUTGOING_LIMIT,
+                    topic,
+                    self._dropped,
+                )
 
     async def stop(self) -> None:
         """Say goodbye (retained `offline`, reason `stopped`), disconnect cleanly, stop."""
@@ -226,7 +247,7 @@ class MqttAdapter:
             manual_ack=True,  # before connecting: queued messages follow CONNACK at once
             reconnect_on_failure=False,  # this adapter reconnects, with jitter
         )
-        client.max_queued_messages_set(0)
+        client.max_queued_messages_set(OUTGOING_LIMIT)
         client.max_inflight_messages_set(100)
         client.connect_timeout = cfg.connect_timeout_s
         if cfg.username is not None:

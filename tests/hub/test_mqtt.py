@@ -7,7 +7,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from hub.mqtt import Backoff
+from hub import mqtt as mqtt_module
+from hub.clock import SystemClock
+from hub.config import MqttSection
+from hub.mqtt import Backoff, MqttAdapter
+from simulator.broker import free_port
 from tests.conftest import RunningHub
 
 
@@ -43,3 +47,32 @@ async def test_the_hub_sets_tcp_nodelay_on_its_broker_socket(
     sock = adapter._sock  # the live socket, to read its options
     assert isinstance(sock, socket.socket)
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+async def test_a_publication_beyond_the_outgoing_limit_is_counted_not_silently_lost(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While the broker is away, QoS 1 publications wait in paho, up to the limit (60,000 in
+    the hub, 3 here); one more is refused by paho, and the adapter counts and logs it."""
+    monkeypatch.setattr(mqtt_module, "OUTGOING_LIMIT", 3)
+    dropped: list[None] = []
+    adapter = MqttAdapter(
+        MqttSection(port=free_port(), reconnect_min_s=0.1, reconnect_max_s=0.2),
+        client_id="limit-test",
+        status_topic="chuong/v1/hub/limit-test/status",
+        version="test",
+        subscriptions=[],
+        clock=SystemClock(),
+        on_message=lambda message: None,
+        on_connected=lambda session_present: None,
+        on_disconnected=lambda why: None,
+        on_publication_dropped=lambda: dropped.append(None),
+    )
+    await adapter.start()
+    try:
+        for n in range(5):
+            adapter.publish(f"chuong/v1/alarms/post-{n}", b"{}", qos=1, retain=True)
+    finally:
+        await adapter.stop()
+    assert len(dropped) == 2
+    assert "dropped the one on chuong/v1/alarms/post-3" in caplog.text
