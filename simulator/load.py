@@ -5,6 +5,10 @@ thousands of presses a second. `LoadPublisher` publishes canonical events for an
 ids over one connection and records exactly which presses the broker acknowledged (PUBACK with a
 success code): from that moment the press is the hub's to keep, which is what the no-loss tests
 count.
+
+paho numbers QoS 1 publications with 16-bit packet ids and refuses a new one while 65,535 wait
+for the broker; a publication it refuses raises `QueueFull` here instead of vanishing, so a
+caller publishing faster than the broker takes them must `drain` now and then.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from devices.topics import DEFAULT_ROOT, Topics
@@ -30,6 +34,10 @@ class Sent:
     button: str
     event_id: str
     sent_at: float
+
+
+class QueueFull(RuntimeError):
+    """paho's outgoing queue has no packet id left: drain before publishing more."""
 
 
 def _nodelay(client: paho.Client, userdata: Any, sock: Any) -> None:
@@ -52,6 +60,7 @@ class LoadPublisher:
         self._port = port
         self._lock = threading.Lock()
         self._pending: dict[int, Sent] = {}
+        self._raw_pending: set[int] = set()
         self._early: dict[int, bool] = {}
         self.acknowledged: list[Sent] = []
         self.refused: list[Sent] = []
@@ -80,6 +89,7 @@ class LoadPublisher:
         sent = Sent(button, event_id or new_event_id(), time.monotonic())
         payload = json.dumps({"id": sent.event_id, "type": type_})
         info = self._client.publish(self.topics.event(button), payload, qos=1)
+        _refused_if_full(info)
         with self._lock:
             early = self._early.pop(info.mid, None)
             if early is None:
@@ -91,13 +101,19 @@ class LoadPublisher:
     def publish_raw(
         self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
     ) -> None:
-        """Anything at all (for the bad-input floods); not tracked."""
-        self._client.publish(topic, payload, qos=qos, retain=retain)
+        """Anything at all (for the bad-input floods); `drain` waits for it too."""
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        _refused_if_full(info)
+        if qos == 0:
+            return
+        with self._lock:
+            if self._early.pop(info.mid, None) is None:
+                self._raw_pending.add(info.mid)
 
     @property
     def in_flight(self) -> int:
         with self._lock:
-            return len(self._pending)
+            return len(self._pending) + len(self._raw_pending)
 
     async def drain(self, timeout: float = 30.0) -> bool:
         """Wait until every queued press has its PUBACK (or the time is up)."""
@@ -118,7 +134,10 @@ class LoadPublisher:
         with self._lock:
             sent = self._pending.pop(mid, None)
             if sent is None:
-                self._early[mid] = not reason.is_failure
+                if mid in self._raw_pending:
+                    self._raw_pending.discard(mid)
+                else:
+                    self._early[mid] = not reason.is_failure
                 return
         self._record(sent, not reason.is_failure, now)
 
@@ -127,3 +146,8 @@ class LoadPublisher:
             (self.acknowledged if accepted else self.refused).append(sent)
             if accepted:
                 self.puback_at[(sent.button, sent.event_id)] = at
+
+
+def _refused_if_full(info: paho.MQTTMessageInfo) -> None:
+    if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+        raise QueueFull("65,535 publications wait for the broker; drain before publishing more")
