@@ -20,6 +20,9 @@ batches of at most `batch_max` that take their turn in the queue behind what wai
 never wait behind a big heartbeat flush). Each button's messages keep their order: when another
 message of a button arrives, its held heartbeat goes into the queue just ahead of it, so a
 heartbeat never overwrites newer news, and the news it carried (battery, signal) is not lost. A
+command that decides on buttons' news (`Command.heard_from`: the supervisor's review) has their
+held heartbeats queued ahead of it the same way, so no button is found silent for a heartbeat
+that is waiting here. A
 heartbeat that arrived with QoS 1 (a profile's) goes through the queue like any message, so that
 its PUBACK still follows its commit.
 
@@ -144,6 +147,7 @@ class Pipeline:
         self._heartbeats: dict[str, HeartbeatIn] = {}
         self._heartbeat_timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
         self._data_version = 0
         self._last_commit = 0.0
         self._last_activity = 0.0
@@ -166,9 +170,14 @@ class Pipeline:
             self._hold_heartbeat(item)
             return
         button = getattr(item, "button", None)
-        if button is not None and (held := self._heartbeats.pop(button, None)) is not None:
-            self._queue.put_nowait(held)  # the button's earlier heartbeat keeps its place
+        if button is not None:
+            self._release_heartbeat(button)
         self._queue.put_nowait(item)
+
+    def _release_heartbeat(self, button: str) -> None:
+        """Queue the button's held heartbeat now, so that it keeps its place before what comes."""
+        if (held := self._heartbeats.pop(button, None)) is not None:
+            self._queue.put_nowait(held)
 
     def _hold_heartbeat(self, item: HeartbeatIn) -> None:
         """Keep the button's latest heartbeat until the next flush (see the module's doc)."""
@@ -184,6 +193,10 @@ class Pipeline:
 
     async def execute(self, command: Command) -> Any:
         """Plan and commit one command; return its result or raise its `ChuongError`."""
+        if self._closed:
+            raise ChuongError("the hub is stopping; try again")
+        for button in command.heard_from():
+            self._release_heartbeat(button)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(command, future))
         return await future
@@ -235,6 +248,7 @@ class Pipeline:
             while await self._next_batch():
                 pass
         finally:
+            self._closed = True  # from now on a command is refused at once, not left waiting
             self._refuse_leftovers()
 
     async def _next_batch(self) -> bool:

@@ -57,6 +57,11 @@ class Command(ABC):
     def plan(self, plan: Plan) -> object:
         """Validate first, then change the plan; raise a `ChuongError` to refuse."""
 
+    def heard_from(self) -> Sequence[str]:
+        """Buttons whose latest news the command decides on: the pipeline commits their held
+        heartbeats (see `hub/pipeline.py`) just ahead of it."""
+        return ()
+
 
 def button_actor(button: str) -> str:
     return f"button:{button}"

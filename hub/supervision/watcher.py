@@ -110,6 +110,9 @@ class Supervise(Command):
     at: datetime
     test_mode_keys: tuple[tuple[str, str], ...] = ()
 
+    def heard_from(self) -> tuple[str, ...]:
+        return self.buttons
+
     def plan(self, plan: Plan) -> list[tuple[str, Action]]:
         draft = plan.draft
         applied: list[tuple[str, Action]] = []

@@ -3,7 +3,9 @@ together, presses never wait for them, and PUBACKs leave before the fan-out."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,9 +15,11 @@ from devices.messages import EventType, Heartbeat, PressEvent
 from hub import pipeline as pipeline_module
 from hub.bus import Bus
 from hub.clock import SystemClock
+from hub.errors import ChuongError
 from hub.inbound import Delivery, HeartbeatIn, PressIn
 from hub.metrics import Metrics
 from hub.pipeline import Pipeline
+from hub.plan import Command, Plan
 from hub.store import Store
 from tests.conftest import wait_for
 
@@ -158,6 +162,44 @@ async def test_a_press_does_not_wait_for_the_flush_and_keeps_its_buttons_order(
     assert (device.battery, device.rssi) == (33, -60)
     await harness.pipeline.stop()
     assert harness.commits() == 1
+
+
+@dataclass(slots=True)
+class BatteryOf(Command):
+    """Reads what the plan knows of a button's battery; `heard` declares that it decides on it."""
+
+    button: str
+    heard: bool
+
+    def heard_from(self) -> tuple[str, ...]:
+        return (self.button,) if self.heard else ()
+
+    def plan(self, plan: Plan) -> int | None:
+        device = plan.draft.device(self.button)
+        return device.battery if device else None
+
+
+async def test_a_command_that_decides_on_a_button_sees_its_held_heartbeat(
+    start_pipeline: StartPipeline,
+) -> None:
+    """The supervisor's review must not find a button silent for a heartbeat that is only held:
+    a command naming the button in `heard_from` has the held heartbeat committed ahead of it; a
+    command that names no button leaves it held."""
+    harness = await start_pipeline(heartbeat_flush_s=3600)
+    harness.pipeline.submit(beat("b1", battery=90))
+    assert await harness.pipeline.execute(BatteryOf("b1", heard=False)) is None
+    assert await harness.pipeline.execute(BatteryOf("b1", heard=True)) == 90
+
+
+async def test_a_command_after_the_stop_is_refused_at_once(
+    start_pipeline: StartPipeline,
+) -> None:
+    """Once the writer has stopped, a command (from a part that stops later) gets an error at
+    once instead of waiting for an answer that will never come."""
+    harness = await start_pipeline()
+    await harness.pipeline.stop()
+    with pytest.raises(ChuongError, match="stopping"):
+        await asyncio.wait_for(harness.pipeline.execute(BatteryOf("b1", heard=False)), 5)
 
 
 async def test_a_heartbeat_newer_than_the_last_press_is_applied(
