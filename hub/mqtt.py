@@ -24,7 +24,9 @@ How it keeps presses safe (see ../shared/reference/mqtt-and-mosquitto.md):
 - The hub's own QoS 1 publications (the fan-out) wait in paho until the broker takes them, at most
   `OUTGOING_LIMIT`: paho numbers them with 16-bit packet ids, and beyond 65,535 waiting it would
   refuse new ones silently. A publication refused there is logged and counted
-  (`chuong_mqtt_publications_dropped_total`); the fan-out is published again at every connection.
+  (`chuong_mqtt_publications_dropped_total`); the fan-out is published again at every connection
+  (docs/DECISIONS.md says what that does not repair). The hub's own `online` status is retried
+  every second until the queue has room.
 
 Asyncio integration follows aiomqtt: paho's socket callbacks register the socket with the event
 loop (`add_reader`/`add_writer`), a 1 s task runs `loop_misc` for keepalive, and paho's callbacks
@@ -129,6 +131,7 @@ class MqttAdapter:
         self._on_disconnected_cb = on_disconnected
         self._on_publication_dropped = on_publication_dropped
         self._dropped = 0
+        self._online_due = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._client: paho.Client | None = None
@@ -219,10 +222,18 @@ class MqttAdapter:
             info = client.publish(
                 self._status_topic, self._status_payload(False, "stopped"), qos=1, retain=True
             )
-            deadline = self._clock.monotonic() + 2.0
-            # paho's own wait blocks a thread; polling its flag briefly is the non-blocking way.
-            while not info.is_published() and self.connected and self._clock.monotonic() < deadline:  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
+            if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                deadline = self._clock.monotonic() + 2.0
+                # paho's own wait blocks a thread; polling its flag briefly is the non-blocking
+                # way.
+                while (  # noqa: ASYNC110
+                    not info.is_published()
+                    and self.connected
+                    and self._clock.monotonic() < deadline
+                ):
+                    await asyncio.sleep(0.01)
+            else:  # the outgoing queue is full: the broker will publish the will (`lost`)
+                log.warning("mqtt: could not queue the hub's stopped status (%s)", info.rc)
             client.disconnect()
             try:
                 await asyncio.wait_for(self._disconnected.wait(), 2.0)
@@ -321,6 +332,21 @@ class MqttAdapter:
                 and self._client.loop_misc() != MQTTErrorCode.MQTT_ERR_SUCCESS
             ):
                 self._disconnected.set()
+            if self._online_due:
+                self._publish_online()
+
+    def _publish_online(self) -> None:
+        """The hub's retained `online` status, once per connection. paho refuses it while the
+        outgoing queue is full (a backlog from the last connection); then it is tried again
+        every second, so the status never keeps saying `lost` while the hub is up."""
+        client = self._client
+        if client is None or not self.connected or self._stopping:
+            return
+        info = client.publish(self._status_topic, self._status_payload(True), qos=1, retain=True)
+        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+            log.warning("mqtt: the hub's online status waits for room in the outgoing queue")
+            return
+        self._online_due = False
 
     # -- socket callbacks (the event-loop side of paho) --------------------------------------------
 
@@ -417,7 +443,8 @@ class MqttAdapter:
         ]
         result, mid = client.subscribe(options)
         self._subscribe_mid = mid if result == MQTTErrorCode.MQTT_ERR_SUCCESS else None
-        client.publish(self._status_topic, self._status_payload(True), qos=1, retain=True)
+        self._online_due = True
+        self._publish_online()
         self._on_connected_cb(session_present)
 
     def _on_subscribe(

@@ -98,14 +98,10 @@ class LoadPublisher:
             self._record(sent, early, time.monotonic())
         return sent
 
-    def publish_raw(
-        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
-    ) -> None:
-        """Anything at all (for the bad-input floods); `drain` waits for it too."""
-        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+    def publish_raw(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """Anything at all, at QoS 1 (for the bad-input floods); `drain` waits for it too."""
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
         _refused_if_full(info)
-        if qos == 0:
-            return
         with self._lock:
             if self._early.pop(info.mid, None) is None:
                 self._raw_pending.add(info.mid)
@@ -116,7 +112,7 @@ class LoadPublisher:
             return len(self._pending) + len(self._raw_pending)
 
     async def drain(self, timeout: float = 30.0) -> bool:
-        """Wait until every queued press has its PUBACK (or the time is up)."""
+        """Wait until every QoS 1 publication has its PUBACK (or the time is up)."""
         deadline = time.monotonic() + timeout
         # PUBACKs are recorded in paho's thread; a short poll is the simplest safe wait.
         while self.in_flight and time.monotonic() < deadline:  # noqa: ASYNC110

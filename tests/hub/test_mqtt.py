@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import socket
+import subprocess
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
 from hub import mqtt as mqtt_module
 from hub.clock import SystemClock
 from hub.config import MqttSection
-from hub.mqtt import Backoff, MqttAdapter
-from simulator.broker import free_port
-from tests.conftest import RunningHub
+from hub.mqtt import Backoff, MqttAdapter, Subscription
+from simulator.broker import Mosquitto, free_port
+from tests.conftest import RunningHub, wait_for
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -49,6 +53,21 @@ async def test_the_hub_sets_tcp_nodelay_on_its_broker_socket(
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
+def _adapter(port: int, dropped: list[None]) -> MqttAdapter:
+    return MqttAdapter(
+        MqttSection(port=port, reconnect_min_s=0.1, reconnect_max_s=0.2),
+        client_id="limit-test",
+        status_topic="chuong/v1/hub/limit-test/status",
+        version="test",
+        subscriptions=[Subscription("chuong/v1/limit-test/#", 1)],
+        clock=SystemClock(),
+        on_message=lambda message: None,
+        on_connected=lambda session_present: None,
+        on_disconnected=lambda why: None,
+        on_publication_dropped=lambda: dropped.append(None),
+    )
+
+
 async def test_a_publication_beyond_the_outgoing_limit_is_counted_not_silently_lost(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -56,18 +75,7 @@ async def test_a_publication_beyond_the_outgoing_limit_is_counted_not_silently_l
     the hub, 3 here); one more is refused by paho, and the adapter counts and logs it."""
     monkeypatch.setattr(mqtt_module, "OUTGOING_LIMIT", 3)
     dropped: list[None] = []
-    adapter = MqttAdapter(
-        MqttSection(port=free_port(), reconnect_min_s=0.1, reconnect_max_s=0.2),
-        client_id="limit-test",
-        status_topic="chuong/v1/hub/limit-test/status",
-        version="test",
-        subscriptions=[],
-        clock=SystemClock(),
-        on_message=lambda message: None,
-        on_connected=lambda session_present: None,
-        on_disconnected=lambda why: None,
-        on_publication_dropped=lambda: dropped.append(None),
-    )
+    adapter = _adapter(free_port(), dropped)
     await adapter.start()
     try:
         for n in range(5):
@@ -76,3 +84,66 @@ async def test_a_publication_beyond_the_outgoing_limit_is_counted_not_silently_l
         await adapter.stop()
     assert len(dropped) == 2
     assert "dropped the one on chuong/v1/alarms/post-3" in caplog.text
+
+
+async def test_a_clean_stop_with_a_full_outgoing_queue_still_disconnects(
+    monkeypatch: pytest.MonkeyPatch, broker: Mosquitto
+) -> None:
+    """The broker stalls (SIGSTOP) while the outgoing queue fills up: the stop cannot queue the
+    hub's `stopped` status, says so, and still disconnects and ends its tasks instead of failing
+    half-way (paho raises on waiting for a refused publication)."""
+    monkeypatch.setattr(mqtt_module, "OUTGOING_LIMIT", 3)
+    dropped: list[None] = []
+    adapter = _adapter(broker.port, dropped)
+    await adapter.start()
+    assert await adapter.wait_subscribed(10)
+    assert broker.process is not None
+    broker.process.send_signal(signal.SIGSTOP)
+    try:
+        for n in range(5):
+            adapter.publish(f"chuong/v1/alarms/post-{n}", b"{}", qos=1, retain=True)
+        assert dropped, "the queue is full"
+        await asyncio.wait_for(adapter.stop(), 10)
+    finally:
+        broker.process.send_signal(signal.SIGCONT)
+    run_task = adapter._run_task
+    assert run_task is not None
+    assert run_task.done()
+
+
+async def test_the_online_status_waits_for_room_in_a_full_queue_and_then_goes_out(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """Publications queued while the broker was away fill the queue (2 here); at the connection
+    the hub's `online` status is refused, is tried again once the backlog has drained, and the
+    broker ends up holding `online`, not the last will's `lost`."""
+    monkeypatch.setattr(mqtt_module, "OUTGOING_LIMIT", 2)
+    port = free_port()
+    adapter = _adapter(port, [])
+    await adapter.start()
+    broker = None
+    try:
+        for n in range(2):
+            adapter.publish(f"chuong/v1/alarms/post-{n}", b"{}", qos=1, retain=True)
+        broker = Mosquitto(tmp_path / "mosquitto", port=port).start()
+        assert await adapter.wait_subscribed(15)
+
+        def retained_status() -> str:
+            topic = "chuong/v1/hub/limit-test/status"
+            held = ["-C", "1", "-W", "2", "--retained-only"]  # what the broker keeps
+            return subprocess.run(
+                ["mosquitto_sub", "-p", str(port), "-t", topic, *held],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+
+        async def online() -> bool:
+            return '"online": true' in await asyncio.to_thread(retained_status)
+
+        await wait_for(online, timeout=15, interval=0.5)
+        assert "online status waits for room" in caplog.text
+    finally:
+        await adapter.stop()
+        if broker is not None:
+            broker.kill()
