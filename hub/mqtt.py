@@ -66,6 +66,11 @@ READS_PER_WAKEUP: Final = 64
 OUTGOING_LIMIT: Final = 60_000
 """QoS 1 publications waiting for the broker, at most (below the 65,535 packet ids)."""
 DROP_LOG_EVERY: Final = 1000
+STOP_FLUSH_S: Final = 5.0
+"""At a clean stop, how long the fan-out still queued may take to reach the broker ahead of the
+hub's `stopped` status. The hub disconnects only once the broker has acknowledged everything: a
+client that closes its socket while the broker's PUBACKs are still coming resets the connection
+(unread data), the broker may lose the DISCONNECT behind it, and it publishes the last will."""
 STABLE_CONNECTION_S: Final = 30.0
 """A connection that lasted this long resets the reconnect backoff."""
 
@@ -219,21 +224,26 @@ class MqttAdapter:
         self._stopping = True
         client = self._client
         if client is not None and self.connected:
-            info = client.publish(
-                self._status_topic, self._status_payload(False, "stopped"), qos=1, retain=True
-            )
+            stopped = self._status_payload(False, "stopped")
+            info = client.publish(self._status_topic, stopped, qos=1, retain=True)
+            published = False
             if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
-                deadline = self._clock.monotonic() + 2.0
+                deadline = self._clock.monotonic() + STOP_FLUSH_S
                 # paho's own wait blocks a thread; polling its flag briefly is the non-blocking
                 # way.
                 while (  # noqa: ASYNC110
-                    not info.is_published()
+                    not (published := info.is_published())
                     and self.connected
                     and self._clock.monotonic() < deadline
                 ):
                     await asyncio.sleep(0.01)
-            else:  # the outgoing queue is full: the broker will publish the will (`lost`)
-                log.warning("mqtt: could not queue the hub's stopped status (%s)", info.rc)
+            if not published:
+                log.warning(
+                    "mqtt: the broker has not taken the hub's last publications in %.0f s; it may"
+                    " report the hub `lost` instead of `stopped`; the next hub publishes the open"
+                    " alarms again",
+                    STOP_FLUSH_S,
+                )
             client.disconnect()
             try:
                 await asyncio.wait_for(self._disconnected.wait(), 2.0)

@@ -147,3 +147,29 @@ async def test_the_online_status_waits_for_room_in_a_full_queue_and_then_goes_ou
         await adapter.stop()
         if broker is not None:
             broker.kill()
+
+
+async def test_a_clean_stop_waits_for_the_fan_out_and_then_says_stopped(
+    broker: Mosquitto,
+) -> None:
+    """At a clean stop 2,000 publications still wait ahead of the `stopped` status (the fan-out
+    of a burst): the hub disconnects only once the broker has taken them all, so the broker
+    keeps `stopped`. Closing with PUBACKs still coming resets the connection, and the broker
+    then publishes the will (`lost`) instead."""
+    adapter = _adapter(broker.port, [])
+    await adapter.start()
+    assert await adapter.wait_subscribed(10)
+    for n in range(2000):
+        adapter.publish(f"chuong/v1/limit-test/fan-out/{n}", b"{}", qos=1)
+    await adapter.stop()
+
+    topic = "chuong/v1/hub/limit-test/status"
+    held = await asyncio.to_thread(
+        subprocess.run,
+        ["mosquitto_sub", "-p", str(broker.port), "-t", topic, "-C", "1", "-W", "5"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert '"reason": "stopped"' in held.stdout
+    assert "due to out of memory" not in broker.log_path.read_text()
