@@ -60,7 +60,7 @@ class Mosquitto:
         persistence: bool = True,
         password_file: Path | None = None,
         acl_file: Path | None = None,
-        extra: str = "",
+        save_every: int = 1,
     ) -> None:
         self.workdir = workdir
         self.host = host
@@ -68,7 +68,8 @@ class Mosquitto:
         self.persistence = persistence
         self.password_file = password_file
         self.acl_file = acl_file
-        self.extra = extra
+        self.save_every = save_every
+        """With persistence: save after this many changes (1, the project's no-loss setting)."""
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -106,7 +107,7 @@ class Mosquitto:
                 "persistence true",
                 f"persistence_location {self.workdir}/",
                 "autosave_on_changes true",
-                "autosave_interval 1",
+                f"autosave_interval {self.save_every}",
             ]
         if self.password_file is not None:
             lines += ["allow_anonymous false", f"password_file {self.password_file}"]
@@ -114,8 +115,6 @@ class Mosquitto:
             lines.append("allow_anonymous true")
         if self.acl_file is not None:
             lines.append(f"acl_file {self.acl_file}")
-        if self.extra:
-            lines.append(self.extra)
         self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return self.config_path
 

@@ -120,6 +120,19 @@ def _refusal(ctx: ApiContext, verdict: LinkCheck) -> HTMLResponse:
     return _note(ctx, "invalid", status.HTTP_403_FORBIDDEN)
 
 
+async def _linked_alarm(
+    ctx: ApiContext, alarm_id: str, person: str, expires: int, signature: str
+) -> Alarm | HTMLResponse:
+    """The alarm a valid link names, or the page that refuses the link or finds no alarm."""
+    verdict = await _check(ctx, alarm_id, person, expires, signature)
+    if verdict is not LinkCheck.VALID:
+        return _refusal(ctx, verdict)
+    alarm = await ctx.store.get_alarm(alarm_id)
+    if alarm is None:
+        return _note(ctx, "missing", status.HTTP_404_NOT_FOUND)
+    return alarm
+
+
 def _details(ctx: ApiContext, alarm: Alarm) -> str:
     text = _TEXT[ctx.config.hub.language]
     where = zone(ctx.config.hub.timezone)
@@ -156,12 +169,9 @@ def _settled(ctx: ApiContext, alarm: Alarm) -> str:
 async def show(
     alarm_id: AlarmId, person: Person, expires: Expires, signature: Signature, ctx: Context
 ) -> HTMLResponse:
-    verdict = await _check(ctx, alarm_id, person, expires, signature)
-    if verdict is not LinkCheck.VALID:
-        return _refusal(ctx, verdict)
-    alarm = await ctx.store.get_alarm(alarm_id)
-    if alarm is None:
-        return _note(ctx, "missing", status.HTTP_404_NOT_FOUND)
+    alarm = await _linked_alarm(ctx, alarm_id, person, expires, signature)
+    if isinstance(alarm, HTMLResponse):
+        return alarm
     if alarm.state is not AlarmState.ACTIVE:
         return _page(ctx, _details(ctx, alarm) + _settled(ctx, alarm))
     label = html.escape(_TEXT[ctx.config.hub.language]["button"])
@@ -173,12 +183,9 @@ async def show(
 async def confirm(
     alarm_id: AlarmId, person: Person, expires: Expires, signature: Signature, ctx: Context
 ) -> HTMLResponse:
-    verdict = await _check(ctx, alarm_id, person, expires, signature)
-    if verdict is not LinkCheck.VALID:
-        return _refusal(ctx, verdict)
-    alarm = await ctx.store.get_alarm(alarm_id)
-    if alarm is None:
-        return _note(ctx, "missing", status.HTTP_404_NOT_FOUND)
+    alarm = await _linked_alarm(ctx, alarm_id, person, expires, signature)
+    if isinstance(alarm, HTMLResponse):
+        return alarm
     try:
         await ctx.pipeline.execute(AcknowledgeAlarm(alarm_id, f"link:{person}"))
     except (AlarmNotFound, InvalidTransition):

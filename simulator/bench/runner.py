@@ -132,7 +132,7 @@ class Bench:
     def _broker(self, name: str, save_every: int | None) -> Iterator[Mosquitto]:
         broker = Mosquitto(
             self.workdir / f"mosquitto-{name}",
-            extra="" if save_every is None else f"autosave_interval {save_every}",
+            save_every=1 if save_every is None else save_every,
         ).start()
         try:
             yield broker

@@ -33,7 +33,7 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     100,000 messages took 294 s that way against 16 s here (docs/BENCHMARKS.md explains the
     cost). This test is about the hub's handling of bad input; the broker's own durability is
     proven by the kill -9 and broker-restart tests."""
-    mosquitto = Mosquitto(tmp_path / "mosquitto", extra="autosave_interval 10000").start()
+    mosquitto = Mosquitto(tmp_path / "mosquitto", save_every=10_000).start()
     yield mosquitto
     mosquitto.kill()
 
