@@ -12,7 +12,11 @@ import pytest
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MiB tmpfs mounted for the test (root only: CI runs as root on this machine kind)."""
+    """A 32 MiB tmpfs mounted for the test (root only: CI runs as root on this machine kind).
+
+    Not smaller: SQLite's write-ahead log grows to about 4 MiB (1,000 pages) between checkpoints,
+    and on a slow machine each press is its own small commit, so a 4 MiB disk filled up before the
+    test meant it to (CI failed that way on a 2-core machine)."""
     if os.geteuid() != 0:
         pytest.fail(
             "the disk-full test mounts a small tmpfs and needs root (run make test as root)"
@@ -20,7 +24,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount = tmp_path / "small-disk"
     mount.mkdir()
     subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(mount)], check=True
+        ["mount", "-t", "tmpfs", "-o", "size=32m,mode=0755", "tmpfs", str(mount)], check=True
     )
     try:
         yield mount
