@@ -29,22 +29,22 @@ from devices.profiles import make_profiles
 from devices.topics import Topics
 from hub import __version__, sdnotify, web
 from hub.api import ApiContext, Readiness, create_app
-from hub.broker_watch import BrokerWatch
-from hub.bus import Bus
+from hub.broker.fanout import MqttFanout
+from hub.broker.ingest import Ingest
+from hub.broker.mqtt import MqttAdapter, MqttMessage, Subscription
+from hub.broker.vendors import VendorRouter
+from hub.broker.watch import BrokerWatch
 from hub.clock import Clock, SystemClock
 from hub.config import Config
+from hub.domain.bus import Bus
+from hub.domain.model import Trouble, TroubleState
 from hub.errors import ChuongError
 from hub.escalation.scheduler import Escalator
-from hub.fanout import MqttFanout
-from hub.ingest import Ingest
 from hub.metrics import Metrics
-from hub.model import Trouble, TroubleState
-from hub.mqtt import MqttAdapter, MqttMessage, Subscription
 from hub.notify.dispatcher import Dispatcher
-from hub.pipeline import Pipeline
 from hub.store import Store
 from hub.supervision import Supervisor
-from hub.vendors import VendorRouter
+from hub.writer.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from hub import __version__
 from hub.cli_common import config_option, open_store
 from hub.clock import SystemClock
 from hub.config import load_config
+from hub.domain.model import Role
 from hub.errors import ChuongError, ConfigError
 from hub.logs import configure_logging
-from hub.model import Role
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     config_option(imp)
     imp.set_defaults(handler=cmd_registry_import)
 
-    from hub import cli_registry, demo  # noqa: PLC0415  # the demo pulls in the simulator
+    from hub import demo  # noqa: PLC0415  # the demo pulls in the simulator
+    from hub.registry import cli as cli_registry  # noqa: PLC0415
     from hub.web import cli as user_cli  # noqa: PLC0415
     from simulator import cli as sim_cli  # noqa: PLC0415
 
@@ -123,7 +124,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    from hub.tokens import create_token  # noqa: PLC0415
+    from hub.api.tokens import create_token  # noqa: PLC0415
 
     config = load_config(args.config)
     with open_store(config) as conn:
@@ -146,7 +147,7 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
-    from hub.tokens import revoke_token  # noqa: PLC0415
+    from hub.api.tokens import revoke_token  # noqa: PLC0415
 
     config = load_config(args.config)
     with open_store(config) as conn:
@@ -156,7 +157,7 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_registry_import(args: argparse.Namespace) -> int:
-    from hub.registry import import_registry, load_registry_file  # noqa: PLC0415
+    from hub.registry.file import import_registry, load_registry_file  # noqa: PLC0415
 
     config = load_config(args.config)
     registry = load_registry_file(args.file)

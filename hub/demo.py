@@ -20,15 +20,15 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
+from hub.api.tokens import create_token, revoke_token
 from hub.app import Hub
 from hub.clock import SystemClock
 from hub.config import Config, HttpSection, HubSection, MqttSection, StoreSection
+from hub.domain.model import Role
 from hub.errors import ChuongError
 from hub.logs import configure_logging
-from hub.model import Role
-from hub.registry import RegistryFile, import_registry
+from hub.registry.file import RegistryFile, import_registry
 from hub.store.db import open_sync
-from hub.tokens import create_token, revoke_token
 from hub.web.accounts import add_user, set_password
 from simulator.broker import BrokerError, Mosquitto
 from simulator.fleet import Fleet, PressReport

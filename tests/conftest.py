@@ -23,14 +23,14 @@ from fastapi import FastAPI
 from fastapi.routing import RouteContext, iter_route_contexts
 from hypothesis import HealthCheck, settings
 
+from hub.api.tokens import create_token
 from hub.app import Hub
 from hub.clock import SystemClock
 from hub.config import Config, HttpSection, HubSection, MqttSection, StoreSection
-from hub.model import Role
+from hub.domain.model import Role
 from hub.notify.links import SECRET_META_KEY, sign
-from hub.registry import ButtonEntry, RegistryFile, SiteEntry, import_registry
+from hub.registry.file import ButtonEntry, RegistryFile, SiteEntry, import_registry
 from hub.store.db import open_sync
-from hub.tokens import create_token
 from simulator.broker import Mosquitto, free_port
 from simulator.button import VirtualButton
 

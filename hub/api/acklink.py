@@ -16,13 +16,13 @@ from typing import Annotated, Final
 from fastapi import APIRouter, Path, status
 from fastapi.responses import HTMLResponse
 
-from hub.actions import AcknowledgeAlarm
 from hub.api.auth import Context
 from hub.api.context import ApiContext
+from hub.domain.model import Alarm, AlarmState
 from hub.errors import AlarmNotFound, ChuongError, InvalidTransition
-from hub.model import Alarm, AlarmState
 from hub.notify.links import SECRET_META_KEY, LinkCheck, check
 from hub.notify.message import local_time, zone
+from hub.writer.commands import AcknowledgeAlarm
 
 router = APIRouter(tags=["acknowledge from a phone"])
 

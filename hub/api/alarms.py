@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query, status
 from pydantic import BaseModel, Field, field_validator
 
-from hub.actions import AcknowledgeAlarm, ResolveAlarm
-from hub.alarms import NOTE_MAX_CHARS
 from hub.api.auth import Context, Officer, Viewer
 from hub.clock import iso
+from hub.domain.alarms import NOTE_MAX_CHARS
+from hub.domain.model import AlarmState, Outcome, Role
+from hub.domain.views import AlarmView
 from hub.errors import AlarmNotFound, InvalidTransition
-from hub.model import AlarmState, Outcome, Role
-from hub.views import AlarmView
+from hub.writer.commands import AcknowledgeAlarm, ResolveAlarm
 
 router = APIRouter(prefix="/api/v1/alarms", tags=["alarms"])
 

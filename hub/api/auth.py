@@ -15,8 +15,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hub.api.context import ApiContext
-from hub.model import Role
-from hub.tokens import hash_token
+from hub.api.tokens import hash_token
+from hub.domain.model import Role
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `chuong token create`.")
 

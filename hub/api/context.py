@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hub.bus import Bus
 from hub.clock import Clock
 from hub.config import Config
+from hub.domain.bus import Bus
+from hub.domain.model import Trouble
 from hub.metrics import Metrics
-from hub.model import Trouble
-from hub.pipeline import Pipeline
 from hub.store import Store
+from hub.writer.pipeline import Pipeline
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@
     POST   /api/v1/troubles/{id}/clear        {"note"}: clear a latched trouble (a tamper)
     GET    /api/v1/reports/untested?days=30   buttons without a test press in that many days
 
-Every change is committed with its audit entry, the admin as actor (hub/registry_admin.py).
+Every change is committed with its audit entry, the admin as actor (hub/registry/commands.py).
 """
 
 from __future__ import annotations
@@ -24,11 +24,9 @@ from hub.api.auth import Admin, Context, Viewer
 from hub.api.registry import DeviceView, SiteView, device_view, site_views
 from hub.api.troubles import TroubleView
 from hub.clock import parse_iso
+from hub.domain.model import TroubleState
 from hub.errors import RegistryConflict, RegistryError, RegistryNotFound
-from hub.model import TroubleState
-from hub.plan import Command
-from hub.registry import ButtonEntry, SiteEntry
-from hub.registry_admin import (
+from hub.registry.commands import (
     UNTESTED_SQL,
     AddButton,
     AddSite,
@@ -38,6 +36,8 @@ from hub.registry_admin import (
     SetTestMode,
     untested_cutoff,
 )
+from hub.registry.file import ButtonEntry, SiteEntry
+from hub.writer.plan import Command
 
 router = APIRouter(prefix="/api/v1", tags=["manage"])
 

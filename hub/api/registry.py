@@ -11,8 +11,8 @@ from pydantic import BaseModel, field_serializer
 from hub.api.auth import Context, Viewer
 from hub.api.context import ApiContext
 from hub.clock import iso
-from hub.model import Site
-from hub.state import HubState, Registry
+from hub.domain.model import Site
+from hub.domain.state import HubState, Registry
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 

@@ -14,8 +14,8 @@ from fastapi.responses import StreamingResponse
 
 from hub.api.auth import Context, Viewer
 from hub.clock import iso
-from hub.model import AlarmState, Outcome
-from hub.reports import CSV_COLUMNS, MonthlyReport, csv_row, month_bounds, monthly_report
+from hub.domain.model import AlarmState, Outcome
+from hub.reports.monthly import CSV_COLUMNS, MonthlyReport, csv_row, month_bounds, monthly_report
 from hub.store.reports import AlarmFilter, false_alarm_counts, iter_alarms
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])

@@ -17,7 +17,7 @@ from hub.api.auth import Context, Viewer
 from hub.api.context import ApiContext
 from hub.api.registry import device_view
 from hub.api.troubles import TroubleView
-from hub.bus import (
+from hub.domain.bus import (
     AlarmChanged,
     BrokerConnected,
     BrokerDisconnected,
@@ -25,7 +25,7 @@ from hub.bus import (
     Event,
     TroubleChanged,
 )
-from hub.views import AlarmView
+from hub.domain.views import AlarmView
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, field_serializer
 
 from hub.api.auth import Context, Viewer
 from hub.clock import iso
-from hub.model import Trouble
+from hub.domain.model import Trouble
 
 router = APIRouter(prefix="/api/v1", tags=["troubles"])
 

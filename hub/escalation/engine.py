@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from hub import alarms
 from hub.clock import iso
+from hub.domain import alarms
+from hub.domain.model import Alarm, AlarmState, Trouble, TroubleState
+from hub.domain.views import AlarmView
 from hub.escalation.policies import Policies
 from hub.escalation.policy import (
     Decision,
@@ -31,11 +33,9 @@ from hub.escalation.policy import (
     decide_for_trouble,
     next_due,
 )
-from hub.model import Alarm, AlarmState, Trouble, TroubleState
 from hub.notify import outbox
 from hub.notify.message import TroubleSnapshot
-from hub.plan import Command, Plan
-from hub.views import AlarmView
+from hub.writer.plan import Command, Plan
 
 _START: Final = (
     "INSERT OR IGNORE INTO escalations (subject, alarm_id, trouble_id, site_id, policy, "

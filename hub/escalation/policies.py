@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 from hub.config.escalation import EscalationSection, StepSection
 from hub.config.notifiers import MqttNotifier, NotifierModel
+from hub.domain.model import Alarm, Trouble
 from hub.escalation.policy import DEFAULT_POLICY, TROUBLE_POLICY, Policy, Rule, Step, choose
-from hub.model import Alarm, Trouble
 
 
 def _steps(configured: list[StepSection]) -> tuple[Step, ...]:

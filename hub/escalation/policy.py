@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Final
 
-from hub.model import Alarm, AlarmState, Trouble, TroubleState
+from hub.domain.model import Alarm, AlarmState, Trouble, TroubleState
 
 DEFAULT_POLICY: Final = "default"
 TROUBLE_POLICY: Final = "troubles"

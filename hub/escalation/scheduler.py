@@ -21,15 +21,15 @@ from typing import Any, Final
 
 import aiosqlite
 
-from hub.bus import AlarmChanged, Bus, Event, TroubleChanged
 from hub.clock import Clock, parse_iso
 from hub.config import Config
+from hub.domain.bus import AlarmChanged, Bus, Event, TroubleChanged
+from hub.domain.model import TroubleState
 from hub.errors import ChuongError
 from hub.escalation.engine import Adopt, Due, EscalationHooks, RunDue
 from hub.escalation.policies import Policies
-from hub.model import TroubleState
-from hub.pipeline import Pipeline
 from hub.store import Store
+from hub.writer.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 

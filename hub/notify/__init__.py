@@ -9,6 +9,7 @@ mqtt.py webhook.py ntfy.py telegram.py sms.py email.py command.py   one per type
 
 from __future__ import annotations
 
+from hub.broker.fanout import Publisher
 from hub.config.notifiers import (
     EmailNotifier,
     MqttNotifier,
@@ -18,7 +19,6 @@ from hub.config.notifiers import (
     TelegramNotifier,
     WebhookNotifier,
 )
-from hub.fanout import Publisher
 from hub.notify.base import Notifier, NotifyError, Outgoing
 from hub.notify.command import Program
 from hub.notify.email import Email

@@ -14,9 +14,9 @@ from typing import Any, Final, Protocol
 
 import httpx
 
+from hub.domain.views import AlarmView
 from hub.errors import ChuongError
 from hub.notify.message import Message
-from hub.views import AlarmView
 
 _RETRYABLE_STATUS: Final = frozenset({408, 425, 429})
 

@@ -24,19 +24,19 @@ from typing import Final
 
 from prometheus_client import Counter
 
-from hub.actions import ClearTrouble, RaiseTrouble, SetMeta
-from hub.bus import AlarmChanged, Bus, Event
+from hub.broker.fanout import Publisher
 from hub.clock import Clock, iso
 from hub.config import Config
 from hub.config.notifiers import MqttNotifier, NotifierModel
-from hub.fanout import Publisher
+from hub.domain.bus import AlarmChanged, Bus, Event
 from hub.metrics import Metrics
 from hub.notify import build, outbox
 from hub.notify.base import Notifier, NotifyError, Outgoing
 from hub.notify.links import SECRET_META_KEY, LinkMaker, new_secret
 from hub.notify.message import render, zone
-from hub.pipeline import Pipeline
 from hub.store import Store
+from hub.writer.commands import ClearTrouble, RaiseTrouble, SetMeta
+from hub.writer.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, field_serializer
 
 from hub.clock import iso
-from hub.model import Trouble
-from hub.views import AlarmView
+from hub.domain.model import Trouble
+from hub.domain.views import AlarmView
 
 log = logging.getLogger(__name__)
 

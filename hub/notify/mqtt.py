@@ -17,8 +17,8 @@ import json
 import re
 from typing import Final
 
+from hub.broker.fanout import Publisher
 from hub.config.notifiers import MqttNotifier
-from hub.fanout import Publisher
 from hub.notify.base import Outgoing
 
 _PLACEHOLDER: Final = re.compile(r"\{(alarm|site|button|level|state)\}")

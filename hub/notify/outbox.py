@@ -25,7 +25,7 @@ from typing import Any, Final
 import aiosqlite
 
 from hub.clock import iso, parse_iso
-from hub.plan import Command, Plan
+from hub.writer.plan import Command, Plan
 
 _INSERT: Final = (
     "INSERT OR IGNORE INTO outbox (key, notifier, event, alarm_id, trouble_id, body, state, "

@@ -14,8 +14,8 @@ from typing import Any, Final
 
 import aiosqlite
 
-from hub.model import Alarm, Button, DeviceState, Site, Trouble
-from hub.state import HubState, Registry
+from hub.domain.model import Alarm, Button, DeviceState, Site, Trouble
+from hub.domain.state import HubState, Registry
 from hub.store import changes as _changes
 from hub.store.changes import Changes
 from hub.store.db import open_reader, open_writer

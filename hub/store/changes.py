@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import aiosqlite
 
-from hub.model import Alarm, DeviceState, Trouble
+from hub.domain.model import Alarm, DeviceState, Trouble
 from hub.store.db import run_on
 from hub.store.rows import (
     ALARM_COLUMNS,

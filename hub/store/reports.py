@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import aiosqlite
 
-from hub.model import Alarm, Outcome
+from hub.domain.model import Alarm, Outcome
 from hub.store.rows import ALARM_COLUMNS, alarm_from_row
 
 CHUNK: Final = 500

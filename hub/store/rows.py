@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any, Final, TypeAlias
 
 from hub.clock import iso, parse_iso
-from hub.model import (
+from hub.domain.model import (
     Alarm,
     AlarmDevice,
     AlarmState,

@@ -28,8 +28,8 @@ from enum import StrEnum
 from typing import Final
 
 from devices.profiles import Power
-from hub.model import DeviceState
-from hub.state import Registry
+from hub.domain.model import DeviceState
+from hub.domain.state import Registry
 
 OFFLINE: Final = "offline"
 LOW_BATTERY: Final = "low_battery"

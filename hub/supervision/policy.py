@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from devices.profiles import Power, supervised_by
 from hub.config import SupervisionSection
-from hub.model import Button
+from hub.domain.model import Button
 from hub.supervision.decide import Limits, Liveness
 
 

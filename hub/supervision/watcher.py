@@ -27,15 +27,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from hub.bus import Bus, DeviceChanged
 from hub.clock import Clock
 from hub.config import SupervisionSection
+from hub.domain.bus import Bus, DeviceChanged
+from hub.domain.inbound import PressIn
+from hub.domain.model import DeviceState
+from hub.domain.state import Registry
 from hub.errors import ChuongError
-from hub.inbound import PressIn
-from hub.model import DeviceState
-from hub.pipeline import Pipeline
-from hub.plan import Command, Plan
-from hub.state import Registry
 from hub.supervision import policy
 from hub.supervision.decide import (
     BUTTON_TROUBLES,
@@ -52,6 +50,8 @@ from hub.supervision.decide import (
     review,
     test_modes,
 )
+from hub.writer.pipeline import Pipeline
+from hub.writer.plan import Command, Plan
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The people who log in to the page: users (argon2id password hashes) and their sessions.
 
-Two sides, like `hub.tokens`:
+Two sides, like `hub.api.tokens`:
 - the command line (`chuong user …`, `chuong demo`) changes users with a short-lived synchronous
   connection, each change with its audit entry (actor `cli` or `demo`);
 - the running hub reads users and sessions on the store's read-only connection, and writes
@@ -26,9 +26,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from hub.clock import iso
+from hub.domain.model import Role
 from hub.errors import ChuongError
-from hub.model import Role
-from hub.plan import Command, Plan
+from hub.writer.plan import Command, Plan
 
 USERNAME_RE: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}\Z")
 PASSWORD_MIN: Final = 8

@@ -20,8 +20,8 @@ from typing import TextIO
 from hub.cli_common import config_option, open_store
 from hub.clock import SystemClock
 from hub.config import load_config
+from hub.domain.model import Role
 from hub.errors import ChuongError
-from hub.model import Role
 from hub.web.accounts import add_user, check_password, list_users, remove_user, set_password
 
 

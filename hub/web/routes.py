@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from hub.api.auth import Context, Viewer
 from hub.api.context import ApiContext
 from hub.clock import iso, parse_iso
-from hub.model import Role
+from hub.domain.model import Role
 from hub.web.accounts import (
     PASSWORD_MAX,
     CloseSession,

@@ -1,11 +1,11 @@
 """The CPU floor of a press's MQTT work in the hub.
 
-A process runs the hub's own MQTT adapter (`hub.mqtt.MqttAdapter`: paho, manual acknowledgement,
-TCP_NODELAY, on asyncio) and does for each press only what the hub does on the wire: receive it,
-PUBACK it, publish a retained alarm object and the button's ack (QoS 1, each answered by the
-broker's PUBACK). No validation, no store, no planning. Its CPU per press, next to the hub's at
-the same rate, tells how much of the hub's cost is MQTT I/O that no change to the hub's own logic
-can remove.
+A process runs the hub's own MQTT adapter (`hub.broker.mqtt.MqttAdapter`: paho, manual
+acknowledgement, TCP_NODELAY, on asyncio) and does for each press only what the hub does on the
+wire: receive it, PUBACK it, publish a retained alarm object and the button's ack (QoS 1, each
+answered by the broker's PUBACK). No validation, no store, no planning. Its CPU per press, next to
+the hub's at the same rate, tells how much of the hub's cost is MQTT I/O that no change to the
+hub's own logic can remove.
 
     python -m simulator.bench.iofloor --port PORT --root ROOT     (prints `ready`, then on
                                                                    SIGTERM the presses handled)
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from devices.topics import Topics
+from hub.broker.mqtt import MqttAdapter, MqttMessage, Subscription
 from hub.clock import SystemClock
 from hub.config import MqttSection
-from hub.mqtt import MqttAdapter, MqttMessage, Subscription
 from simulator.bench.latency import press_payload
 from simulator.bench.stats import ProcSample, cpu_percent
 from simulator.bench.wire import WirePublisher
@@ -57,7 +57,7 @@ ALARM_OBJECT: Final = json.dumps(
         "note": None,
     }
 ).encode()
-"""The size and shape of a real alarm object (hub.views.alarm_json)."""
+"""The size and shape of a real alarm object (hub.domain.views.alarm_json)."""
 
 
 async def _serve(host: str, port: int, root: str) -> int:

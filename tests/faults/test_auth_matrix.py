@@ -21,7 +21,7 @@ import httpx
 from fastapi.routing import APIRoute
 from starlette.routing import Mount
 
-from hub.model import Role
+from hub.domain.model import Role
 from hub.web.session import COOKIE, CSRF_HEADER, SAFE_METHODS, session_hash
 from simulator.button import VirtualButton
 from tests.conftest import LINK_KEY_NOTIFIER, RunningHub, ack_link, route_contexts

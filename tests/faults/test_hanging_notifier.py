@@ -22,7 +22,7 @@ from typing import Final
 import httpx
 
 from hub.clock import SystemClock
-from hub.registry import ButtonEntry, RegistryFile, SiteEntry, import_registry
+from hub.registry.file import ButtonEntry, RegistryFile, SiteEntry, import_registry
 from hub.store.db import open_sync
 from simulator.button import VirtualButton
 from tests.conftest import HubProcess, wait_for

@@ -28,14 +28,14 @@ import pytest
 
 from devices.signing import new_key
 from hub import cli
+from hub.api.tokens import create_token
 from hub.clock import SystemClock
-from hub.credentials import read_passwords
-from hub.model import Role
+from hub.domain.model import Role
 from hub.notify.links import SECRET_META_KEY
-from hub.registry import import_registry
-from hub.registry_admin import set_sign_key
+from hub.registry.commands import set_sign_key
+from hub.registry.credentials import read_passwords
+from hub.registry.file import import_registry
 from hub.store.db import open_sync
-from hub.tokens import create_token
 from hub.web.accounts import add_user
 from simulator.broker import Mosquitto
 from simulator.button import VirtualButton

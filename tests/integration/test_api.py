@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from hub.model import Role
+from hub.domain.model import Role
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub
 

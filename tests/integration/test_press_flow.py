@@ -10,7 +10,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.model import Role
+from hub.domain.model import Role
 from simulator.broker import Mosquitto
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub, wait_for

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from hub.model import Alarm, Outcome, Role, SiteRef
+from hub.domain.model import Alarm, Outcome, Role, SiteRef
 from hub.store.db import open_sync
 from hub.store.reports import CHUNK
 from hub.store.rows import ALARM_COLUMNS, alarm_to_row
 from tests.conftest import RunningHub
-from tests.hub.test_reports import make_alarm
+from tests.hub.reports.test_monthly import make_alarm
 
 StartHub = Callable[..., Awaitable[RunningHub]]
 CLINIC = SiteRef("clinic", "Trạm y tế", "45 Nguyễn Trãi", "0272 3811 115")

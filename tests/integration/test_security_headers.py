@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from hub.model import Role
+from hub.domain.model import Role
 from simulator.button import VirtualButton
 from tests.conftest import LINK_KEY_NOTIFIER, RunningHub, ack_link
 

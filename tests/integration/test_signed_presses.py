@@ -12,7 +12,7 @@ from pathlib import Path
 
 from devices.signing import key_id
 from hub.clock import SystemClock
-from hub.registry_admin import set_sign_key
+from hub.registry.commands import set_sign_key
 from hub.store.db import open_sync
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub, wait_for

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from hub.config import StoreSection
-from hub.model import Alarm
-from hub.plan import Plan
+from hub.domain.model import Alarm
+from hub.writer.plan import Plan
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub, stalled_store, wait_for
 

@@ -17,7 +17,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from hub.clock import SystemClock, iso
-from hub.model import Role
+from hub.domain.model import Role
 from hub.store.db import open_sync
 from hub.web.accounts import hash_password
 from tests.conftest import RunningHub

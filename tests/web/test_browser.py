@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from playwright.async_api import Page, expect
 
 from hub.config import HttpSection
-from hub.model import Role
+from hub.domain.model import Role
 from simulator.broker import free_port
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub

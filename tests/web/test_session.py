@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 
 from hub.clock import SystemClock
 from hub.config import WebSection
-from hub.model import Role
+from hub.domain.model import Role
 from hub.web.accounts import needs_rehash, remove_user, set_password, verify_password
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub

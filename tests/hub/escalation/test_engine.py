@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 
 from devices.messages import EventType, PressEvent
-from hub.actions import AcknowledgeAlarm, ResolveAlarm
-from hub.bus import AlarmChanged
 from hub.config import Config
+from hub.domain.bus import AlarmChanged
+from hub.domain.inbound import PressIn
+from hub.domain.model import AlarmState, Button, Outcome, Site
+from hub.domain.state import HubState, Registry
 from hub.escalation.engine import Adopt, EscalationHooks, RunDue
 from hub.escalation.policies import Policies
 from hub.escalation.scheduler import due_escalations
-from hub.inbound import PressIn
-from hub.model import AlarmState, Button, Outcome, Site
-from hub.plan import Command, Plan
-from hub.state import HubState, Registry
 from hub.store import Store
+from hub.writer.commands import AcknowledgeAlarm, ResolveAlarm
+from hub.writer.plan import Command, Plan
 
 RAISED = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
@@ -285,7 +285,7 @@ async def test_cleared_trouble_stops_and_cancels(store: Store) -> None:
     await hub.press("bank-2", RAISED, kind="tamper")
     await hub.run_due(at(0))
     assert [r["state"] for r in await hub.outbox(event="trouble")] == ["pending"]
-    from hub.actions import ClearTrouble
+    from hub.writer.commands import ClearTrouble
 
     await hub.run(at(5), ClearTrouble("tamper", "bank-2", "fixed"))
     assert [r["state"] for r in await hub.outbox(event="trouble")] == ["cancelled"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from hub import alarms
 from hub.clock import iso, parse_iso
+from hub.domain import alarms
+from hub.domain.model import Alarm, AlarmDevice, Outcome, Site, SiteRef, Trouble, TroubleState
 from hub.escalation.policy import (
     DEFAULT_POLICY,
     MUTED_RECHECK,
@@ -20,7 +21,6 @@ from hub.escalation.policy import (
     decide_for_trouble,
     next_due,
 )
-from hub.model import Alarm, AlarmDevice, Outcome, Site, SiteRef, Trouble, TroubleState
 
 RAISED = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 POLICY = Policy(

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hub import alarms
+from hub.domain import alarms
+from hub.domain.model import Site, Trouble, TroubleState
 from hub.escalation.engine import alarm_body
-from hub.model import Site, Trouble, TroubleState
 from hub.notify.links import LinkCheck, LinkMaker, check, sign
 from hub.notify.message import TroubleSnapshot, ascii_fold, render, zone
 from hub.notify.sms import GSM_LIMIT, UCS2_LIMIT, compose, split

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from hub import alarms
 from hub.config.notifiers import MqttNotifier
+from hub.domain import alarms
+from hub.domain.model import Site, Trouble, TroubleState
 from hub.escalation.engine import alarm_body
-from hub.model import Site, Trouble, TroubleState
 from hub.notify.base import Outgoing
 from hub.notify.message import Message, TroubleSnapshot
 from hub.notify.mqtt import MqttDevice

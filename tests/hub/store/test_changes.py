@@ -10,8 +10,8 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
+from hub.domain.model import DeviceState
 from hub.errors import StoreError
-from hub.model import DeviceState
 from hub.store import Changes, Store
 from hub.store.changes import _AUDIT_INSERT, _DEVICE_UPSERT, _REJECTED_PRUNE
 from hub.store.db import check_run_on, run_on

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devices.profiles import Power
-from hub.model import DeviceState
+from hub.domain.model import DeviceState
 from hub.supervision.decide import (
     LOW_BATTERY,
     OFFLINE,

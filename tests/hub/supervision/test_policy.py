@@ -6,7 +6,7 @@ import pytest
 
 from devices.profiles import Power
 from hub.config import SupervisionSection
-from hub.model import Button
+from hub.domain.model import Button
 from hub.supervision.policy import limits, liveness
 
 CONFIG = SupervisionSection(offline_after_s=90, checkin_grace=0.2)

@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from devices.messages import EventType, PressEvent
-from hub.bus import Bus, DeviceChanged
 from hub.config import SupervisionSection
-from hub.inbound import PressIn
-from hub.model import Button, DeviceState, Site
-from hub.plan import Command, Plan
-from hub.state import HubState, Registry
+from hub.domain.bus import Bus, DeviceChanged
+from hub.domain.inbound import PressIn
+from hub.domain.model import Button, DeviceState, Site
+from hub.domain.state import HubState, Registry
 from hub.supervision.decide import CLOCK_SKEW, LOW_BATTERY, OFFLINE, Raise
 from hub.supervision.watcher import Reviewer, Supervise, Supervisor, _log
+from hub.writer.plan import Command, Plan
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 CONFIG = SupervisionSection(offline_after_s=90, flap_grace_s=15, tick_s=1)
@@ -118,7 +118,7 @@ async def test_the_review_runs_only_while_the_hub_listens_and_commits_only_chang
         await supervisor.tick()
         assert (supervisor.ticks, pipeline.commands) == (0, [])
         clock.current = T0 + s(10)
-        supervisor.listening_since = clock.current  # the hub connected (hub/broker_watch.py)
+        supervisor.listening_since = clock.current  # the hub connected (hub/broker/watch.py)
         clock.current = T0 + s(60)
         await supervisor.tick()
         assert (supervisor.ticks, pipeline.commands) == (1, [])

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
+from hub.domain.model import Role
 from hub.errors import ChuongError
-from hub.model import Role
 from hub.store.db import open_sync
 from hub.web.accounts import (
     add_user,

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hub.model import Role
+from hub.domain.model import Role
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub, wait_for
 from tests.integration.escalation.conftest import MqttWatcher, audit_of, webhook

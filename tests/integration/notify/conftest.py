@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hub import alarms
+from hub.domain import alarms
+from hub.domain.model import Alarm, Site
 from hub.escalation.engine import alarm_body
-from hub.model import Alarm, Site
 from hub.notify.base import Outgoing
 from hub.notify.message import Language, render, zone
 from tests.integration.notify.loopback import http_recorder

@@ -15,8 +15,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.config import ProfilesSection, SupervisionSection
-from hub.model import DeviceState
-from hub.registry import ButtonEntry, RegistryFile, SiteEntry
+from hub.domain.model import DeviceState
+from hub.registry.file import ButtonEntry, RegistryFile, SiteEntry
 from simulator.broker import Mosquitto
 from tests.conftest import RunningHub, wait_for
 

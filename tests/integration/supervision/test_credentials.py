@@ -12,8 +12,8 @@ import pytest
 from hub import cli
 from hub.clock import SystemClock
 from hub.config import MqttSection, SupervisionSection
-from hub.credentials import read_passwords
-from hub.registry import import_registry
+from hub.registry.credentials import read_passwords
+from hub.registry.file import import_registry
 from hub.store.db import open_sync
 from simulator.broker import Mosquitto
 from simulator.button import ButtonError, VirtualButton

@@ -7,9 +7,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from hub.bus import TroubleChanged
 from hub.clock import parse_iso
-from hub.model import Role
+from hub.domain.bus import TroubleChanged
+from hub.domain.model import Role
 from simulator import scenarios
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub, wait_for

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from hub import cli
-from hub.model import Role
-from hub.registry import import_registry, load_registry_file
+from hub.domain.model import Role
+from hub.registry.file import import_registry, load_registry_file
 from hub.store.db import open_sync
 from simulator.button import VirtualButton
 from simulator.vendors import VirtualTasmota

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hub import cli
-from hub.registry import ButtonEntry, RegistryFile, SiteEntry
+from hub.registry.file import ButtonEntry, RegistryFile, SiteEntry
 from tests.conftest import RunningHub, wait_for
 from tests.integration.supervision.conftest import trouble
 

@@ -1,0 +1,118 @@
+"""Watching the broker connection: troubles for what the officer must know about it.
+
+- **broker_disconnected**: the hub has been cut off from the broker for longer than a grace
+  period (10 s, as EN 50131 ignores fault states shorter than that); cleared on reconnection.
+- **session_lost**: the broker had no session for the hub although one was established before
+  (the broker restarted without persistence, or the session expired): presses sent while the hub
+  was away may be lost. Cleared by the next connection that finds its session.
+
+It also keeps `HubState.listening_since`, the moment the hub last connected: presses that arrive
+soon after may have waited in the broker (supervision and signed presses allow for that).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Final
+
+from hub.clock import Clock
+from hub.domain.bus import BrokerConnected, BrokerDisconnected, Bus
+from hub.errors import ChuongError
+from hub.store import Store
+from hub.writer.commands import ClearTrouble, RaiseTrouble, SetMeta
+from hub.writer.pipeline import Pipeline
+from hub.writer.plan import Command
+
+log = logging.getLogger(__name__)
+
+SESSION_KEY: Final = "mqtt_session_established"
+DISCONNECT_GRACE_S: Final = 10.0
+
+
+class BrokerWatch:
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        pipeline: Pipeline,
+        store: Store,
+        clock: Clock,
+        grace_s: float = DISCONNECT_GRACE_S,
+    ) -> None:
+        self._bus = bus
+        self._clock = clock
+        self._pipeline = pipeline
+        self._store = store
+        self._grace_s = grace_s
+        self._session_established = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reported_disconnect = False
+
+    async def start(self) -> None:
+        self._session_established = await self._store.meta(SESSION_KEY) is not None
+
+    async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def connected(self, session_present: bool) -> None:
+        self._pipeline.state.listening_since = self._clock.now()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        commands: list[Command] = []
+        if self._reported_disconnect:
+            self._reported_disconnect = False
+            commands.append(ClearTrouble("broker_disconnected", "hub", "connected again"))
+        if session_present:
+            commands.append(
+                ClearTrouble("session_lost", "hub", "the broker kept the hub's session")
+            )
+        elif self._session_established:
+            log.error(
+                "mqtt: the broker had no session for the hub; presses queued for it may be lost"
+            )
+            commands.append(
+                RaiseTrouble(
+                    "session_lost",
+                    "hub",
+                    "the broker had no session for the hub (restarted without persistence, or the "
+                    "session expired): presses sent while the hub was away may be lost",
+                )
+            )
+        if not self._session_established:
+            self._session_established = True
+            commands.append(SetMeta(SESSION_KEY, "1"))
+        for command in commands:
+            self._run(command)
+        self._bus.publish(BrokerConnected(session_present))
+
+    def disconnected(self, reason: str) -> None:
+        self._pipeline.state.listening_since = None
+        self._bus.publish(BrokerDisconnected(reason))
+        if self._timer is None and not self._reported_disconnect:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self._grace_s, self._report, reason)
+
+    def _report(self, reason: str) -> None:
+        self._timer = None
+        self._reported_disconnect = True
+        self._run(RaiseTrouble("broker_disconnected", "hub", reason))
+
+    def _run(self, command: Command) -> None:
+        task = asyncio.create_task(
+            self._execute(command), name=f"broker-watch-{type(command).__name__}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _execute(self, command: Command) -> None:
+        try:
+            await self._pipeline.execute(command)
+        except ChuongError as exc:
+            log.warning("broker watch: %s", exc)

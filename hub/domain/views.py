@@ -1,0 +1,78 @@
+"""The alarm object of the contract (DESIGN.md), the same in MQTT and in the HTTP API.
+
+    {"id", "state", "level", "site": {"id", "name"} | null, "devices": [button ids],
+     "press_count", "raised_at", "acknowledged_at", "acknowledged_by", "resolved_at", "outcome",
+     "test"}
+
+plus fields the contract leaves room for and the officer needs: the site's address and phone,
+`unregistered`, `last_press_at`, `resolved_by` and `note`. Times are UTC ISO-8601.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from hub.clock import iso
+from hub.domain.model import Alarm, AlarmState, Outcome
+
+
+class SiteView(BaseModel):
+    id: str
+    name: str
+    address: str = ""
+    phone: str = ""
+
+
+class AlarmView(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    state: AlarmState
+    level: int = Field(description="0 when raised; each escalation step adds one")
+    site: SiteView | None = Field(description="null for a button the registry does not know")
+    devices: list[str] = Field(description="buttons in the alarm, in the order they joined")
+    press_count: int
+    raised_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    outcome: Outcome | None
+    test: bool
+    unregistered: bool = Field(description="raised by a button the registry does not know")
+    last_press_at: datetime
+    resolved_by: str | None
+    note: str | None
+
+    @field_serializer("raised_at", "acknowledged_at", "resolved_at", "last_press_at")
+    def _utc(self, value: datetime | None) -> str | None:
+        return None if value is None else iso(value)
+
+    @classmethod
+    def of(cls, alarm: Alarm) -> AlarmView:
+        site = alarm.site
+        return cls(
+            id=alarm.id,
+            state=alarm.state,
+            level=alarm.level,
+            site=None
+            if site is None
+            else SiteView(id=site.id, name=site.name, address=site.address, phone=site.phone),
+            devices=list(alarm.buttons),
+            press_count=alarm.press_count,
+            raised_at=alarm.raised_at,
+            acknowledged_at=alarm.acknowledged_at,
+            acknowledged_by=alarm.acknowledged_by,
+            resolved_at=alarm.resolved_at,
+            outcome=alarm.outcome,
+            test=alarm.test,
+            unregistered=alarm.unregistered,
+            last_press_at=alarm.last_press_at,
+            resolved_by=alarm.resolved_by,
+            note=alarm.note,
+        )
+
+
+def alarm_json(alarm: Alarm) -> str:
+    return AlarmView.of(alarm).model_dump_json()

@@ -1,0 +1,366 @@
+"""Managing the registry while the hub runs: add and remove sites and buttons, test mode, clear a
+latched trouble; the registry as a TOML file again; the report of buttons nobody has tested lately.
+
+Through the API, every change is a `Command`: it is planned in order with the presses around it,
+committed with its audit entry (`registry.*`, with the admin as actor), and the hub's registry
+changes only once it is durable. The command line writes the store directly, like `registry
+import`, and a running hub picks the change up at its next batch.
+
+Test mode (a maintenance visit): presses of a button in test mode, or of any button of a site in
+test mode, are recorded and shown as tests and never escalate. It stays on until it is turned off;
+meanwhile the supervisor keeps a `test_mode` (or `site_test_mode`) trouble open, so that nobody
+forgets a button that no longer raises real alarms.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Final
+
+from devices.signing import key_id
+from hub.clock import iso
+from hub.domain.bus import DeviceChanged
+from hub.domain.model import Button, Site, Trouble
+from hub.domain.state import Registry
+from hub.errors import RegistryConflict, RegistryError, RegistryNotFound
+from hub.registry.file import ButtonEntry, RegistryFile, SiteEntry
+from hub.store import button_from_row, site_from_row
+from hub.writer.plan import Command, Plan
+
+_SITE_INSERT: Final = (
+    "INSERT INTO sites (id, name, address, phone, lat, lon, test_mode, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_BUTTON_INSERT: Final = (
+    "INSERT INTO buttons (id, site_id, label, profile, native_id, test_mode, power, checkin_s, "
+    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_TEST_MODE_UPDATE: Final = {
+    "button": "UPDATE buttons SET test_mode = ?, updated_at = ? WHERE id = ?",
+    "site": "UPDATE sites SET test_mode = ?, updated_at = ? WHERE id = ?",
+}
+
+
+def site_of_entry(entry: SiteEntry) -> Site:
+    return Site(
+        entry.id, entry.name, entry.address, entry.phone, entry.lat, entry.lon, entry.test_mode
+    )
+
+
+def button_of_entry(entry: ButtonEntry) -> Button:
+    return Button(
+        entry.id,
+        entry.site,
+        entry.label,
+        entry.profile,
+        entry.native_id,
+        entry.test_mode,
+        entry.power.value if entry.power else None,
+        entry.checkin_s,
+    )
+
+
+def _changed(
+    registry: Registry,
+    *,
+    sites: dict[str, Site] | None = None,
+    buttons: dict[str, Button] | None = None,
+) -> Registry:
+    """A new registry (the old one may still be read until the change is committed)."""
+    return Registry(
+        dict(registry.sites) if sites is None else sites,
+        dict(registry.buttons) if buttons is None else buttons,
+    )
+
+
+@dataclass(slots=True)
+class AddSite(Command):
+    entry: SiteEntry
+    actor: str
+
+    def plan(self, plan: Plan) -> Site:
+        registry = plan.draft.registry
+        if self.entry.id in registry.sites:
+            raise RegistryConflict(f"site {self.entry.id!r} exists already")
+        site = site_of_entry(self.entry)
+        plan.draft.put_registry(_changed(registry, sites={**registry.sites, site.id: site}))
+        stamp = iso(plan.now)
+        row = (site.id, site.name, site.address, site.phone, site.lat, site.lon)
+        plan.changes.extra.append((_SITE_INSERT, [(*row, int(site.test_mode), stamp, stamp)]))
+        plan.audit("registry.site_added", self.actor, site=site.id, name=site.name)
+        return site
+
+
+@dataclass(slots=True)
+class RemoveSite(Command):
+    site_id: str
+    actor: str
+
+    def plan(self, plan: Plan) -> Site:
+        registry = plan.draft.registry
+        site = registry.sites.get(self.site_id)
+        if site is None:
+            raise RegistryNotFound(f"no site {self.site_id!r}")
+        attached = sorted(b.id for b in registry.buttons.values() if b.site_id == site.id)
+        if attached:
+            raise RegistryConflict(
+                f"site {site.id!r} still has buttons ({', '.join(attached)}): remove or move "
+                "them first"
+            )
+        sites = {k: v for k, v in registry.sites.items() if k != site.id}
+        plan.draft.put_registry(_changed(registry, sites=sites))
+        plan.changes.extra.append(("DELETE FROM sites WHERE id = ?", [(site.id,)]))
+        plan.audit("registry.site_removed", self.actor, site=site.id, name=site.name)
+        return site
+
+
+@dataclass(slots=True)
+class AddButton(Command):
+    entry: ButtonEntry
+    actor: str
+
+    def plan(self, plan: Plan) -> Button:
+        registry = plan.draft.registry
+        entry = self.entry
+        if entry.id in registry.buttons:
+            raise RegistryConflict(f"button {entry.id!r} exists already")
+        if entry.site is not None and entry.site not in registry.sites:
+            raise RegistryError(f"no site {entry.site!r}: add the site first")
+        for other in registry.buttons.values():
+            if entry.native_id and (other.profile, other.native_id) == (
+                entry.profile,
+                entry.native_id,
+            ):
+                raise RegistryConflict(
+                    f"{entry.profile} device {entry.native_id!r} is button {other.id!r} already"
+                )
+        button = button_of_entry(entry)
+        plan.draft.put_registry(_changed(registry, buttons={**registry.buttons, button.id: button}))
+        stamp = iso(plan.now)
+        row = (button.id, button.site_id, button.label, button.profile, button.native_id)
+        plan.changes.extra.append(
+            (
+                _BUTTON_INSERT,
+                [(*row, int(button.test_mode), button.power, button.checkin_s, stamp, stamp)],
+            )
+        )
+        plan.audit(
+            "registry.button_added",
+            self.actor,
+            button=button.id,
+            site=button.site_id,
+            profile=button.profile,
+            native_id=button.native_id,
+        )
+        return button
+
+
+@dataclass(slots=True)
+class RemoveButton(Command):
+    button_id: str
+    actor: str
+
+    def plan(self, plan: Plan) -> Button:
+        registry = plan.draft.registry
+        button = registry.buttons.get(self.button_id)
+        if button is None:
+            raise RegistryNotFound(f"no button {self.button_id!r}")
+        buttons = {k: v for k, v in registry.buttons.items() if k != button.id}
+        plan.draft.put_registry(_changed(registry, buttons=buttons))
+        plan.changes.extra.append(("DELETE FROM buttons WHERE id = ?", [(button.id,)]))
+        plan.audit("registry.button_removed", self.actor, button=button.id, site=button.site_id)
+        return button
+
+
+@dataclass(slots=True)
+class SetTestMode(Command):
+    kind: str
+    """`button` or `site`"""
+    subject: str
+    on: bool
+    actor: str
+
+    def plan(self, plan: Plan) -> Button | Site:
+        registry = plan.draft.registry
+        affected: list[str]
+        if self.kind == "site":
+            site = registry.sites.get(self.subject)
+            if site is None:
+                raise RegistryNotFound(f"no site {self.subject!r}")
+            changed_site = replace(site, test_mode=self.on)
+            plan.draft.put_registry(
+                _changed(registry, sites={**registry.sites, site.id: changed_site})
+            )
+            affected = [b.id for b in registry.buttons.values() if b.site_id == site.id]
+            result: Button | Site = changed_site
+        else:
+            button = registry.buttons.get(self.subject)
+            if button is None:
+                raise RegistryNotFound(f"no button {self.subject!r}")
+            changed_button = replace(button, test_mode=self.on)
+            plan.draft.put_registry(
+                _changed(registry, buttons={**registry.buttons, button.id: changed_button})
+            )
+            affected = [button.id]
+            result = changed_button
+        sql = _TEST_MODE_UPDATE[self.kind]
+        plan.changes.extra.append((sql, [(int(self.on), iso(plan.now), self.subject)]))
+        if self.kind == "site":
+            plan.audit("registry.test_mode", self.actor, site=self.subject, on=self.on)
+        else:
+            plan.audit("registry.test_mode", self.actor, button=self.subject, on=self.on)
+        for button_id in affected:  # the page shows `test_mode` with each button
+            device = plan.draft.device(button_id)
+            if device is not None:
+                plan.events.append(DeviceChanged(device))
+        return result
+
+
+@dataclass(slots=True)
+class ClearTroubleById(Command):
+    """An admin clears a trouble by hand: a latched one (a tamper, once the button is checked)."""
+
+    trouble_id: int
+    actor: str
+    note: str
+
+    def plan(self, plan: Plan) -> Trouble:
+        draft = plan.draft
+        for trouble in (*draft.troubles.values(), *draft.state.troubles.values()):
+            # Open in this batch's view: the draft's own copy, or the state's if untouched.
+            if (
+                trouble is not None
+                and trouble.id == self.trouble_id
+                and (draft.trouble(trouble.kind, trouble.subject) is trouble)
+            ):
+                cleared = plan.clear_trouble(
+                    trouble.kind, trouble.subject, detail=self.note, actor=self.actor
+                )
+                assert cleared is not None
+                return cleared
+        raise RegistryNotFound(f"no open trouble {self.trouble_id}")
+
+
+# -- the command line's side (a synchronous connection) ----------------------------------------
+
+
+def set_test_mode(
+    conn: sqlite3.Connection, kind: str, subject: str, on: bool, now: datetime, actor: str = "cli"
+) -> None:
+    """Turn test mode on or off for a button or a site, with its audit entry, in one transaction."""
+    table = "buttons" if kind == "button" else "sites"
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        found = conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (subject,)).fetchone()
+        if found is None:
+            raise RegistryNotFound(f"no {kind} {subject!r}")
+        conn.execute(_TEST_MODE_UPDATE[kind], (int(on), iso(now), subject))
+        button, detail = (
+            (subject, {"on": on}) if kind == "button" else (None, {kind: subject, "on": on})
+        )
+        conn.execute(
+            "INSERT INTO audit (ts, actor, action, button_id, detail) "
+            "VALUES (?, ?, 'registry.test_mode', ?, ?)",
+            (iso(now), actor, button, json.dumps(detail)),
+        )
+
+
+def set_sign_key(
+    conn: sqlite3.Connection, button_id: str, key: str | None, now: datetime, actor: str = "cli"
+) -> None:
+    """Give a button a signing key (devices/signing.py), or take it away (None), with its audit
+    entry. The key itself is never written to the audit log, only its id."""
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        cursor = conn.execute(
+            "UPDATE buttons SET sign_key = ?, updated_at = ? WHERE id = ?",
+            (key, iso(now), button_id),
+        )
+        if cursor.rowcount == 0:
+            raise RegistryNotFound(f"no button {button_id!r}")
+        detail = {"key_id": key_id(key)} if key else {"removed": True}
+        conn.execute(
+            "INSERT INTO audit (ts, actor, action, button_id, detail) "
+            "VALUES (?, ?, 'registry.sign_key', ?, ?)",
+            (iso(now), actor, button_id, json.dumps(detail)),
+        )
+
+
+def read_registry(conn: sqlite3.Connection) -> RegistryFile:
+    """The registry in the store, as a registry file (what `registry export` writes)."""
+    sites = [site_from_row(row) for row in conn.execute("SELECT * FROM sites ORDER BY id")]
+    buttons = [button_from_row(row) for row in conn.execute("SELECT * FROM buttons ORDER BY id")]
+    return RegistryFile(
+        sites=[
+            SiteEntry(
+                id=s.id,
+                name=s.name,
+                address=s.address,
+                phone=s.phone,
+                lat=s.lat,
+                lon=s.lon,
+                test_mode=s.test_mode,
+            )
+            for s in sites
+        ],
+        buttons=[
+            ButtonEntry.model_validate(
+                {
+                    "id": b.id,
+                    "site": b.site_id,
+                    "label": b.label,
+                    "profile": b.profile,
+                    "native_id": b.native_id,
+                    "test_mode": b.test_mode,
+                    "power": b.power,
+                    "checkin_s": b.checkin_s,
+                }
+            )
+            for b in buttons
+        ],
+    )
+
+
+def to_toml(registry: RegistryFile) -> str:
+    """The registry file's TOML (defaults left out), which `registry import` reads back."""
+    blocks = []
+    for table, entries in (("sites", registry.sites), ("buttons", registry.buttons)):
+        for entry in entries:
+            lines = [f"[[{table}]]"]
+            defaults = type(entry).model_fields
+            for name, value in entry.model_dump(mode="json").items():
+                if value is None or value == defaults[name].default:
+                    continue
+                lines.append(f"{name} = {_toml_value(value)}")
+            blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    # A JSON string is a TOML basic string, once DEL (which JSON leaves alone) is escaped.
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+# -- the report of buttons without a recent test press ----------------------------------------
+
+UNTESTED_SQL: Final = (
+    "SELECT b.id AS button_id, b.site_id, s.name AS site_name, b.label, "
+    "max(p.received_at) AS last_test_at "
+    "FROM buttons AS b LEFT JOIN sites AS s ON s.id = b.site_id "
+    "LEFT JOIN presses AS p ON p.button_id = b.id AND p.test = 1 "
+    "GROUP BY b.id HAVING last_test_at IS NULL OR last_test_at < ? "
+    "ORDER BY last_test_at IS NOT NULL, last_test_at, b.id"
+)
+"""Registered buttons whose last test press (type `test`, or any press in test mode) is older
+than the cutoff, or that never had one: never tested first, then the longest untested."""
+
+
+def untested_cutoff(now: datetime, days: int) -> str:
+    return iso(now - timedelta(days=days))

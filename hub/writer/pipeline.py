@@ -1,0 +1,496 @@
+"""The pipeline: the hub's single writer, with group commit.
+
+Every change goes through here, in arrival order: presses, statuses, heartbeats and rejects from
+ingest, and commands from the API and timers. The writer task takes whatever is waiting (at most
+`batch_max`), plans the batch, commits it in one transaction, and only then
+
+1. folds the plan into the in-memory state,
+2. acknowledges the batch's messages to the broker (PUBACK), in arrival order,
+3. publishes the batch's events on the bus (fan-out to MQTT, the page, notifiers),
+4. answers the commands.
+
+So a press is acknowledged to the broker only once it is durable, and nothing is announced that a
+crash could take back. Under low load a batch is one message (nothing waits for company); under
+load, batches grow while the previous commit runs, which is what makes the hub fast.
+
+Heartbeats are the exception to "one message, one place in the queue": they are QoS 0 and best
+effort by contract, and a province's fleet sends thousands a second. The latest heartbeat of each
+button waits at most `heartbeat_flush_s` in memory and is then committed with the others, in
+batches of at most `batch_max` that take their turn in the queue behind what waits there (presses
+never wait behind a big heartbeat flush). Each button's messages keep their order: when another
+message of a button arrives, its held heartbeat goes into the queue just ahead of it, so a
+heartbeat never overwrites newer news, and the news it carried (battery, signal) is not lost. A
+command that decides on buttons' news (`Command.heard_from`: the supervisor's review) has their
+held heartbeats queued ahead of it the same way, so no button is found silent for a heartbeat
+that is waiting here. A
+heartbeat that arrived with QoS 1 (a profile's) goes through the queue like any message, so that
+its PUBACK still follows its commit.
+
+When a commit fails:
+- a store error that may pass (disk full, I/O error, locked, read-only) keeps the batch and retries
+  it with backoff, indefinitely. Nothing is acknowledged meanwhile, so the broker keeps every press
+  (at most `mqtt.receive_maximum` are held here); `/readyz` says why, and the in-memory trouble
+  `store_unwritable` is shown until the store recovers;
+- any other error is a bug tripped by one of the messages: the batch is split and each message
+  planned and committed alone; the one that still fails is kept in the rejected log as
+  `internal_error` with an open trouble, and the hub goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, TypeVar
+
+from hub.clock import Clock, iso
+from hub.domain.bus import AlarmChanged, Bus
+from hub.domain.inbound import Acker, HeartbeatIn, Inbound, PressIn
+from hub.domain.state import HubState
+from hub.errors import ChuongError
+from hub.metrics import Metrics
+from hub.store import Store
+from hub.writer.plan import AlarmHook, Command, Plan, PressHook, TroubleHook
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+HEARTBEAT_BACKLOG_LIMIT: Final = 20_000
+"""Beyond this many buttons with a heartbeat waiting, heartbeats of other buttons are dropped."""
+HEARTBEAT_FLUSH_S: Final = 2.0
+"""The longest a heartbeat waits in memory before it is committed with the others."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    command: Command
+    future: asyncio.Future[Any]
+    result: object = None
+
+
+class _Stop:
+    pass
+
+
+class _FlushHeartbeats:
+    pass
+
+
+_STOP: Final = _Stop()
+_FLUSH_HEARTBEATS: Final = _FlushHeartbeats()
+
+Item = Inbound | _Pending
+
+
+def _may_pass(exc: BaseException) -> bool:
+    """Store errors worth retrying: the disk, the file or a lock, not a bug in the hub's SQL."""
+    if isinstance(exc, OSError | sqlite3.OperationalError):
+        return True
+    # Plain DatabaseError is what SQLite says of a damaged file: retrying keeps the presses with
+    # the broker while the operator restores the store; dropping them would lose them.
+    return type(exc) is sqlite3.DatabaseError
+
+
+class ProbeStore(Command):
+    """Prove that the store still takes commits, when nothing else has for a while."""
+
+    def plan(self, plan: Plan) -> None:
+        plan.changes.meta["probe_at"] = iso(plan.now)
+
+
+@dataclass(slots=True)
+class StoreHealth:
+    writable: bool = True
+    error: str | None = None
+    since: datetime | None = None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        state: HubState,
+        bus: Bus,
+        metrics: Metrics,
+        clock: Clock,
+        acker: Acker,
+        hub_id: str,
+        batch_max: int = 1000,
+        retry_max_s: float = 5.0,
+        probe_interval_s: float = 5.0,
+        heartbeat_flush_s: float = HEARTBEAT_FLUSH_S,
+        hooks: Sequence[AlarmHook] = (),
+    ) -> None:
+        self.store = store
+        self.state = state
+        self._bus = bus
+        self._metrics = metrics
+        self._clock = clock
+        self._acker = acker
+        self._hub_id = hub_id
+        self._batch_max = batch_max
+        self._retry_max_s = retry_max_s
+        self._probe_interval_s = probe_interval_s
+        self._heartbeat_flush_s = heartbeat_flush_s
+        self._hooks = list(hooks)
+        self._trouble_hooks: list[TroubleHook] = []
+        self._press_hooks: list[PressHook] = []
+        self._queue: asyncio.Queue[Item | _Stop | _FlushHeartbeats] = asyncio.Queue()
+        self._heartbeats: dict[str, HeartbeatIn] = {}
+        self._heartbeat_timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._data_version = 0
+        self._last_commit = 0.0
+        self._last_activity = 0.0
+        self.health = StoreHealth()
+
+    def add_hook(self, hook: AlarmHook) -> None:
+        self._hooks.append(hook)
+
+    def add_trouble_hook(self, hook: TroubleHook) -> None:
+        self._trouble_hooks.append(hook)
+
+    def add_press_hook(self, hook: PressHook) -> None:
+        self._press_hooks.append(hook)
+
+    # -- entry points ------------------------------------------------------------------------------
+
+    def submit(self, item: Inbound) -> None:
+        """Queue an inbound message (never blocks; called from the MQTT receive path)."""
+        if isinstance(item, HeartbeatIn) and item.delivery is None:
+            self._hold_heartbeat(item)
+            return
+        button = getattr(item, "button", None)
+        if button is not None:
+            self._release_heartbeat(button)
+        self._queue.put_nowait(item)
+
+    def _release_heartbeat(self, button: str) -> None:
+        """Queue the button's held heartbeat now, so that it keeps its place before what comes."""
+        if (held := self._heartbeats.pop(button, None)) is not None:
+            self._queue.put_nowait(held)
+
+    def _hold_heartbeat(self, item: HeartbeatIn) -> None:
+        """Keep the button's latest heartbeat until the next flush (see the module's doc)."""
+        if item.button not in self._heartbeats:
+            if len(self._heartbeats) >= HEARTBEAT_BACKLOG_LIMIT:
+                self._metrics.heartbeats_dropped.inc()
+                return
+            if self._heartbeat_timer is None:
+                self._heartbeat_timer = asyncio.get_running_loop().call_later(
+                    self._heartbeat_flush_s, self._queue.put_nowait, _FLUSH_HEARTBEATS
+                )
+        self._heartbeats[item.button] = item
+
+    async def execute(self, command: Command) -> Any:
+        """Plan and commit one command; return its result or raise its `ChuongError`."""
+        if self._closed:
+            raise ChuongError("the hub is stopping; try again")
+        for button in command.heard_from():
+            self._release_heartbeat(button)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(command, future))
+        return await future
+
+    @property
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    def alive(self, stall_s: float) -> bool:
+        """The writer is running and has done something (committed, probed or retried) lately."""
+        task = self._task
+        return (
+            task is not None
+            and not task.done()
+            and self._clock.monotonic() - self._last_activity < stall_s
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._data_version = await self.store.data_version()
+        self._last_commit = self._last_activity = self._clock.monotonic()
+        self._metrics.store_writable.set(1)
+        self._metrics.watch_alarms(self._open_counts)
+        self._task = asyncio.create_task(self._run(), name="pipeline-writer")
+
+    async def stop(self) -> None:
+        """Commit and acknowledge everything already queued, then stop."""
+        if self._task is None:
+            return
+        self._queue.put_nowait(_STOP)
+        try:
+            await self._task
+        finally:
+            self._task = None
+
+    def abandon(self) -> None:
+        """Stop retrying a failing commit (on a forced shutdown); unacked messages stay with
+        the broker, which delivers them again to the next hub."""
+        if self._heartbeat_timer is not None:
+            self._heartbeat_timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
+
+    # -- the writer task ---------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            while await self._next_batch():
+                pass
+        finally:
+            self._closed = True  # from now on a command is refused at once, not left waiting
+            self._refuse_leftovers()
+
+    async def _next_batch(self) -> bool:
+        """Take what is waiting, process it; False once the stop marker is reached."""
+        try:
+            first = await asyncio.wait_for(self._queue.get(), self._probe_interval_s)
+        except TimeoutError:
+            first = self._probe()
+        if isinstance(first, _Stop):
+            await self._commit_heartbeats(everything=True)
+            return False
+        if isinstance(first, _FlushHeartbeats):
+            await self._commit_heartbeats()
+            return True
+        batch: list[Item] = [first]
+        going_on = True
+        flush_after = False
+        while len(batch) < self._batch_max and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if isinstance(item, _Stop):
+                going_on = False
+                break
+            if isinstance(item, _FlushHeartbeats):
+                flush_after = True
+                break
+            batch.append(item)
+        self._metrics.pipeline_backlog.set(self._queue.qsize())
+        await self._process(batch)
+        if not going_on:
+            # Messages that arrived after the stop was asked for stay unacknowledged (see
+            # `_refuse_leftovers`); held heartbeats are committed.
+            await self._commit_heartbeats(everything=True)
+            return False
+        if flush_after:
+            await self._commit_heartbeats()
+        if self._clock.monotonic() - self._last_commit > self._probe_interval_s:
+            await self._process([self._probe()])
+        return True
+
+    def _probe(self) -> _Pending:
+        return _Pending(ProbeStore(), asyncio.get_running_loop().create_future())
+
+    def _refuse_leftovers(self) -> None:
+        """After the stop: messages still queued stay unacknowledged (the broker delivers them
+        again to the next hub); commands still queued are answered with an error, not left
+        hanging."""
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if isinstance(item, _Pending) and not item.future.done():
+                item.future.set_exception(ChuongError("the hub is stopping; try again"))
+
+    async def _commit_heartbeats(self, *, everything: bool = False) -> None:
+        """Commit up to `batch_max` held heartbeats; if more are held, their turn comes again
+        behind whatever waits in the queue now (or at once, for `everything`, when stopping)."""
+        while self._heartbeats:
+            buttons = list(itertools.islice(self._heartbeats, self._batch_max))
+            await self._process([self._heartbeats.pop(button) for button in buttons])
+            if not everything:
+                break
+        if self._heartbeats:
+            self._queue.put_nowait(_FLUSH_HEARTBEATS)
+        elif self._heartbeat_timer is not None:
+            self._heartbeat_timer.cancel()
+            self._heartbeat_timer = None
+
+    async def _process(self, batch: list[Item]) -> None:
+        try:
+            plan = await self._plan(batch)
+            await self._commit(plan)
+        except Exception as exc:
+            if len(batch) > 1:
+                log.exception(
+                    "pipeline: a batch of %d failed; committing its items one by one", len(batch)
+                )
+                for item in batch:
+                    await self._process([item])
+                return
+            await self._quarantine(batch[0], exc)
+            return
+        self._finish(batch, plan)
+
+    async def _plan(self, batch: list[Item]) -> Plan:
+        await self._refresh_registry()
+        keys = [(i.button, i.event.id) for i in batch if isinstance(i, PressIn)]
+        earlier = await self.store.find_events(keys) if keys else {}
+        plan = Plan(
+            hub_id=self._hub_id,
+            state=self.state,
+            now=self._clock.now(),
+            earlier=earlier,
+            hooks=self._hooks,
+            trouble_hooks=self._trouble_hooks,
+            press_hooks=self._press_hooks,
+        )
+        for item in batch:
+            if isinstance(item, _Pending):
+                try:
+                    item.result = item.command.plan(plan)
+                except ChuongError as exc:
+                    item.result = exc
+            else:
+                plan.inbound(item)
+        return plan
+
+    async def _commit(self, plan: Plan) -> None:
+        """Commit, retrying errors that may pass until they do (or the hub is stopped)."""
+        attempt = 0
+        while True:
+            started = self._last_activity = self._clock.monotonic()
+            try:
+                if plan.changes:
+                    await self.store.commit(plan.changes)
+            except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
+                if not _may_pass(exc):
+                    raise
+                attempt += 1
+                self._metrics.commit_failures.inc()
+                self._mark_unwritable(exc)
+                delay = min(self._retry_max_s, 0.05 * 2**attempt) * random.uniform(0.8, 1.2)  # noqa: S311
+                log.warning("store: commit failed (%s); retry %d in %.2fs", exc, attempt, delay)
+                await asyncio.sleep(delay)
+                continue
+            self._metrics.commit_latency.observe(self._clock.monotonic() - started)
+            self._last_commit = self._clock.monotonic()
+            if not self.health.writable:
+                await self._mark_writable()
+            return
+
+    def _finish(self, batch: list[Item], plan: Plan) -> None:
+        self.state.absorb(plan.draft)
+        now = self._clock.now()
+        acked = False
+        for item in batch:
+            if isinstance(item, _Pending):
+                if not item.future.done():
+                    if isinstance(item.result, BaseException):
+                        item.future.set_exception(item.result)
+                    else:
+                        item.future.set_result(item.result)
+            else:
+                if item.delivery is not None:
+                    self._acker.ack(item.delivery)
+                    acked = True
+                if not isinstance(item, HeartbeatIn):  # those wait on purpose
+                    self._metrics.ingest_latency.observe(
+                        max(0.0, (now - item.received_at).total_seconds())
+                    )
+        if acked:
+            self._acker.flush()  # the PUBACKs leave before the fan-out's publications queue
+        for event in plan.events:
+            self._bus.publish(event)
+        self._count(plan, len(batch))
+
+    def _count(self, plan: Plan, size: int) -> None:
+        m = self._metrics
+        m.batch_size.observe(size)
+        for key, count in plan.counts.items():
+            kind, _, label = key.partition(":")
+            if kind == "press":
+                m.presses.labels(label).inc(count)
+            elif kind == "rejected":
+                m.rejected.labels(label).inc(count)
+            elif kind == "duplicate":
+                m.duplicates.inc(count)
+            elif kind == "untracked":
+                m.untracked_devices.inc(count)
+        for event in plan.events:
+            if not isinstance(event, AlarmChanged):
+                continue
+            alarm = event.alarm
+            if event.change == "raised":
+                m.alarms_raised.labels(str(alarm.test).lower()).inc()
+            elif event.change == "acknowledged" and alarm.acknowledged_at is not None:
+                m.ack_latency.observe((alarm.acknowledged_at - alarm.raised_at).total_seconds())
+            elif event.change == "resolved" and alarm.outcome is not None:
+                m.alarms_resolved.labels(alarm.outcome.value).inc()
+
+    async def _quarantine(self, item: Item, exc: Exception) -> None:
+        """One item that cannot be processed: keep it on record and go on."""
+        log.error("pipeline: cannot process %r; kept as rejected", item, exc_info=exc)
+        if isinstance(item, _Pending):
+            if not item.future.done():
+                item.future.set_exception(ChuongError("internal error; see the hub's log"))
+            return
+        plan = Plan(hub_id=self._hub_id, state=self.state, now=self._clock.now(), earlier={})
+        payload = repr(item).encode("utf-8", "replace")
+        button = getattr(item, "button", None)
+        plan.changes.add_rejected(
+            iso(item.received_at),
+            getattr(item, "topic", "") or f"(button {button})",
+            payload,
+            "internal_error",
+            "the hub failed to process this message; see its log",
+            button,
+        )
+        plan.raise_trouble(
+            "internal_error", "hub", detail=f"a message from {button} could not be processed"
+        )
+        self._metrics.quarantined.inc()
+        try:
+            await self._commit(plan)
+        except Exception:
+            log.exception("pipeline: could not even record the quarantined item")
+            return
+        self._finish([item], plan)
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    async def _refresh_registry(self) -> None:
+        version = await self.store.data_version()
+        if version != self._data_version:
+            self._data_version = version
+            self.state.registry = await self.store.load_registry()
+            log.info(
+                "registry: reloaded (%d sites, %d buttons)",
+                len(self.state.registry.sites),
+                len(self.state.registry.buttons),
+            )
+
+    def _mark_unwritable(self, exc: BaseException) -> None:
+        if self.health.writable:
+            log.error("store: cannot commit: %s; holding acknowledgements until it can", exc)
+            self.health.since = self._clock.now()
+        self.health.writable = False
+        self.health.error = str(exc) or type(exc).__name__
+        self._metrics.store_writable.set(0)
+
+    async def _mark_writable(self) -> None:
+        log.warning("store: commits succeed again after failing since %s", self.health.since)
+        since = self.health.since
+        error = self.health.error
+        self.health = StoreHealth()
+        self._metrics.store_writable.set(1)
+        with contextlib.suppress(Exception):
+            plan = Plan(hub_id=self._hub_id, state=self.state, now=self._clock.now(), earlier={})
+            plan.audit(
+                "store.recovered", "hub", failing_since=iso(since) if since else None, error=error
+            )
+            await self.store.commit(plan.changes)
+
+    def _open_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for alarm in self.state.alarms.values():
+            counts[alarm.state.value] = counts.get(alarm.state.value, 0) + 1
+        return counts

@@ -1,0 +1,183 @@
+"""Unit tests of hub/config/notifiers.py and hub/config/escalation.py: every problem is one line
+naming its key, as `chuong check-config` prints it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from hub import cli
+from hub.config import load_config
+from hub.config.notifiers import MqttNotifier, SmsNotifier, TelegramNotifier, WebhookNotifier
+from hub.errors import ConfigError
+
+GOOD = """\
+[hub]
+id = "post"
+public_url = "http://10.0.0.5:8080"
+
+[notifiers.post-siren]
+type = "mqtt"
+topic = "cmnd/siren/POWER"
+payload_on = "ON"
+payload_off = "OFF"
+tests = true
+
+[notifiers.hook]
+type = "webhook"
+url = "http://127.0.0.1:9000/hook"
+secret = "hmac-key"
+
+[notifiers.commander]
+type = "telegram"
+bot_token = "123:ABC"
+chat_id = 42
+
+[notifiers.commander-sms]
+type = "sms"
+port = "/dev/ttyUSB2"
+to = "+84 901 234 567"
+person = "commander"
+
+[[escalation.steps]]
+after_s = 0
+notify = ["post-siren"]
+
+[[escalation.steps]]
+after_s = 30
+notify = ["hook", "commander"]
+repeat_s = 60
+
+[escalation.policies.market]
+steps = [{ after_s = 0, notify = ["post-siren", "commander-sms"] }]
+
+[[escalation.rules]]
+sites = ["market-*"]
+policy = "market"
+
+[escalation.troubles]
+kinds = ["tamper"]
+steps = [{ after_s = 120, notify = ["commander"] }]
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith("CHUONG_"):
+            monkeypatch.delenv(name)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "chuong.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    return info.value.problems
+
+
+def test_default_is_no_notifier_and_no_step() -> None:
+    """Without configuration nothing is sent: no notifier, no step, no trouble step."""
+    config = load_config()
+    assert config.notifiers == {}
+    assert config.escalation.steps == []
+    assert config.escalation.troubles.steps == []
+    assert config.escalation.link_ttl_s == 12 * 3600
+
+
+def test_a_full_policy_loads(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    siren = config.notifiers["post-siren"]
+    assert isinstance(siren, MqttNotifier)
+    assert (siren.local, siren.links, siren.per_alarm) == (True, False, False)
+    assert isinstance(config.notifiers["hook"], WebhookNotifier)
+    telegram = config.notifiers["commander"]
+    assert isinstance(telegram, TelegramNotifier)
+    assert telegram.chat_id == "42"
+    assert "123:ABC" not in repr(config)
+    sms = config.notifiers["commander-sms"]
+    assert isinstance(sms, SmsNotifier)
+    assert (sms.to, sms.person, sms.charset) == ("+84901234567", "commander", "ucs2")
+    assert [s.after_s for s in config.escalation.steps] == [0, 30]
+    assert config.escalation.steps[1].repeat_s == 60
+    assert config.escalation.rules[0].policy == "market"
+
+
+def test_env_overrides_a_notifier_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A secret can come from the environment instead of the file."""
+    monkeypatch.setenv("CHUONG_NOTIFIERS__HOOK__SECRET", "from-env")
+    config = load_config(write(tmp_path, GOOD))
+    hook = config.notifiers["hook"]
+    assert isinstance(hook, WebhookNotifier)
+    assert hook.secret is not None
+    assert hook.secret.get_secret_value() == "from-env"
+    assert str(hook.url) == "http://127.0.0.1:9000/hook"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ('notify = ["post-siren"]', 'notify = ["x"]'),
+            "escalation.steps.0.notify: unknown notifier 'x' (known: commander, "
+            "commander-sms, hook, post-siren)",
+        ),
+        (
+            ('policy = "market"', 'policy = "mall"'),
+            "escalation.rules.0.policy: unknown policy 'mall'",
+        ),
+        (('type = "webhook"', 'type = "pager"'), "notifiers.hook: type must be one of mqtt"),
+        (('url = "http://127.0.0.1:9000/hook"', 'url = "not a url"'), "notifiers.hook.url: "),
+        (('to = "+84 901 234 567"', 'to = "call me"'), "notifiers.commander-sms.to: "),
+        (("chat_id = 42", ""), "notifiers.commander.chat_id: Field required"),
+        (("after_s = 30", "after_s = -1"), "escalation.steps.1.after_s: "),
+        (("repeat_s = 60", "repeat_s = 0"), "escalation.steps.1.repeat_s: "),
+        (("after_s = 30", "after_s = 30\nlouder = true"), "escalation.steps.1.louder: unknown key"),
+        (('topic = "cmnd/siren/POWER"', 'topic = "siren/#"'), "notifiers.post-siren.topic: "),
+        (
+            ('payload_on = "ON"', 'payload_on = "{colour}"'),
+            "notifiers.post-siren.payload_on: unknown placeholder {colour}",
+        ),
+        (
+            ('person = "commander"', 'person = "commander"\ntests = true'),
+            "notifiers.commander-sms: tests: only local notifiers",
+        ),
+        (('sites = ["market-*"]', ""), "escalation.rules.0: a rule needs sites, buttons or"),
+        (("[notifiers.hook]", "[notifiers.Hook]"), "notifiers.Hook: 'Hook': must be 1-64"),
+    ],
+)
+def test_problems_name_their_key(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    old, new = change
+    assert old in GOOD
+    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert any(line.startswith(expected) for line in found), found
+
+
+def test_steps_out_of_order(tmp_path: Path) -> None:
+    """Steps are listed in the order they fire; a later step that fires earlier is an error."""
+    text = GOOD.replace("after_s = 0\nnotify", "after_s = 45\nnotify", 1)
+    assert problems(tmp_path, text) == [
+        "escalation.steps: step 1 fires before step 0: list the steps in the order of their after_s"
+    ]
+
+
+def test_check_config_prints_the_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`chuong check-config` prints each problem on its line and exits 1."""
+    path = write(tmp_path, GOOD.replace('notify = ["post-siren"]', 'notify = ["x"]'))
+    assert cli.main(["check-config", "--config", str(path)]) == 1
+    assert "  escalation.steps.0.notify: unknown notifier 'x'" in capsys.readouterr().err
+
+
+def test_the_shipped_example_is_valid() -> None:
+    """config/escalation.example.toml loads as it is."""
+    example = Path(__file__).parents[3] / "config" / "escalation.example.toml"
+    config = load_config(example)
+    assert len(config.escalation.steps) == 4
+    assert config.escalation.rules[0].policy == "cho"
+    assert config.notifiers["chi_huy_sms"].person == "chi-huy"

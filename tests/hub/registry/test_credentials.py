@@ -1,0 +1,60 @@
+"""Unit tests of hub/registry/credentials.py: who gets a broker user, and the ACL's lines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from devices.profiles import make_profiles
+from hub.domain.model import Button
+from hub.registry.credentials import acl_text, users_for
+
+NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+BUTTONS = [
+    Button("bank-1", "bank"),
+    Button("quay-shelly", "pharmacy", profile="shelly-gen1", native_id="shellybutton1-A4CF12"),
+    Button("zb-1", "pharmacy", profile="zigbee2mqtt", native_id="sos-1"),
+    Button("zb-2", "pharmacy", profile="zigbee2mqtt", native_id="sos-2"),
+]
+
+
+def test_users_are_the_hub_every_button_that_connects_and_each_bridge_once() -> None:
+    users = users_for(BUTTONS, make_profiles(), "chuong-hub")
+    assert sorted(users) == ["bank-1", "chuong-hub", "quay-shelly", "zigbee2mqtt"]
+    assert users["bank-1"] is None  # the shared pattern lines
+    shelly = users["quay-shelly"]
+    assert shelly is not None
+    assert shelly.write == ("shellies/shellybutton1-A4CF12/#", "shellies/announce")
+
+
+def test_the_acl_keeps_buttons_to_their_own_topics_and_never_lets_them_write_an_ack() -> None:
+    profiles = make_profiles(zigbee2mqtt_base="z2m")
+    users = users_for(BUTTONS, profiles, "chuong-hub")
+    text = acl_text(
+        root="post/v1",
+        hub_user="chuong-hub",
+        users=users,
+        hub_reads=["z2m/+", "shellies/+/online"],
+        now=NOW,
+    )
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert lines[:4] == [
+        "pattern write post/v1/dev/%u/event",
+        "pattern write post/v1/dev/%u/heartbeat",
+        "pattern write post/v1/dev/%u/status",
+        "pattern read post/v1/dev/%u/ack",
+    ]
+    assert not any(
+        "%u/#" in line or ("ack" in line and "write" in line and "%u" in line) for line in lines
+    )
+    hub = lines[lines.index("user chuong-hub") + 1 :]
+    assert hub[:6] == [
+        "topic read post/v1/dev/+/#",
+        "topic write post/v1/dev/+/ack",
+        "topic write post/v1/alarms/#",
+        "topic write post/v1/hub/#",
+        "topic read z2m/+",
+        "topic read shellies/+/online",
+    ]
+    bridge = lines[lines.index("user zigbee2mqtt") + 1 :]
+    assert bridge[:2] == ["topic write z2m/#", "topic read z2m/#"]
+    assert "2026-11-22T08:00:00.000Z" in text

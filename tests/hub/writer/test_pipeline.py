@@ -1,0 +1,141 @@
+"""The pipeline with a real SQLite store: acknowledgement only after commit, in arrival order;
+commands answered; a stop that leaves nothing hanging."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devices.messages import EventType, Heartbeat, PressEvent
+from hub.clock import SystemClock
+from hub.domain.bus import Bus
+from hub.domain.inbound import Delivery, HeartbeatIn, PressIn
+from hub.errors import ChuongError
+from hub.metrics import Metrics
+from hub.store import Store
+from hub.writer import plan as plan_module
+from hub.writer.commands import AcknowledgeAlarm
+from hub.writer.pipeline import Pipeline
+
+
+class RecordingAcker:
+    """Records PUBACKs; with `presses`, checks through another connection that the acknowledged
+    press is already committed at the moment of its ack."""
+
+    def __init__(self, db: Path, presses: dict[int, tuple[str, str]] | None = None) -> None:
+        self.db = db
+        self.presses = presses or {}
+        self.acked: list[int] = []
+        self.visible_at_ack: list[bool] = []
+
+    def ack(self, delivery: Delivery) -> None:
+        self.acked.append(delivery.mid)
+        if delivery.mid in self.presses:
+            with contextlib.closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)) as conn:
+                row = conn.execute(
+                    "SELECT 1 FROM presses WHERE button_id = ? AND event_id = ?",
+                    self.presses[delivery.mid],
+                ).fetchone()
+            self.visible_at_ack.append(row is not None)
+
+    def flush(self) -> None:
+        """The PUBACKs are recorded as they are given; there is no socket to write."""
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = Store(tmp_path / "hub.db")
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def make_pipeline(
+    store: Store, presses: dict[int, tuple[str, str]] | None = None, **options: Any
+) -> tuple[Pipeline, RecordingAcker]:
+    acker = RecordingAcker(store.path, presses)
+    pipeline = Pipeline(
+        store=store,
+        state=await store.load_state(),
+        bus=Bus(),
+        metrics=Metrics(),
+        clock=SystemClock(),
+        acker=acker,
+        hub_id="post",
+        **options,
+    )
+    await pipeline.start()
+    return pipeline, acker
+
+
+def press(button: str, event: str, mid: int) -> PressIn:
+    return PressIn(
+        button,
+        PressEvent(id=event, type=EventType.PRESS),
+        datetime.now(UTC),
+        Delivery(mid=mid, qos=1, connection=1),
+    )
+
+
+async def test_acks_follow_the_commit_in_arrival_order(store: Store) -> None:
+    """Presses submitted together are acknowledged in the order they arrived, and at the moment of
+    each ack another connection already sees the press in the store (it is committed)."""
+    presses = {mid: (f"b{mid % 7}", f"e{mid}") for mid in range(1, 51)}
+    pipeline, acker = await make_pipeline(store, presses)
+    for mid, (button, event) in presses.items():
+        pipeline.submit(press(button, event, mid))
+    await pipeline.stop()
+    assert acker.acked == list(range(1, 51))
+    assert acker.visible_at_ack == [True] * 50
+
+
+async def test_a_command_is_answered_after_its_commit(store: Store) -> None:
+    """`execute` returns the command's result once committed; a refused command raises."""
+    pipeline, _ = await make_pipeline(store)
+    pipeline.submit(press("b1", "e1", 1))
+    await asyncio.sleep(0.05)
+    [alarm_id] = list(pipeline.state.alarms)
+    acknowledged = await pipeline.execute(AcknowledgeAlarm(alarm_id, "user:an"))
+    assert acknowledged.acknowledged_by == "user:an"
+    assert (await store.get_alarm(alarm_id)).acknowledged_by == "user:an"  # type: ignore[union-attr]
+    with pytest.raises(ChuongError):
+        await pipeline.execute(AcknowledgeAlarm(alarm_id, "user:binh"))
+    await pipeline.stop()
+
+
+async def test_commands_queued_behind_the_stop_are_refused_not_left_hanging(store: Store) -> None:
+    """A command that arrives after the stop marker gets an error instead of waiting forever."""
+    pipeline, _ = await make_pipeline(store)
+    stopping = asyncio.create_task(pipeline.stop())
+    await asyncio.sleep(0)
+    late = asyncio.create_task(pipeline.execute(AcknowledgeAlarm("post-1", "user:an")))
+    await stopping
+    with pytest.raises(ChuongError, match="stopping"):
+        await asyncio.wait_for(late, 5)
+
+
+async def test_unregistered_devices_are_tracked_up_to_a_limit(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond MAX_UNREGISTERED_DEVICES, a new unknown button's heartbeat is not tracked (and
+    counted), but its press still raises an alarm."""
+    monkeypatch.setattr(plan_module, "MAX_UNREGISTERED_DEVICES", 3)
+    pipeline, _ = await make_pipeline(store, heartbeat_flush_s=0.01)
+    now = datetime.now(UTC)
+    for n in range(5):
+        pipeline.submit(HeartbeatIn(f"ghost-{n}", Heartbeat(battery=50), now, None))
+    for _ in range(200):  # the held heartbeats are committed after heartbeat_flush_s
+        if pipeline.state.devices:
+            break
+        await asyncio.sleep(0.01)
+    pipeline.submit(press("ghost-9", "e1", 1))
+    await pipeline.stop()
+    assert sorted(pipeline.state.devices) == ["ghost-0", "ghost-1", "ghost-2"]
+    assert [a.buttons for a in pipeline.state.alarms.values()] == [("ghost-9",)]

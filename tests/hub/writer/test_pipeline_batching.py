@@ -1,0 +1,257 @@
+"""The pipeline with a real store and a recording acker: heartbeats are held and committed
+together, presses never wait for them, and PUBACKs leave before the fan-out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from devices.messages import EventType, Heartbeat, PressEvent
+from hub.clock import SystemClock
+from hub.domain.bus import Bus
+from hub.domain.inbound import Delivery, HeartbeatIn, PressIn
+from hub.errors import ChuongError
+from hub.metrics import Metrics
+from hub.store import Store
+from hub.writer import pipeline as pipeline_module
+from hub.writer.pipeline import Pipeline
+from hub.writer.plan import Command, Plan
+from tests.conftest import wait_for
+
+CLOCK = SystemClock()
+
+
+class RecordingAcker:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.acked: list[Delivery] = []
+
+    def ack(self, delivery: Delivery) -> None:
+        self.acked.append(delivery)
+        self.log.append(f"ack {delivery.mid}")
+
+    def flush(self) -> None:
+        self.log.append("flush")
+
+
+class Harness:
+    def __init__(self, store: Store, pipeline: Pipeline, acker: RecordingAcker) -> None:
+        self.store = store
+        self.pipeline = pipeline
+        self.acker = acker
+        self.metrics: Metrics = pipeline._metrics
+
+    def commits(self) -> float:
+        return self.metrics.registry.get_sample_value("chuong_commit_batch_size_count") or 0.0
+
+
+StartPipeline = Callable[..., Awaitable[Harness]]
+
+
+@pytest.fixture
+async def start_pipeline(tmp_path: Path) -> AsyncIterator[StartPipeline]:
+    made: list[Harness] = []
+
+    async def start(log: list[str] | None = None, **options: float) -> Harness:
+        store = Store(tmp_path / "hub.db")
+        await store.open()
+        bus = Bus()
+        events = log if log is not None else []
+        bus.subscribe(lambda event: events.append(type(event).__name__))
+        acker = RecordingAcker(events)
+        pipeline = Pipeline(
+            store=store,
+            state=await store.load_state(),
+            bus=bus,
+            metrics=Metrics(),
+            clock=CLOCK,
+            acker=acker,
+            hub_id="post",
+            **options,  # type: ignore[arg-type]
+        )
+        await pipeline.start()
+        harness = Harness(store, pipeline, acker)
+        made.append(harness)
+        return harness
+
+    yield start
+    for harness in made:
+        await harness.pipeline.stop()
+        await harness.store.close()
+
+
+def beat(
+    button: str, battery: int, *, seconds: float = 0, delivery: Delivery | None = None
+) -> HeartbeatIn:
+    at = CLOCK.now() + timedelta(seconds=seconds)
+    return HeartbeatIn(button, Heartbeat(battery=battery, rssi=-60), at, delivery)
+
+
+def press(button: str, event_id: str, mid: int, *, seconds: float = 0) -> PressIn:
+    event = PressEvent(id=event_id, type=EventType.PRESS, battery=33)
+    at = CLOCK.now() + timedelta(seconds=seconds)
+    return PressIn(button, event, at, Delivery(mid, 1, 1))
+
+
+async def test_heartbeats_are_held_and_committed_together_with_the_latest_of_each_button(
+    start_pipeline: StartPipeline,
+) -> None:
+    """50 heartbeats from 5 buttons, then a stop: nothing is committed while they are held;
+    the stop commits the latest of each button in one transaction."""
+    harness = await start_pipeline(heartbeat_flush_s=3600)
+    for n in range(50):
+        harness.pipeline.submit(beat(f"b{n % 5}", battery=n))
+    assert await harness.store.list_device_states() == {}
+    assert harness.commits() == 0
+    await harness.pipeline.stop()
+    devices = await harness.store.list_device_states()
+    assert {button: d.battery for button, d in devices.items()} == {
+        "b0": 45,
+        "b1": 46,
+        "b2": 47,
+        "b3": 48,
+        "b4": 49,
+    }
+    assert harness.commits() == 1
+
+
+async def test_held_heartbeats_are_committed_after_the_flush_interval(
+    start_pipeline: StartPipeline,
+) -> None:
+    """Without a stop, the held heartbeats reach the store once the flush interval has passed."""
+    harness = await start_pipeline(heartbeat_flush_s=0.05)
+    harness.pipeline.submit(beat("b1", battery=80))
+
+    async def stored() -> bool:
+        return "b1" in await harness.store.list_device_states()
+
+    await wait_for(stored)
+    assert (await harness.store.list_device_states())["b1"].battery == 80
+
+
+async def test_a_big_flush_goes_in_batches_of_batch_max(
+    start_pipeline: StartPipeline,
+) -> None:
+    """25 buttons held with batch_max 10: three transactions of at most 10."""
+    harness = await start_pipeline(heartbeat_flush_s=3600, batch_max=10)
+    for n in range(25):
+        harness.pipeline.submit(beat(f"b{n:02d}", battery=50))
+    await harness.pipeline.stop()
+    assert len(await harness.store.list_device_states()) == 25
+    assert harness.commits() == 3
+
+
+async def test_a_press_does_not_wait_for_the_flush_and_keeps_its_buttons_order(
+    start_pipeline: StartPipeline,
+) -> None:
+    """A heartbeat (battery 90, signal -60) is held; a later press from the same button (battery
+    33) is committed and acknowledged at once, with the held heartbeat just ahead of it: the
+    press's newer battery wins, and the heartbeat's signal, which the press did not carry, is
+    kept. Nothing is left held for that button."""
+    harness = await start_pipeline(heartbeat_flush_s=3600)
+    harness.pipeline.submit(beat("b1", battery=90, seconds=-1))
+    harness.pipeline.submit(press("b1", "e1", mid=7))
+    await wait_for(lambda: len(harness.acker.acked) == 1)
+    assert harness.acker.acked[0].mid == 7
+    device = (await harness.store.list_device_states())["b1"]
+    assert (device.battery, device.rssi) == (33, -60)
+    await harness.pipeline.stop()
+    assert harness.commits() == 1
+
+
+@dataclass(slots=True)
+class BatteryOf(Command):
+    """Reads what the plan knows of a button's battery; `heard` declares that it decides on it."""
+
+    button: str
+    heard: bool
+
+    def heard_from(self) -> tuple[str, ...]:
+        return (self.button,) if self.heard else ()
+
+    def plan(self, plan: Plan) -> int | None:
+        device = plan.draft.device(self.button)
+        return device.battery if device else None
+
+
+async def test_a_command_that_decides_on_a_button_sees_its_held_heartbeat(
+    start_pipeline: StartPipeline,
+) -> None:
+    """The supervisor's review must not find a button silent for a heartbeat that is only held:
+    a command naming the button in `heard_from` has the held heartbeat committed ahead of it; a
+    command that names no button leaves it held."""
+    harness = await start_pipeline(heartbeat_flush_s=3600)
+    harness.pipeline.submit(beat("b1", battery=90))
+    assert await harness.pipeline.execute(BatteryOf("b1", heard=False)) is None
+    assert await harness.pipeline.execute(BatteryOf("b1", heard=True)) == 90
+
+
+async def test_a_command_after_the_stop_is_refused_at_once(
+    start_pipeline: StartPipeline,
+) -> None:
+    """Once the writer has stopped, a command (from a part that stops later) gets an error at
+    once instead of waiting for an answer that will never come."""
+    harness = await start_pipeline()
+    await harness.pipeline.stop()
+    with pytest.raises(ChuongError, match="stopping"):
+        await asyncio.wait_for(harness.pipeline.execute(BatteryOf("b1", heard=False)), 5)
+
+
+async def test_a_heartbeat_newer_than_the_last_press_is_applied(
+    start_pipeline: StartPipeline,
+) -> None:
+    harness = await start_pipeline(heartbeat_flush_s=3600)
+    harness.pipeline.submit(press("b1", "e1", mid=7))
+    await wait_for(lambda: len(harness.acker.acked) == 1)
+    harness.pipeline.submit(beat("b1", battery=90, seconds=1))
+    await harness.pipeline.stop()
+    assert (await harness.store.list_device_states())["b1"].battery == 90
+
+
+async def test_a_heartbeat_that_came_with_qos1_is_queued_and_acknowledged_after_its_commit(
+    start_pipeline: StartPipeline,
+) -> None:
+    """A profile's heartbeat with a broker delivery is not held: the broker waits for its
+    PUBACK, which follows its commit."""
+    harness = await start_pipeline(heartbeat_flush_s=3600)
+    harness.pipeline.submit(beat("b1", battery=70, delivery=Delivery(9, 1, 1)))
+    await wait_for(lambda: len(harness.acker.acked) == 1)
+    assert (await harness.store.list_device_states())["b1"].battery == 70
+
+
+async def test_too_many_buttons_held_drops_new_ones_and_counts_them(
+    start_pipeline: StartPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hold is bounded: beyond the limit of buttons, heartbeats of new buttons are dropped
+    (and counted); buttons already held still have their latest kept."""
+    monkeypatch.setattr(pipeline_module, "HEARTBEAT_BACKLOG_LIMIT", 3)
+    harness = await start_pipeline(heartbeat_flush_s=3600)
+    for n in range(5):
+        harness.pipeline.submit(beat(f"b{n}", battery=10))
+    harness.pipeline.submit(beat("b0", battery=11))
+    await harness.pipeline.stop()
+    devices = await harness.store.list_device_states()
+    assert sorted(devices) == ["b0", "b1", "b2"]
+    assert devices["b0"].battery == 11
+    dropped = harness.metrics.registry.get_sample_value("chuong_heartbeats_dropped_total")
+    assert dropped == 2
+
+
+async def test_pubacks_are_flushed_in_arrival_order_before_the_fan_out(
+    start_pipeline: StartPipeline,
+) -> None:
+    """Two presses committed in one batch: both PUBACKs, in arrival order, then one flush, and
+    only then the events that the fan-out turns into MQTT publications."""
+    log: list[str] = []
+    harness = await start_pipeline(log)
+    harness.pipeline.submit(press("b1", "e1", mid=1))
+    harness.pipeline.submit(press("b2", "e2", mid=2))
+    await wait_for(lambda: len(harness.acker.acked) == 2)
+    assert harness.commits() == 1
+    assert log[:3] == ["ack 1", "ack 2", "flush"]
+    assert {"AlarmChanged", "ButtonAck"} <= set(log[3:])
