@@ -93,7 +93,7 @@ class _Notifier(BaseModel):
 
     @property
     def links(self) -> bool:
-        """Carries a link to acknowledge the alarm."""
+        """Gets a link to acknowledge the alarm (a local program gets it apart from the text)."""
         return not self.local
 
 
@@ -127,6 +127,13 @@ class MqttNotifier(_Notifier):
     @classmethod
     def _payload(cls, value: str | None) -> str | None:
         return None if value is None else _check_template(value)
+
+    @field_validator("person")
+    @classmethod
+    def _no_person(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError("an mqtt notifier drives a device and sends no link: remove person")
+        return value
 
     @property
     def local(self) -> bool:
@@ -235,13 +242,18 @@ class EmailNotifier(_Notifier):
 
 
 class CommandNotifier(_Notifier):
-    """A local program (a loud sound, a relay); the message on stdin, details in CHUONG_*."""
+    """A local program (a loud sound, a relay, a gateway of one's own); the message on stdin,
+    details in CHUONG_*, with CHUONG_ACK_URL, the link that acknowledges as `person`."""
 
     type: Literal["command"]
     argv: list[str] = Field(min_length=1, description="Program and arguments (no shell).")
 
     @property
     def local(self) -> bool:
+        return True
+
+    @property
+    def links(self) -> bool:
         return True
 
 

@@ -2,7 +2,8 @@
 
 The message text is written to its standard input; the details are in its environment:
 CHUONG_EVENT (alarm, clear, trouble), CHUONG_DELIVERY, CHUONG_ALARM_ID, CHUONG_LEVEL,
-CHUONG_SITE_ID, CHUONG_TITLE, CHUONG_ACK_URL (when there is one). Exit status 0 is a delivery;
+CHUONG_SITE_ID, CHUONG_TITLE, CHUONG_ACK_URL (the link that acknowledges as `person`, when
+hub.public_url is set; the text on stdin carries none). Exit status 0 is a delivery;
 any other status, or running past `timeout_s` (the program is then killed), is retried.
 """
 

@@ -220,7 +220,7 @@ class Dispatcher:
             row.body,
             language=cfg.hub.language,
             where=zone(cfg.hub.timezone),
-            link=link,
+            link=None if worker.config.local else link,
         )
         return Outgoing(row.key, row.event, row.body, message, link, cfg.hub.id)
 

@@ -150,6 +150,10 @@ def test_env_overrides_a_notifier_key(tmp_path: Path, monkeypatch: pytest.Monkey
         ),
         (('sites = ["market-*"]', ""), "escalation.rules.0: a rule needs sites, buttons or"),
         (("[notifiers.hook]", "[notifiers.Hook]"), "notifiers.Hook: 'Hook': must be 1-64"),
+        (
+            ('payload_off = "OFF"', 'payload_off = "OFF"\nperson = "duty"'),
+            "notifiers.post-siren.person: an mqtt notifier drives a device and sends no link",
+        ),
     ],
 )
 def test_problems_name_their_key(tmp_path: Path, change: tuple[str, str], expected: str) -> None:

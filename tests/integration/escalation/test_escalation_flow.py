@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+from hub.config import HubSection
 from hub.domain.model import Role
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub, wait_for
@@ -264,3 +267,31 @@ async def test_pending_notification_is_retried_after_a_restart(
 async def _failing(running: RunningHub, state: str) -> bool:
     response = await running.api().get("/api/v1/troubles", params={"state": "all"})
     return any(t["kind"] == "notifier_failing" and t["state"] == state for t in response.json())
+
+
+async def test_command_notifier_gets_the_link_of_its_person(
+    start_hub: StartHub, buttons: Buttons, tmp_path: Path
+) -> None:
+    """A `command` notifier (a gateway of one's own) gets CHUONG_ACK_URL, a link that
+    acknowledges as its `person`; a local program's text (on stdin) carries no link."""
+    out = tmp_path / "command.out"
+    dump = (
+        "import os, sys; text = sys.stdin.read(); "
+        f"open({str(out)!r}, 'w').write(os.environ['CHUONG_ACK_URL'] + '\\n' + text)"
+    )
+    running = await start_hub(
+        hub=HubSection(id="post", public_url="http://10.0.0.5:8080"),  # type: ignore[arg-type]
+        notifiers={
+            "gateway": {
+                "type": "command",
+                "argv": [sys.executable, "-c", dump],
+                "person": "commander",
+            }
+        },
+        escalation={"steps": [{"after_s": 0, "notify": ["gateway"]}]},
+    )
+    alarm_id = await press(await buttons("bank-1"))
+    await wait_for(lambda: _delivered(running, alarm_id, "gateway"), timeout=20)
+    link, text = out.read_text().split("\n", 1)
+    assert link.startswith(f"http://10.0.0.5:8080/ack/{alarm_id}/commander/")
+    assert "http" not in text
