@@ -91,9 +91,7 @@ class EscalationHooks:
 
     def on_alarm(self, plan: Plan, old: Alarm | None, new: Alarm, change: str) -> None:
         if change == "raised":
-            policy = self._policies.for_alarm(new)
-            if policy is not None:
-                start(plan, alarm_key(new.id), policy, new.raised_at, alarm_id=new.id)
+            self.start_alarm(plan, new, new.raised_at)
         elif old is not None and old.state is AlarmState.ACTIVE and new.state is not old.state:
             self._stop_alarm(plan, old, new, change)
         if change == "resolved" and new.site is not None and self._policies.troubles_escalate:
@@ -101,6 +99,11 @@ class EscalationHooks:
             # deadline earlier is always safe: `RunDue` decides from the policy, not from it).
             now = iso(plan.now)
             plan.changes.extra.append((_RECHECK_SITE, [(now, new.site.id, now)]))
+
+    def start_alarm(self, plan: Plan, alarm: Alarm, started_at: datetime) -> None:
+        policy = self._policies.for_alarm(alarm)
+        if policy is not None:
+            start(plan, alarm_key(alarm.id), policy, started_at, alarm_id=alarm.id)
 
     def on_trouble(self, plan: Plan, trouble: Trouble) -> None:
         if trouble.state is TroubleState.OPEN:
@@ -214,7 +217,7 @@ class RunDue(Command):
         policy = None if alarm is None else self.policies.for_alarm(alarm, due.policy)
         if alarm is None or policy is None:
             return Decision((), due.progress, None)
-        decision = decide_for_alarm(policy, alarm, due.progress, plan.now)
+        decision = decide_for_alarm(policy, alarm, due.progress, plan.now, due.started_at)
         if decision.level > alarm.level:
             alarm = alarms.escalate(alarm, decision.level, plan.now)
             plan.save_alarm(alarm, "escalated", "hub", level=alarm.level, policy=policy.name)
@@ -261,8 +264,10 @@ def _queue_firing(
 @dataclass(slots=True)
 class Adopt(Command):
     """At start-up: give an escalation to every open alarm and trouble that has none (raised
-    before escalation was configured, or by an older hub). Existing rows are left alone, so
-    overdue steps of adopted alarms fire at once, counted from their raise."""
+    before escalation was configured, or by an older hub). Existing rows are left alone. An
+    adopted alarm's escalation starts now: its steps climb one by one with their configured
+    spacing, instead of all the overdue ones firing together (the same person called at steps 1
+    and 2 at once)."""
 
     policies: Policies
 
@@ -271,6 +276,6 @@ class Adopt(Command):
         state = plan.draft.state
         for alarm in state.alarms.values():
             if alarm.state is AlarmState.ACTIVE:
-                hooks.on_alarm(plan, None, alarm, "raised")
+                hooks.start_alarm(plan, alarm, plan.now)
         for trouble in state.troubles.values():
             hooks.on_trouble(plan, trouble)

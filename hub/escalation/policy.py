@@ -118,11 +118,14 @@ def next_due(policy: Policy, start: datetime, progress: Progress) -> datetime | 
     return min(times, default=None)
 
 
-def decide_for_alarm(policy: Policy, alarm: Alarm, progress: Progress, now: datetime) -> Decision:
-    """Steps fire only while the alarm is active: acknowledging or resolving stops them."""
+def decide_for_alarm(
+    policy: Policy, alarm: Alarm, progress: Progress, now: datetime, start: datetime | None = None
+) -> Decision:
+    """Steps fire only while the alarm is active: acknowledging or resolving stops them. They
+    count from `start`, the raise unless the escalation began later (an adopted alarm)."""
     if alarm.state is not AlarmState.ACTIVE:
         return Decision((), dict(progress), None)
-    return decide(policy, alarm.raised_at, progress, now)
+    return decide(policy, start or alarm.raised_at, progress, now)
 
 
 def decide_for_trouble(

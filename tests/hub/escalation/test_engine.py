@@ -297,8 +297,9 @@ async def test_cleared_trouble_stops_and_cancels(store: Store) -> None:
 async def test_adopt_gives_open_alarms_an_escalation_and_leaves_others_alone(
     store: Store,
 ) -> None:
-    """An alarm raised while nothing was configured is adopted at start-up (counted from its
-    raise, so its overdue steps fire at once); an escalation that exists is left as it is."""
+    """An alarm raised while nothing was configured is adopted at start-up: its escalation starts
+    then, so its steps climb one after the other (step 1 now, step 2 its after_s later), not all
+    at once; an escalation that exists is left as it is."""
     bare = Harness(store, {})
     await bare.press("bank-1", RAISED)
     hub = Harness(store, CONFIG)
@@ -309,10 +310,19 @@ async def test_adopt_gives_open_alarms_an_escalation_and_leaves_others_alone(
     await hub.run(at(100), Adopt(hub.policies))
     adopted = await hub.escalation("post-1")
     assert (adopted["started_at"], adopted["next_due_at"]) == (
-        "2026-11-22T03:00:00.000Z",
-        "2026-11-22T03:00:00.000Z",
+        "2026-11-22T03:01:40.000Z",
+        "2026-11-22T03:01:40.000Z",
     )
     assert await hub.escalation("post-2") == before
     await hub.run_due(at(100))
+    assert hub.state.alarms["post-1"].level == 1
+    assert [r["notifier"] for r in await hub.outbox(alarm_id="post-1")] == ["siren"]
+    await hub.run_due(at(129))
+    assert hub.state.alarms["post-1"].level == 1
+    await hub.run_due(at(130))
     assert hub.state.alarms["post-1"].level == 2
     assert hub.state.alarms["post-1"].state is AlarmState.ACTIVE
+    assert [r["key"] for r in await hub.outbox(alarm_id="post-1")] == [
+        "alarm:post-1/1.0/siren",
+        "alarm:post-1/2.0/phone",
+    ]
