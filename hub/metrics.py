@@ -31,7 +31,18 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.presses = Counter("chuong_presses", "Events recorded, by type.", ["type"], registry=r)
+        self.presses = Counter(
+            "chuong_presses",
+            "Presses recorded (those that raise alarms), by type.",
+            ["type"],
+            registry=r,
+        )
+        self.button_events = Counter(
+            "chuong_button_events",
+            "Other events of buttons recorded (tamper, cancel), by type.",
+            ["type"],
+            registry=r,
+        )
         self.duplicates = Counter(
             "chuong_press_duplicates", "Redelivered or repeated events dropped.", registry=r
         )

@@ -409,6 +409,8 @@ class Pipeline:
             kind, _, label = key.partition(":")
             if kind == "press":
                 m.presses.labels(label).inc(count)
+            elif kind == "event":
+                m.button_events.labels(label).inc(count)
             elif kind == "rejected":
                 m.rejected.labels(label).inc(count)
             elif kind == "duplicate":

@@ -281,7 +281,8 @@ class Plan:
             last_seq_key=key_id(button.sign_key) if button and button.sign_key else None,
         )
         self.clear_trouble("bad_messages", button_id, detail="a valid message arrived", at=at)
-        self.counts[f"press:{event.type.value}"] += 1
+        counted = "press" if event.type.raises_alarm else "event"  # a tamper is no press
+        self.counts[f"{counted}:{event.type.value}"] += 1
         alarm: Alarm | None = None
         if verdict.verdict is Verdict.RECORD:
             alarm = self.draft.alarm(verdict.alarm_id) if verdict.alarm_id else None

@@ -94,6 +94,27 @@ async def test_the_same_event_twice_is_one_record_and_one_alarm(
     assert "chuong_press_duplicates_total 1.0" in metrics
 
 
+async def test_a_tamper_is_counted_apart_from_presses(
+    start_hub: StartHub, buttons: Buttons
+) -> None:
+    """`chuong_presses_total` counts what raises an alarm; a tamper (or cancel) is counted in
+    `chuong_button_events_total`, not as a press."""
+    running = await start_hub()
+    button = await buttons("bank-1")
+    await button.wait_ack((await button.press()).event_id)
+    await button.press("tamper")
+
+    async def tampered() -> bool:
+        troubles = (await running.api().get("/api/v1/troubles")).json()
+        return any(t["kind"] == "tamper" for t in troubles)
+
+    await wait_for(tampered)
+    metrics = (await running.api().get("/metrics")).text
+    assert 'chuong_presses_total{type="press"} 1.0' in metrics
+    assert 'chuong_presses_total{type="tamper"}' not in metrics
+    assert 'chuong_button_events_total{type="tamper"} 1.0' in metrics
+
+
 async def test_repeat_press_join_and_press_after_resolve(
     start_hub: StartHub, buttons: Buttons
 ) -> None:
