@@ -152,6 +152,7 @@ class MqttAdapter:
         self._reads = 0
         self.connected = False
         self.last_error: str | None = "not connected yet"
+        self._refused = False
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -434,6 +435,7 @@ class MqttAdapter:
         properties: Properties | None,
     ) -> None:
         if reason.is_failure:
+            self._refused = True  # the disconnect that follows says less ("Protocol error")
             self._note_error(f"the broker refused the connection: {reason}")
             return
         self._connection += 1
@@ -488,7 +490,8 @@ class MqttAdapter:
         self.connected = False
         self._subscribed.clear()
         self._disconnected.set()
-        if self._stopping:
+        refused, self._refused = self._refused, False
+        if self._stopping or refused:
             return
         text = f"disconnected from the broker: {reason}"
         if was_connected:

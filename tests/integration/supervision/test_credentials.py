@@ -7,9 +7,11 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from hub import cli
+from hub.app import Hub
 from hub.clock import SystemClock
 from hub.config import MqttSection, SupervisionSection
 from hub.registry.credentials import read_passwords
@@ -18,7 +20,7 @@ from hub.store.db import open_sync
 from simulator.broker import Mosquitto
 from simulator.button import ButtonError, VirtualButton
 from simulator.vendors import VirtualShellyGen1
-from tests.conftest import RunningHub
+from tests.conftest import RunningHub, make_config, wait_for
 from tests.integration.supervision.conftest import REGISTRY, RawClient
 
 NOT_AUTHORIZED = 0x87
@@ -169,3 +171,39 @@ def test_a_directory_that_cannot_be_written_is_a_clear_error(
     blocker.write_text("not a directory")
     assert cli.main(["registry", "credentials", "--dir", str(blocker / "creds")]) == 1
     assert "cannot write the credentials" in capsys.readouterr().err
+
+
+async def test_readyz_says_the_broker_refused_the_hubs_credentials(
+    secured: Mosquitto, tmp_path: Path
+) -> None:
+    """A wrong hub password: /readyz names the cause the broker gave ("Not authorized"), as the
+    log does, not the disconnect that follows it ("Protocol error")."""
+    config = make_config(
+        tmp_path,
+        secured,
+        mqtt=MqttSection(
+            port=secured.port,
+            username="hub-post",
+            password="wrong",
+            reconnect_min_s=0.2,
+            reconnect_max_s=0.5,
+        ),
+    )
+    hub = Hub(config)
+    await hub.start()
+    try:
+        assert hub.http is not None
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{hub.http.port}") as client:
+            reasons: list[str] = []
+
+            async def refused_twice() -> bool:
+                response = await client.get("/readyz")
+                assert response.status_code == 503
+                reasons.extend(response.json()["reasons"])
+                return sum("refused" in reason for reason in reasons) >= 2
+
+            await wait_for(refused_twice, timeout=30)
+            assert any("Not authorized" in reason for reason in reasons), reasons
+            assert not any("Protocol error" in reason for reason in reasons), reasons
+    finally:
+        await hub.stop()
