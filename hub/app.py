@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Final, Protocol
 
 import uvicorn
@@ -58,17 +58,32 @@ class Part(Protocol):
 
 
 class _UvicornServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield  # the hub owns the signals; uvicorn must not take or re-raise them
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()  # no new connection (uvicorn closes them again: harmless)
+        # Open live streams end now, cleanly; left open, uvicorn would cut them after its grace
+        # time and log an ERROR with a traceback for what is a normal stop with pages open.
+        self._on_shutdown()
+        await super().shutdown(sockets)
 
 
 class HttpServer:
     """uvicorn inside the hub's own event loop, on a socket bound here (so a taken port is a
     clear error, not uvicorn's exit)."""
 
-    def __init__(self, app: object, host: str, port: int) -> None:
+    def __init__(
+        self, app: object, host: str, port: int, on_shutdown: Callable[[], None] = lambda: None
+    ) -> None:
         self._app = app
+        self._on_shutdown = on_shutdown
         self._host = host
         self._port = port
         self._server: _UvicornServer | None = None
@@ -86,7 +101,7 @@ class HttpServer:
             timeout_graceful_shutdown=1,
             server_header=False,
         )
-        self._server = _UvicornServer(config)
+        self._server = _UvicornServer(config, self._on_shutdown)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="http-server")
         while not self._server.started:
             if self._task.done():
@@ -226,7 +241,7 @@ class Hub:
         if cfg.http.enabled:
             app = create_app(self._api_context())
             web.install(app)
-            self.http = HttpServer(app, cfg.http.host, cfg.http.port)
+            self.http = HttpServer(app, cfg.http.host, cfg.http.port, self.bus.end_queues)
             await self._start("http", self.http)
         await self._start("mqtt", mqtt)
         self._spawn(self._announce_ready(), "ready")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -102,6 +103,7 @@ class Subscription:
 class Bus:
     def __init__(self) -> None:
         self._handlers: list[Handler] = []
+        self._queues: weakref.WeakSet[Subscription] = weakref.WeakSet()
 
     def subscribe(self, handler: Handler) -> None:
         self._handlers.append(handler)
@@ -113,7 +115,14 @@ class Bus:
     def queue(self, maxsize: int = 1000) -> Subscription:
         subscription = Subscription(self, maxsize)
         self.subscribe(subscription._offer)  # the subscription's own hook
+        self._queues.add(subscription)
         return subscription
+
+    def end_queues(self) -> None:
+        """End every queue's iteration: the hub is stopping, and its live streams end cleanly
+        instead of being cut off."""
+        for subscription in list(self._queues):
+            subscription.close()
 
     def publish(self, event: Event) -> None:
         for handler in tuple(self._handlers):

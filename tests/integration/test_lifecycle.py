@@ -10,9 +10,14 @@ import sqlite3
 import time
 from collections.abc import Callable
 
+import httpx
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from hub.api.tokens import create_token
+from hub.clock import SystemClock
+from hub.domain.model import Role
+from hub.store.db import open_sync
 from simulator.broker import Mosquitto
 from simulator.load import LoadPublisher
 from tests.conftest import HubProcess, stalled_store, wait_for
@@ -133,3 +138,33 @@ async def test_second_signal_forces_the_exit(
             return int(conn.execute("SELECT count(*) FROM presses").fetchone()[0])
 
     await wait_for(lambda: stored() == 1, timeout=20)
+
+
+async def test_sigint_with_a_live_stream_open_stops_quietly(
+    hub_process: Callable[..., HubProcess],
+) -> None:
+    """Ctrl+C while a page holds the live stream open: the stream ends, the hub exits 0, and the
+    log has no ERROR and no traceback (a stop with open pages is normal)."""
+    hub = hub_process()
+    with contextlib.closing(open_sync(hub.db)) as conn:
+        token = create_token(conn, "page", Role.VIEWER, SystemClock().now())
+    hub.start()
+    await hub.wait_ready()
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        httpx.AsyncClient(base_url=hub.url, headers=headers, timeout=30) as client,
+        client.stream("GET", "/api/v1/stream") as response,
+    ):
+        assert response.status_code == 200
+        lines = response.aiter_lines()
+        while "hello" not in await anext(lines):
+            pass
+        assert hub.process is not None
+        hub.process.send_signal(signal.SIGINT)
+        async for _ in lines:  # the hub ends the stream
+            pass
+    assert await asyncio.to_thread(hub.process.wait, 30) == 0
+    log = hub.log()
+    assert "hub: drained" in log
+    assert " ERROR " not in log, log
+    assert "Traceback" not in log, log
