@@ -29,7 +29,7 @@ from hub.errors import ChuongError
 from hub.logs import configure_logging
 from hub.registry.file import RegistryFile, import_registry
 from hub.store.db import open_sync
-from hub.web.accounts import add_user, set_password
+from hub.web.accounts import add_user, set_password, verify_password
 from simulator.broker import BrokerError, Mosquitto
 from simulator.fleet import Fleet, PressReport
 
@@ -37,7 +37,9 @@ log = logging.getLogger(__name__)
 
 DEMO_TOKEN_NAME = "demo-admin"  # noqa: S105  # the name of a token, not a secret
 DEMO_OFFICER = "trucban"
-"""The duty officer of the demo ("trực ban"), with a new password printed at every run."""
+"""The duty officer of the demo ("trực ban"); its password is kept in the working directory, so
+a restart of the demo leaves open pages logged in."""
+PASSWORD_FILE = "officer-password"  # noqa: S105  # a file name, not a secret
 _READABLE = "abcdefghjkmnpqrstuvwxyz23456789"  # no two that read alike (l and 1, o and 0)
 
 
@@ -97,7 +99,7 @@ async def _demo(args: argparse.Namespace) -> int:
         with contextlib.suppress(ChuongError):  # a fresh token each run; the old one stops working
             revoke_token(conn, DEMO_TOKEN_NAME, now)
         token = create_token(conn, DEMO_TOKEN_NAME, Role.ADMIN, now)
-        password = _demo_officer(conn, now)
+        password = _demo_officer(conn, now, workdir / PASSWORD_FILE)
 
     hub = Hub(config)
     stop = asyncio.Event()
@@ -132,13 +134,23 @@ async def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_officer(conn: sqlite3.Connection, now: datetime) -> str:
-    """Create the demo's officer, or give it a new password; return the password."""
+def _demo_officer(conn: sqlite3.Connection, now: datetime, saved: Path) -> str:
+    """The demo's officer and its password: the one of the last run when it still logs in (its
+    sessions live on); otherwise a new one (kept in `saved`, readable by its owner only)."""
+    row = conn.execute(
+        "SELECT password_hash FROM users WHERE username = ?", (DEMO_OFFICER,)
+    ).fetchone()
+    with contextlib.suppress(OSError):
+        password = saved.read_text(encoding="utf-8").strip()
+        if row is not None and verify_password(row[0], password):
+            return password
     password = "-".join("".join(secrets.choice(_READABLE) for _ in range(4)) for _ in range(3))
-    try:
+    if row is None:
         add_user(conn, DEMO_OFFICER, Role.OFFICER, password, now, actor="demo")
-    except ChuongError:  # it exists from an earlier run
+    else:
         set_password(conn, DEMO_OFFICER, password, now, role=Role.OFFICER, actor="demo")
+    saved.touch(mode=0o600)
+    saved.write_text(password + "\n", encoding="utf-8")
     return password
 
 
@@ -163,7 +175,7 @@ def _banner(
   chuong demo — Tiếng chuông cảnh báo
   ───────────────────────────────────
   page and API   {url}      (API docs: {url}/docs)
-  log in as      {DEMO_OFFICER}  password {password}   (duty officer; new at every run)
+  log in as      {DEMO_OFFICER}  password {password}   (duty officer; the same at every run)
   admin token    {token}
                  curl -H "Authorization: Bearer {token}" {url}/api/v1/alarms
   broker         {broker.host}:{broker.port} (private Mosquitto; data in {workdir})

@@ -43,10 +43,11 @@ def _start_demo(workdir: Path, port: int) -> subprocess.Popen[str]:
 
 async def test_the_demo_prints_an_officer_login_that_works(tmp_path: Path) -> None:
     """The banner names the page's address, the officer `trucban` and a password; logging in
-    with them gives an officer session. A second run prints a new password, and the old one
-    stops working."""
+    with them gives an officer session. A restart of the demo prints the same password and
+    leaves the page logged in (its session still works)."""
     port = free_port()
     passwords = []
+    cookies = httpx.Cookies()
     for _ in range(2):
         process = _start_demo(tmp_path, port)
         try:
@@ -57,16 +58,38 @@ async def test_the_demo_prints_an_officer_login_that_works(tmp_path: Path) -> No
             username, password = found.groups()
             assert username == "trucban"
             passwords.append(password)
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-                response = await client.post(
-                    "/login", json={"username": username, "password": password}
-                )
-                assert response.status_code == 200, response.text
-                assert response.json()["role"] == "officer"
-                if len(passwords) == 2:
-                    old = {"username": username, "password": passwords[0]}
-                    assert (await client.post("/login", json=old)).status_code == 401
+            base = f"http://127.0.0.1:{port}"
+            async with httpx.AsyncClient(base_url=base, cookies=cookies) as client:
+                if len(passwords) == 1:
+                    response = await client.post(
+                        "/login", json={"username": username, "password": password}
+                    )
+                    assert response.status_code == 200, response.text
+                    assert response.json()["role"] == "officer"
+                    cookies.update(client.cookies)
+                else:
+                    response = await client.get("/api/v1/session")
+                    assert response.status_code == 200, response.text
+                    assert response.json()["username"] == "trucban"
         finally:
             process.send_signal(signal.SIGINT)
             assert await asyncio.to_thread(process.wait, 30) == 0
-    assert passwords[0] != passwords[1]
+    assert passwords[0] == passwords[1]
+    assert (tmp_path / "officer-password").stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_changed_officer_password_gets_a_new_one_printed(tmp_path: Path) -> None:
+    """If the kept password no longer logs in (changed with `chuong user passwd`), the demo
+    sets and prints a new one rather than a password that does not work."""
+    port = free_port()
+    (tmp_path / "officer-password").write_text("not-the-password\n")
+    process = _start_demo(tmp_path, port)
+    try:
+        banner = await asyncio.to_thread(_read_banner, process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.to_thread(process.wait, 30) == 0
+    found = re.search(r"password\s+(\S+)", banner)
+    assert found is not None, banner
+    assert found.group(1) != "not-the-password"
+    assert (tmp_path / "officer-password").read_text().strip() == found.group(1)
