@@ -32,6 +32,7 @@ from hub.config.notifiers import Notifier, check_notifier_names
 from hub.config.profiles import ProfilesSection
 from hub.config.server import HttpSection
 from hub.config.store import StoreSection
+from hub.config.strict import file_type_problems, key_of, suggestion
 from hub.config.supervision import SupervisionSection
 from hub.config.web import WebSection
 from hub.errors import ConfigError
@@ -118,12 +119,19 @@ def load_config(path: Path | str | None = None) -> Config:
     problems = _unknown_env_sections(env)
     if problems:
         raise ConfigError(problems)
+    strict = file_type_problems(Config, data)
+    lines = [f"{key}: {message}" for key, message in strict]
     try:
-        return Config(**data)
+        config = Config(**data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, env)) from exc
+        said = {key for key, _ in strict}
+        lines += [line for line in _describe(exc, env, data) if line.split(":")[0] not in said]
+        raise ConfigError(lines) from exc
     except SettingsError as exc:  # a value the environment source itself cannot parse
-        raise ConfigError([f"environment: {exc}"]) from exc
+        raise ConfigError([*lines, f"environment: {exc}"]) from exc
+    if lines:
+        raise ConfigError(lines)
+    return config
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -158,12 +166,19 @@ def _unknown_env_sections(env: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def _describe(exc: ValidationError, env: Mapping[str, str]) -> list[str]:
+def _describe(exc: ValidationError, env: Mapping[str, str], data: Any) -> list[str]:
     lines = []
     for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"])
-        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-        message = message.removeprefix("Value error, ")
+        key = key_of(error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            close = suggestion(Config, data, error["loc"])
+            message = "unknown key" + (f" (did you mean {close}?)" if close else "")
+        elif error["type"] == "url_parsing":
+            message = (
+                f"expected a full address with http:// or https://, such as "
+                f"http://192.168.1.10:8080 (got {error['input']!r})"
+            )
         if not key:  # a check across sections names its keys itself, one line each
             lines.extend(message.splitlines())
             continue

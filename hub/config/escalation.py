@@ -51,7 +51,7 @@ def _check_order(steps: list[StepSection]) -> list[StepSection]:
     for index in range(1, len(steps)):
         if steps[index].after_s < steps[index - 1].after_s:
             raise ValueError(
-                f"step {index} fires before step {index - 1}: list the steps in the order of "
+                f"step {index + 1} fires before step {index}: list the steps in the order of "
                 "their after_s"
             )
     return steps
@@ -132,7 +132,7 @@ def check_references(escalation: EscalationSection, notifiers: Mapping[str, Any]
             problems.append(f"escalation.policies.{name}: {exc}")
 
     def steps(prefix: str, listed: list[StepSection]) -> None:
-        for index, step in enumerate(listed):
+        for index, step in enumerate(listed, 1):  # numbered from 1, as levels are
             for name in step.notify:
                 if name not in notifiers:
                     known = ", ".join(sorted(notifiers)) or "none is configured"
@@ -144,7 +144,7 @@ def check_references(escalation: EscalationSection, notifiers: Mapping[str, Any]
     for name, policy in escalation.policies.items():
         steps(f"escalation.policies.{name}.steps", policy.steps)
     steps("escalation.troubles.steps", escalation.troubles.steps)
-    for index, rule in enumerate(escalation.rules):
+    for index, rule in enumerate(escalation.rules, 1):
         if rule.policy not in escalation.policies:
             known = ", ".join(sorted(escalation.policies)) or "none is configured"
             problems.append(

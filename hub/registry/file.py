@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from devices.messages import ButtonId, SiteId
 from devices.profiles import PROFILE_NAMES, Power, check_native_id, supervised_by
 from hub.clock import iso
+from hub.config.strict import file_type_problems, key_of, suggestion
 from hub.errors import RegistryError
 
 
@@ -125,16 +126,25 @@ def load_registry_file(path: Path) -> RegistryFile:
         raise RegistryError(f"{path}: no such file") from exc
     except tomllib.TOMLDecodeError as exc:
         raise RegistryError(f"{path}: not valid TOML: {exc}") from exc
+    strict = file_type_problems(RegistryFile, data)
+    problems = [f"{path}: {key}: {message}" for key, message in strict]
     try:
-        return RegistryFile.model_validate(data)
+        registry = RegistryFile.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        said = {key for key, _ in strict}
         for error in exc.errors():
-            key = ".".join(str(p) for p in error["loc"])
-            message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+            key = key_of(error["loc"])
+            message = error["msg"]
+            if error["type"] == "extra_forbidden":
+                close = suggestion(RegistryFile, data, error["loc"])
+                message = "unknown key" + (f" (did you mean {close}?)" if close else "")
             where = f"{path}: {key}" if key else str(path)
-            problems.append(f"{where}: {message.removeprefix('Value error, ')}")
+            if key not in said:
+                problems.append(f"{where}: {message.removeprefix('Value error, ')}")
         raise RegistryError("\n".join(problems)) from exc
+    if problems:
+        raise RegistryError("\n".join(problems))
+    return registry
 
 
 def _upsert_if_changed(table: str, columns: tuple[str, ...]) -> str:

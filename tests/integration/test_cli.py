@@ -70,8 +70,8 @@ def test_registry_import_is_an_idempotent_upsert(tmp_path: Path) -> None:
     registry.write_text('[[buttons]]\nid = "Bad Id"\ncolour = "red"\n', encoding="utf-8")
     bad = chuong("registry", "import", str(registry), env=env)
     assert bad.returncode == 1
-    assert "buttons.0.id: button id must match" in bad.stderr
-    assert "buttons.0.colour: unknown key" in bad.stderr
+    assert "buttons.1.id: button id must match" in bad.stderr
+    assert "buttons.1.colour: unknown key" in bad.stderr
 
 
 def test_check_config_names_each_bad_key_and_exits_1(tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ def test_check_config_names_each_bad_key_and_exits_1(tmp_path: Path) -> None:
     assert result.returncode == 1
     for expected in (
         "mqtt.port: Input should be less than or equal to 65535",
-        "mqtt.hots: unknown key",
+        "mqtt.hots: unknown key (did you mean host?)",
         "store.batch_max: Input should be greater than or equal to 1",
         "http.port: Input should be a valid integer",
         "(from CHUONG_HTTP__PORT)",

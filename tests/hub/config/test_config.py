@@ -140,7 +140,9 @@ def test_unknown_key_in_file(tmp_path: Path) -> None:
 
 def test_unknown_section_in_file(tmp_path: Path) -> None:
     """An unknown section is reported by name."""
-    assert problems(write(tmp_path, "[mqttt]\nport = 1\n")) == ["mqttt: unknown key"]
+    assert problems(write(tmp_path, "[mqttt]\nport = 1\n")) == [
+        "mqttt: unknown key (did you mean mqtt?)"
+    ]
 
 
 def test_section_that_is_not_a_table(tmp_path: Path) -> None:
@@ -292,3 +294,81 @@ def test_check_config_good_file_exits_0(tmp_path: Path, capsys: pytest.CaptureFi
     assert "broker.local:1884" in captured.out
     assert "s3cret" not in captured.out + captured.err
     assert captured.err == ""
+
+
+# -- strict types in the file, "did you mean", list items from 1 ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[http]\nenabled = "yes"\n',
+            'http.enabled: write true or false, without quotes (got "yes")',
+        ),
+        ('[http]\nport = "8080"\n', 'http.port: write a number, without quotes (got "8080")'),
+        ("[http]\nport = true\n", "http.port: write a number, without quotes (got true)"),
+        ("[supervision]\nenabled = 1\n", "supervision.enabled: write true or false"),
+        ('[hub]\nshutdown_timeout_s = "10"\n', "hub.shutdown_timeout_s: write a number"),
+        (
+            '[notifiers.siren]\ntype = "mqtt"\ntopic = "s"\nqos = "1"\n',
+            "notifiers.siren.qos: write a number, without quotes",
+        ),
+        (
+            '[[escalation.steps]]\nafter_s = "30"\nnotify = []\n',
+            "escalation.steps.1.after_s: write a number, without quotes",
+        ),
+    ],
+)
+def test_a_quoted_number_or_flag_in_the_file_is_an_error(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """In the file a number or a flag written as text is surely a mistake (`enabled = "yes"`,
+    `port = "8080"`): it is refused, naming the key; the environment, where every value is
+    text, still sets them."""
+    found = problems(write(tmp_path, text))
+    assert any(line.startswith(expected) for line in found), found
+    key = expected.split(":", maxsplit=1)[0]
+    assert len([line for line in found if line.startswith(f"{key}: ")]) == 1
+
+
+def test_the_environment_still_sets_numbers_and_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHUONG_HTTP__PORT", "8081")
+    monkeypatch.setenv("CHUONG_HTTP__ENABLED", "false")
+    config = load_config()
+    assert (config.http.port, config.http.enabled) == (8081, False)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[mqtt]\nprot = 1\n", "mqtt.prot: unknown key (did you mean port?)"),
+        ("[htpp]\nport = 1\n", "htpp: unknown key (did you mean http?)"),
+        (
+            '[notifiers.siren]\ntype = "mqtt"\ntopic = "s"\npayload_onn = "ON"\n',
+            "notifiers.siren.payload_onn: unknown key (did you mean payload_on?)",
+        ),
+        ("[mqtt]\nzzz = 1\n", "mqtt.zzz: unknown key"),
+    ],
+)
+def test_a_mistyped_key_gets_a_suggestion(tmp_path: Path, text: str, expected: str) -> None:
+    assert problems(write(tmp_path, text)) == [expected]
+
+
+def test_list_items_are_numbered_from_one(tmp_path: Path) -> None:
+    """The second step is step 2, as escalation levels are."""
+    text = (
+        '[notifiers.a]\ntype = "command"\nargv = ["true"]\n'
+        '[[escalation.steps]]\nafter_s = 0\nnotify = ["a"]\n'
+        '[[escalation.steps]]\nafter_s = -5\nnotify = ["b"]\n'
+    )
+    found = problems(write(tmp_path, text))
+    assert any(line.startswith("escalation.steps.2.after_s: ") for line in found), found
+
+
+def test_a_relative_public_url_says_what_is_expected(tmp_path: Path) -> None:
+    (line,) = problems(write(tmp_path, '[hub]\npublic_url = "10.0.0.5:8080"\n'))
+    assert line.startswith("hub.public_url: ")
+    assert "relative URL" not in line
+    assert "http://" in line
+    assert "10.0.0.5:8080" in line

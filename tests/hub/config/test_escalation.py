@@ -125,20 +125,20 @@ def test_env_overrides_a_notifier_key(tmp_path: Path, monkeypatch: pytest.Monkey
     [
         (
             ('notify = ["post-siren"]', 'notify = ["x"]'),
-            "escalation.steps.0.notify: unknown notifier 'x' (known: commander, "
+            "escalation.steps.1.notify: unknown notifier 'x' (known: commander, "
             "commander-sms, hook, post-siren)",
         ),
         (
             ('policy = "market"', 'policy = "mall"'),
-            "escalation.rules.0.policy: unknown policy 'mall'",
+            "escalation.rules.1.policy: unknown policy 'mall'",
         ),
         (('type = "webhook"', 'type = "pager"'), "notifiers.hook: type must be one of mqtt"),
         (('url = "http://127.0.0.1:9000/hook"', 'url = "not a url"'), "notifiers.hook.url: "),
         (('to = "+84 901 234 567"', 'to = "call me"'), "notifiers.commander-sms.to: "),
         (("chat_id = 42", ""), "notifiers.commander.chat_id: Field required"),
-        (("after_s = 30", "after_s = -1"), "escalation.steps.1.after_s: "),
-        (("repeat_s = 60", "repeat_s = 0"), "escalation.steps.1.repeat_s: "),
-        (("after_s = 30", "after_s = 30\nlouder = true"), "escalation.steps.1.louder: unknown key"),
+        (("after_s = 30", "after_s = -1"), "escalation.steps.2.after_s: "),
+        (("repeat_s = 60", "repeat_s = 0"), "escalation.steps.2.repeat_s: "),
+        (("after_s = 30", "after_s = 30\nlouder = true"), "escalation.steps.2.louder: unknown key"),
         (('topic = "cmnd/siren/POWER"', 'topic = "siren/#"'), "notifiers.post-siren.topic: "),
         (
             ('payload_on = "ON"', 'payload_on = "{colour}"'),
@@ -148,7 +148,7 @@ def test_env_overrides_a_notifier_key(tmp_path: Path, monkeypatch: pytest.Monkey
             ('person = "commander"', 'person = "commander"\ntests = true'),
             "notifiers.commander-sms: tests: only local notifiers",
         ),
-        (('sites = ["market-*"]', ""), "escalation.rules.0: a rule needs sites, buttons or"),
+        (('sites = ["market-*"]', ""), "escalation.rules.1: a rule needs sites, buttons or"),
         (("[notifiers.hook]", "[notifiers.Hook]"), "notifiers.Hook: 'Hook': must be 1-64"),
         (
             ('payload_off = "OFF"', 'payload_off = "OFF"\nperson = "duty"'),
@@ -167,7 +167,7 @@ def test_steps_out_of_order(tmp_path: Path) -> None:
     """Steps are listed in the order they fire; a later step that fires earlier is an error."""
     text = GOOD.replace("after_s = 0\nnotify", "after_s = 45\nnotify", 1)
     assert problems(tmp_path, text) == [
-        "escalation.steps: step 1 fires before step 0: list the steps in the order of their after_s"
+        "escalation.steps: step 2 fires before step 1: list the steps in the order of their after_s"
     ]
 
 
@@ -175,7 +175,7 @@ def test_check_config_prints_the_keys(tmp_path: Path, capsys: pytest.CaptureFixt
     """`chuong check-config` prints each problem on its line and exits 1."""
     path = write(tmp_path, GOOD.replace('notify = ["post-siren"]', 'notify = ["x"]'))
     assert cli.main(["check-config", "--config", str(path)]) == 1
-    assert "  escalation.steps.0.notify: unknown notifier 'x'" in capsys.readouterr().err
+    assert "  escalation.steps.1.notify: unknown notifier 'x'" in capsys.readouterr().err
 
 
 def test_the_shipped_example_is_valid() -> None:

@@ -117,29 +117,41 @@ def test_bad_toml_names_file(tmp_path: Path) -> None:
 
 
 def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
-    """An unknown key is reported with the file and its path in the file."""
+    """An unknown key is reported with the file and its path in the file (list items numbered
+    from 1), with the known key it is close to."""
     path, message = load_error(tmp_path, '[[sites]]\nid = "a"\nname = "A"\ncolour = "red"\n')
-    assert message == f"{path}: sites.0.colour: unknown key"
+    assert message == f"{path}: sites.1.colour: unknown key"
+    path, message = load_error(tmp_path, '[[sites]]\nid = "a"\nname = "A"\nadress = "x"\n')
+    assert message == f"{path}: sites.1.adress: unknown key (did you mean address?)"
+
+
+def test_a_quoted_flag_or_number_is_an_error(tmp_path: Path) -> None:
+    text = '[[buttons]]\nid = "b"\ntest_mode = "no"\ncheckin_s = "60"\n'
+    path, message = load_error(tmp_path, text)
+    assert message.splitlines() == [
+        f'{path}: buttons.1.test_mode: write true or false, without quotes (got "no")',
+        f'{path}: buttons.1.checkin_s: write a number, without quotes (got "60")',
+    ]
 
 
 def test_bad_button_id_names_file_and_key(tmp_path: Path) -> None:
     """A button id that breaks the id pattern is reported at buttons.N.id."""
     path, message = load_error(tmp_path, '[[buttons]]\nid = "ok"\n[[buttons]]\nid = "Quầy 1"\n')
-    assert message.startswith(f"{path}: buttons.1.id: ")
+    assert message.startswith(f"{path}: buttons.2.id: ")
 
 
 def test_every_problem_gets_a_line(tmp_path: Path) -> None:
     """Several problems give one line each, each naming the file and key."""
     path, message = load_error(tmp_path, '[[sites]]\nid = "a"\nname = ""\nlat = 100\n')
     lines = message.splitlines()
-    assert [line.split(": ")[1] for line in lines] == ["sites.0.name", "sites.0.lat"]
+    assert [line.split(": ")[1] for line in lines] == ["sites.1.name", "sites.1.lat"]
     assert all(line.startswith(f"{path}: ") for line in lines)
 
 
 def test_missing_required_name(tmp_path: Path) -> None:
-    """A site without a name is refused at sites.0.name."""
+    """A site without a name is refused at sites.1.name."""
     _, message = load_error(tmp_path, '[[sites]]\nid = "a"\n')
-    assert ": sites.0.name: " in message
+    assert ": sites.1.name: " in message
 
 
 @pytest.mark.parametrize(

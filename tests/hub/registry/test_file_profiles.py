@@ -26,13 +26,13 @@ def problems(tmp_path: Path, text: str) -> str:
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ('profile = "shely-gen1"\nnative_id = "x"', "buttons.0: unknown profile 'shely-gen1'"),
+        ('profile = "shely-gen1"\nnative_id = "x"', "buttons.1: unknown profile 'shely-gen1'"),
         ('profile = "tasmota"', "needs its native_id"),
         ('native_id = "x"', "native_id needs a profile"),
         ('profile = "tasmota"\nnative_id = "a/b"', "one MQTT topic level"),
-        ('power = "solar"', "buttons.0.power"),
+        ('power = "solar"', "buttons.1.power"),
         ('power = "battery"', "needs checkin_s"),
-        ("checkin_s = 0", "buttons.0.checkin_s"),
+        ("checkin_s = 0", "buttons.1.checkin_s"),
     ],
 )
 def test_bad_entries_name_the_key(tmp_path: Path, entry: str, message: str) -> None:
