@@ -1,10 +1,10 @@
-"""The HTTP API (DESIGN.md, "HTTP contract"): a FastAPI app built from the hub's parts."""
+"""The HTTP API: a FastAPI app built from the hub's parts (errors: hub/api/errors.py)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from hub.api import acklink, alarms, health, manage, registry, reports, stream, troubles
+from hub.api import acklink, alarms, errors, health, manage, registry, reports, stream, troubles
 from hub.api.context import ApiContext, Readiness
 from hub.api.headers import SecurityHeaders
 
@@ -19,6 +19,7 @@ def create_app(context: ApiContext) -> FastAPI:
     )
     app.state.context = context
     app.add_middleware(SecurityHeaders)
+    errors.install(app)
     for module in (health, alarms, registry, troubles, stream, reports, manage, acklink):
         app.include_router(module.router)
     return app

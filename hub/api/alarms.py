@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, status
 from pydantic import BaseModel, Field, field_validator
 
 from hub.api.auth import Context, Officer, Viewer
+from hub.api.errors import responses, unprocessable
 from hub.clock import iso
 from hub.domain.alarms import NOTE_MAX_CHARS
 from hub.domain.model import AlarmState, Outcome, Role
@@ -65,9 +66,8 @@ def _states(values: list[str]) -> list[str]:
     valid = {s.value for s in AlarmState}
     unknown = [s for s in states if s not in valid]
     if unknown:
-        raise HTTPException(
-            422,  # the status name changed across Starlette versions
-            f"unknown state {unknown[0]!r}: use {', '.join(sorted(valid))}",
+        raise unprocessable(
+            f"unknown state {unknown[0]!r}: use {', '.join(sorted(valid))}", "query", "state"
         )
     return states
 
@@ -98,7 +98,12 @@ async def list_alarms(
     return [AlarmView.of(alarm) for alarm in found]
 
 
-@router.get("/{alarm_id}", response_model=AlarmDetail, summary="One alarm, with its audit log")
+@router.get(
+    "/{alarm_id}",
+    response_model=AlarmDetail,
+    summary="One alarm, with its audit log",
+    responses=responses(404),
+)
 async def get_alarm(alarm_id: str, ctx: Context, _: Viewer) -> AlarmDetail:
     alarm = await ctx.store.get_alarm(alarm_id)
     if alarm is None:
@@ -125,7 +130,10 @@ async def _run(ctx: Context, alarm_id: str, command: AcknowledgeAlarm | ResolveA
 
 
 @router.post(
-    "/{alarm_id}/ack", response_model=AlarmView, summary="Acknowledge: an officer is on it"
+    "/{alarm_id}/ack",
+    response_model=AlarmView,
+    summary="Acknowledge: an officer is on it",
+    responses=responses(404, 409),
 )
 async def acknowledge(
     alarm_id: str, ctx: Context, who: Officer, body: Annotated[AckBody | None, Body()] = None
@@ -136,7 +144,10 @@ async def acknowledge(
 
 
 @router.post(
-    "/{alarm_id}/resolve", response_model=AlarmView, summary="Resolve with an outcome and a note"
+    "/{alarm_id}/resolve",
+    response_model=AlarmView,
+    summary="Resolve with an outcome and a note",
+    responses=responses(404, 409),
 )
 async def resolve(alarm_id: str, body: ResolveBody, ctx: Context, who: Officer) -> AlarmView:
     command = ResolveAlarm(

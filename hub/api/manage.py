@@ -21,6 +21,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from hub.api.auth import Admin, Context, Viewer
+from hub.api.errors import unprocessable
 from hub.api.registry import DeviceView, SiteView, device_view, site_views
 from hub.api.troubles import TroubleView
 from hub.clock import parse_iso
@@ -72,7 +73,7 @@ async def _run(ctx: Context, command: Command) -> Any:
     except RegistryConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except RegistryError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise unprocessable(str(exc), "body") from None
 
 
 def _device(ctx: Context, button_id: str) -> DeviceView:

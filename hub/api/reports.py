@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 
 from hub.api.auth import Context, Viewer
+from hub.api.errors import unprocessable
 from hub.clock import iso
 from hub.domain.model import AlarmState, Outcome
 from hub.reports.monthly import CSV_COLUMNS, MonthlyReport, csv_row, month_bounds, monthly_report
@@ -81,7 +82,7 @@ async def monthly(
     try:
         bounds = month_bounds(month, timezone)
     except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None  # the status name changed in Starlette
+        raise unprocessable(str(exc), "query", "month") from None
     reader = ctx.store.reader
     where = AlarmFilter(site_id=site, since=iso(bounds.start), until=iso(bounds.end))
     alarms = [alarm async for alarm in iter_alarms(reader, where)]

@@ -4,6 +4,7 @@ of caller: tests/faults/test_auth_matrix.py.)"""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -101,7 +102,9 @@ async def test_bad_bodies_are_422_naming_the_field(
     alarm_id = (await button.wait_ack(press.event_id)).ack.alarm
     response = await running.api().post(f"/api/v1/alarms/{alarm_id}/resolve", json=body)
     assert response.status_code == 422
-    assert any(field in error["loc"] for error in response.json()["detail"])
+    assert_unprocessable(response.json())
+    assert any(field in error["loc"] for error in response.json()["errors"])
+    assert f"body.{field}: " in response.json()["detail"]
 
 
 async def test_bad_query_is_422(start_hub: StartHub) -> None:
@@ -110,8 +113,39 @@ async def test_bad_query_is_422(start_hub: StartHub) -> None:
     api = running.api(Role.VIEWER)
     response = await api.get("/api/v1/alarms", params={"state": "burning"})
     assert response.status_code == 422
-    assert "burning" in response.json()["detail"]
-    assert (await api.get("/api/v1/alarms", params={"limit": 0})).status_code == 422
+    assert_unprocessable(response.json())
+    assert "query.state: unknown state 'burning'" in response.json()["detail"]
+    assert response.json()["errors"][0]["loc"] == ["query", "state"]
+    limited = await api.get("/api/v1/alarms", params={"limit": 0})
+    assert limited.status_code == 422
+    assert_unprocessable(limited.json())
+    assert limited.json()["detail"].startswith("query.limit: ")
+    month = await api.get("/api/v1/reports/monthly", params={"month": "2026-13"})
+    assert month.status_code == 422
+    assert_unprocessable(month.json())
+
+
+def assert_unprocessable(body: dict[str, Any]) -> None:
+    """Every 422, pydantic's or the route's own, has one shape: `detail` (one line) and
+    `errors` (each with loc, msg, type)."""
+    assert set(body) == {"detail", "errors"}
+    assert isinstance(body["detail"], str)
+    assert body["errors"]
+    assert all(set(error) == {"loc", "msg", "type"} for error in body["errors"])
+
+
+async def test_the_openapi_description_lists_the_errors(start_hub: StartHub) -> None:
+    """acknowledge and resolve list their 404 and 409; the 422 body is described as it is sent."""
+    running = await start_hub()
+    spec = (await running.api(None).get("/openapi.json")).json()
+    for action in ("ack", "resolve"):
+        answers = spec["paths"][f"/api/v1/alarms/{{alarm_id}}/{action}"]["post"]["responses"]
+        assert {"200", "404", "409", "422"} <= set(answers)
+        problem = answers["409"]["content"]["application/json"]["schema"]["$ref"]
+        assert problem == "#/components/schemas/Problem"
+    schemas = spec["components"]["schemas"]
+    assert set(schemas["HTTPValidationError"]["properties"]) == {"detail", "errors"}
+    assert schemas["HTTPValidationError"]["properties"]["detail"]["type"] == "string"
 
 
 async def test_state_filter_and_health(start_hub: StartHub, buttons: Buttons) -> None:
