@@ -7,8 +7,9 @@
     chuong token create --name N --role R      print a new API token once (stores its hash)
     chuong token list | revoke --name N
     chuong registry import FILE                upsert sites and buttons into the store
-    chuong user add --username U --role R      a person who logs in to the page (hub/web/cli.py)
-    chuong registry export | list | credentials, chuong test-mode, chuong report (cli_registry.py)
+    chuong user add --name U --role R          a person who logs in to the page (hub/web/cli.py)
+    chuong registry export | list | remove | credentials | keys, chuong test-mode,
+    chuong report untested | monthly                                  (hub/registry/cli.py)
 
 Every command that reads the configuration takes `--config FILE` (or `CHUONG_CONFIG`), and every
 key can be overridden as `CHUONG_<SECTION>__<KEY>`.
@@ -68,14 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create = token.add_parser("create", help="create a token and print it once")
     create.add_argument("--name", required=True, help="who or what uses it (unique)")
-    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument(
+        "--role", required=True, choices=[r.value for r in Role], help="what it may do"
+    )
     config_option(create)
     create.set_defaults(handler=cmd_token_create)
     listing = token.add_parser("list", help="list tokens (never the tokens themselves)")
     config_option(listing)
     listing.set_defaults(handler=cmd_token_list)
     revoke = token.add_parser("revoke", help="revoke a token by name")
-    revoke.add_argument("--name", required=True)
+    revoke.add_argument("--name", required=True, help="the name it was created with")
     config_option(revoke)
     revoke.set_defaults(handler=cmd_token_revoke)
 
@@ -83,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         title="registry commands", metavar="ACTION"
     )
     imp = registry.add_parser("import", help="upsert the sites and buttons of a TOML file")
-    imp.add_argument("file", type=Path)
+    imp.add_argument("file", type=Path, help="the registry file (config/registry.example.toml)")
     config_option(imp)
     imp.set_defaults(handler=cmd_registry_import)
 

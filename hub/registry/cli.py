@@ -53,7 +53,7 @@ def add_parsers(
     keys = registry.add_parser(
         "keys", help="give a button a key to sign its presses (printed once), or remove it"
     )
-    keys.add_argument("--button", required=True, metavar="ID")
+    keys.add_argument("--button", required=True, metavar="ID", help="the button")
     keys.add_argument("--remove", action="store_true", help="the button stops signing")
     config_option(keys)
     keys.set_defaults(handler=cmd_keys)
@@ -61,10 +61,10 @@ def add_parsers(
     test = commands.add_parser(
         "test-mode", help="put a button or a site in test mode for a maintenance visit"
     )
-    test.add_argument("state", choices=["on", "off"])
+    test.add_argument("state", choices=["on", "off"], help="on for a visit, off after it")
     which = test.add_mutually_exclusive_group(required=True)
-    which.add_argument("--button", metavar="ID")
-    which.add_argument("--site", metavar="ID")
+    which.add_argument("--button", metavar="ID", help="one button")
+    which.add_argument("--site", metavar="ID", help="every button of a site")
     config_option(test)
     test.set_defaults(handler=cmd_test_mode)
 

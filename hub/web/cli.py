@@ -1,12 +1,13 @@
 """`chuong user …`: the people who log in to the page.
 
-    chuong user add --username U --role viewer|officer|admin [--password-stdin]
-    chuong user passwd --username U [--role R] [--password-stdin]   (ends the user's sessions)
-    chuong user remove --username U                                  (ends the user's sessions)
+    chuong user add --name U --role viewer|officer|admin [--password-stdin]
+    chuong user passwd --name U [--role R] [--password-stdin]   (ends the user's sessions)
+    chuong user remove --name U                                  (ends the user's sessions)
     chuong user list
 
-A password is never taken on the command line (it would stay in the shell's history and show in
-`ps`): it is asked twice on the terminal, or read as one line from standard input with
+`--name`, as for tokens (`--username`, the older spelling, is still accepted). A password is never
+taken on the command line (it would stay in the shell's history and show in `ps`): it is asked
+twice on the terminal (again while the two differ), or read as one line from standard input with
 `--password-stdin`, for scripts.
 """
 
@@ -24,6 +25,9 @@ from hub.domain.model import Role
 from hub.errors import ChuongError
 from hub.web.accounts import add_user, check_password, list_users, remove_user, set_password
 
+ATTEMPTS = 3
+"""How many times the password is asked when the two typings differ."""
+
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     user = subparsers.add_parser("user", help="people who log in to the page").add_subparsers(
@@ -32,27 +36,33 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     roles = [role.value for role in Role]
 
     add = user.add_parser("add", help="create a user (the password is asked twice)")
-    add.add_argument("--username", required=True, help="1-64 of a-z, 0-9, '.', '_', '-'")
-    add.add_argument("--role", required=True, choices=roles)
+    _name_option(add, "1-64 of a-z, 0-9, '.', '_', '-'")
+    add.add_argument("--role", required=True, choices=roles, help="what they may do")
     _password_option(add)
     config_option(add)
     add.set_defaults(handler=cmd_user_add)
 
     passwd = user.add_parser("passwd", help="set a new password; ends the user's sessions")
-    passwd.add_argument("--username", required=True)
+    _name_option(passwd, "the user")
     passwd.add_argument("--role", choices=roles, help="also change the role")
     _password_option(passwd)
     config_option(passwd)
     passwd.set_defaults(handler=cmd_user_passwd)
 
     remove = user.add_parser("remove", help="remove a user; ends their sessions")
-    remove.add_argument("--username", required=True)
+    _name_option(remove, "the user")
     config_option(remove)
     remove.set_defaults(handler=cmd_user_remove)
 
     listing = user.add_parser("list", help="list users (never their passwords)")
     config_option(listing)
     listing.set_defaults(handler=cmd_user_list)
+
+
+def _name_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    names = parser.add_mutually_exclusive_group(required=True)
+    names.add_argument("--name", dest="username", help=help_text)
+    names.add_argument("--username", dest="username", help=argparse.SUPPRESS)  # the old spelling
 
 
 def _password_option(parser: argparse.ArgumentParser) -> None:
@@ -71,9 +81,13 @@ def read_password(from_stdin: bool, stdin: TextIO | None = None) -> str:
     else:
         if not stdin.isatty():
             raise ChuongError("no terminal to ask the password on: use --password-stdin")
-        password = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != password:
-            raise ChuongError("the two passwords differ; nothing was changed")
+        for _ in range(ATTEMPTS):
+            password = getpass.getpass("password: ")
+            if getpass.getpass("again: ") == password:
+                break
+            print("the two passwords differ; once more", file=sys.stderr)
+        else:
+            raise ChuongError(f"the two passwords differed {ATTEMPTS} times; nothing was changed")
     return check_password(password)
 
 

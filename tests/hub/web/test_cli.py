@@ -50,19 +50,31 @@ def test_add_asks_twice_on_the_terminal(
     store: Path, prompts: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     prompts.extend(["mật khẩu trực ban", "mật khẩu trực ban"])
-    assert main(["user", "add", "--username", "TrucBan", "--role", "officer"]) == 0
+    assert main(["user", "add", "--name", "TrucBan", "--role", "officer"]) == 0
     assert "user 'trucban' (officer) created" in capsys.readouterr().out
     stored = _hash(store, "trucban")
     assert stored is not None
     assert verify_password(stored, "mật khẩu trực ban")
 
 
-def test_two_different_answers_change_nothing(
+def test_two_different_answers_ask_again(
     store: Path, prompts: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    prompts.extend(["first-password", "second-password"])
-    assert main(["user", "add", "--username", "a", "--role", "viewer"]) == 1
-    assert "the two passwords differ" in capsys.readouterr().err
+    """A mistyped second answer is not the end: the password is asked again."""
+    prompts.extend(["first-password", "second-password", "good-password", "good-password"])
+    assert main(["user", "add", "--name", "a", "--role", "viewer"]) == 0
+    assert "the two passwords differ; once more" in capsys.readouterr().err
+    stored = _hash(store, "a")
+    assert stored is not None
+    assert verify_password(stored, "good-password")
+
+
+def test_three_differing_pairs_change_nothing(
+    store: Path, prompts: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompts.extend(["first-password", "second-password"] * 3)
+    assert main(["user", "add", "--name", "a", "--role", "viewer"]) == 1
+    assert "the two passwords differed 3 times; nothing was changed" in capsys.readouterr().err
     assert _hash(store, "a") is None
 
 
