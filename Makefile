@@ -12,8 +12,10 @@ ESPHOME         := $(ESPHOME_VENV)/bin/esphome
 
 .PHONY: run test lint typecheck pytest proof bench install system-deps clean
 
+# Options of the demo: make run ARGS="--http-port 8081"
+ARGS ?=
 run: install
-	$(BIN)/chuong demo
+	$(BIN)/chuong demo $(ARGS)
 
 test: install $(ESPHOME) lint typecheck pytest
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 from collections.abc import Callable, Generator
@@ -55,6 +56,17 @@ class Part(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class PortInUse(ChuongError):
+    """The page's port is taken: the message says how to choose another."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            f"{where}: another program (or another hub) has it; choose another port with "
+            "[http] port in the configuration, or CHUONG_HTTP__PORT"
+        )
+        self.where = where
 
 
 class _UvicornServer(uvicorn.Server):
@@ -119,9 +131,10 @@ class HttpServer:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(address)
         except OSError as exc:
-            raise ChuongError(
-                f"http: cannot listen on {self._host}:{self._port}: {exc.strerror or exc}"
-            ) from exc
+            where = f"http: cannot listen on {self._host}:{self._port}: {exc.strerror or exc}"
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(where) from exc
+            raise ChuongError(where) from exc
         return sock
 
     async def stop(self) -> None:

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from hub.api.tokens import create_token, revoke_token
-from hub.app import Hub
+from hub.app import Hub, PortInUse
 from hub.clock import SystemClock
 from hub.config import Config, HttpSection, HubSection, MqttSection, StoreSection
 from hub.domain.model import Role
@@ -70,6 +70,14 @@ def run_demo(args: argparse.Namespace) -> int:
     configure_logging(os.environ.get("CHUONG_LOG__LEVEL", "INFO"))
     try:
         return asyncio.run(_demo(args))
+    except PortInUse as exc:
+        print(
+            f"chuong demo: {exc.where}: another program has it; choose another port with "
+            f"--http-port, e.g. chuong demo --http-port {args.http_port + 1} "
+            f'(make run ARGS="--http-port {args.http_port + 1}")',
+            file=sys.stderr,
+        )
+        return 1
     except (BrokerError, ChuongError) as exc:
         print(f"chuong demo: {exc}", file=sys.stderr)
         return 1

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import socket
 import sqlite3
 import time
 from collections.abc import Callable
@@ -168,3 +169,19 @@ async def test_sigint_with_a_live_stream_open_stops_quietly(
     assert "hub: drained" in log
     assert " ERROR " not in log, log
     assert "Traceback" not in log, log
+
+
+async def test_a_taken_http_port_says_how_to_choose_another(
+    hub_process: Callable[..., HubProcess],
+) -> None:
+    """`chuong run` with the page's port in use exits 1 naming the port and how to set another."""
+    hub = hub_process()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", hub.http_port))
+        taken.listen()
+        hub.start()
+        assert hub.process is not None
+        assert await asyncio.to_thread(hub.process.wait, 30) == 1
+    log = hub.log()
+    assert f"cannot listen on 127.0.0.1:{hub.http_port}" in log
+    assert "CHUONG_HTTP__PORT" in log

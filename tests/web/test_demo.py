@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,12 +31,14 @@ def _read_banner(process: subprocess.Popen[str], timeout: float = 60) -> str:
     raise AssertionError(f"no banner from the demo:\n{''.join(seen)}")
 
 
-def _start_demo(workdir: Path, port: int) -> subprocess.Popen[str]:
+def _start_demo(
+    workdir: Path, port: int, stderr: int = subprocess.DEVNULL
+) -> subprocess.Popen[str]:
     chuong = str(Path(sys.executable).with_name("chuong"))
     return subprocess.Popen(
         [chuong, "demo", "--dir", str(workdir), "--http-port", str(port), "--press-every", "3600"],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
         text=True,
         env={**os.environ, "CHUONG_LOG__LEVEL": "WARNING"},
     )
@@ -93,3 +96,17 @@ async def test_a_changed_officer_password_gets_a_new_one_printed(tmp_path: Path)
     assert found is not None, banner
     assert found.group(1) != "not-the-password"
     assert (tmp_path / "officer-password").read_text().strip() == found.group(1)
+
+
+async def test_a_taken_port_says_how_to_choose_another(tmp_path: Path) -> None:
+    """The page's port is in use: the demo exits 1 naming it and --http-port (and make's ARGS)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = _start_demo(tmp_path, port, stderr=subprocess.PIPE)
+        _, err = await asyncio.to_thread(process.communicate, timeout=60)
+    assert process.returncode == 1, err
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert f"--http-port {port + 1}" in err
+    assert f'make run ARGS="--http-port {port + 1}"' in err
