@@ -13,11 +13,12 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 
 from hub.api.auth import Context, Viewer
-from hub.api.errors import unprocessable
+from hub.api.errors import responses, unprocessable
 from hub.clock import iso
 from hub.domain.model import AlarmState, Outcome
-from hub.reports.monthly import CSV_COLUMNS, MonthlyReport, csv_row, month_bounds, monthly_report
-from hub.store.reports import AlarmFilter, false_alarm_counts, iter_alarms
+from hub.reports.load import UnknownSite, load_monthly
+from hub.reports.monthly import CSV_COLUMNS, MonthlyReport, csv_row
+from hub.store.reports import AlarmFilter, iter_alarms
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -71,6 +72,7 @@ async def alarms_csv(
     "/monthly",
     response_model=MonthlyReport,
     summary="The monthly report per site: alarms, outcomes, time to acknowledge, false alarms",
+    responses=responses(404),
 )
 async def monthly(
     ctx: Context,
@@ -78,26 +80,16 @@ async def monthly(
     month: Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM, in hub.timezone")],
     site: Annotated[str | None, Query(max_length=64, description="one site only")] = None,
 ) -> MonthlyReport:
-    timezone = ctx.config.hub.timezone
     try:
-        bounds = month_bounds(month, timezone)
+        return await load_monthly(
+            ctx.store.reader,
+            ctx.pipeline.state.registry.sites.values(),
+            month=month,
+            timezone=ctx.config.hub.timezone,
+            site=site,
+            now=ctx.clock.now(),
+        )
     except ValueError as exc:
         raise unprocessable(str(exc), "query", "month") from None
-    reader = ctx.store.reader
-    where = AlarmFilter(site_id=site, since=iso(bounds.start), until=iso(bounds.end))
-    alarms = [alarm async for alarm in iter_alarms(reader, where)]
-    registry = ctx.pipeline.state.registry
-    sites = list(registry.sites.values())
-    if site is not None:
-        sites = [s for s in sites if s.id == site]
-        if not sites and not alarms:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site!r}")
-    false_alarms = await false_alarm_counts(reader, iso(bounds.window_start), iso(bounds.end), site)
-    return monthly_report(
-        bounds,
-        timezone,
-        sites=sites,
-        alarms=alarms,
-        false_alarms_12m=false_alarms,
-        generated_at=ctx.clock.now(),
-    )
+    except UnknownSite as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None

@@ -7,6 +7,8 @@
     chuong registry keys --button ID [--remove]      a key for signed presses (printed once)
     chuong test-mode on|off (--button ID | --site ID)
     chuong report untested [--days 30]               buttons without a test press lately
+    chuong report monthly --month YYYY-MM [--site ID] [--format text|csv|html] [--out FILE]
+                                                     the monthly report for the district
 
 They write the store directly (a running hub picks the change up at its next batch), each change
 with its audit entry (actor `cli`).
@@ -15,6 +17,8 @@ with its audit entry (actor `cli`).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import re
 import sys
 from pathlib import Path
 
@@ -22,6 +26,8 @@ from devices.profiles import make_profiles
 from hub.cli_common import config_option, open_store
 from hub.clock import SystemClock, parse_iso
 from hub.config import load_config
+from hub.errors import ChuongError
+from hub.reports.monthly import MonthlyReport
 from hub.store import button_from_row
 
 
@@ -76,6 +82,29 @@ def add_parsers(
     config_option(untested)
     untested.set_defaults(handler=cmd_untested)
 
+    monthly = report.add_parser(
+        "monthly", help="the monthly report per site, for the district (as the page's)"
+    )
+    monthly.add_argument(
+        "--month", required=True, type=_month, help="YYYY-MM, in hub.timezone (e.g. 2026-12)"
+    )
+    monthly.add_argument("--site", metavar="ID", help="one site only (default: every site)")
+    monthly.add_argument(
+        "--format",
+        choices=["text", "csv", "html"],
+        default="text",
+        help="text to read (default), csv for a spreadsheet, html to print",
+    )
+    monthly.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    config_option(monthly)
+    monthly.set_defaults(handler=cmd_monthly)
+
+
+def _month(text: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise argparse.ArgumentTypeError(f"not a month YYYY-MM: {text!r}")
+    return text
+
 
 def _days(text: str) -> int:
     try:
@@ -93,12 +122,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     with open_store(config) as conn:
         text = to_toml(read_registry(conn))
-    if args.out is None:
-        sys.stdout.write(text)
-    else:
-        args.out.write_text(text, encoding="utf-8")
-        print(f"registry written to {args.out}", file=sys.stderr)
-    return 0
+    return _write(text, args.out, "registry")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -210,4 +234,51 @@ def cmd_untested(args: argparse.Namespace) -> int:
             else f"last test {last} ({(now - parse_iso(last)).days} days ago)"
         )
         print(f"  {row['button_id']}\t{row['site_name'] or row['site_id'] or '-'}\t{when}")
+    return 0
+
+
+def cmd_monthly(args: argparse.Namespace) -> int:
+    from hub.reports.load import UnknownSite, load_monthly  # noqa: PLC0415
+    from hub.reports.render import report_csv, report_html, report_text  # noqa: PLC0415
+    from hub.store import Store  # noqa: PLC0415
+    from hub.store.db import open_reader  # noqa: PLC0415
+
+    config = load_config(args.config)
+
+    async def build() -> MonthlyReport:
+        reader = await open_reader(config.store.path, config.store.busy_timeout_ms)
+        try:
+            registry = await Store(config.store.path).load_registry(reader)
+            return await load_monthly(
+                reader,
+                registry.sites.values(),
+                month=args.month,
+                timezone=config.hub.timezone,
+                site=args.site,
+                now=SystemClock().now(),
+            )
+        finally:
+            await reader.close()
+
+    try:
+        report = asyncio.run(build())
+    except UnknownSite as exc:
+        raise ChuongError(str(exc)) from None
+    language = config.hub.language
+    if args.format == "csv":
+        text = report_csv(report)
+    elif args.format == "html":
+        text = report_html(report, language)
+    else:
+        text = report_text(report, language)
+    return _write(text, args.out, "report")
+
+
+def _write(text: str, out: Path | None, what: str) -> int:
+    """To the file `--out` names, or to standard output."""
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        print(f"{what} written to {out}", file=sys.stderr)
     return 0

@@ -6,6 +6,7 @@ raise an alarm in the past), with the same row layout the hub itself uses.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from hub import cli
 from hub.domain.model import Alarm, Outcome, Role, SiteRef
 from hub.store.db import open_sync
 from hub.store.reports import CHUNK
@@ -178,3 +180,47 @@ async def test_monthly_report_refuses_bad_requests(
     response = await seeded.api(Role.VIEWER).get("/api/v1/reports/monthly", params=params)
     assert response.status_code == status
     assert response.json()["detail"]
+
+
+async def test_monthly_report_from_the_command_line(
+    seeded: RunningHub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`chuong report monthly` gives the page's figures, while the hub runs: CSV with one row per
+    site and the total, an HTML page in Vietnamese to print, one site with --site; an unknown
+    site or a bad month is an error."""
+    monkeypatch.setenv("CHUONG_STORE__PATH", str(seeded.config.store.path))
+    assert await chuong(["report", "monthly", "--month", "2026-01", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [row["site_id"] for row in rows] == ["bank", "clinic", "total"]
+    bank = rows[0]
+    assert (bank["site_name"], bank["alarms"], bank["tests"]) == ("Ngân hàng Phước Hòa", "2", "1")
+    assert (bank["genuine"], bank["false_alarm"], bank["false_alarms_12m"]) == ("1", "1", "2")
+    assert (bank["ack_median_s"], bank["ack_max_s"], bank["ack_within_30s"]) == (
+        "55.0",
+        "90.0",
+        "1",
+    )
+    assert rows[2]["alarms"] == "2"
+
+    page = tmp_path / "report.html"
+    argv = ["report", "monthly", "--month", "2025-12", "--site", "clinic", "--format", "html"]
+    assert await chuong([*argv, "--out", str(page)]) == 0
+    html = page.read_text(encoding="utf-8")
+    assert "Báo cáo tháng 2025-12" in html
+    assert "Trạm y tế" in html
+    assert "Ngân hàng" not in html
+
+    assert await chuong(["report", "monthly", "--month", "2026-01"]) == 0
+    assert "Ngân hàng Phước Hòa: báo động 2" in capsys.readouterr().out
+    assert await chuong(["report", "monthly", "--month", "2026-01", "--site", "nowhere"]) == 1
+    assert "no site 'nowhere'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        await chuong(["report", "monthly", "--month", "2026-13"])
+
+
+async def chuong(argv: list[str]) -> int:
+    """The command line, off the event loop the in-process hub runs on."""
+    return await asyncio.to_thread(cli.main, argv)
