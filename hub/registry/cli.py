@@ -2,6 +2,7 @@
 
     chuong registry export [--out FILE]              the registry as TOML (stdout by default)
     chuong registry list                             sites and buttons, with what was last heard
+    chuong registry remove (--button ID | --site ID) a button, or a site without buttons
     chuong registry credentials --dir DIR [--rotate USER …]
                                                      broker users, passwords and ACL (Mosquitto)
     chuong registry keys --button ID [--remove]      a key for signed presses (printed once)
@@ -43,6 +44,15 @@ def add_parsers(
     listing = registry.add_parser("list", help="list sites and buttons")
     config_option(listing)
     listing.set_defaults(handler=cmd_list)
+
+    remove = registry.add_parser(
+        "remove", help="remove a button, or a site without buttons (on the record)"
+    )
+    removed = remove.add_mutually_exclusive_group(required=True)
+    removed.add_argument("--button", metavar="ID", help="the button to remove")
+    removed.add_argument("--site", metavar="ID", help="the site to remove (no buttons left)")
+    config_option(remove)
+    remove.set_defaults(handler=cmd_remove)
 
     creds = registry.add_parser(
         "credentials", help="write broker users, passwords and ACL for Mosquitto"
@@ -146,6 +156,17 @@ def cmd_list(args: argparse.Namespace) -> int:
         battery = f" battery {row['battery']}%" if row["battery"] is not None else ""
         test = " [test mode]" if button.test_mode else ""
         print(f"  {button.id}\tsite {button.site_id}\t{kind}\t{online}{seen}{battery}{test}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from hub.registry.commands import remove_from_registry  # noqa: PLC0415
+
+    config = load_config(args.config)
+    kind, subject = ("button", args.button) if args.button else ("site", args.site)
+    with open_store(config) as conn:
+        remove_from_registry(conn, kind, subject, SystemClock().now())
+    print(f"{kind} {subject!r} removed")
     return 0
 
 

@@ -268,6 +268,46 @@ def set_test_mode(
         )
 
 
+def remove_from_registry(
+    conn: sqlite3.Connection, kind: str, subject: str, now: datetime, actor: str = "cli"
+) -> None:
+    """Remove a button, or a site without buttons, with its audit entry, in one transaction (as
+    RemoveButton and RemoveSite do for the API)."""
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        if kind == "site":
+            if conn.execute("SELECT 1 FROM sites WHERE id = ?", (subject,)).fetchone() is None:
+                raise RegistryNotFound(f"no site {subject!r}")
+            attached = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM buttons WHERE site_id = ? ORDER BY id", (subject,)
+                )
+            ]
+            if attached:
+                raise RegistryConflict(
+                    f"site {subject!r} still has buttons ({', '.join(attached)}): remove or "
+                    "move them first"
+                )
+            name = conn.execute("SELECT name FROM sites WHERE id = ?", (subject,)).fetchone()[0]
+            conn.execute("DELETE FROM sites WHERE id = ?", (subject,))
+            action, button, detail = "registry.site_removed", None, {"site": subject, "name": name}
+        else:
+            row = conn.execute("SELECT site_id FROM buttons WHERE id = ?", (subject,)).fetchone()
+            if row is None:
+                raise RegistryNotFound(f"no button {subject!r}")
+            conn.execute("DELETE FROM buttons WHERE id = ?", (subject,))
+            action, button, detail = (
+                "registry.button_removed",
+                subject,
+                {"button": subject, "site": row[0]},
+            )
+        conn.execute(
+            "INSERT INTO audit (ts, actor, action, button_id, detail) VALUES (?, ?, ?, ?, ?)",
+            (iso(now), actor, action, button, json.dumps(detail)),
+        )
+
+
 def set_sign_key(
     conn: sqlite3.Connection, button_id: str, key: str | None, now: datetime, actor: str = "cli"
 ) -> None:

@@ -231,3 +231,41 @@ async def test_export_and_list_from_the_command_line(
     assert listing.startswith("2 sites")
     with contextlib.closing(sqlite3.connect(tmp_path / "copy.db")) as conn:
         assert conn.execute("SELECT count(*) FROM buttons").fetchone()[0] == 8
+
+
+async def test_registry_remove_from_the_command_line_reaches_the_running_hub(
+    supervised: Supervised, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """`chuong registry remove --button bank-2` removes it (on the record, actor `cli`) and the
+    running hub forgets it; a site that still has buttons is refused, naming them; an unknown
+    one is an error."""
+    running = await supervised()
+    monkeypatch.setenv("CHUONG_STORE__PATH", str(running.config.store.path))
+    viewer = running.api(Role.VIEWER)
+    assert (await viewer.get("/api/v1/devices/bank-2")).status_code == 200
+    assert await command(["registry", "remove", "--button", "bank-2"]) == 0
+    assert "button 'bank-2' removed" in capsys.readouterr().out
+
+    async def forgotten() -> bool:
+        return (await viewer.get("/api/v1/devices/bank-2")).status_code == 404
+
+    await wait_for(forgotten)
+    assert await command(["registry", "remove", "--site", "bank"]) == 1
+    assert "site 'bank' still has buttons (bank-1, bank-bat)" in capsys.readouterr().err
+    assert await command(["registry", "remove", "--button", "bank-2"]) == 1
+    assert "no button 'bank-2'" in capsys.readouterr().err
+    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
+        audit = conn.execute(
+            "SELECT actor, detail FROM audit WHERE action = 'registry.button_removed'"
+        ).fetchall()
+    assert audit == [("cli", '{"button": "bank-2", "site": "bank"}')]
+    for button in ("bank-1", "bank-bat"):
+        assert await command(["registry", "remove", "--button", button]) == 0
+    assert await command(["registry", "remove", "--site", "bank"]) == 0
+    assert "site 'bank' removed" in capsys.readouterr().out
+
+    async def site_gone() -> bool:
+        sites = (await viewer.get("/api/v1/sites")).json()
+        return "bank" not in {site["id"] for site in sites}
+
+    await wait_for(site_gone)
