@@ -1,9 +1,11 @@
 """Managing the registry and the troubles (admins), and the report of untested buttons.
 
     POST   /api/v1/devices                    add a button (a registry entry, as in the file)
+    PATCH  /api/v1/devices/{id}               change some of its fields (site, label, …)
     DELETE /api/v1/devices/{id}               remove it
     PUT    /api/v1/devices/{id}/test-mode     {"test_mode": true} for a maintenance visit
     POST   /api/v1/sites                      add a site
+    PATCH  /api/v1/sites/{id}                 change some of its fields (name, phone, …)
     DELETE /api/v1/sites/{id}                 remove a site without buttons
     PUT    /api/v1/sites/{id}/test-mode       the whole site in test mode
     POST   /api/v1/troubles/{id}/clear        {"note"}: clear a latched trouble (a tamper)
@@ -18,10 +20,11 @@ import sqlite3
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from devices.profiles import Power
 from hub.api.auth import Admin, Context, Viewer
-from hub.api.errors import unprocessable
+from hub.api.errors import responses, unprocessable
 from hub.api.registry import DeviceView, SiteView, device_view, site_views
 from hub.api.troubles import TroubleView
 from hub.clock import parse_iso
@@ -32,6 +35,8 @@ from hub.registry.commands import (
     AddButton,
     AddSite,
     ClearTroubleById,
+    EditButton,
+    EditSite,
     RemoveButton,
     RemoveSite,
     SetTestMode,
@@ -45,6 +50,42 @@ router = APIRouter(prefix="/api/v1", tags=["manage"])
 
 class TestModeBody(BaseModel):
     test_mode: bool = Field(description="true for a maintenance visit; false when it is over")
+
+
+class SitePatch(BaseModel):
+    """The fields to change; those left out stay as they are (test mode: its own route)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    address: str | None = Field(default=None, max_length=500)
+    phone: str | None = Field(default=None, max_length=50)
+    lat: float | None = Field(default=None, ge=-90, le=90, description="null: no position")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="null: no position")
+
+
+class ButtonPatch(BaseModel):
+    """The fields to change; those left out stay as they are (test mode: its own route)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site: str | None = Field(default=None, max_length=64, description="null: no site")
+    label: str | None = Field(default=None, max_length=200)
+    profile: str | None = Field(default=None, max_length=64, description="null: the contract")
+    native_id: str | None = Field(default=None, max_length=200)
+    power: Power | None = Field(default=None, description="null: the profile's default")
+    checkin_s: int | None = Field(
+        default=None, ge=1, le=7 * 24 * 3600, description="null: the profile's default"
+    )
+
+
+def _given(body: BaseModel, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields the request named (a null among them clears the field)."""
+    changes = body.model_dump(include=body.model_fields_set, mode="json")
+    for name in required:
+        if name in changes and changes[name] is None:
+            raise unprocessable("may not be null", "body", name)
+    return changes
 
 
 class ClearBody(BaseModel):
@@ -93,6 +134,17 @@ async def add_device(entry: ButtonEntry, ctx: Context, who: Admin) -> DeviceView
     return _device(ctx, entry.id)
 
 
+@router.patch(
+    "/devices/{button_id}",
+    response_model=DeviceView,
+    summary="Change some fields of a button",
+    responses=responses(404, 409),
+)
+async def edit_device(button_id: str, body: ButtonPatch, ctx: Context, who: Admin) -> DeviceView:
+    await _run(ctx, EditButton(button_id, _given(body, ("label",)), who.actor))
+    return _device(ctx, button_id)
+
+
 @router.delete("/devices/{button_id}", response_model=Removed, summary="Remove a button")
 async def remove_device(button_id: str, ctx: Context, who: Admin) -> Removed:
     await _run(ctx, RemoveButton(button_id, who.actor))
@@ -114,6 +166,18 @@ async def device_test_mode(
 )
 async def add_site(entry: SiteEntry, ctx: Context, who: Admin) -> SiteView:
     site = await _run(ctx, AddSite(entry, who.actor))
+    return site_views(ctx.pipeline.state.registry, [site])[0]
+
+
+@router.patch(
+    "/sites/{site_id}",
+    response_model=SiteView,
+    summary="Change some fields of a site",
+    responses=responses(404),
+)
+async def edit_site(site_id: str, body: SitePatch, ctx: Context, who: Admin) -> SiteView:
+    changes = _given(body, ("name", "address", "phone"))
+    site = await _run(ctx, EditSite(site_id, changes, who.actor))
     return site_views(ctx.pipeline.state.registry, [site])[0]
 
 

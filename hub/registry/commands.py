@@ -18,7 +18,9 @@ import json
 import sqlite3
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final, TypeVar
+
+from pydantic import ValidationError
 
 from devices.signing import key_id
 from hub.clock import iso
@@ -38,6 +40,7 @@ _BUTTON_INSERT: Final = (
     "INSERT INTO buttons (id, site_id, label, profile, native_id, test_mode, power, checkin_s, "
     "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_Entry = TypeVar("_Entry", SiteEntry, ButtonEntry)
 _TEST_MODE_UPDATE: Final = {
     "button": "UPDATE buttons SET test_mode = ?, updated_at = ? WHERE id = ?",
     "site": "UPDATE sites SET test_mode = ?, updated_at = ? WHERE id = ?",
@@ -60,6 +63,33 @@ def button_of_entry(entry: ButtonEntry) -> Button:
         entry.test_mode,
         entry.power.value if entry.power else None,
         entry.checkin_s,
+    )
+
+
+def entry_of_site(site: Site) -> SiteEntry:
+    return SiteEntry(
+        id=site.id,
+        name=site.name,
+        address=site.address,
+        phone=site.phone,
+        lat=site.lat,
+        lon=site.lon,
+        test_mode=site.test_mode,
+    )
+
+
+def entry_of_button(button: Button) -> ButtonEntry:
+    return ButtonEntry.model_validate(
+        {
+            "id": button.id,
+            "site": button.site_id,
+            "label": button.label,
+            "profile": button.profile,
+            "native_id": button.native_id,
+            "test_mode": button.test_mode,
+            "power": button.power,
+            "checkin_s": button.checkin_s,
+        }
     )
 
 
@@ -117,6 +147,21 @@ class RemoveSite(Command):
         return site
 
 
+def _check_button(registry: Registry, entry: ButtonEntry) -> None:
+    """Its site exists; no other button is the same vendor device."""
+    if entry.site is not None and entry.site not in registry.sites:
+        raise RegistryError(f"no site {entry.site!r}: add the site first")
+    for other in registry.buttons.values():
+        if (
+            other.id != entry.id
+            and entry.native_id
+            and (other.profile, other.native_id) == (entry.profile, entry.native_id)
+        ):
+            raise RegistryConflict(
+                f"{entry.profile} device {entry.native_id!r} is button {other.id!r} already"
+            )
+
+
 @dataclass(slots=True)
 class AddButton(Command):
     entry: ButtonEntry
@@ -127,16 +172,7 @@ class AddButton(Command):
         entry = self.entry
         if entry.id in registry.buttons:
             raise RegistryConflict(f"button {entry.id!r} exists already")
-        if entry.site is not None and entry.site not in registry.sites:
-            raise RegistryError(f"no site {entry.site!r}: add the site first")
-        for other in registry.buttons.values():
-            if entry.native_id and (other.profile, other.native_id) == (
-                entry.profile,
-                entry.native_id,
-            ):
-                raise RegistryConflict(
-                    f"{entry.profile} device {entry.native_id!r} is button {other.id!r} already"
-                )
+        _check_button(registry, entry)
         button = button_of_entry(entry)
         plan.draft.put_registry(_changed(registry, buttons={**registry.buttons, button.id: button}))
         stamp = iso(plan.now)
@@ -172,6 +208,91 @@ class RemoveButton(Command):
         plan.draft.put_registry(_changed(registry, buttons=buttons))
         plan.changes.extra.append(("DELETE FROM buttons WHERE id = ?", [(button.id,)]))
         plan.audit("registry.button_removed", self.actor, button=button.id, site=button.site_id)
+        return button
+
+
+def _edited(model: type[_Entry], current: _Entry, changes: dict[str, Any]) -> _Entry:
+    """The entry with the fields given changed, checked as a whole (a profile and its native_id
+    go together), or RegistryError naming what is wrong."""
+    try:
+        return model.model_validate({**current.model_dump(), **changes})
+    except ValidationError as exc:
+        reasons = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise RegistryError(reasons) from None
+
+
+@dataclass(slots=True)
+class EditSite(Command):
+    """Change some fields of a site (not its id, nor its test mode: SetTestMode)."""
+
+    site_id: str
+    changes: dict[str, Any]
+    actor: str
+
+    def plan(self, plan: Plan) -> Site:
+        registry = plan.draft.registry
+        old = registry.sites.get(self.site_id)
+        if old is None:
+            raise RegistryNotFound(f"no site {self.site_id!r}")
+        entry = _edited(SiteEntry, entry_of_site(old), self.changes)
+        site = site_of_entry(entry)
+        plan.draft.put_registry(_changed(registry, sites={**registry.sites, site.id: site}))
+        plan.changes.extra.append(
+            (
+                "UPDATE sites SET name = ?, address = ?, phone = ?, lat = ?, lon = ?, "
+                "updated_at = ? WHERE id = ?",
+                [(site.name, site.address, site.phone, site.lat, site.lon, iso(plan.now), site.id)],
+            )
+        )
+        plan.audit("registry.site_changed", self.actor, site=site.id, changed=sorted(self.changes))
+        return site
+
+
+@dataclass(slots=True)
+class EditButton(Command):
+    """Change some fields of a button: its site, label, profile and native_id, power, check-in
+    (not its id, nor its test mode: SetTestMode)."""
+
+    button_id: str
+    changes: dict[str, Any]
+    actor: str
+
+    def plan(self, plan: Plan) -> Button:
+        registry = plan.draft.registry
+        old = registry.buttons.get(self.button_id)
+        if old is None:
+            raise RegistryNotFound(f"no button {self.button_id!r}")
+        entry = _edited(ButtonEntry, entry_of_button(old), self.changes)
+        _check_button(registry, entry)
+        button = button_of_entry(entry)
+        plan.draft.put_registry(_changed(registry, buttons={**registry.buttons, button.id: button}))
+        plan.changes.extra.append(
+            (
+                "UPDATE buttons SET site_id = ?, label = ?, profile = ?, native_id = ?, power = ?, "
+                "checkin_s = ?, updated_at = ? WHERE id = ?",
+                [
+                    (
+                        button.site_id,
+                        button.label,
+                        button.profile,
+                        button.native_id,
+                        button.power,
+                        button.checkin_s,
+                        iso(plan.now),
+                        button.id,
+                    )
+                ],
+            )
+        )
+        plan.audit(
+            "registry.button_changed",
+            self.actor,
+            button=button.id,
+            changed=sorted(self.changes),
+        )
         return button
 
 
@@ -334,33 +455,8 @@ def read_registry(conn: sqlite3.Connection) -> RegistryFile:
     sites = [site_from_row(row) for row in conn.execute("SELECT * FROM sites ORDER BY id")]
     buttons = [button_from_row(row) for row in conn.execute("SELECT * FROM buttons ORDER BY id")]
     return RegistryFile(
-        sites=[
-            SiteEntry(
-                id=s.id,
-                name=s.name,
-                address=s.address,
-                phone=s.phone,
-                lat=s.lat,
-                lon=s.lon,
-                test_mode=s.test_mode,
-            )
-            for s in sites
-        ],
-        buttons=[
-            ButtonEntry.model_validate(
-                {
-                    "id": b.id,
-                    "site": b.site_id,
-                    "label": b.label,
-                    "profile": b.profile,
-                    "native_id": b.native_id,
-                    "test_mode": b.test_mode,
-                    "power": b.power,
-                    "checkin_s": b.checkin_s,
-                }
-            )
-            for b in buttons
-        ],
+        sites=[entry_of_site(site) for site in sites],
+        buttons=[entry_of_button(button) for button in buttons],
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -269,3 +270,54 @@ async def test_registry_remove_from_the_command_line_reaches_the_running_hub(
         return "bank" not in {site["id"] for site in sites}
 
     await wait_for(site_gone)
+
+
+async def test_an_admin_edits_a_site_and_a_button(supervised: Supervised, buttons: Buttons) -> None:
+    """PATCH changes only the fields given: the bank's phone, bank-2's label and site. The next
+    press of bank-2 raises an alarm at its new site. Each change is on the record."""
+    running = await supervised()
+    admin = running.api(Role.ADMIN)
+    site = await admin.patch("/api/v1/sites/bank", json={"phone": "0272 3999 999"})
+    assert site.status_code == 200, site.text
+    assert (site.json()["name"], site.json()["phone"]) == ("Ngân hàng Phước Hòa", "0272 3999 999")
+    moved = await admin.patch(
+        "/api/v1/devices/bank-2", json={"label": "Quầy 9", "site": "pharmacy"}
+    )
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["label"], moved.json()["site_id"]) == ("Quầy 9", "pharmacy")
+    button = await buttons("bank-2")
+    press = await button.press()
+    alarm_id = (await button.wait_ack(press.event_id)).ack.alarm
+    alarm = (await admin.get(f"/api/v1/alarms/{alarm_id}")).json()
+    assert alarm["site"]["id"] == "pharmacy"
+    changed = audit(running, "registry.button_changed", "bank-2")
+    assert json.loads(changed[-1]["detail"]) == {"changed": ["label", "site"]}
+    [site_changed] = audit(running, "registry.site_changed")
+    assert json.loads(site_changed["detail"]) == {"site": "bank", "changed": ["phone"]}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "reason"),
+    [
+        ("/api/v1/devices/bank-2", {"site": "nowhere"}, 422, "no site 'nowhere'"),
+        ("/api/v1/devices/bank-2", {"native_id": "x"}, 422, "native_id needs a profile"),
+        ("/api/v1/devices/bank-2", {"id": "bank-9"}, 422, "body.id: "),
+        ("/api/v1/devices/bank-2", {"checkin_s": 0}, 422, "body.checkin_s: "),
+        ("/api/v1/devices/nope", {"label": "x"}, 404, "no button 'nope'"),
+        ("/api/v1/sites/nope", {"name": "x"}, 404, "no site 'nope'"),
+        ("/api/v1/sites/bank", {"name": ""}, 422, "body.name: "),
+        (
+            "/api/v1/devices/quay-tasmota",
+            {"native_id": "shellybutton1-A4CF12", "profile": "shelly-gen1"},
+            409,
+            "is button",
+        ),
+    ],
+)
+async def test_a_bad_edit_is_refused_with_its_reason(
+    supervised: Supervised, path: str, body: dict[str, Any], status: int, reason: str
+) -> None:
+    running = await supervised()
+    response = await running.api(Role.ADMIN).patch(path, json=body)
+    assert response.status_code == status, response.text
+    assert reason in response.json()["detail"]
