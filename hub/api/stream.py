@@ -3,14 +3,20 @@
 Events: `hello` (on connect), `alarm` (the alarm object), `device`, `trouble`, `broker`. A client
 that falls `http.stream_queue` events behind is cut off; EventSource reconnects by itself and the
 page reloads the lists, so a slow browser never slows the hub.
+
+Every change event has an `id:` (`<run>-<number>`). A client that reconnects with `Last-Event-ID`
+(as EventSource does by itself) first gets the events it missed, in order, then the live ones. When
+they cannot be told (the hub restarted, or too many passed), it gets a `reset` event instead:
+reload the lists, as after a first connection.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from hub.api.auth import Context, Viewer
@@ -21,6 +27,7 @@ from hub.domain.bus import (
     AlarmChanged,
     BrokerConnected,
     BrokerDisconnected,
+    Bus,
     DeviceChanged,
     Event,
     TroubleChanged,
@@ -46,18 +53,46 @@ def to_sse(ctx: ApiContext, event: Event) -> ServerSentEvent | None:
     return None
 
 
+def _missed(bus: Bus, last_event_id: str | None) -> list[tuple[int, Event]] | None:
+    """The events after `Last-Event-ID`: [] without one; None when they cannot be told."""
+    if last_event_id is None:
+        return []
+    run, _, number = last_event_id.partition("-")
+    if run != bus.run or not number.isdigit():
+        return None
+    return bus.since(int(number))
+
+
 @router.get("/stream", summary="Live changes as server-sent events")
-async def stream(request: Request, ctx: Context, _: Viewer) -> EventSourceResponse:
-    subscription = ctx.bus.queue(ctx.config.http.stream_queue)
+async def stream(
+    request: Request,
+    ctx: Context,
+    _: Viewer,
+    last_event_id: Annotated[str | None, Header(max_length=64)] = None,
+) -> EventSourceResponse:
+    subscription = ctx.bus.queue(ctx.config.http.stream_queue)  # first: nothing falls between
+    missed = _missed(ctx.bus, last_event_id)
+
+    def numbered(seq: int, event: Event) -> ServerSentEvent | None:
+        message = to_sse(ctx, event)
+        if message is not None:
+            message.id = f"{ctx.bus.run}-{seq}"
+        return message
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         try:
             yield ServerSentEvent(
                 json.dumps({"hub": ctx.config.hub.id, "version": ctx.version}), event="hello"
             )
-            async for event in subscription:
-                message = to_sse(ctx, event)
-                if message is not None:
+            if missed is None:
+                yield ServerSentEvent(json.dumps({"reload": True}), event="reset")
+            seen = 0
+            for seq, event in missed or []:
+                seen = seq
+                if (message := numbered(seq, event)) is not None:
+                    yield message
+            async for seq, event in subscription.numbered():
+                if seq > seen and (message := numbered(seq, event)) is not None:
                     yield message
         finally:
             subscription.close()

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -69,14 +71,14 @@ class Subscription:
 
     def __init__(self, bus: Bus, maxsize: int) -> None:
         self._bus = bus
-        self._queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
+        self._queue: asyncio.Queue[tuple[int, Event] | None] = asyncio.Queue(maxsize)
         self.overflowed = False
 
     def _offer(self, event: Event) -> None:
         if self.overflowed:
             return
         try:
-            self._queue.put_nowait(event)
+            self._queue.put_nowait((self._bus.seq, event))  # published just now: its number
         except asyncio.QueueFull:
             self.overflowed = True
             self._bus.unsubscribe(self._offer)
@@ -90,20 +92,45 @@ class Subscription:
 
     async def get(self, timeout: float | None = None) -> Event | None:
         """The next event; None at the end. Raises TimeoutError after `timeout` seconds."""
-        return await asyncio.wait_for(self._queue.get(), timeout)
+        item = await asyncio.wait_for(self._queue.get(), timeout)
+        return None if item is None else item[1]
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[Event]:
-        while (event := await self._queue.get()) is not None:
+        async for _, event in self.numbered():
             yield event
+
+    async def numbered(self) -> AsyncIterator[tuple[int, Event]]:
+        """The events with their numbers on the bus (see `Bus.since`)."""
+        while (item := await self._queue.get()) is not None:
+            yield item
 
 
 class Bus:
-    def __init__(self) -> None:
+    """Every event published gets a number, increasing for the life of the bus; the latest `keep`
+    are kept, so a live stream that reconnects can be given what it missed (`since`)."""
+
+    def __init__(self, keep: int = 1000) -> None:
         self._handlers: list[Handler] = []
         self._queues: weakref.WeakSet[Subscription] = weakref.WeakSet()
+        self._recent: deque[tuple[int, Event]] = deque(maxlen=keep)
+        self.seq = 0
+        """the number of the latest event published"""
+        self.run = secrets.token_hex(4)
+        """names this numbering: a restarted hub numbers from 1 again, under another name"""
+
+    def since(self, seq: int) -> list[tuple[int, Event]] | None:
+        """The events published after number `seq`, or None when they cannot all be told (some
+        are no longer kept, or `seq` was never published by this bus)."""
+        if not 0 <= seq <= self.seq:
+            return None
+        missed = [(n, event) for n, event in self._recent if n > seq]
+        oldest_kept = self._recent[0][0] if self._recent else self.seq + 1
+        if seq < self.seq and oldest_kept > seq + 1:
+            return None
+        return missed
 
     def subscribe(self, handler: Handler) -> None:
         self._handlers.append(handler)
@@ -125,6 +152,8 @@ class Bus:
             subscription.close()
 
     def publish(self, event: Event) -> None:
+        self.seq += 1
+        self._recent.append((self.seq, event))
         for handler in tuple(self._handlers):
             try:
                 handler(event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -268,3 +268,59 @@ async def _retained(broker: Mosquitto, topic: str) -> bytes | None:
         client.loop_stop()
         client.disconnect()
     return seen[0] if seen and seen[0] else None
+
+
+async def _sse(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, str]]:
+    """Server-sent events as {field: value}, one per blank-line-ended block (comments skipped)."""
+    fields: dict[str, str] = {}
+    async for line in lines:
+        if not line:
+            if fields:
+                yield fields
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+
+
+async def _next(events: AsyncIterator[dict[str, str]], kind: str) -> dict[str, str]:
+    async with asyncio.timeout(20):
+        async for event in events:
+            if event.get("event") == kind:
+                return event
+    raise AssertionError(f"the stream ended before a {kind!r} event")
+
+
+async def test_the_live_stream_resumes_from_last_event_id(
+    start_hub: StartHub, buttons: Buttons
+) -> None:
+    """Each change event has an id. A client that reconnects with Last-Event-ID first gets what
+    it missed (the alarm raised while it was away); one whose id is unknown (the hub restarted)
+    gets a `reset` event, telling it to reload the lists."""
+    running = await start_hub()
+    api = running.api(Role.VIEWER)
+    async with api.stream("GET", "/api/v1/stream") as response:
+        events = _sse(response.aiter_lines())
+        await _next(events, "hello")
+        bank = await buttons("bank-1")
+        await bank.wait_ack((await bank.press()).event_id)
+        first = await _next(events, "alarm")
+    run, _, number = first["id"].partition("-")
+    assert number.isdigit()
+
+    clinic = await buttons("clinic-1")
+    missed_alarm = (await clinic.wait_ack((await clinic.press()).event_id)).ack.alarm
+    headers = {"Last-Event-ID": first["id"]}
+    async with api.stream("GET", "/api/v1/stream", headers=headers) as response:
+        events = _sse(response.aiter_lines())
+        await _next(events, "hello")
+        missed = await _next(events, "alarm")
+    assert json.loads(missed["data"])["id"] == missed_alarm
+    missed_run, _, missed_number = missed["id"].partition("-")
+    assert missed_run == run
+    assert int(missed_number) > int(number)
+
+    async with api.stream("GET", "/api/v1/stream", headers={"Last-Event-ID": "0ld-7"}) as response:
+        events = _sse(response.aiter_lines())
+        await _next(events, "hello")
+        assert (await anext(events))["event"] == "reset"

@@ -147,3 +147,21 @@ async def test_queues_are_independent() -> None:
     assert small.overflowed is True
     assert large.overflowed is False
     assert [event async for event in large] == published
+
+
+async def test_events_are_numbered_and_the_missed_ones_can_be_told() -> None:
+    """Each event gets the next number; `since(n)` gives the events after n while they are all
+    kept, and None when some are gone or n was never published."""
+    bus = Bus(keep=3)
+    subscription = bus.queue(maxsize=10)
+    published = events(5)
+    for event in published:
+        bus.publish(event)
+    subscription.close()
+    assert [n async for n, _ in subscription.numbered()] == [1, 2, 3, 4, 5]
+    assert bus.since(5) == []
+    assert bus.since(3) == [(4, published[3]), (5, published[4])]
+    assert bus.since(2) == [(3, published[2]), (4, published[3]), (5, published[4])]
+    assert bus.since(1) is None  # event 2 is no longer kept
+    assert bus.since(6) is None  # from another run of the hub
+    assert Bus().since(0) == []
