@@ -64,9 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     config_option(check)
     check.set_defaults(handler=cmd_check_config)
 
-    token = sub.add_parser("token", help="API tokens").add_subparsers(
-        title="token commands", metavar="ACTION"
-    )
+    token = sub.add_parser(
+        "token", help="API tokens for programs: create, list, revoke"
+    ).add_subparsers(title="token commands", metavar="ACTION")
     create = token.add_parser("create", help="create a token and print it once")
     create.add_argument("--name", required=True, help="who or what uses it (unique)")
     create.add_argument(
@@ -82,9 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     config_option(revoke)
     revoke.set_defaults(handler=cmd_token_revoke)
 
-    registry = sub.add_parser("registry", help="sites and buttons").add_subparsers(
-        title="registry commands", metavar="ACTION"
-    )
+    registry = sub.add_parser(
+        "registry", help="sites and buttons: import, export, list, remove, credentials, keys"
+    ).add_subparsers(title="registry commands", metavar="ACTION")
     imp = registry.add_parser("import", help="upsert the sites and buttons of a TOML file")
     imp.add_argument("file", type=Path, help="the registry file (config/registry.example.toml)")
     config_option(imp)

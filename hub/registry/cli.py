@@ -84,9 +84,9 @@ def add_parsers(
     config_option(test)
     test.set_defaults(handler=cmd_test_mode)
 
-    report = commands.add_parser("report", help="reports").add_subparsers(
-        title="reports", metavar="REPORT"
-    )
+    report = commands.add_parser(
+        "report", help="reports: untested buttons, the monthly report"
+    ).add_subparsers(title="reports", metavar="REPORT")
     untested = report.add_parser("untested", help="buttons without a test press lately")
     untested.add_argument("--days", type=_days, default=30, help="default 30")
     config_option(untested)

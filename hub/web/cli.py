@@ -30,9 +30,9 @@ ATTEMPTS = 3
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    user = subparsers.add_parser("user", help="people who log in to the page").add_subparsers(
-        title="user commands", metavar="ACTION"
-    )
+    user = subparsers.add_parser(
+        "user", help="people who log in to the page: add, passwd, remove, list"
+    ).add_subparsers(title="user commands", metavar="ACTION")
     roles = [role.value for role in Role]
 
     add = user.add_parser("add", help="create a user (the password is asked twice)")
