@@ -10,11 +10,13 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from hub.domain.model import DeviceState
+from hub.domain.model import DeviceState, Site
+from hub.domain.state import Registry
 from hub.errors import StoreError
 from hub.store import Changes, Store
-from hub.store.changes import _AUDIT_INSERT, _DEVICE_UPSERT, _REJECTED_PRUNE
+from hub.store.changes import _AUDIT_INSERT, _DEVICE_UPSERT, _REJECTED_PRUNE, statement_of
 from hub.store.db import check_run_on, run_on
+from hub.store.ops import InsertSite, QueueNotification
 
 NOW = datetime(2026, 11, 22, 14, 5, 1, 123000, tzinfo=UTC)
 
@@ -24,12 +26,13 @@ def _changes() -> Changes:
     changes.add_audit("2026-11-22T14:05:01.123Z", "hub", "test.one")
     changes.add_rejected("2026-11-22T14:05:01.123Z", "t", b"x", "bad", "detail", None)
     changes.devices["b1"] = DeviceState(button_id="b1", first_seen=NOW, last_seen=NOW)
-    changes.extra.append(("INSERT INTO meta (key, value) VALUES (?, ?)", [("k", "v")]))
+    changes.ops.append(QueueNotification("k", "siren", "alarm", {"n": 1}, NOW, alarm_id="a1"))
     return changes
 
 
 def test_statements_in_order_with_the_rows_made() -> None:
-    """Core tables first (the rejected log pruned right after its insert), parts' rows last."""
+    """Core tables first (the rejected log pruned right after its insert), the parts' operations
+    last."""
     statements = _changes().statements(rejected_keep=100)
     sqls = [sql for sql, _ in statements]
     assert sqls[0] == _AUDIT_INSERT
@@ -37,7 +40,9 @@ def test_statements_in_order_with_the_rows_made() -> None:
     assert statements[2][1] == [(100,)]
     assert sqls[3] == _DEVICE_UPSERT
     assert statements[3][1][0][:3] == ("b1", "2026-11-22T14:05:01.123Z", "2026-11-22T14:05:01.123Z")
-    assert statements[-1] == ("INSERT INTO meta (key, value) VALUES (?, ?)", [("k", "v")])
+    sql, params = statement_of(_changes().ops[0])
+    assert statements[-1] == (sql, [params])
+    assert sql.startswith("INSERT OR IGNORE INTO outbox")
     assert Changes().statements(100) == []
 
 
@@ -46,7 +51,7 @@ async def test_commit_writes_every_row(tmp_path: Path) -> None:
     await store.open()
     try:
         await store.commit(_changes())
-        assert await store.meta("k") == "v"
+        assert await store.pending_notifiers() == {"siren"}
         assert len(await store.list_rejected()) == 1
         assert "b1" in await store.list_device_states()
     finally:
@@ -54,20 +59,22 @@ async def test_commit_writes_every_row(tmp_path: Path) -> None:
 
 
 async def test_a_failing_statement_leaves_nothing_behind(tmp_path: Path) -> None:
-    """The last statement fails (a table that does not exist): the rows before it, in other
-    tables, are rolled back too, and the connection takes the next batch normally."""
+    """The last statement fails (a site added twice): the rows before it, in other tables, are
+    rolled back too, and the connection takes the next batch normally."""
     store = Store(tmp_path / "hub.db")
     await store.open()
     try:
         broken = _changes()
-        broken.extra.append(("INSERT INTO no_such_table VALUES (?)", [(1,)]))
-        with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+        site = Site("s1", "Bank")
+        broken.ops += [InsertSite(site, NOW), InsertSite(site, NOW)]
+        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
             await store.commit(broken)
-        assert await store.meta("k") is None
+        assert await store.pending_notifiers() == set()
+        assert await store.load_registry() == Registry({}, {})
         assert await store.list_rejected() == []
         assert await store.list_device_states() == {}
         await store.commit(_changes())
-        assert await store.meta("k") == "v"
+        assert await store.pending_notifiers() == {"siren"}
     finally:
         await store.close()
 
