@@ -19,11 +19,10 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from hub.clock import Clock
-from hub.config import Config
 from hub.domain.bus import AlarmChanged, Bus, Event, TroubleChanged
 from hub.domain.model import TroubleState
 from hub.errors import ChuongError
-from hub.escalation.engine import Adopt, EscalationHooks, RunDue
+from hub.escalation.engine import Adopt, RunDue
 from hub.escalation.policies import Policies
 from hub.store import Store
 from hub.writer.pipeline import Pipeline
@@ -40,14 +39,14 @@ class Escalator:
     def __init__(
         self,
         *,
-        config: Config,
+        policies: Policies,
         pipeline: Pipeline,
         bus: Bus,
         store: Store,
         clock: Clock,
         on_queued: Callable[[], None],
     ) -> None:
-        self._policies = Policies(config.escalation, config.notifiers)
+        self._policies = policies
         self._pipeline = pipeline
         self._bus = bus
         self._store = store
@@ -58,9 +57,8 @@ class Escalator:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        hooks = EscalationHooks(self._policies)
-        self._pipeline.add_hook(hooks.on_alarm)
-        self._pipeline.add_trouble_hook(hooks.on_trouble)
+        """Adopt the open alarms and troubles, then run deadlines as they come. (The hooks that
+        store the deadlines, `EscalationHooks`, are registered with the pipeline by `hub.app`.)"""
         if not self._policies.enabled:
             log.info("escalation: no steps configured; alarms are shown on the page only")
             return

@@ -191,6 +191,11 @@ class Pipeline:
                 )
         self._heartbeats[item.button] = item
 
+    @property
+    def closed(self) -> bool:
+        """The pipeline is stopping or stopped: commands are refused."""
+        return self._closed
+
     async def execute(self, command: Command) -> Any:
         """Plan and commit one command; return its result or raise its `ChuongError`."""
         if self._closed:
@@ -200,10 +205,6 @@ class Pipeline:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(command, future))
         return await future
-
-    @property
-    def backlog(self) -> int:
-        return self._queue.qsize()
 
     def alive(self, stall_s: float) -> bool:
         """The writer is running and has done something (committed, probed or retried) lately."""

@@ -273,7 +273,7 @@ class Plan:
         signed = button is not None and button.sign_key is not None
         if button is not None and signed:
             device = self.draft.device(button_id)
-            refusal = refusal_of(item, button, device, self.draft.state.listening_since)
+            refusal = refusal_of(item, button, device, self.draft.listening_since)
             if refusal is not None:
                 self._refuse(item, refusal.reason, refusal.detail, site)
                 return
