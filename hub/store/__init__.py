@@ -20,7 +20,7 @@ from hub.domain.model import Alarm, DeviceState, Role, Trouble
 from hub.domain.state import HubState, Registry
 from hub.store import changes as _changes
 from hub.store.changes import Changes
-from hub.store.db import open_reader, open_writer
+from hub.store.db import WriterConnection, open_reader, open_writer
 from hub.store.ops import Due, OutboxRow, SessionRecord, UntestedButton, UserRecord
 from hub.store.rows import (
     ALARM_COLUMNS,
@@ -53,7 +53,7 @@ class Store:
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._rejected_keep = rejected_keep
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: WriterConnection | None = None
         self._reader: aiosqlite.Connection | None = None
 
     async def open(self) -> None:
@@ -68,7 +68,7 @@ class Store:
         self._reader = self._writer = None
 
     @property
-    def writer(self) -> aiosqlite.Connection:
+    def writer(self) -> WriterConnection:
         if self._writer is None:
             raise RuntimeError("the store is not open")
         return self._writer
@@ -106,8 +106,8 @@ class Store:
                 found[(row[0], row[1])] = row[2]
         return found
 
-    async def load_registry(self, conn: aiosqlite.Connection | None = None) -> Registry:
-        conn = conn or self.writer
+    async def load_registry(self) -> Registry:
+        conn = self.writer
         sites = {
             s.id: s for s in map(site_from_row, await conn.execute_fetchall("SELECT * FROM sites"))
         }
@@ -117,12 +117,8 @@ class Store:
 
     async def load_state(self) -> HubState:
         conn = self.writer
-        seq_row = await (
-            await conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM alarms")
-        ).fetchone()
-        trouble_row = await (
-            await conn.execute("SELECT coalesce(max(id), 0) + 1 FROM troubles")
-        ).fetchone()
+        [seq_row] = await conn.execute_fetchall("SELECT coalesce(max(seq), 0) + 1 FROM alarms")
+        [trouble_row] = await conn.execute_fetchall("SELECT coalesce(max(id), 0) + 1 FROM troubles")
         open_alarms = [
             alarm_from_row(row)
             for row in await conn.execute_fetchall(
@@ -140,8 +136,8 @@ class Store:
             for row in await conn.execute_fetchall(f"SELECT {DEVICE_COLUMNS} FROM device_state")
         ]
         return HubState(
-            next_alarm_seq=int(seq_row[0]) if seq_row else 1,
-            next_trouble_id=int(trouble_row[0]) if trouble_row else 1,
+            next_alarm_seq=int(seq_row[0]),
+            next_trouble_id=int(trouble_row[0]),
             open_alarms=open_alarms,
             registry=await self.load_registry(),
             troubles=troubles,

@@ -17,12 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, TypeAlias, TypeVar
 
-import aiosqlite
-
 from hub.clock import iso
 from hub.domain.model import Alarm, DeviceState, Trouble
 from hub.store import ops as o
-from hub.store.db import run_on
+from hub.store.db import WriterConnection
 from hub.store.ops import Op, PressRow
 from hub.store.rows import (
     ALARM_COLUMNS,
@@ -360,9 +358,9 @@ def _write(conn: sqlite3.Connection, statements: list[tuple[str, list[tuple[Any,
         raise
 
 
-async def apply(conn: aiosqlite.Connection, changes: Changes, rejected_keep: int) -> None:
+async def apply(conn: WriterConnection, changes: Changes, rejected_keep: int) -> None:
     """Write every row of `changes` in one IMMEDIATE transaction, or none of them.
 
     The rows are made here, on the event loop; the transaction runs on the connection's thread
-    in one round trip (`run_on`), where SQLite releases the GIL while it works."""
-    await run_on(conn, _write, changes.statements(rejected_keep))
+    in one round trip (`WriterConnection.run`), where SQLite releases the GIL while it works."""
+    await conn.run(_write, changes.statements(rejected_keep))

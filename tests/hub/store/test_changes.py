@@ -7,7 +7,6 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from hub.domain.model import DeviceState, Site
@@ -15,7 +14,7 @@ from hub.domain.state import Registry
 from hub.errors import StoreError
 from hub.store import Changes, Store
 from hub.store.changes import _AUDIT_INSERT, _DEVICE_UPSERT, _REJECTED_PRUNE, statement_of
-from hub.store.db import check_run_on, run_on
+from hub.store.db import WriterConnection
 from hub.store.ops import InsertSite, QueueNotification
 
 NOW = datetime(2026, 11, 22, 14, 5, 1, 123000, tzinfo=UTC)
@@ -79,25 +78,36 @@ async def test_a_failing_statement_leaves_nothing_behind(tmp_path: Path) -> None
         await store.close()
 
 
-async def test_run_on_runs_on_the_connection_thread(tmp_path: Path) -> None:
-    """`run_on` hands the sqlite3 connection to the function on aiosqlite's own thread (not the
-    event loop's) and returns its result."""
-    conn = await aiosqlite.connect(tmp_path / "x.db")
+async def test_the_writer_runs_on_one_thread_of_its_own(tmp_path: Path) -> None:
+    """`WriterConnection.run` hands the sqlite3 connection to the function on the connection's
+    own thread (not the event loop's), always the same one, and returns its result."""
+    conn = await WriterConnection.open(tmp_path / "x.db", 5000)
     try:
-        check_run_on(conn)
 
         def probe(raw: sqlite3.Connection, offset: int) -> tuple[int, int]:
             return threading.get_ident(), raw.execute("SELECT 41 + ?", (offset,)).fetchone()[0]
 
-        thread, value = await run_on(conn, probe, 1)
+        thread, value = await conn.run(probe, 1)
         assert value == 42
         assert thread != threading.get_ident()
+        assert {(await conn.run(probe, n))[0] for n in range(20)} == {thread}
+        assert [tuple(row) for row in await conn.execute_fetchall("SELECT ?, 2", ("a",))] == [
+            ("a", 2)
+        ]
     finally:
         await conn.close()
 
 
-def test_check_run_on_refuses_a_connection_without_the_hook() -> None:
-    """If aiosqlite ever drops the internals `run_on` needs, the store refuses to open (at
-    start-up) instead of failing at the first press."""
-    with pytest.raises(StoreError, match="_execute"):
-        check_run_on(object())  # type: ignore[arg-type]
+async def test_a_closed_writer_refuses_work(tmp_path: Path) -> None:
+    conn = await WriterConnection.open(tmp_path / "x.db", 5000)
+    await conn.close()
+    with pytest.raises(StoreError, match="closed"):
+        await conn.execute_fetchall("SELECT 1")
+
+
+async def test_a_store_that_cannot_open_says_why(tmp_path: Path) -> None:
+    """A path where no database can be made is a `StoreError` naming it, not a raw error."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match="cannot open the store"):
+        await WriterConnection.open(blocker / "hub.db", 5000)
