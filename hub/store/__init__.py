@@ -20,7 +20,7 @@ from hub.domain.model import Alarm, DeviceState, Role, Trouble
 from hub.domain.state import HubState, Registry
 from hub.store import changes as _changes
 from hub.store.changes import Changes
-from hub.store.db import WriterConnection, open_reader, open_writer
+from hub.store.db import WRITE_ERRORS, WriterConnection, open_reader, open_writer, write_may_pass
 from hub.store.ops import Due, OutboxRow, SessionRecord, UntestedButton, UserRecord
 from hub.store.rows import (
     ALARM_COLUMNS,
@@ -40,7 +40,14 @@ from hub.store.rows import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Changes", "Store", "button_from_row", "site_from_row"]
+__all__ = [
+    "WRITE_ERRORS",
+    "Changes",
+    "Store",
+    "button_from_row",
+    "site_from_row",
+    "write_may_pass",
+]
 
 EVENT_LOOKUP_CHUNK: Final = 400
 """(button, event) pairs per lookup query; two parameters each, well under SQLite's limit."""

@@ -116,6 +116,19 @@ def open_sync(path: Path, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
     return conn
 
 
+WRITE_ERRORS: Final = (sqlite3.DatabaseError, OSError)
+"""What a failed commit may raise (sqlite3.OperationalError is a DatabaseError)."""
+
+
+def write_may_pass(exc: BaseException) -> bool:
+    """Store errors worth retrying: the disk, the file or a lock, not a bug in the hub's SQL."""
+    if isinstance(exc, OSError | sqlite3.OperationalError):
+        return True
+    # Plain DatabaseError is what SQLite says of a damaged file: retrying keeps the presses with
+    # the broker while the operator restores the store; dropping them would lose them.
+    return type(exc) is sqlite3.DatabaseError
+
+
 class WriterConnection:
     """The hub's one writing connection: a stdlib `sqlite3` connection that lives on one thread
     of its own, made, used and closed there only (`sqlite3` refuses any other).
