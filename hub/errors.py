@@ -3,6 +3,7 @@
 ChuongError
 ├── ConfigError           the configuration does not validate (carries one line per problem)
 ├── StoreError            the store cannot be opened, migrated or written
+│   └── RowConflict       a command-line change clashes with a row (hub/store/admin.py)
 ├── RegistryError         a registry file or entry is invalid
 │   ├── RegistryNotFound  no site, button or open trouble with that id (HTTP 404)
 │   └── RegistryConflict  it exists already, or is still in use (HTTP 409)

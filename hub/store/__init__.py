@@ -1,7 +1,10 @@
-"""The durable store: SQLite in WAL mode with `synchronous=FULL`.
+"""The durable store: SQLite in WAL mode with `synchronous=FULL`. Every SQL statement of the hub
+is in this package; the rest of the hub sees typed operations and records (`ops.py`).
 
-`Store` owns two connections: the writer's (used only by the pipeline, one transaction per batch)
-and a read-only one for the API. Reads return domain records or plain dicts ready for the API.
+`Store` owns two connections: the writer's (used only by the pipeline, one transaction per batch:
+`commit` writes a batch's `Changes`, core rows and the features' operations alike) and a read-only
+one for the API and the features' reads, which return domain records, the records of `ops.py`, or
+plain dicts ready for the API. The command line's synchronous changes are in `admin.py`.
 """
 
 from __future__ import annotations

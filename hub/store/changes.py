@@ -178,11 +178,11 @@ _OUTBOX_ABANDON: Final = (
     "UPDATE outbox SET state = 'failed', last_error = ?, finished_at = ? "
     "WHERE notifier = ? AND state = 'pending'"
 )
-SITE_INSERT: Final = (
+_SITE_INSERT: Final = (
     "INSERT INTO sites (id, name, address, phone, lat, lon, test_mode, created_at, updated_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-BUTTON_INSERT: Final = (
+_BUTTON_INSERT: Final = (
     "INSERT INTO buttons (id, site_id, label, profile, native_id, test_mode, power, checkin_s, "
     "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
@@ -300,7 +300,7 @@ def _abandon(op: o.AbandonNotifier) -> Statement:
 def _insert_site(op: o.InsertSite) -> Statement:
     site, at = op.site, iso(op.at)
     values = (site.id, site.name, site.address, site.phone, site.lat, site.lon)
-    return SITE_INSERT, (*values, int(site.test_mode), at, at)
+    return _SITE_INSERT, (*values, int(site.test_mode), at, at)
 
 
 @_makes(o.DeleteSite)
@@ -312,7 +312,7 @@ def _delete_site(op: o.DeleteSite) -> Statement:
 def _insert_button(op: o.InsertButton) -> Statement:
     button, at = op.button, iso(op.at)
     values = (button.id, button.site_id, button.label, button.profile, button.native_id)
-    return BUTTON_INSERT, (*values, int(button.test_mode), button.power, button.checkin_s, at, at)
+    return _BUTTON_INSERT, (*values, int(button.test_mode), button.power, button.checkin_s, at, at)
 
 
 @_makes(o.DeleteButton)
