@@ -9,6 +9,9 @@ Start: each part in the order above; the MQTT connection comes last, so that eve
 touches is ready before the first one arrives. A part that fails to start is named in the log and
 the parts already started are stopped.
 
+Hooks: every hook of the pipeline (supervision's clock check, escalation's deadlines) is
+registered here, before the pipeline starts, so that no batch is planned without them.
+
 Stop: first the drain (ingest stops taking messages; the pipeline commits and acknowledges all it
 has), then the parts in reverse order (the MQTT adapter publishes the hub's clean `offline` status
 and disconnects without triggering the last will).
@@ -39,6 +42,8 @@ from hub.config import Config
 from hub.domain.bus import Bus
 from hub.domain.model import Trouble, TroubleState
 from hub.errors import ChuongError
+from hub.escalation.engine import EscalationHooks
+from hub.escalation.policies import Policies
 from hub.escalation.scheduler import Escalator
 from hub.metrics import Metrics
 from hub.notify.dispatcher import Dispatcher
@@ -190,6 +195,10 @@ class Hub:
         )
         if cfg.supervision.enabled:
             pipeline.add_press_hook(self.supervisor.check_clock)
+        policies = Policies(cfg.escalation, cfg.notifiers)
+        escalation_hooks = EscalationHooks(policies)
+        pipeline.add_hook(escalation_hooks.on_alarm)
+        pipeline.add_trouble_hook(escalation_hooks.on_trouble)
         await self._start("pipeline", pipeline)
         await self._start("vendors", self.vendors)
         fanout = MqttFanout(
@@ -201,9 +210,7 @@ class Hub:
             clock=self.clock,
         )
         await self._start("fanout", fanout)
-        self.watch = BrokerWatch(
-            bus=self.bus, pipeline=pipeline, store=self.store, clock=self.clock
-        )
+        self.watch = BrokerWatch(pipeline=pipeline, store=self.store, clock=self.clock)
         await self._start("broker-watch", self.watch)
         await self._start("supervisor", self.supervisor)
         notify = Dispatcher(
@@ -217,7 +224,7 @@ class Hub:
         )
         await self._start("notify", notify)
         escalator = Escalator(
-            config=cfg,
+            policies=policies,
             pipeline=pipeline,
             bus=self.bus,
             store=self.store,
