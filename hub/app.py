@@ -9,6 +9,9 @@ Start: each part in the order above; the MQTT connection comes last, so that eve
 touches is ready before the first one arrives. A part that fails to start is named in the log and
 the parts already started are stopped.
 
+Hooks: every hook of the pipeline (supervision's clock check, escalation's deadlines) is
+registered here, before the pipeline starts, so that no batch is planned without them.
+
 Stop: first the drain (ingest stops taking messages; the pipeline commits and acknowledges all it
 has), then the parts in reverse order (the MQTT adapter publishes the hub's clean `offline` status
 and disconnects without triggering the last will).
@@ -40,10 +43,13 @@ from hub.config import Config
 from hub.domain.bus import Bus
 from hub.domain.model import Trouble, TroubleState
 from hub.errors import ChuongError
+from hub.escalation.engine import EscalationHooks
+from hub.escalation.policies import Policies
 from hub.escalation.scheduler import Escalator
 from hub.metrics import Metrics
 from hub.notify.dispatcher import Dispatcher
 from hub.store import Store
+from hub.store.retention import Policy, Pruner
 from hub.supervision import Supervisor
 from hub.writer.pipeline import Pipeline
 
@@ -167,6 +173,7 @@ class Hub:
         self.watch: BrokerWatch | None = None
         self.vendors: VendorRouter | None = None
         self.supervisor: Supervisor | None = None
+        self.pruner: Pruner | None = None
         self._started: list[tuple[str, Part]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -216,6 +223,10 @@ class Hub:
         )
         if cfg.supervision.enabled:
             pipeline.add_press_hook(self.supervisor.check_clock)
+        policies = Policies(cfg.escalation, cfg.notifiers)
+        escalation_hooks = EscalationHooks(policies)
+        pipeline.add_hook(escalation_hooks.on_alarm)
+        pipeline.add_trouble_hook(escalation_hooks.on_trouble)
         await self._start("pipeline", pipeline)
         await self._start("vendors", self.vendors)
         fanout = MqttFanout(
@@ -227,9 +238,7 @@ class Hub:
             clock=self.clock,
         )
         await self._start("fanout", fanout)
-        self.watch = BrokerWatch(
-            bus=self.bus, pipeline=pipeline, store=self.store, clock=self.clock
-        )
+        self.watch = BrokerWatch(pipeline=pipeline, store=self.store, clock=self.clock)
         await self._start("broker-watch", self.watch)
         await self._start("supervisor", self.supervisor)
         notify = Dispatcher(
@@ -243,7 +252,7 @@ class Hub:
         )
         await self._start("notify", notify)
         escalator = Escalator(
-            config=cfg,
+            policies=policies,
             pipeline=pipeline,
             bus=self.bus,
             store=self.store,
@@ -251,6 +260,21 @@ class Hub:
             on_queued=notify.wake,
         )
         await self._start("escalation", escalator)
+        retention = cfg.store.retention
+        self.pruner = Pruner(
+            cfg.store.path,
+            Policy(
+                history_days=retention.history_days,
+                outbox_days=retention.outbox_days,
+                escalations_days=retention.escalations_days,
+                interval_s=retention.interval_s,
+                batch=retention.batch,
+            ),
+            clock=self.clock,
+            busy_timeout_ms=cfg.store.busy_timeout_ms,
+            on_pruned=lambda table, count: self.metrics.pruned.labels(table).inc(count),
+        )
+        await self._start("retention", self.pruner)
         if cfg.http.enabled:
             app = create_app(self._api_context())
             web.install(app)

@@ -138,14 +138,14 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_token_list(args: argparse.Namespace) -> int:
+    from hub.store import admin  # noqa: PLC0415
+
     config = load_config(args.config)
     with open_store(config) as conn:
-        rows = conn.execute(
-            "SELECT name, role, created_at, revoked_at FROM api_tokens ORDER BY name"
-        ).fetchall()
+        rows = admin.list_tokens(conn)
     for row in rows:
-        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "live"
-        print(f"{row['name']}\t{row['role']}\tcreated {row['created_at']}\t{state}")
+        state = f"revoked {row.revoked_at}" if row.revoked_at else "live"
+        print(f"{row.name}\t{row.role}\tcreated {row.created_at}\t{state}")
     return 0
 
 

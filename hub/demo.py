@@ -28,6 +28,7 @@ from hub.domain.model import Role
 from hub.errors import ChuongError
 from hub.logs import configure_logging
 from hub.registry.file import RegistryFile, import_registry
+from hub.store import admin
 from hub.store.db import open_sync
 from hub.web.accounts import add_user, set_password, verify_password
 from simulator.broker import BrokerError, Mosquitto
@@ -145,15 +146,13 @@ async def _demo(args: argparse.Namespace) -> int:
 def _demo_officer(conn: sqlite3.Connection, now: datetime, saved: Path) -> str:
     """The demo's officer and its password: the one of the last run when it still logs in (its
     sessions live on); otherwise a new one (kept in `saved`, readable by its owner only)."""
-    row = conn.execute(
-        "SELECT password_hash FROM users WHERE username = ?", (DEMO_OFFICER,)
-    ).fetchone()
+    known = admin.password_hash(conn, DEMO_OFFICER)
     with contextlib.suppress(OSError):
         password = saved.read_text(encoding="utf-8").strip()
-        if row is not None and verify_password(row[0], password):
+        if known is not None and verify_password(known, password):
             return password
     password = "-".join("".join(secrets.choice(_READABLE) for _ in range(4)) for _ in range(3))
-    if row is None:
+    if known is None:
         add_user(conn, DEMO_OFFICER, Role.OFFICER, password, now, actor="demo")
     else:
         set_password(conn, DEMO_OFFICER, password, now, role=Role.OFFICER, actor="demo")

@@ -18,11 +18,13 @@ as the file has it: `notifiers.hook.url: Field required`, not `notifiers.hook.we
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AnyHttpUrl,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainValidator,
@@ -37,6 +39,17 @@ PHONE_RE: Final = re.compile(r"\+?[0-9]{3,20}\Z")
 NTFY_TOPIC_RE: Final = re.compile(r"[-_A-Za-z0-9]{1,64}\Z")
 _TEMPLATE_FIELDS: Final = frozenset({"alarm", "site", "button", "level", "state"})
 _PLACEHOLDER_RE: Final = re.compile(r"\{([a-z_]+)\}")
+ZNS_FIELDS: Final = frozenset(
+    {"alarm", "site", "address", "phone", "time", "level", "button", "link", "title", "text"}
+)
+
+
+def _int_as_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+IdText = Annotated[str, BeforeValidator(_int_as_text)]
+"""an id a service gives as digits: written with or without quotes in the config"""
 
 
 def check_name(value: str) -> str:
@@ -188,15 +201,10 @@ class TelegramNotifier(_Notifier):
 
     type: Literal["telegram"]
     bot_token: SecretStr = Field(description="The bot's token from @BotFather.")
-    chat_id: str = Field(min_length=1, description="Numeric chat id, or @channelname.")
+    chat_id: IdText = Field(min_length=1, description="Numeric chat id, or @channelname.")
     api_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("https://api.telegram.org"), description="Bot API server."
     )
-
-    @field_validator("chat_id", mode="before")
-    @classmethod
-    def _chat_id(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
 
 
 class SmsNotifier(_Notifier):
@@ -241,6 +249,95 @@ class EmailNotifier(_Notifier):
         return self
 
 
+class ZaloApp(_Notifier):
+    """The keys of a Zalo Official Account's app, shared by the `zalo` and `zns` types."""
+
+    app_id: str = Field(
+        min_length=1, max_length=64, description="The app's id (Zalo for Developers)."
+    )
+    secret_key: SecretStr = Field(description="The app's secret key.")
+    refresh_token: SecretStr = Field(
+        description="An OA refresh token from the developers' console; the hub keeps the ones it "
+        "gets in exchange in `token_file`. Put a new one here to start over."
+    )
+    token_file: Path = Field(
+        description="Where the hub keeps the app's current tokens (0600), e.g. "
+        "/var/lib/chuong/zalo-tokens.json; the same file for every notifier of one app."
+    )
+    oauth_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://oauth.zaloapp.com"), description="Zalo's OAuth server."
+    )
+    api_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://openapi.zalo.me"), description="The OA API server."
+    )
+    zns_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://business.openapi.zalo.me"), description="The ZNS server."
+    )
+
+    @field_validator("token_file")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        if not value.is_absolute():
+            raise ValueError("must be an absolute path, e.g. /var/lib/chuong/zalo-tokens.json")
+        return value
+
+
+class ZaloNotifier(ZaloApp):
+    """A Zalo Official Account's message to one follower."""
+
+    type: Literal["zalo"]
+    user_id: IdText = Field(
+        pattern=r"^[0-9]{1,32}$",
+        description="The follower's user id for this OA (digits; from the OA's follower list).",
+    )
+
+
+class ZnsNotifier(ZaloApp):
+    """A Zalo Notification Service template message to a phone number."""
+
+    type: Literal["zns"]
+    phone: str = Field(description="Phone number: +84..., 84... or 0...")
+    template_id: IdText = Field(min_length=1, description="The approved ZNS template for alarms.")
+    template_data: dict[str, str] = Field(
+        description="The template's parameters, each a text with {alarm}, {site}, {address}, "
+        "{phone}, {time}, {level}, {button}, {link}, {title} or {text}."
+    )
+    trouble_template_id: IdText | None = Field(
+        default=None, description="Template for troubles (none: troubles are not sent by ZNS)."
+    )
+    trouble_template_data: dict[str, str] = Field(
+        default_factory=dict, description="Parameters of the trouble template (as above)."
+    )
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        """ZNS wants 84xxxxxxxxx: +84... and 0... are turned into it."""
+        value = value.replace(" ", "")
+        if not PHONE_RE.match(value):
+            raise ValueError("must be a phone number: digits, optionally after '+'")
+        value = value.removeprefix("+")
+        return "84" + value[1:] if value.startswith("0") else value
+
+    @field_validator("template_data", "trouble_template_data")
+    @classmethod
+    def _placeholders(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            for field in _PLACEHOLDER_RE.findall(text):
+                if field not in ZNS_FIELDS:
+                    raise ValueError(
+                        f"{name}: unknown placeholder {{{field}}} "
+                        f"(known: {', '.join(sorted(ZNS_FIELDS))})"
+                    )
+        return value
+
+    @model_validator(mode="after")
+    def _trouble_pair(self) -> ZnsNotifier:
+        if self.trouble_template_data and self.trouble_template_id is None:
+            raise ValueError("trouble_template_data given without trouble_template_id")
+        return self
+
+
 class CommandNotifier(_Notifier):
     """A local program (a loud sound, a relay, a gateway of one's own); the message on stdin,
     details in CHUONG_*, with CHUONG_ACK_URL, the link that acknowledges as `person`."""
@@ -265,6 +362,8 @@ NotifierModel = (
     | SmsNotifier
     | EmailNotifier
     | CommandNotifier
+    | ZaloNotifier
+    | ZnsNotifier
 )
 
 TYPES: Final[dict[str, type[NotifierModel]]] = {
@@ -275,6 +374,8 @@ TYPES: Final[dict[str, type[NotifierModel]]] = {
     "sms": SmsNotifier,
     "email": EmailNotifier,
     "command": CommandNotifier,
+    "zalo": ZaloNotifier,
+    "zns": ZnsNotifier,
 }
 
 

@@ -79,6 +79,7 @@ class HubState:
             else:
                 self.troubles[key] = trouble
         self.devices.update(draft.devices)
+        self.listening_since = draft.listening_since
         self.next_alarm_seq = draft.next_alarm_seq
         self.next_trouble_id = draft.next_trouble_id
 
@@ -111,6 +112,7 @@ class Draft:
         self.devices: dict[str, DeviceState] = {}
         self.next_alarm_seq = state.next_alarm_seq
         self.next_trouble_id = state.next_trouble_id
+        self.listening_since = state.listening_since
         self._by_button: dict[AlarmKey, str | None] = {}
         self._by_site: dict[AlarmKey, str | None] = {}
         self.new_registry: Registry | None = None

@@ -15,12 +15,10 @@ Everything here runs in the pipeline's writer, does no I/O and changes nothing b
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Literal
 
-from hub.clock import iso
 from hub.domain import alarms
 from hub.domain.model import Alarm, AlarmState, Trouble, TroubleState
 from hub.domain.views import AlarmView
@@ -35,25 +33,14 @@ from hub.escalation.policy import (
 )
 from hub.notify import outbox
 from hub.notify.message import TroubleSnapshot
+from hub.store.ops import (
+    Due,
+    RecheckSiteTroubles,
+    StartEscalation,
+    StopEscalation,
+    UpdateEscalation,
+)
 from hub.writer.plan import Command, Plan
-
-_START: Final = (
-    "INSERT OR IGNORE INTO escalations (subject, alarm_id, trouble_id, site_id, policy, "
-    "started_at, progress, next_due_at, state, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, '{}', ?, 'running', ?)"
-)
-_UPDATE: Final = (
-    "UPDATE escalations SET progress = ?, next_due_at = ?, state = ?, updated_at = ? "
-    "WHERE subject = ?"
-)
-_RECHECK_SITE: Final = (
-    "UPDATE escalations SET next_due_at = ? WHERE site_id = ? AND trouble_id IS NOT NULL "
-    "AND state = 'running' AND next_due_at > ?"
-)
-_STOP: Final = (
-    "UPDATE escalations SET state = 'stopped', next_due_at = NULL, updated_at = ? "
-    "WHERE subject = ? AND state = 'running'"
-)
 
 
 def alarm_key(alarm_id: str) -> str:
@@ -66,21 +53,6 @@ def trouble_key(trouble_id: int) -> str:
 
 def alarm_body(alarm: Alarm, **extra: Any) -> dict[str, Any]:
     return {"alarm": AlarmView.of(alarm).model_dump(mode="json"), **extra}
-
-
-@dataclass(frozen=True, slots=True)
-class Due:
-    """An escalation row whose deadline has come, as the scheduler read it."""
-
-    subject: str
-    alarm_id: str | None
-    trouble_id: int | None
-    trouble_kind: str | None
-    trouble_subject: str | None
-    policy: str
-    started_at: datetime
-    progress: dict[int, int]
-    next_due_at: datetime
 
 
 class EscalationHooks:
@@ -97,8 +69,7 @@ class EscalationHooks:
         if change == "resolved" and new.site is not None and self._policies.troubles_escalate:
             # Troubles of the site held back while it alarmed are looked at again now (moving a
             # deadline earlier is always safe: `RunDue` decides from the policy, not from it).
-            now = iso(plan.now)
-            plan.changes.extra.append((_RECHECK_SITE, [(now, new.site.id, now)]))
+            plan.write(RecheckSiteTroubles(new.site.id, plan.now))
 
     def start_alarm(self, plan: Plan, alarm: Alarm, started_at: datetime) -> None:
         policy = self._policies.for_alarm(alarm)
@@ -118,7 +89,7 @@ class EscalationHooks:
                     site_id=trouble.site_id,
                 )
         elif self._policies.for_trouble(trouble) is not None:
-            plan.changes.extra.append((_STOP, [(iso(plan.now), trouble_key(trouble.id))]))
+            plan.write(StopEscalation(trouble_key(trouble.id), plan.now))
             outbox.cancel_for_trouble(plan, trouble.id)
             plan.audit("escalation.stopped", "hub", trouble_id=trouble.id, reason="cleared")
 
@@ -126,7 +97,7 @@ class EscalationHooks:
         policy = self._policies.for_alarm(old)
         if policy is None:
             return
-        plan.changes.extra.append((_STOP, [(iso(plan.now), alarm_key(old.id))]))
+        plan.write(StopEscalation(alarm_key(old.id), plan.now))
         outbox.cancel_for_alarm(plan, old.id)
         plan.audit("escalation.stopped", "hub", alarm_id=old.id, reason=change, level=old.level)
         switched_on = {
@@ -159,21 +130,16 @@ def start(
 ) -> None:
     """Store the escalation of one alarm or trouble (kept as it is if it exists already)."""
     first = next_due(policy, started_at, {})
-    plan.changes.extra.append(
-        (
-            _START,
-            [
-                (
-                    subject,
-                    alarm_id,
-                    trouble_id,
-                    site_id,
-                    policy.name,
-                    iso(started_at),
-                    iso(first) if first else None,
-                    iso(plan.now),
-                )
-            ],
+    plan.write(
+        StartEscalation(
+            subject,
+            policy.name,
+            started_at,
+            first,
+            plan.now,
+            alarm_id=alarm_id,
+            trouble_id=trouble_id,
+            site_id=site_id,
         )
     )
 
@@ -191,23 +157,13 @@ class RunDue(Command):
             decision = self._alarm(plan, due.alarm_id)
         else:
             decision = self._trouble(plan)
+        state: Literal["running", "finished", "stopped"]
         if decision.next_due is not None:
             state = "running"
         else:  # the last step fired, or the alarm or trouble is no longer there to escalate
             state = "finished" if decision.firings else "stopped"
-        plan.changes.extra.append(
-            (
-                _UPDATE,
-                [
-                    (
-                        json.dumps({str(k): v for k, v in sorted(decision.progress.items())}),
-                        iso(decision.next_due) if decision.next_due else None,
-                        state,
-                        iso(plan.now),
-                        due.subject,
-                    )
-                ],
-            )
+        plan.write(
+            UpdateEscalation(due.subject, decision.progress, decision.next_due, state, plan.now)
         )
         return decision
 

@@ -35,6 +35,7 @@ from hub.notify.base import Notifier, NotifyError, Outgoing
 from hub.notify.links import SECRET_META_KEY, LinkMaker, new_secret
 from hub.notify.message import render, zone
 from hub.store import Store
+from hub.store.ops import OutboxRow
 from hub.writer.commands import ClearTrouble, RaiseTrouble, SetMeta
 from hub.writer.pipeline import Pipeline
 
@@ -97,7 +98,7 @@ class Dispatcher:
             registry=self._metrics.registry,
         )
         await self._prepare_links()
-        for name in await outbox.pending_notifiers(self._store.reader) - set(cfg.notifiers):
+        for name in await self._store.pending_notifiers() - set(cfg.notifiers):
             log.warning("notify: pending notifications for %s, no longer configured: failed", name)
             await self._pipeline.execute(outbox.Abandon(name))
         for name, notifier_config in cfg.notifiers.items():
@@ -161,7 +162,7 @@ class Dispatcher:
 
     async def _step(self, worker: _Worker) -> None:
         worker.wake.clear()  # before reading: a wake-up during the read is not lost
-        row = await outbox.next_pending(self._store.reader, worker.name)
+        row = await self._store.next_pending_notification(worker.name)
         wait = IDLE_S
         if row is not None:
             wait = (row.next_attempt_at - self._clock.now()).total_seconds()
@@ -171,7 +172,7 @@ class Dispatcher:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(worker.wake.wait(), min(wait, IDLE_S))
 
-    async def _deliver(self, worker: _Worker, row: outbox.OutboxRow) -> None:
+    async def _deliver(self, worker: _Worker, row: OutboxRow) -> None:
         attempt = row.attempts + 1
         await self._pipeline.execute(outbox.RecordAttempt(row, attempt))
         held_by = await self._held_by(worker, row)
@@ -199,16 +200,16 @@ class Dispatcher:
         else:
             await self._failed(worker, row, attempt, error[:ERROR_KEEP], permanent, retry_after)
 
-    async def _held_by(self, worker: _Worker, row: outbox.OutboxRow) -> str | None:
+    async def _held_by(self, worker: _Worker, row: OutboxRow) -> str | None:
         """For a shared device, another active alarm that still needs it on."""
         config = worker.config
         if row.event != "clear" or row.alarm_id is None:
             return None
         if not isinstance(config, MqttNotifier) or config.per_alarm:
             return None
-        return await outbox.other_active_alarm(self._store.reader, worker.name, row.alarm_id)
+        return await self._store.other_active_alarm(worker.name, row.alarm_id)
 
-    def _outgoing(self, worker: _Worker, row: outbox.OutboxRow) -> Outgoing:
+    def _outgoing(self, worker: _Worker, row: OutboxRow) -> Outgoing:
         cfg = self._config
         link = None
         if self._links is not None and worker.config.links and row.event == "alarm":
@@ -225,7 +226,7 @@ class Dispatcher:
         return Outgoing(row.key, row.event, row.body, message, link, cfg.hub.id)
 
     async def _delivered(
-        self, worker: _Worker, row: outbox.OutboxRow, attempt: int, note: str | None
+        self, worker: _Worker, row: OutboxRow, attempt: int, note: str | None
     ) -> None:
         await self._pipeline.execute(outbox.RecordOutcome(row, attempt, note=note))
         self._count(worker, "delivered")
@@ -239,7 +240,7 @@ class Dispatcher:
     async def _failed(
         self,
         worker: _Worker,
-        row: outbox.OutboxRow,
+        row: OutboxRow,
         attempt: int,
         error: str,
         permanent: bool,
@@ -285,7 +286,7 @@ class Dispatcher:
     @staticmethod
     def _retry_at(
         config: NotifierModel,
-        row: outbox.OutboxRow,
+        row: OutboxRow,
         attempt: int,
         now: datetime,
         permanent: bool,

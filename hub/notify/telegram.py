@@ -12,13 +12,12 @@ waits for the `retry_after` Telegram gives.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import httpx
 
 from hub import __version__
 from hub.config.notifiers import TelegramNotifier
-from hub.notify.base import NotifyError, Outgoing, failed, http_post
+from hub.notify.base import NotifyError, Outgoing, failed, http_post, json_object
 
 TEXT_LIMIT = 4096
 
@@ -49,7 +48,7 @@ class Telegram:
             secrets=[self._token],
             check=False,
         )
-        answer = _json(response)
+        answer = json_object(response)
         if not response.is_success or answer.get("ok") is not True:
             parameters = answer.get("parameters") or {}
             retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
@@ -67,11 +66,3 @@ class Telegram:
 
     async def close(self) -> None:
         await self._client.aclose()
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        value = response.json()
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}

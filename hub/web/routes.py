@@ -21,13 +21,12 @@ from hub.api.auth import Context, Viewer
 from hub.api.context import ApiContext
 from hub.clock import iso, parse_iso
 from hub.domain.model import Role
+from hub.store.ops import UserRecord
 from hub.web.accounts import (
     PASSWORD_MAX,
     CloseSession,
     OpenSession,
     RecordLoginFailure,
-    UserRecord,
-    find_user,
     hash_password,
     needs_rehash,
     verify_password,
@@ -167,7 +166,7 @@ async def login(
             f"too many failed logins for {who}; try again in {minutes} minute(s)",
             refusal.retry_after_s,
         )
-    known = await find_user(ctx.store.reader, username)
+    known = await ctx.store.find_user(username)
     user = await _verified(web, known, body.password)
     if user is None:
         name = known.username if known else "(unknown user name)"

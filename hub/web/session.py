@@ -19,8 +19,7 @@ from typing import Final
 from fastapi import HTTPException, Request, status
 
 from hub.api.auth import Principal, context
-from hub.clock import iso
-from hub.web.accounts import SessionRecord, find_session
+from hub.store.ops import SessionRecord
 
 COOKIE: Final = "chuong_session"
 CSRF_HEADER: Final = "X-CSRF-Token"
@@ -60,7 +59,7 @@ async def session_auth(request: Request) -> Principal | None:
     if session_id is None:
         return None
     ctx = context(request)
-    found = await find_session(ctx.store.reader, session_hash(session_id), iso(ctx.clock.now()))
+    found = await ctx.store.find_session(session_hash(session_id), ctx.clock.now())
     if found is None:
         return None
     if request.method not in SAFE_METHODS:

@@ -7,8 +7,10 @@ audit entries. Each validates before it changes anything, and refuses with a `Ch
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from hub.domain import alarms
+from hub.domain.bus import BrokerConnected, BrokerDisconnected
 from hub.domain.model import Alarm, Outcome, Trouble
 from hub.errors import AlarmNotFound
 from hub.writer.plan import Command, Plan
@@ -80,3 +82,16 @@ class SetMeta(Command):
 
     def plan(self, plan: Plan) -> None:
         plan.changes.meta[self.key] = self.value
+
+
+@dataclass(slots=True)
+class SetListening(Command):
+    """The broker connection changed: the hub has listened since `since` (None: it is cut off).
+    `event` tells the page and the fan-out, once the batch is done."""
+
+    since: datetime | None
+    event: BrokerConnected | BrokerDisconnected
+
+    def plan(self, plan: Plan) -> None:
+        plan.draft.listening_since = self.since
+        plan.events.append(self.event)

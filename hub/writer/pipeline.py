@@ -43,7 +43,6 @@ import contextlib
 import itertools
 import logging
 import random
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,7 +54,7 @@ from hub.domain.inbound import Acker, HeartbeatIn, Inbound, PressIn
 from hub.domain.state import HubState
 from hub.errors import ChuongError
 from hub.metrics import Metrics
-from hub.store import Store
+from hub.store import WRITE_ERRORS, Store, write_may_pass
 from hub.writer.plan import AlarmHook, Command, Plan, PressHook, TroubleHook
 
 log = logging.getLogger(__name__)
@@ -87,15 +86,6 @@ _STOP: Final = _Stop()
 _FLUSH_HEARTBEATS: Final = _FlushHeartbeats()
 
 Item = Inbound | _Pending
-
-
-def _may_pass(exc: BaseException) -> bool:
-    """Store errors worth retrying: the disk, the file or a lock, not a bug in the hub's SQL."""
-    if isinstance(exc, OSError | sqlite3.OperationalError):
-        return True
-    # Plain DatabaseError is what SQLite says of a damaged file: retrying keeps the presses with
-    # the broker while the operator restores the store; dropping them would lose them.
-    return type(exc) is sqlite3.DatabaseError
 
 
 class ProbeStore(Command):
@@ -191,6 +181,11 @@ class Pipeline:
                 )
         self._heartbeats[item.button] = item
 
+    @property
+    def closed(self) -> bool:
+        """The pipeline is stopping or stopped: commands are refused."""
+        return self._closed
+
     async def execute(self, command: Command) -> Any:
         """Plan and commit one command; return its result or raise its `ChuongError`."""
         if self._closed:
@@ -200,10 +195,6 @@ class Pipeline:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(command, future))
         return await future
-
-    @property
-    def backlog(self) -> int:
-        return self._queue.qsize()
 
     def alive(self, stall_s: float) -> bool:
         """The writer is running and has done something (committed, probed or retried) lately."""
@@ -361,8 +352,8 @@ class Pipeline:
             try:
                 if plan.changes:
                     await self.store.commit(plan.changes)
-            except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
-                if not _may_pass(exc):
+            except WRITE_ERRORS as exc:
+                if not write_may_pass(exc):
                     raise
                 attempt += 1
                 self._metrics.commit_failures.inc()

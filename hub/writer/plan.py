@@ -27,6 +27,7 @@ from hub.domain.inbound import HeartbeatIn, IgnoredIn, Inbound, PressIn, Rejecte
 from hub.domain.model import Alarm, AlarmState, DeviceState, Site, Trouble, TroubleState
 from hub.domain.state import Draft, HubState
 from hub.store.changes import Changes
+from hub.store.ops import Op, PressRow
 
 ACK_STATE = {
     AlarmState.ACTIVE: "received",
@@ -91,6 +92,10 @@ class Plan:
         self._press_hooks = press_hooks
 
     # -- primitives, also used by commands -------------------------------------------------------
+
+    def write(self, op: Op) -> None:
+        """Add a store operation to the batch: it commits in the batch's transaction, in order."""
+        self.changes.ops.append(op)
 
     def audit(
         self,
@@ -268,7 +273,7 @@ class Plan:
         signed = button is not None and button.sign_key is not None
         if button is not None and signed:
             device = self.draft.device(button_id)
-            refusal = refusal_of(item, button, device, self.draft.state.listening_since)
+            refusal = refusal_of(item, button, device, self.draft.listening_since)
             if refusal is not None:
                 self._refuse(item, refusal.reason, refusal.detail, site)
                 return
@@ -322,17 +327,17 @@ class Plan:
         alarm_id = alarm.id if alarm else None
         self._earlier[key] = alarm_id
         self.changes.presses.append(
-            (
-                button_id,
-                event.id,
-                event.type.value,
-                alarm_id,
-                iso(at),
-                iso(event.ts) if event.ts else None,
-                event.seq,
-                event.battery,
-                int(test),
-                json.dumps(list(event.anomalies)) if event.anomalies else None,
+            PressRow(
+                button_id=button_id,
+                event_id=event.id,
+                type=event.type.value,
+                alarm_id=alarm_id,
+                received_at=iso(at),
+                device_ts=iso(event.ts) if event.ts else None,
+                seq=event.seq,
+                battery=event.battery,
+                test=int(test),
+                anomalies=json.dumps(list(event.anomalies)) if event.anomalies else None,
             )
         )
         if alarm is not None:

@@ -13,6 +13,7 @@ from hub.domain.bus import AlarmChanged, ButtonAck, DeviceChanged, TroubleChange
 from hub.domain.inbound import HeartbeatIn, PressIn, RejectedIn, StatusIn
 from hub.domain.model import Alarm, AlarmState, Button, Outcome, Site, TroubleState
 from hub.domain.state import HubState, Registry
+from hub.store.ops import StopEscalation
 from hub.writer.plan import AlarmHook, Plan
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -566,7 +567,7 @@ def test_alarm_hook_sees_every_change_with_old_and_new() -> None:
 
     def hook(plan: Plan, old: Alarm | None, new: Alarm, change: str) -> None:
         calls.append((old, new, change))
-        plan.changes.extra.append(("INSERT INTO deadlines VALUES (?)", [(new.id,)]))
+        plan.write(StopEscalation(new.id, plan.now))
 
     plan = new_plan(new_state(), hooks=[hook])
     plan.inbound(press("b1", "e1"))
@@ -580,7 +581,7 @@ def test_alarm_hook_sees_every_change_with_old_and_new() -> None:
     assert calls[2][0] == calls[1][1]
     assert (calls[2][1].buttons, calls[2][2]) == (("b1", "b2"), "joined")
     assert len(calls) == 3
-    assert len(plan.changes.extra) == 3
+    assert plan.changes.ops == [StopEscalation(c[1].id, NOW) for c in calls]
 
 
 def test_alarm_hook_not_called_for_duplicates_or_records() -> None:
