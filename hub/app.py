@@ -37,7 +37,7 @@ from hub.broker.watch import BrokerWatch
 from hub.clock import Clock, SystemClock
 from hub.config import Config
 from hub.domain.bus import Bus
-from hub.domain.model import Trouble, TroubleState
+from hub.domain.model import Trouble, TroubleKind, TroubleState
 from hub.errors import ChuongError
 from hub.escalation.scheduler import Escalator
 from hub.metrics import Metrics
@@ -332,7 +332,7 @@ class Hub:
         return [
             Trouble(
                 id=0,
-                kind="store_unwritable",
+                kind=TroubleKind.STORE_UNWRITABLE,
                 subject="hub",
                 site_id=None,
                 state=TroubleState.OPEN,

@@ -38,6 +38,13 @@ class Metrics:
         self.rejected = Counter(
             "chuong_rejected_messages", "Messages rejected, by reason.", ["reason"], registry=r
         )
+        self.ignored = Counter(
+            "chuong_ignored_messages",
+            "Messages that carried nothing to record (a vendor's other traffic, a retained "
+            "replay), by reason.",
+            ["reason"],
+            registry=r,
+        )
         self.alarms_raised = Counter("chuong_alarms_raised", "Alarms raised.", ["test"], registry=r)
         self.alarms_resolved = Counter(
             "chuong_alarms_resolved", "Alarms resolved, by outcome.", ["outcome"], registry=r

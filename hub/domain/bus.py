@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from hub.domain.model import Alarm, DeviceState, Trouble
+from hub.domain.model import AckState, Alarm, AlarmChange, DeviceState, Trouble
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +22,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class AlarmChanged:
     alarm: Alarm
-    change: str
-    """raised, press, joined, acknowledged, resolved, escalated, republish"""
+    change: AlarmChange
     actor: str
 
 
@@ -34,7 +33,7 @@ class ButtonAck:
     button: str
     event_id: str
     alarm_id: str
-    state: str
+    state: AckState
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from hub.clock import Clock, iso
 from hub.config import Config
 from hub.config.notifiers import MqttNotifier, NotifierModel
 from hub.domain.bus import AlarmChanged, Bus, Event
+from hub.domain.model import AlarmChange, TroubleKind
 from hub.metrics import Metrics
 from hub.notify import build, outbox
 from hub.notify.base import Notifier, NotifyError, Outgoing
@@ -45,7 +46,7 @@ IDLE_S: Final = 30.0
 GRACE_S: Final = 5.0
 """Beyond a notifier's own `timeout_s`, before its attempt is abandoned."""
 FAILURES_FOR_TROUBLE: Final = 3
-FAILING: Final = "notifier_failing"
+FAILING: Final = TroubleKind.NOTIFIER_FAILING
 ERROR_KEEP: Final = 300
 
 
@@ -128,7 +129,10 @@ class Dispatcher:
 
     def _on_event(self, event: Event) -> None:
         # An acknowledgement or a resolve queues `clear` rows (a siren goes off) in its commit.
-        if isinstance(event, AlarmChanged) and event.change in ("acknowledged", "resolved"):
+        if isinstance(event, AlarmChanged) and event.change in (
+            AlarmChange.ACKNOWLEDGED,
+            AlarmChange.RESOLVED,
+        ):
             self.wake()
 
     async def _prepare_links(self) -> None:

@@ -47,16 +47,17 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, assert_never
 
 from hub.clock import Clock, iso
 from hub.domain.bus import AlarmChanged, Bus
 from hub.domain.inbound import Acker, HeartbeatIn, Inbound, PressIn
+from hub.domain.model import AlarmChange, TroubleKind
 from hub.domain.state import HubState
 from hub.errors import ChuongError
 from hub.metrics import Metrics
 from hub.store import Store
-from hub.writer.plan import AlarmHook, Command, Plan, PressHook, TroubleHook
+from hub.writer.plan import AlarmHook, Command, Count, Plan, PressHook, TroubleHook
 
 log = logging.getLogger(__name__)
 
@@ -405,25 +406,29 @@ class Pipeline:
     def _count(self, plan: Plan, size: int) -> None:
         m = self._metrics
         m.batch_size.observe(size)
-        for key, count in plan.counts.items():
-            kind, _, label = key.partition(":")
-            if kind == "press":
-                m.presses.labels(label).inc(count)
-            elif kind == "rejected":
-                m.rejected.labels(label).inc(count)
-            elif kind == "duplicate":
-                m.duplicates.inc(count)
-            elif kind == "untracked":
-                m.untracked_devices.inc(count)
+        for (kind, label), count in plan.counts.items():
+            match kind:
+                case Count.PRESS:
+                    m.presses.labels(label).inc(count)
+                case Count.RAISED:
+                    m.alarms_raised.labels(label).inc(count)
+                case Count.REJECTED:
+                    m.rejected.labels(label).inc(count)
+                case Count.IGNORED:
+                    m.ignored.labels(label).inc(count)
+                case Count.DUPLICATE:
+                    m.duplicates.inc(count)
+                case Count.UNTRACKED:
+                    m.untracked_devices.inc(count)
+                case _:
+                    assert_never(kind)
         for event in plan.events:
             if not isinstance(event, AlarmChanged):
                 continue
             alarm = event.alarm
-            if event.change == "raised":
-                m.alarms_raised.labels(str(alarm.test).lower()).inc()
-            elif event.change == "acknowledged" and alarm.acknowledged_at is not None:
+            if event.change is AlarmChange.ACKNOWLEDGED and alarm.acknowledged_at is not None:
                 m.ack_latency.observe((alarm.acknowledged_at - alarm.raised_at).total_seconds())
-            elif event.change == "resolved" and alarm.outcome is not None:
+            elif event.change is AlarmChange.RESOLVED and alarm.outcome is not None:
                 m.alarms_resolved.labels(alarm.outcome.value).inc()
 
     async def _quarantine(self, item: Item, exc: Exception) -> None:
@@ -445,7 +450,9 @@ class Pipeline:
             button,
         )
         plan.raise_trouble(
-            "internal_error", "hub", detail=f"a message from {button} could not be processed"
+            TroubleKind.INTERNAL_ERROR,
+            "hub",
+            detail=f"a message from {button} could not be processed",
         )
         self._metrics.quarantined.inc()
         try:

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hub.domain import alarms
-from hub.domain.model import Site, Trouble, TroubleState
+from hub.domain.model import Site, Trouble, TroubleKind, TroubleState
 from hub.escalation.engine import alarm_body
 from hub.notify.links import LinkCheck, LinkMaker, check, sign
-from hub.notify.message import TroubleSnapshot, ascii_fold, render, zone
+from hub.notify.message import TROUBLE_LABELS, TroubleSnapshot, ascii_fold, render, zone
 from hub.notify.sms import GSM_LIMIT, UCS2_LIMIT, compose, split
 
 RAISED = datetime(2026, 11, 22, 20, 5, 1, tzinfo=UTC)  # 03:05:01 on the 23rd in Vietnam
@@ -87,6 +87,12 @@ def test_trouble_message() -> None:
     assert "Đối tượng: bank-2" in message.text
     assert "Chi tiết: event e9" in message.text
     assert "Lúc: 03:05:01 23/11/2026" in message.text
+
+
+def test_every_trouble_kind_has_a_label_in_both_languages() -> None:
+    """A new kind of trouble cannot reach a phone as its bare identifier."""
+    for language in ("vi", "en"):
+        assert set(TROUBLE_LABELS[language]) == set(TroubleKind), language
 
 
 def test_unknown_time_zone_falls_back_to_vietnam_time() -> None:
