@@ -17,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
 from prometheus_client import Counter
 
+from hub.backoff import Backoff
 from hub.broker.fanout import Publisher
 from hub.clock import Clock, iso
 from hub.config import Config
@@ -300,8 +300,8 @@ class Dispatcher:
         if retry_after is not None:
             delay = retry_after
         else:
-            base = min(config.retry_max_s, config.retry_min_s * 2 ** min(attempt - 1, 30))
-            delay = base * random.uniform(0.8, 1.0)  # noqa: S311  # jitter, not cryptography
+            backoff = Backoff(config.retry_min_s, config.retry_max_s, jitter=(0.8, 1.0))
+            delay = backoff.delay(attempt - 1)
         retry_at = now + timedelta(seconds=delay)
         if retry_at - row.created_at > timedelta(seconds=config.give_up_after_s):
             return None

@@ -42,13 +42,13 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import random
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypeVar, assert_never
 
+from hub.backoff import Backoff
 from hub.clock import Clock, iso
 from hub.domain.bus import AlarmChanged, Bus
 from hub.domain.inbound import Acker, HeartbeatIn, Inbound, PressIn
@@ -67,6 +67,8 @@ HEARTBEAT_BACKLOG_LIMIT: Final = 20_000
 """Beyond this many buttons with a heartbeat waiting, heartbeats of other buttons are dropped."""
 HEARTBEAT_FLUSH_S: Final = 2.0
 """The longest a heartbeat waits in memory before it is committed with the others."""
+COMMIT_RETRY_FIRST_S: Final = 0.1
+"""The first wait before a failed commit is tried again (then doubling up to `retry_max_s`)."""
 
 
 @dataclass(slots=True)
@@ -138,7 +140,7 @@ class Pipeline:
         self._acker = acker
         self._hub_id = hub_id
         self._batch_max = batch_max
-        self._retry_max_s = retry_max_s
+        self._retry = Backoff(COMMIT_RETRY_FIRST_S, retry_max_s, jitter=(0.8, 1.2))
         self._probe_interval_s = probe_interval_s
         self._heartbeat_flush_s = heartbeat_flush_s
         self._hooks = list(hooks)
@@ -368,7 +370,7 @@ class Pipeline:
                 attempt += 1
                 self._metrics.commit_failures.inc()
                 self._mark_unwritable(exc)
-                delay = min(self._retry_max_s, 0.05 * 2**attempt) * random.uniform(0.8, 1.2)  # noqa: S311
+                delay = self._retry.delay(attempt - 1)
                 log.warning("store: commit failed (%s); retry %d in %.2fs", exc, attempt, delay)
                 await asyncio.sleep(delay)
                 continue
