@@ -31,8 +31,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hub.config.notifiers import check_name
 from hub.domain.model import TroubleKind
+from hub.notify.settings import check_name
 
 
 class StepSection(BaseModel):

@@ -62,8 +62,9 @@ Event = (
 Handler = Callable[[Event], None]
 
 
-class Subscription:
-    """A bounded queue of events; iterating ends when it overflowed or was closed."""
+class EventQueue:
+    """A bounded queue of events (`Bus.queue()`); iterating ends when it overflowed or was
+    closed. Not to be confused with `hub.broker.mqtt.Subscription`, a topic filter."""
 
     def __init__(self, bus: Bus, maxsize: int) -> None:
         self._bus = bus
@@ -109,8 +110,8 @@ class Bus:
         if handler in self._handlers:
             self._handlers.remove(handler)
 
-    def queue(self, maxsize: int = 1000) -> Subscription:
-        subscription = Subscription(self, maxsize)
+    def queue(self, maxsize: int = 1000) -> EventQueue:
+        subscription = EventQueue(self, maxsize)
         self.subscribe(subscription._offer)  # the subscription's own hook
         return subscription
 

@@ -27,14 +27,16 @@ from hub.backoff import Backoff
 from hub.broker.fanout import Publisher
 from hub.clock import Clock, iso
 from hub.config import Config
-from hub.config.notifiers import MqttNotifier, NotifierModel
 from hub.domain.bus import AlarmChanged, Bus, Event
 from hub.domain.model import AlarmChange, TroubleKind
 from hub.metrics import Metrics
-from hub.notify import build, outbox
+from hub.notify import outbox
 from hub.notify.base import Notifier, NotifyError, Outgoing
 from hub.notify.links import SECRET_META_KEY, LinkMaker, new_secret
 from hub.notify.message import render, zone
+from hub.notify.mqtt import MqttNotifier
+from hub.notify.registry import build
+from hub.notify.settings import NotifierSettings
 from hub.store import Store
 from hub.writer.commands import ClearTrouble, RaiseTrouble, SetMeta
 from hub.writer.pipeline import Pipeline
@@ -57,7 +59,7 @@ def failing_subject(name: str) -> str:
 @dataclass(slots=True)
 class _Worker:
     name: str
-    config: NotifierModel
+    config: NotifierSettings
     notifier: Notifier
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     failures: int = 0
@@ -288,7 +290,7 @@ class Dispatcher:
 
     @staticmethod
     def _retry_at(
-        config: NotifierModel,
+        config: NotifierSettings,
         row: outbox.OutboxRow,
         attempt: int,
         now: datetime,

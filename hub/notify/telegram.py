@@ -12,13 +12,31 @@ waits for the `retry_after` Telegram gives.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final, Literal
 
 import httpx
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 
 from hub import __version__
-from hub.config.notifiers import TelegramNotifier
-from hub.notify.base import NotifyError, Outgoing, failed, http_post
+from hub.notify.base import NotifierKind, NotifyError, Outgoing, failed, http_post
+from hub.notify.settings import NotifierSettings
+
+
+class TelegramNotifier(NotifierSettings):
+    """Bot API sendMessage to a person or a group."""
+
+    type: Literal["telegram"]
+    bot_token: SecretStr = Field(description="The bot's token from @BotFather.")
+    chat_id: str = Field(min_length=1, description="Numeric chat id, or @channelname.")
+    api_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://api.telegram.org"), description="Bot API server."
+    )
+
+    @field_validator("chat_id", mode="before")
+    @classmethod
+    def _chat_id(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
 
 TEXT_LIMIT = 4096
 
@@ -75,3 +93,7 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+KIND: Final = NotifierKind(TelegramNotifier, lambda config, tools: Telegram(config))
+"""The registry's entry (hub/notify/registry.py)."""

@@ -10,9 +10,12 @@ import pytest
 
 from hub import cli
 from hub.config import load_config
-from hub.config.notifiers import MqttNotifier, SmsNotifier, TelegramNotifier, WebhookNotifier
 from hub.domain.model import TroubleKind
 from hub.errors import ConfigError
+from hub.notify.mqtt import MqttNotifier
+from hub.notify.sms import SmsNotifier
+from hub.notify.telegram import TelegramNotifier
+from hub.notify.webhook import WebhookNotifier
 
 GOOD = """\
 [hub]
