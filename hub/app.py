@@ -25,7 +25,6 @@ from typing import Final, Protocol
 
 import uvicorn
 
-from devices.profiles import make_profiles
 from devices.topics import Topics
 from hub import __version__, sdnotify, web
 from hub.api import ApiContext, Readiness, create_app
@@ -176,7 +175,7 @@ class Hub:
         )
         self.pipeline = pipeline
         self.vendors = VendorRouter(
-            profiles=make_profiles(zigbee2mqtt_base=cfg.profiles.zigbee2mqtt_base_topic),
+            profiles=cfg.profiles.make_profiles(),
             listen=cfg.profiles.listen,
             supervision=cfg.supervision,
             state=lambda: pipeline.state,
