@@ -4,7 +4,7 @@ It owns the connection, the persistent session, the subscriptions, the hub's ret
 last will, and manual acknowledgement. Everything else sees typed `MqttMessage`s and calls `ack`
 and `publish`.
 
-How it keeps presses safe (see ../shared/reference/mqtt-and-mosquitto.md):
+How it keeps presses safe (the facts behind each point: docs/FACTS.md, "MQTT and paho-mqtt"):
 
 - paho-mqtt 2.x with `manual_ack=True` set in the constructor, before any connection: a message is
   PUBACKed only when the pipeline calls `ack` after committing it.

@@ -28,7 +28,7 @@ class AlarmChanged:
 
 @dataclass(frozen=True, slots=True)
 class ButtonAck:
-    """Tell a button what became of its event (DESIGN's `ack` topic)."""
+    """Tell a button what became of its event (its `ack` topic: docs/CONTRACT.md, "MQTT")."""
 
     button: str
     event_id: str

@@ -1,4 +1,4 @@
-"""The alarm object of the contract (DESIGN.md), the same in MQTT and in the HTTP API.
+"""The alarm object of the contract (docs/CONTRACT.md), the same in MQTT and in the HTTP API.
 
     {"id", "state", "level", "site": {"id", "name"} | null, "devices": [button ids],
      "press_count", "raised_at", "acknowledged_at", "acknowledged_by", "resolved_at", "outcome",
