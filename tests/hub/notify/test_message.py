@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+import hub.web
 from hub.domain import alarms
 from hub.domain.model import Site, Trouble, TroubleKind, TroubleState
 from hub.escalation.engine import alarm_body
@@ -166,3 +168,10 @@ def test_compose_ucs2_sends_the_link_apart_and_ascii_folds_everything() -> None:
     assert "BAO DONG Ngan hang Phuoc Hoa" in whole
     assert LINK in whole
     assert compose("ngắn", None, "ucs2") == [type(ucs2[0])("ngắn", ucs2=True)]
+
+
+def test_the_page_has_a_label_for_every_trouble_kind_in_both_languages() -> None:
+    """The page (hub/web/static/i18n.js) shows each trouble by its label, not its identifier."""
+    i18n = (Path(hub.web.__file__).parent / "static" / "i18n.js").read_text(encoding="utf-8")
+    for kind in TroubleKind:
+        assert i18n.count(f'"trouble.{kind.value}":') == 2, kind
