@@ -36,9 +36,10 @@ def _by_type(value: Any) -> NotifierSettings:
         return value
     if not isinstance(value, dict):
         raise ValueError("must be a table with a `type`")
-    kind = BY_TYPE.get(value.get("type"))  # type: ignore[arg-type]
+    name = value.get("type")
+    kind = BY_TYPE.get(name) if isinstance(name, str) else None
     if kind is None:
-        raise ValueError(f"type must be one of {', '.join(BY_TYPE)} (got {value.get('type')!r})")
+        raise ValueError(f"type must be one of {', '.join(BY_TYPE)} (got {name!r})")
     settings: NotifierSettings = kind.settings.model_validate(value)
     return settings
 
