@@ -42,6 +42,7 @@ from hub.escalation.scheduler import Escalator
 from hub.metrics import Metrics
 from hub.notify.dispatcher import Dispatcher
 from hub.store import Store
+from hub.store.retention import Policy, Pruner
 from hub.supervision import Supervisor
 from hub.writer.pipeline import Pipeline
 
@@ -138,6 +139,7 @@ class Hub:
         self.watch: BrokerWatch | None = None
         self.vendors: VendorRouter | None = None
         self.supervisor: Supervisor | None = None
+        self.pruner: Pruner | None = None
         self._started: list[tuple[str, Part]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -222,6 +224,21 @@ class Hub:
             on_queued=notify.wake,
         )
         await self._start("escalation", escalator)
+        retention = cfg.store.retention
+        self.pruner = Pruner(
+            cfg.store.path,
+            Policy(
+                history_days=retention.history_days,
+                outbox_days=retention.outbox_days,
+                escalations_days=retention.escalations_days,
+                interval_s=retention.interval_s,
+                batch=retention.batch,
+            ),
+            clock=self.clock,
+            busy_timeout_ms=cfg.store.busy_timeout_ms,
+            on_pruned=lambda table, count: self.metrics.pruned.labels(table).inc(count),
+        )
+        await self._start("retention", self.pruner)
         if cfg.http.enabled:
             app = create_app(self._api_context())
             web.install(app)

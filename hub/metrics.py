@@ -45,6 +45,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.pruned = Counter(
+            "chuong_store_pruned_rows",
+            "Rows deleted by the retention policy, by table.",
+            ["table"],
+            registry=r,
+        )
         self.alarms_raised = Counter("chuong_alarms_raised", "Alarms raised.", ["test"], registry=r)
         self.alarms_resolved = Counter(
             "chuong_alarms_resolved", "Alarms resolved, by outcome.", ["outcome"], registry=r

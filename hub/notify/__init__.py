@@ -8,4 +8,5 @@ settings.py    the keys every `[notifiers.<name>]` has
 registry.py    the notifier types, one line each; `build` makes a notifier from its settings
 mqtt.py webhook.py ntfy.py telegram.py sms.py email.py command.py   one per type: its settings,
                its sender, its `KIND`
+zalo.py        the types zalo (Official Account message) and zns (template message)
 """

@@ -137,3 +137,12 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None  # an HTTP date: the usual backoff will do
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The response's JSON object, or {} when it is not one (a proxy's page, a captive portal)."""
+    try:
+        value = response.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

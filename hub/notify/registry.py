@@ -14,7 +14,7 @@ from typing import Annotated, Any, Final
 from pydantic import PlainValidator
 
 from hub.broker.fanout import Publisher
-from hub.notify import command, email, mqtt, ntfy, sms, telegram, webhook
+from hub.notify import command, email, mqtt, ntfy, sms, telegram, webhook, zalo
 from hub.notify.base import Notifier, NotifierKind, Tools
 from hub.notify.settings import NotifierSettings
 
@@ -26,6 +26,8 @@ KINDS: Final[tuple[NotifierKind[Any], ...]] = (
     sms.KIND,
     email.KIND,
     command.KIND,
+    zalo.KIND,
+    zalo.ZNS_KIND,
 )
 
 BY_TYPE: Final[dict[str, NotifierKind[Any]]] = {kind.type: kind for kind in KINDS}

@@ -18,14 +18,23 @@ Here are the keys every notifier has (`NotifierSettings`); each type's own keys 
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from devices.messages import BUTTON_ID_RE
 
+PHONE_RE: Final = re.compile(r"\+?[0-9]{3,20}\Z")
 _TEMPLATE_FIELDS: Final = frozenset({"alarm", "site", "button", "level", "state"})
-_PLACEHOLDER_RE: Final = re.compile(r"\{([a-z_]+)\}")
+PLACEHOLDER_RE: Final = re.compile(r"\{([a-z_]+)\}")
+
+
+def _int_as_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+IdText = Annotated[str, BeforeValidator(_int_as_text)]
+"""an id a service gives as digits: written with or without quotes in the config"""
 
 
 def check_name(value: str) -> str:
@@ -90,7 +99,7 @@ class NotifierSettings(BaseModel):
 
 
 def check_template(value: str) -> str:
-    for name in _PLACEHOLDER_RE.findall(value):
+    for name in PLACEHOLDER_RE.findall(value):
         if name not in _TEMPLATE_FIELDS:
             raise ValueError(
                 f"unknown placeholder {{{name}}} (known: {', '.join(sorted(_TEMPLATE_FIELDS))})"

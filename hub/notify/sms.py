@@ -21,7 +21,6 @@ and used from a worker thread with its own deadline; a lock keeps two sends off 
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,9 +32,7 @@ from pydantic import Field, field_validator
 
 from hub.notify.base import NotifierKind, NotifyError, Outgoing
 from hub.notify.message import ascii_fold
-from hub.notify.settings import NotifierSettings
-
-PHONE_RE: Final = re.compile(r"\+?[0-9]{3,20}\Z")
+from hub.notify.settings import PHONE_RE, NotifierSettings
 
 
 class SmsNotifier(NotifierSettings):

@@ -12,14 +12,14 @@ waits for the `retry_after` Telegram gives.
 from __future__ import annotations
 
 import json
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import httpx
-from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr
 
 from hub import __version__
-from hub.notify.base import NotifierKind, NotifyError, Outgoing, failed, http_post
-from hub.notify.settings import NotifierSettings
+from hub.notify.base import NotifierKind, NotifyError, Outgoing, failed, http_post, json_object
+from hub.notify.settings import IdText, NotifierSettings
 
 
 class TelegramNotifier(NotifierSettings):
@@ -27,15 +27,10 @@ class TelegramNotifier(NotifierSettings):
 
     type: Literal["telegram"]
     bot_token: SecretStr = Field(description="The bot's token from @BotFather.")
-    chat_id: str = Field(min_length=1, description="Numeric chat id, or @channelname.")
+    chat_id: IdText = Field(min_length=1, description="Numeric chat id, or @channelname.")
     api_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("https://api.telegram.org"), description="Bot API server."
     )
-
-    @field_validator("chat_id", mode="before")
-    @classmethod
-    def _chat_id(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
 
 
 TEXT_LIMIT = 4096
@@ -67,7 +62,7 @@ class Telegram:
             secrets=[self._token],
             check=False,
         )
-        answer = _json(response)
+        answer = json_object(response)
         if not response.is_success or answer.get("ok") is not True:
             parameters = answer.get("parameters") or {}
             retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
@@ -85,14 +80,6 @@ class Telegram:
 
     async def close(self) -> None:
         await self._client.aclose()
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        value = response.json()
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 KIND: Final = NotifierKind(TelegramNotifier, lambda config, tools: Telegram(config))

@@ -1,5 +1,5 @@
-"""Unit tests of hub/config/notifiers.py and hub/config/escalation.py: every problem is one line
-naming its key, as `chuong check-config` prints it."""
+"""Unit tests of the notifier settings (hub/notify/) and hub/config/escalation.py: every problem
+is one line naming its key, as `chuong check-config` prints it."""
 
 from __future__ import annotations
 
