@@ -28,7 +28,6 @@ from typing import Final, Protocol
 
 import uvicorn
 
-from devices.profiles import make_profiles
 from devices.topics import Topics
 from hub import __version__, sdnotify, web
 from hub.api import ApiContext, Readiness, create_app
@@ -40,7 +39,7 @@ from hub.broker.watch import BrokerWatch
 from hub.clock import Clock, SystemClock
 from hub.config import Config
 from hub.domain.bus import Bus
-from hub.domain.model import Trouble, TroubleState
+from hub.domain.model import Trouble, TroubleKind, TroubleState
 from hub.errors import ChuongError
 from hub.escalation.engine import EscalationHooks
 from hub.escalation.policies import Policies
@@ -183,7 +182,7 @@ class Hub:
         )
         self.pipeline = pipeline
         self.vendors = VendorRouter(
-            profiles=make_profiles(zigbee2mqtt_base=cfg.profiles.zigbee2mqtt_base_topic),
+            profiles=cfg.profiles.make_profiles(),
             listen=cfg.profiles.listen,
             supervision=cfg.supervision,
             state=lambda: pipeline.state,
@@ -356,7 +355,7 @@ class Hub:
         return [
             Trouble(
                 id=0,
-                kind="store_unwritable",
+                kind=TroubleKind.STORE_UNWRITABLE,
                 subject="hub",
                 site_id=None,
                 state=TroubleState.OPEN,

@@ -8,7 +8,7 @@
     chuong token list | revoke --name N
     chuong registry import FILE                upsert sites and buttons into the store
     chuong user add --username U --role R      a person who logs in to the page (hub/web/cli.py)
-    chuong registry export | list | credentials, chuong test-mode, chuong report (cli_registry.py)
+    chuong registry export | list | credentials, chuong test-mode, chuong report (registry/cli.py)
 
 Every command that reads the configuration takes `--config FILE` (or `CHUONG_CONFIG`), and every
 key can be overridden as `CHUONG_<SECTION>__<KEY>`.

@@ -38,6 +38,13 @@ class Metrics:
         self.rejected = Counter(
             "chuong_rejected_messages", "Messages rejected, by reason.", ["reason"], registry=r
         )
+        self.ignored = Counter(
+            "chuong_ignored_messages",
+            "Messages that carried nothing to record (a vendor's other traffic, a retained "
+            "replay), by reason.",
+            ["reason"],
+            registry=r,
+        )
         self.pruned = Counter(
             "chuong_store_pruned_rows",
             "Rows deleted by the retention policy, by table.",

@@ -1,4 +1,4 @@
-"""The HTTP API (DESIGN.md, "HTTP contract"): a FastAPI app built from the hub's parts."""
+"""The HTTP API (docs/CONTRACT.md, "HTTP"): a FastAPI app built from the hub's parts."""
 
 from __future__ import annotations
 

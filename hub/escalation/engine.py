@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from hub.domain import alarms
-from hub.domain.model import Alarm, AlarmState, Trouble, TroubleState
+from hub.domain.model import Alarm, AlarmChange, AlarmState, Trouble, TroubleState
 from hub.domain.views import AlarmView
 from hub.escalation.policies import Policies
 from hub.escalation.policy import (
@@ -61,14 +61,18 @@ class EscalationHooks:
     def __init__(self, policies: Policies) -> None:
         self._policies = policies
 
-    def on_alarm(self, plan: Plan, old: Alarm | None, new: Alarm, change: str) -> None:
-        if change == "raised":
+    def on_alarm(self, plan: Plan, old: Alarm | None, new: Alarm, change: AlarmChange) -> None:
+        if change is AlarmChange.RAISED:
             policy = self._policies.for_alarm(new)
             if policy is not None:
                 start(plan, alarm_key(new.id), policy, new.raised_at, alarm_id=new.id)
         elif old is not None and old.state is AlarmState.ACTIVE and new.state is not old.state:
             self._stop_alarm(plan, old, new, change)
-        if change == "resolved" and new.site is not None and self._policies.troubles_escalate:
+        if (
+            change is AlarmChange.RESOLVED
+            and new.site is not None
+            and self._policies.troubles_escalate
+        ):
             # Troubles of the site held back while it alarmed are looked at again now (moving a
             # deadline earlier is always safe: `RunDue` decides from the policy, not from it).
             plan.write(RecheckSiteTroubles(new.site.id, plan.now))
@@ -90,7 +94,7 @@ class EscalationHooks:
             outbox.cancel_for_trouble(plan, trouble.id)
             plan.audit("escalation.stopped", "hub", trouble_id=trouble.id, reason="cleared")
 
-    def _stop_alarm(self, plan: Plan, old: Alarm, new: Alarm, change: str) -> None:
+    def _stop_alarm(self, plan: Plan, old: Alarm, new: Alarm, change: AlarmChange) -> None:
         policy = self._policies.for_alarm(old)
         if policy is None:
             return
@@ -173,14 +177,17 @@ class RunDue(Command):
         decision = decide_for_alarm(policy, alarm, due.progress, plan.now)
         if decision.level > alarm.level:
             alarm = alarms.escalate(alarm, decision.level, plan.now)
-            plan.save_alarm(alarm, "escalated", "hub", level=alarm.level, policy=policy.name)
+            plan.save_alarm(
+                alarm, AlarmChange.ESCALATED, "hub", level=alarm.level, policy=policy.name
+            )
         for firing in decision.firings:
             _queue_firing(plan, due.subject, firing, "alarm", alarm_body(alarm), alarm_id=alarm.id)
         return decision
 
     def _trouble(self, plan: Plan) -> Decision:
         due = self.due
-        trouble = plan.draft.trouble(due.trouble_kind or "", due.trouble_subject or "")
+        kind, subject = due.trouble_kind, due.trouble_subject or ""
+        trouble = None if kind is None else plan.draft.trouble(kind, subject)
         if trouble is None or trouble.id != due.trouble_id:  # cleared (and maybe raised anew)
             return Decision((), due.progress, None)
         policy = self.policies.for_trouble(trouble)
@@ -227,6 +234,6 @@ class Adopt(Command):
         state = plan.draft.state
         for alarm in state.alarms.values():
             if alarm.state is AlarmState.ACTIVE:
-                hooks.on_alarm(plan, None, alarm, "raised")
+                hooks.on_alarm(plan, None, alarm, AlarmChange.RAISED)
         for trouble in state.troubles.values():
             hooks.on_trouble(plan, trouble)
