@@ -70,6 +70,8 @@ DECISIONS: Final[dict[tuple[str, str], Role | Public]] = {
     ("GET", "/api/v1/reports/untested"): Role.VIEWER,
     ("GET", "/api/v1/session"): Role.VIEWER,
     ("DELETE", "/api/v1/session"): Role.VIEWER,  # anyone logged in may log out
+    # Lifting another person's login lock is the admin's.
+    ("DELETE", "/api/v1/login-locks/{username}"): Role.ADMIN,
     # Handling alarms is the duty officer's (an admin may also resolve an unacknowledged one).
     ("POST", "/api/v1/alarms/{alarm_id}/ack"): Role.OFFICER,
     ("POST", "/api/v1/alarms/{alarm_id}/resolve"): Role.OFFICER,
@@ -190,6 +192,7 @@ async def _path_values(running: RunningHub, buttons: Buttons) -> dict[str, str]:
         "site_id": "nowhere",
         "trouble_id": "999999",
         "path": "app.js",
+        "username": "nobody",
     }
 
 
