@@ -10,7 +10,7 @@ page's policy); what it does not set, this adds:
                                         browsers; the others read frame-ancestors)
     Content-Security-Policy             `default-src 'none'; frame-ancestors 'none'` for data
                                         (JSON, CSV, text); only `frame-ancestors 'none'` for an
-                                        HTML page without its own (FastAPI's /docs loads scripts)
+                                        HTML page that sets no policy of its own
     Cache-Control: no-store             alarms, sites and phone numbers are kept by no browser
                                         cache and no proxy
 
