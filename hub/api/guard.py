@@ -331,7 +331,7 @@ class GuardedProtocol(H11Protocol):
         self._disarm()
         self.guard.release(self)
         self.guard.closed("pushed_out", "http: closed the oldest waiting connection for a new one")
-        if self.cycle is not None and not self.cycle.response_complete:
+        if self.cycle is not None and not self.cycle.response_started:  # a half-sent body
             self.transport.write(raw_response(503, "the server has too many connections"))
         self.transport.close()
 
