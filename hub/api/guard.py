@@ -59,9 +59,9 @@ NOFILE_TARGET_MAX: Final = 1 << 20
 def raise_open_file_limit() -> int:
     """Raise the soft limit on open files to the hard one; return the soft limit now in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = NOFILE_TARGET_MAX if hard == resource.RLIM_INFINITY else hard
-    target = max(soft, min(target, NOFILE_TARGET_MAX)) if soft != resource.RLIM_INFINITY else soft
-    if target > soft:
+    unlimited = resource.RLIM_INFINITY
+    target = NOFILE_TARGET_MAX if hard == unlimited else min(hard, NOFILE_TARGET_MAX)
+    if soft != unlimited and soft < target:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         except (ValueError, OSError) as exc:
