@@ -162,7 +162,7 @@ def _banner(
         f"""
   chuong demo — Tiếng chuông cảnh báo
   ───────────────────────────────────
-  page and API   {url}      (API docs: {url}/docs)
+  page and API   {url}      (API description: {url}/openapi.json)
   log in as      {DEMO_OFFICER}  password {password}   (duty officer; new at every run)
   admin token    {token}
                  curl -H "Authorization: Bearer {token}" {url}/api/v1/alarms

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -218,8 +219,14 @@ class HubProcess:
     """The hub as a real subprocess (`python -m hub run`), for kill -9 and signal tests."""
 
     def __init__(
-        self, tmp_path: Path, broker: Mosquitto, env: dict[str, str] | None = None
+        self,
+        tmp_path: Path,
+        broker: Mosquitto,
+        env: dict[str, str] | None = None,
+        open_files: tuple[int, int] | None = None,
     ) -> None:
+        self.open_files = open_files
+        """(soft, hard) limit on the hub's open files, if not inherited"""
         self.http_port = free_port()
         self.db = tmp_path / "hub.db"
         self.log_path = tmp_path / "hub.log"
@@ -244,11 +251,18 @@ class HubProcess:
 
     def start(self) -> HubProcess:
         self._log = self.log_path.open("ab")
+        limits = self.open_files
+
+        def limit() -> None:
+            if limits is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hub", "run"],
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            preexec_fn=limit if limits is not None else None,  # noqa: PLW1509 (before exec only)
         )
         return self
 
@@ -289,8 +303,10 @@ class HubProcess:
 def hub_process(tmp_path: Path, broker: Mosquitto) -> Iterator[Callable[..., HubProcess]]:
     made: list[HubProcess] = []
 
-    def make(env: dict[str, str] | None = None) -> HubProcess:
-        process = HubProcess(tmp_path, broker, env)
+    def make(
+        env: dict[str, str] | None = None, open_files: tuple[int, int] | None = None
+    ) -> HubProcess:
+        process = HubProcess(tmp_path, broker, env, open_files)
         made.append(process)
         return process
 
