@@ -10,7 +10,7 @@ ESPHOME_VERSION := 2026.6.5
 ESPHOME_VENV    := .venv-esphome
 ESPHOME         := $(ESPHOME_VENV)/bin/esphome
 
-.PHONY: run test lint typecheck pytest proof bench install system-deps clean
+.PHONY: run test lint typecheck pytest proof bench install system-deps clean install-post uninstall-post
 
 run: install
 	$(BIN)/chuong demo
@@ -55,6 +55,15 @@ BENCH_ARGS ?=
 bench: install
 	@mkdir -p var
 	$(BIN)/chuong sim bench --json var/bench.json $(BENCH_ARGS)
+
+# A police post on this machine, as root (docs/INSTALL.md): the service, its user, its venv in
+# /opt/chuong, its configs in /etc/chuong, the broker's config. Re-run to upgrade. DESTDIR=/tree
+# installs into a tree. Uninstall keeps the data and configs unless PURGE=1.
+install-post:
+	DESTDIR='$(DESTDIR)' scripts/install-post.sh
+
+uninstall-post:
+	DESTDIR='$(DESTDIR)' scripts/install-post.sh --uninstall $(if $(PURGE),--purge)
 
 clean:
 	rm -rf $(VENV) $(ESPHOME_VENV) .mypy_cache .ruff_cache .pytest_cache
