@@ -5,22 +5,14 @@
   each; `PRAGMA user_version` holds the number of the last one applied.
 - The hub holds one writing connection (used only by the pipeline's writer task) and one reading
   connection for the API. Command-line tools use a short-lived synchronous connection.
-- The files are private whatever the umask: the database holds the phone links' secret, the
-  buttons' signing keys and the password hashes. A new database is created 0600 (its directory
-  0700); SQLite gives its `-wal` and `-shm` the database's mode. Existing files readable by others
-  lose those bits at every open (a group the installer chose keeps its access). A database that
-  root creates (a command run by the installer) belongs to its directory's owner, the service's
-  user, as SQLite does for the `-wal` and `-shm` it creates as root.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import sqlite3
-import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -30,6 +22,7 @@ from typing import Concatenate, Final, ParamSpec, TypeVar
 import aiosqlite
 
 from hub.errors import StoreError
+from hub.store.files import make_private
 
 log = logging.getLogger(__name__)
 
@@ -104,33 +97,6 @@ def _statements(script: str) -> list[str]:
     if buffer.strip():
         raise StoreError(f"incomplete SQL statement at the end of a migration: {buffer[:60]!r}")
     return statements
-
-
-_SIDE_FILES: Final = ("-wal", "-shm", "-journal")
-
-
-def make_private(path: Path) -> None:
-    """Create the database file 0600 if it is missing, and take every permission for others off
-    it and its side files: under umask 022 SQLite alone would make all three 0644."""
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            pass
-        else:
-            owner = path.parent.stat()
-            if os.geteuid() == 0 and (owner.st_uid, owner.st_gid) != (0, 0):
-                os.chown(path, owner.st_uid, owner.st_gid)
-        for file in (path, *(path.with_name(path.name + side) for side in _SIDE_FILES)):
-            try:
-                mode = stat.S_IMODE(file.stat().st_mode)
-            except FileNotFoundError:
-                continue
-            if mode & 0o007:
-                os.chmod(file, mode & ~0o007)
-    except OSError as exc:
-        raise StoreError(f"cannot open the store {path}: {exc}") from exc
 
 
 def open_sync(path: Path, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
