@@ -93,6 +93,8 @@ done
 # -- The code: its own venv, root's, read-only to the service -------------------------------------------
 install -d -o root -g root -m 0755 "$DESTDIR$OPT"
 [ -x "$DESTDIR$VENV/bin/python" ] || "$PYTHON" -m venv "$DESTDIR$VENV"
+# setuptools packs whatever an earlier build left in build/, a module since removed included.
+rm -rf "$SRC/build"
 "$DESTDIR$VENV/bin/python" -m pip install --quiet --upgrade "$SRC"
 install -o root -g root -m 0644 "$SRC/README.md" "$DESTDIR$OPT/README.md"
 rm -rf "$DESTDIR$OPT/docs" "$DESTDIR$OPT/config"

@@ -6,6 +6,8 @@ file itself: its User, Group, SupplementaryGroups, Environment, EnvironmentFile,
 UMask, WorkingDirectory, ExecStartPre and ExecStart (with the tree's paths for /etc, /opt and
 /var/lib). Mosquitto is started as root with the installed config, as Debian's unit starts it: it
 drops to the `mosquitto` user before it reads the password file and the ACL, as on a post.
+
+Like the installer, the tests make the system user `chuong` on this machine (root only).
 """
 
 from __future__ import annotations
@@ -155,16 +157,29 @@ def tree() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def install(tree: Path) -> None:
+def documented_install() -> str:
+    """The install command of docs/INSTALL.md, step 1: the last line of its first sh block (the
+    lines before it install git and clone the repository)."""
+    text = (REPO / "docs/INSTALL.md").read_text()
+    block = re.search(r"## 1\. Install\s+```sh\n(.*?)```", text, re.DOTALL)
+    assert block, "docs/INSTALL.md has no install block"
+    return block.group(1).strip().splitlines()[-1]
+
+
+def install(tree: Path, command: str | None = None) -> None:
+    """The documented command, run in the clone into the tree (make takes DESTDIR from the
+    environment, as a packager's build does)."""
     result = subprocess.run(
-        ["make", "-C", str(REPO), "install-post", f"DESTDIR={tree}"],
+        ["bash", "-c", command or documented_install()],
+        cwd=REPO,
+        env={**os.environ, "DESTDIR": str(tree)},
         capture_output=True,
         text=True,
         check=False,
         timeout=540,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Left to do" in result.stdout
+    assert "Left to do" in result.stdout or "removed" in result.stdout, result.stdout
 
 
 def mode_owner(path: Path) -> tuple[int, str, str]:
@@ -263,9 +278,10 @@ def passwords(tree: Path) -> dict[str, str]:
 
 
 def test_the_installer_lays_out_a_post_readable_by_the_service_only(tree: Path) -> None:
-    """`make install-post DESTDIR=…` makes the layout the unit needs: the config root:chuong
-    0640 in a root:chuong 0750 directory, the state directory the service's, the store 0600 and
-    the service's even though root made it, the code root's. Run twice, it keeps the config."""
+    """docs/INSTALL.md's `make install-post`, into a tree, makes the layout the unit needs: the
+    config root:chuong 0640 in a root:chuong 0750 directory, the state directory the service's,
+    the store 0600 and the service's even though root made it, the code root's. Run again (an
+    upgrade), it keeps the config. Uninstalled, the data stays; purged, it goes."""
     install(tree)
     assert mode_owner(tree / "etc/chuong") == (0o750, "root", SERVICE_USER)
     assert mode_owner(tree / "etc/chuong/hub.toml") == (0o640, "root", SERVICE_USER)
@@ -286,6 +302,15 @@ def test_the_installer_lays_out_a_post_readable_by_the_service_only(tree: Path) 
     install(tree)
     assert hub_toml.read_text().endswith("# the installer's own edit\n")
     assert (tree / "etc/chuong/hub.env").read_text() == hub_env
+
+    install(tree, "make uninstall-post")
+    assert not (tree / "opt/chuong").exists()
+    assert not unit.exists()
+    assert hub_toml.exists()
+    assert (tree / "var/lib/chuong/chuong.db").exists()
+    install(tree, "make uninstall-post PURGE=1")
+    assert not (tree / "etc/chuong").exists()
+    assert not (tree / "var/lib/chuong").exists()
 
 
 @pytest.mark.xfail(
