@@ -155,9 +155,9 @@ install -o root -g root -m 0644 "$SRC/systemd/mosquitto.service.d/chuong.conf" \
 
 if [ "$live" -eq 1 ]; then
   systemctl daemon-reload
-  systemctl restart mosquitto
+  systemctl restart mosquitto || say "mosquitto did not start: journalctl -u mosquitto"
   systemctl enable chuong-hub.service
-  systemctl restart chuong-hub.service
+  systemctl restart chuong-hub.service || say "chuong-hub did not start: journalctl -u chuong-hub"
 fi
 
 say "chuong is installed in $DESTDIR$OPT (the service: chuong-hub; the broker: mosquitto)."
