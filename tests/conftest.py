@@ -215,6 +215,23 @@ async def buttons(broker: Mosquitto) -> AsyncIterator[Callable[..., Awaitable[Vi
             await asyncio.wait_for(button.close(), 5)
 
 
+async def wait_hub_ready(
+    process: subprocess.Popen[bytes], url: str, log: Callable[[], str], timeout: float
+) -> None:
+    """Until the hub at `url` answers /readyz 200; fail with its log if it exits first."""
+
+    async def ready() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"the hub exited with {process.returncode}:\n{log()}")
+        try:
+            async with httpx.AsyncClient(timeout=1) as client:
+                return (await client.get(f"{url}/readyz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    await wait_for(ready, timeout)
+
+
 class HubProcess:
     """The hub as a real subprocess (`python -m hub run`), for kill -9 and signal tests."""
 
@@ -267,17 +284,8 @@ class HubProcess:
         return self
 
     async def wait_ready(self, timeout: float = 20.0) -> None:
-        async def ready() -> bool:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                pytest.fail(f"the hub exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                async with httpx.AsyncClient(timeout=1) as client:
-                    return (await client.get(f"{self.url}/readyz")).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        await wait_for(ready, timeout)
+        assert self.process is not None
+        await wait_hub_ready(self.process, self.url, self.log, timeout)
 
     def kill(self) -> None:
         """kill -9: no drain, no goodbye."""
