@@ -29,19 +29,18 @@ from typing import Final, Protocol
 
 import uvicorn
 
-from devices.profiles import make_profiles
 from devices.topics import Topics
 from hub import __version__, sdnotify, web
-from hub.api import ApiContext, Readiness, create_app
+from hub.api import ApiContext, Readiness, create_app, guard
 from hub.broker.fanout import MqttFanout
 from hub.broker.ingest import Ingest
 from hub.broker.mqtt import MqttAdapter, MqttMessage, Subscription
 from hub.broker.vendors import VendorRouter
 from hub.broker.watch import BrokerWatch
 from hub.clock import Clock, SystemClock
-from hub.config import Config
+from hub.config import Config, HttpSection
 from hub.domain.bus import Bus
-from hub.domain.model import Trouble, TroubleState
+from hub.domain.model import Trouble, TroubleKind, TroubleState
 from hub.errors import ChuongError
 from hub.escalation.engine import EscalationHooks
 from hub.escalation.policies import Policies
@@ -95,24 +94,55 @@ class _UvicornServer(uvicorn.Server):
 
 class HttpServer:
     """uvicorn inside the hub's own event loop, on a socket bound here (so a taken port is a
-    clear error, not uvicorn's exit)."""
+    clear error, not uvicorn's exit), behind the front door of `hub.api.guard`: a request
+    deadline, connection caps under the open-file limit, and no log flood."""
 
     def __init__(
-        self, app: object, host: str, port: int, on_shutdown: Callable[[], None] = lambda: None
+        self,
+        app: object,
+        config: HttpSection,
+        metrics: Metrics,
+        on_shutdown: Callable[[], None] = lambda: None,
     ) -> None:
         self._app = app
+        self._config = config
+        self._metrics = metrics
         self._on_shutdown = on_shutdown
-        self._host = host
-        self._port = port
+        self._host = config.host
+        self._port = config.port
         self._server: _UvicornServer | None = None
         self._task: asyncio.Task[None] | None = None
-        self.port = port
+        self._accept_errors: guard.AcceptErrors | None = None
+        self.port = config.port
+        self.limits: guard.Limits | None = None
 
     async def start(self) -> None:
+        open_files = guard.raise_open_file_limit()
+        cfg = self._config
+        cap = guard.connection_cap(cfg.max_connections, open_files)
+        if cap < cfg.max_connections:
+            log.warning(
+                "http: at most %d connections (not %d): the open-file limit is %d",
+                cap,
+                cfg.max_connections,
+                open_files,
+            )
+        self.limits = guard.Limits(
+            max_connections=cap,
+            max_per_address=min(cfg.max_connections_per_address, cap),
+            request_timeout_s=cfg.request_timeout_s,
+        )
+        limiter = guard.LogLimiter()
+        guard.limit_uvicorn_warnings(limiter, self._metrics.http_log_lines_skipped.inc)
+        self._accept_errors = guard.AcceptErrors(self._metrics, limiter)
+        self._accept_errors.install(asyncio.get_running_loop())
         sock = self._bind()
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self._app,  # type: ignore[arg-type]
+            http=guard.protocol_for(guard.Guard(self.limits, self._metrics, limiter)),
+            ws="none",
+            backlog=guard.ACCEPT_BACKLOG,
             log_config=None,
             access_log=False,
             lifespan="off",
@@ -126,7 +156,13 @@ class HttpServer:
                 self._task.result()
                 raise ChuongError("the HTTP server stopped while starting")
             await asyncio.sleep(0.01)
-        log.info("http: serving on http://%s:%d", self._host, self.port)
+        log.info(
+            "http: serving on http://%s:%d (at most %d connections, %d per address)",
+            self._host,
+            self.port,
+            self.limits.max_connections,
+            self.limits.max_per_address,
+        )
 
     def _bind(self) -> socket.socket:
         try:
@@ -144,6 +180,8 @@ class HttpServer:
         return sock
 
     async def stop(self) -> None:
+        if self._accept_errors is not None:
+            self._accept_errors.uninstall()
         if self._server is None or self._task is None:
             return
         self._server.should_exit = True
@@ -211,7 +249,7 @@ class Hub:
         )
         self.pipeline = pipeline
         self.vendors = VendorRouter(
-            profiles=make_profiles(zigbee2mqtt_base=cfg.profiles.zigbee2mqtt_base_topic),
+            profiles=cfg.profiles.make_profiles(),
             listen=cfg.profiles.listen,
             supervision=cfg.supervision,
             state=lambda: pipeline.state,
@@ -278,7 +316,7 @@ class Hub:
         if cfg.http.enabled:
             app = create_app(self._api_context())
             web.install(app)
-            self.http = HttpServer(app, cfg.http.host, cfg.http.port, self.bus.end_queues)
+            self.http = HttpServer(app, cfg.http, self.metrics, self.bus.end_queues)
             await self._start("http", self.http)
         await self._start("mqtt", mqtt)
         self._spawn(self._announce_ready(), "ready")
@@ -384,7 +422,7 @@ class Hub:
         return [
             Trouble(
                 id=0,
-                kind="store_unwritable",
+                kind=TroubleKind.STORE_UNWRITABLE,
                 subject="hub",
                 site_id=None,
                 state=TroubleState.OPEN,

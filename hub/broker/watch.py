@@ -20,6 +20,7 @@ from typing import Final
 
 from hub.clock import Clock
 from hub.domain.bus import BrokerConnected, BrokerDisconnected
+from hub.domain.model import TroubleKind
 from hub.errors import ChuongError
 from hub.store import Store
 from hub.writer.commands import ClearTrouble, RaiseTrouble, SetListening, SetMeta
@@ -68,10 +69,10 @@ class BrokerWatch:
             self._timer = None
         if self._reported_disconnect:
             self._reported_disconnect = False
-            commands.append(ClearTrouble("broker_disconnected", "hub", "connected again"))
+            commands.append(ClearTrouble(TroubleKind.BROKER_DISCONNECTED, "hub", "connected again"))
         if session_present:
             commands.append(
-                ClearTrouble("session_lost", "hub", "the broker kept the hub's session")
+                ClearTrouble(TroubleKind.SESSION_LOST, "hub", "the broker kept the hub's session")
             )
         elif self._session_established:
             log.error(
@@ -79,7 +80,7 @@ class BrokerWatch:
             )
             commands.append(
                 RaiseTrouble(
-                    "session_lost",
+                    TroubleKind.SESSION_LOST,
                     "hub",
                     "the broker had no session for the hub (restarted without persistence, or the "
                     "session expired): presses sent while the hub was away may be lost",
@@ -100,7 +101,7 @@ class BrokerWatch:
     def _report(self, reason: str) -> None:
         self._timer = None
         self._reported_disconnect = True
-        self._run(RaiseTrouble("broker_disconnected", "hub", reason))
+        self._run(RaiseTrouble(TroubleKind.BROKER_DISCONNECTED, "hub", reason))
 
     def _run(self, command: Command) -> None:
         if self._pipeline.closed:  # the hub is stopping: its state no longer matters

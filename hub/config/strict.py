@@ -66,6 +66,7 @@ def _edits(a: str, b: str) -> int:
 def _walk(model: type[BaseModel], data: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
     if not isinstance(data, dict):
         return
+    model = _concrete(model, data)
     for name, value in data.items():
         field = model.model_fields.get(name)
         if field is not None:
@@ -104,7 +105,9 @@ def _model_at(model: type[BaseModel], data: Any, loc: Loc) -> type[BaseModel] | 
         for inner in _options(annotation):
             origin = get_origin(inner)
             if isinstance(inner, type) and issubclass(inner, BaseModel) and isinstance(part, str):
-                if (field := inner.model_fields.get(part)) is not None and _matches(inner, data):
+                model_here = _concrete(inner, data)
+                field = model_here.model_fields.get(part)
+                if field is not None and _matches(model_here, data):
                     found = field.annotation
             elif origin is list and isinstance(part, int):
                 found = (get_args(inner) or (Any,))[0]
@@ -117,11 +120,29 @@ def _model_at(model: type[BaseModel], data: Any, loc: Loc) -> type[BaseModel] | 
         annotation = found
         data = _step(data, part)
     models = [
-        inner
+        _concrete(inner, data)
         for inner in _options(annotation)
         if isinstance(inner, type) and issubclass(inner, BaseModel) and _matches(inner, data)
     ]
     return models[0] if len(models) == 1 else None
+
+
+def _concrete(model: type[BaseModel], data: Any) -> type[BaseModel]:
+    """The subclass a `type` key names, for a base read by type (a notifier's settings)."""
+    if not isinstance(data, dict) or "type" not in data:
+        return model
+    pending = list(model.__subclasses__())
+    while pending:
+        sub = pending.pop()
+        if _tagged(sub) and _matches(sub, data):
+            return sub
+        pending.extend(sub.__subclasses__())
+    return model
+
+
+def _tagged(model: type[BaseModel]) -> bool:
+    field = model.model_fields.get("type")
+    return field is not None and get_origin(field.annotation) is Literal
 
 
 def _step(data: Any, part: int | str) -> Any:

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from hub.domain.model import Alarm, DeviceState, Trouble
+from hub.domain.model import AckState, Alarm, AlarmChange, DeviceState, Trouble
 
 log = logging.getLogger(__name__)
 
@@ -25,19 +25,18 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class AlarmChanged:
     alarm: Alarm
-    change: str
-    """raised, press, joined, acknowledged, resolved, escalated, republish"""
+    change: AlarmChange
     actor: str
 
 
 @dataclass(frozen=True, slots=True)
 class ButtonAck:
-    """Tell a button what became of its event (its `ack` topic, devices/topics.py)."""
+    """Tell a button what became of its event (its `ack` topic: docs/CONTRACT.md, "MQTT")."""
 
     button: str
     event_id: str
     alarm_id: str
-    state: str
+    state: AckState
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +65,9 @@ Event = (
 Handler = Callable[[Event], None]
 
 
-class Subscription:
-    """A bounded queue of events; iterating ends when it overflowed or was closed."""
+class EventQueue:
+    """A bounded queue of events (`Bus.queue()`); iterating ends when it overflowed or was
+    closed. Not to be confused with `hub.broker.mqtt.Subscription`, a topic filter."""
 
     def __init__(self, bus: Bus, maxsize: int) -> None:
         self._bus = bus
@@ -114,7 +114,7 @@ class Bus:
 
     def __init__(self, keep: int = 1000) -> None:
         self._handlers: list[Handler] = []
-        self._queues: weakref.WeakSet[Subscription] = weakref.WeakSet()
+        self._queues: weakref.WeakSet[EventQueue] = weakref.WeakSet()
         self._recent: deque[tuple[int, Event]] = deque(maxlen=keep)
         self.seq = 0
         """the number of the latest event published"""
@@ -139,8 +139,8 @@ class Bus:
         if handler in self._handlers:
             self._handlers.remove(handler)
 
-    def queue(self, maxsize: int = 1000) -> Subscription:
-        subscription = Subscription(self, maxsize)
+    def queue(self, maxsize: int = 1000) -> EventQueue:
+        subscription = EventQueue(self, maxsize)
         self.subscribe(subscription._offer)  # the subscription's own hook
         self._queues.add(subscription)
         return subscription

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from hub.domain import alarms
-from hub.domain.model import Alarm, AlarmState, Trouble, TroubleState
+from hub.domain.model import Alarm, AlarmChange, AlarmState, Trouble, TroubleState
 from hub.domain.views import AlarmView
 from hub.escalation.policies import Policies
 from hub.escalation.policy import (
@@ -61,12 +61,16 @@ class EscalationHooks:
     def __init__(self, policies: Policies) -> None:
         self._policies = policies
 
-    def on_alarm(self, plan: Plan, old: Alarm | None, new: Alarm, change: str) -> None:
-        if change == "raised":
+    def on_alarm(self, plan: Plan, old: Alarm | None, new: Alarm, change: AlarmChange) -> None:
+        if change is AlarmChange.RAISED:
             self.start_alarm(plan, new, new.raised_at)
         elif old is not None and old.state is AlarmState.ACTIVE and new.state is not old.state:
             self._stop_alarm(plan, old, new, change)
-        if change == "resolved" and new.site is not None and self._policies.troubles_escalate:
+        if (
+            change is AlarmChange.RESOLVED
+            and new.site is not None
+            and self._policies.troubles_escalate
+        ):
             # Troubles of the site held back while it alarmed are looked at again now (moving a
             # deadline earlier is always safe: `RunDue` decides from the policy, not from it).
             plan.write(RecheckSiteTroubles(new.site.id, plan.now))
@@ -93,7 +97,7 @@ class EscalationHooks:
             outbox.cancel_for_trouble(plan, trouble.id)
             plan.audit("escalation.stopped", "hub", trouble_id=trouble.id, reason="cleared")
 
-    def _stop_alarm(self, plan: Plan, old: Alarm, new: Alarm, change: str) -> None:
+    def _stop_alarm(self, plan: Plan, old: Alarm, new: Alarm, change: AlarmChange) -> None:
         policy = self._policies.for_alarm(old)
         if policy is None:
             return
@@ -176,14 +180,17 @@ class RunDue(Command):
         decision = decide_for_alarm(policy, alarm, due.progress, plan.now, due.started_at)
         if decision.level > alarm.level:
             alarm = alarms.escalate(alarm, decision.level, plan.now)
-            plan.save_alarm(alarm, "escalated", "hub", level=alarm.level, policy=policy.name)
+            plan.save_alarm(
+                alarm, AlarmChange.ESCALATED, "hub", level=alarm.level, policy=policy.name
+            )
         for firing in decision.firings:
             _queue_firing(plan, due.subject, firing, "alarm", alarm_body(alarm), alarm_id=alarm.id)
         return decision
 
     def _trouble(self, plan: Plan) -> Decision:
         due = self.due
-        trouble = plan.draft.trouble(due.trouble_kind or "", due.trouble_subject or "")
+        kind, subject = due.trouble_kind, due.trouble_subject or ""
+        trouble = None if kind is None else plan.draft.trouble(kind, subject)
         if trouble is None or trouble.id != due.trouble_id:  # cleared (and maybe raised anew)
             return Decision((), due.progress, None)
         policy = self.policies.for_trouble(trouble)

@@ -20,7 +20,7 @@ from typing import Final
 
 from hub.clock import Clock
 from hub.domain.bus import AlarmChanged, Bus, Event, TroubleChanged
-from hub.domain.model import TroubleState
+from hub.domain.model import AlarmChange, TroubleState
 from hub.errors import ChuongError
 from hub.escalation.engine import Adopt, RunDue
 from hub.escalation.policies import Policies
@@ -74,9 +74,10 @@ class Escalator:
             self._task = None
 
     def _on_event(self, event: Event) -> None:
-        if (isinstance(event, AlarmChanged) and event.change in ("raised", "resolved")) or (
-            isinstance(event, TroubleChanged) and event.trouble.state is TroubleState.OPEN
-        ):
+        if (
+            isinstance(event, AlarmChanged)
+            and event.change in (AlarmChange.RAISED, AlarmChange.RESOLVED)
+        ) or (isinstance(event, TroubleChanged) and event.trouble.state is TroubleState.OPEN):
             self._wake.set()
 
     async def _run(self) -> None:

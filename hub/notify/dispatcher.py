@@ -17,23 +17,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
 from prometheus_client import Counter
 
+from hub.backoff import Backoff
 from hub.broker.fanout import Publisher
 from hub.clock import Clock, iso
 from hub.config import Config
-from hub.config.notifiers import MqttNotifier, NotifierModel
 from hub.domain.bus import AlarmChanged, Bus, Event
+from hub.domain.model import AlarmChange, TroubleKind
 from hub.metrics import Metrics
-from hub.notify import build, outbox
+from hub.notify import outbox
 from hub.notify.base import Notifier, NotifyError, Outgoing
 from hub.notify.links import SECRET_META_KEY, LinkMaker, new_secret
 from hub.notify.message import render, zone
+from hub.notify.mqtt import MqttNotifier
+from hub.notify.registry import build
+from hub.notify.settings import NotifierSettings
 from hub.store import Store
 from hub.store.ops import OutboxRow
 from hub.writer.commands import ClearTrouble, RaiseTrouble, SetMeta
@@ -46,7 +49,7 @@ IDLE_S: Final = 30.0
 GRACE_S: Final = 5.0
 """Beyond a notifier's own `timeout_s`, before its attempt is abandoned."""
 FAILURES_FOR_TROUBLE: Final = 3
-FAILING: Final = "notifier_failing"
+FAILING: Final = TroubleKind.NOTIFIER_FAILING
 ERROR_KEEP: Final = 300
 
 
@@ -57,7 +60,7 @@ def failing_subject(name: str) -> str:
 @dataclass(slots=True)
 class _Worker:
     name: str
-    config: NotifierModel
+    config: NotifierSettings
     notifier: Notifier
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     failures: int = 0
@@ -129,7 +132,10 @@ class Dispatcher:
 
     def _on_event(self, event: Event) -> None:
         # An acknowledgement or a resolve queues `clear` rows (a siren goes off) in its commit.
-        if isinstance(event, AlarmChanged) and event.change in ("acknowledged", "resolved"):
+        if isinstance(event, AlarmChanged) and event.change in (
+            AlarmChange.ACKNOWLEDGED,
+            AlarmChange.RESOLVED,
+        ):
             self.wake()
 
     async def _prepare_links(self) -> None:
@@ -285,7 +291,7 @@ class Dispatcher:
 
     @staticmethod
     def _retry_at(
-        config: NotifierModel,
+        config: NotifierSettings,
         row: OutboxRow,
         attempt: int,
         now: datetime,
@@ -297,8 +303,8 @@ class Dispatcher:
         if retry_after is not None:
             delay = retry_after
         else:
-            base = min(config.retry_max_s, config.retry_min_s * 2 ** min(attempt - 1, 30))
-            delay = base * random.uniform(0.8, 1.0)  # noqa: S311  # jitter, not cryptography
+            backoff = Backoff(config.retry_min_s, config.retry_max_s, jitter=(0.8, 1.0))
+            delay = backoff.delay(attempt - 1)
         retry_at = now + timedelta(seconds=delay)
         if retry_at - row.created_at > timedelta(seconds=config.give_up_after_s):
             return None

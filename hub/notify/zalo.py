@@ -33,16 +33,111 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import httpx
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 
 from hub import __version__
-from hub.config.notifiers import ZaloApp, ZaloNotifier, ZnsNotifier
-from hub.notify.base import NotifyError, Outgoing, failed, json_object
+from hub.notify.base import NotifierKind, NotifyError, Outgoing, failed, json_object
 from hub.notify.message import VIETNAM
+from hub.notify.settings import PHONE_RE, PLACEHOLDER_RE, IdText, NotifierSettings
 
 log = logging.getLogger(__name__)
+
+ZNS_FIELDS: Final = frozenset(
+    {"alarm", "site", "address", "phone", "time", "level", "button", "link", "title", "text"}
+)
+
+
+class ZaloApp(NotifierSettings):
+    """The keys of a Zalo Official Account's app, shared by the `zalo` and `zns` types."""
+
+    app_id: str = Field(
+        min_length=1, max_length=64, description="The app's id (Zalo for Developers)."
+    )
+    secret_key: SecretStr = Field(description="The app's secret key.")
+    refresh_token: SecretStr = Field(
+        description="An OA refresh token from the developers' console; the hub keeps the ones it "
+        "gets in exchange in `token_file`. Put a new one here to start over."
+    )
+    token_file: Path = Field(
+        description="Where the hub keeps the app's current tokens (0600), e.g. "
+        "/var/lib/chuong/zalo-tokens.json; the same file for every notifier of one app."
+    )
+    oauth_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://oauth.zaloapp.com"), description="Zalo's OAuth server."
+    )
+    api_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://openapi.zalo.me"), description="The OA API server."
+    )
+    zns_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://business.openapi.zalo.me"), description="The ZNS server."
+    )
+
+    @field_validator("token_file")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        if not value.is_absolute():
+            raise ValueError("must be an absolute path, e.g. /var/lib/chuong/zalo-tokens.json")
+        return value
+
+
+class ZaloNotifier(ZaloApp):
+    """A Zalo Official Account's message to one follower."""
+
+    type: Literal["zalo"]
+    user_id: IdText = Field(
+        pattern=r"^[0-9]{1,32}$",
+        description="The follower's user id for this OA (digits; from the OA's follower list).",
+    )
+
+
+class ZnsNotifier(ZaloApp):
+    """A Zalo Notification Service template message to a phone number."""
+
+    type: Literal["zns"]
+    phone: str = Field(description="Phone number: +84..., 84... or 0...")
+    template_id: IdText = Field(min_length=1, description="The approved ZNS template for alarms.")
+    template_data: dict[str, str] = Field(
+        description="The template's parameters, each a text with {alarm}, {site}, {address}, "
+        "{phone}, {time}, {level}, {button}, {link}, {title} or {text}."
+    )
+    trouble_template_id: IdText | None = Field(
+        default=None, description="Template for troubles (none: troubles are not sent by ZNS)."
+    )
+    trouble_template_data: dict[str, str] = Field(
+        default_factory=dict, description="Parameters of the trouble template (as above)."
+    )
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        """ZNS wants 84xxxxxxxxx: +84... and 0... are turned into it."""
+        value = value.replace(" ", "")
+        if not PHONE_RE.match(value):
+            raise ValueError("must be a phone number: digits, optionally after '+'")
+        value = value.removeprefix("+")
+        return "84" + value[1:] if value.startswith("0") else value
+
+    @field_validator("template_data", "trouble_template_data")
+    @classmethod
+    def _placeholders(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            for field in PLACEHOLDER_RE.findall(text):
+                if field not in ZNS_FIELDS:
+                    raise ValueError(
+                        f"{name}: unknown placeholder {{{field}}} "
+                        f"(known: {', '.join(sorted(ZNS_FIELDS))})"
+                    )
+        return value
+
+    @model_validator(mode="after")
+    def _trouble_pair(self) -> ZnsNotifier:
+        if self.trouble_template_data and self.trouble_template_id is None:
+            raise ValueError("trouble_template_data given without trouble_template_id")
+        return self
+
 
 TEXT_LIMIT: Final = 2000
 """the OA's limit of a text message"""
@@ -371,3 +466,9 @@ def _error(code: int, answer: dict[str, Any], redact: Callable[[str], str]) -> N
             f"Zalo error {code}: rate limited ({said})", retry_after=RATE_LIMIT_WAIT_S
         )
     return NotifyError(f"Zalo error {code}: {said}")
+
+
+KIND: Final = NotifierKind(ZaloNotifier, lambda config, tools: ZaloOa(config))
+"""The registry's entry for `zalo` (hub/notify/registry.py)."""
+ZNS_KIND: Final = NotifierKind(ZnsNotifier, lambda config, tools: Zns(config))
+"""The registry's entry for `zns`."""

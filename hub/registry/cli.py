@@ -23,7 +23,6 @@ import re
 import sys
 from pathlib import Path
 
-from devices.profiles import make_profiles
 from hub.cli_common import config_option, open_store
 from hub.clock import SystemClock, parse_iso
 from hub.config import load_config
@@ -180,7 +179,7 @@ def cmd_credentials(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     with open_store(config) as conn:
         buttons = admin.all_buttons(conn)
-    profiles = make_profiles(zigbee2mqtt_base=config.profiles.zigbee2mqtt_base_topic)
+    profiles = config.profiles.make_profiles()
     hub_user = config.mqtt.username or DEFAULT_HUB_USER
     users = users_for(buttons, profiles, hub_user)
     in_use = {b.profile for b in buttons if b.profile} | set(config.profiles.listen)

@@ -26,6 +26,7 @@ from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 import aiosqlite
 
 from hub.errors import StoreError
+from hub.store.files import make_private
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def _statements(script: str) -> list[str]:
 
 def open_sync(path: Path, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
     """A migrated synchronous connection, for command-line tools (autocommit mode)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None)
         for pragma in _pragmas(busy_timeout_ms):

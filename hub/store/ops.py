@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, TypeAlias
 
-from hub.domain.model import Button, Role, Site
+from hub.domain.model import Button, Role, Site, TroubleKind
 
 
 class PressRow(NamedTuple):
@@ -80,7 +80,7 @@ class Due:
     subject: str
     alarm_id: str | None
     trouble_id: int | None
-    trouble_kind: str | None
+    trouble_kind: TroubleKind | None
     trouble_subject: str | None
     policy: str
     started_at: datetime

@@ -17,6 +17,7 @@ from hub.domain.model import (
     Site,
     SiteRef,
     Trouble,
+    TroubleKind,
     TroubleState,
 )
 from hub.store.ops import Due, OutboxRow, UntestedButton
@@ -169,7 +170,7 @@ def due_from_row(row: Row) -> Due:
         subject=row["subject"],
         alarm_id=row["alarm_id"],
         trouble_id=row["trouble_id"],
-        trouble_kind=row["kind"],
+        trouble_kind=None if row["kind"] is None else TroubleKind(row["kind"]),
         trouble_subject=row["trouble_subject"],
         policy=row["policy"],
         started_at=parse_iso(row["started_at"]),

@@ -184,9 +184,26 @@ class RecordLoginFailure(Command):
     username: str | None
     address: str
     reason: str
+    locked: str | None = None
+    """what this failure locked (`user`: the name from this address, `address`, `device`)"""
 
     def plan(self, plan: Plan) -> None:
         detail: dict[str, Any] = {"address": self.address, "reason": self.reason}
         if self.username is not None:
             detail["username"] = self.username
         plan.audit("user.login_failed", "hub", **detail)
+        if self.locked is not None:
+            del detail["reason"]
+            plan.audit("user.login_locked", "hub", scope=self.locked, **detail)
+
+
+@dataclass(slots=True)
+class RecordLoginUnlock(Command):
+    """An admin lifted the login locks of a user name."""
+
+    username: str
+    actor: str
+    lifted: int
+
+    def plan(self, plan: Plan) -> None:
+        plan.audit("user.login_unlocked", self.actor, username=self.username, lifted=self.lifted)

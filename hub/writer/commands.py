@@ -11,7 +11,7 @@ from datetime import datetime
 
 from hub.domain import alarms
 from hub.domain.bus import BrokerConnected, BrokerDisconnected
-from hub.domain.model import Alarm, Outcome, Trouble
+from hub.domain.model import Alarm, AlarmChange, Outcome, Trouble, TroubleKind
 from hub.errors import AlarmNotFound
 from hub.writer.plan import Command, Plan
 
@@ -25,7 +25,7 @@ class AcknowledgeAlarm(Command):
     def plan(self, plan: Plan) -> Alarm:
         alarm = _open_alarm(plan, self.alarm_id)
         updated = alarms.acknowledge(alarm, self.actor, plan.now)
-        plan.save_alarm(updated, "acknowledged", self.actor, note=self.note or None)
+        plan.save_alarm(updated, AlarmChange.ACKNOWLEDGED, self.actor, note=self.note or None)
         return updated
 
 
@@ -42,7 +42,9 @@ class ResolveAlarm(Command):
         updated = alarms.resolve(
             alarm, self.actor, plan.now, self.outcome, self.note, may_skip_ack=self.may_skip_ack
         )
-        plan.save_alarm(updated, "resolved", self.actor, outcome=self.outcome.value, note=self.note)
+        plan.save_alarm(
+            updated, AlarmChange.RESOLVED, self.actor, outcome=self.outcome.value, note=self.note
+        )
         return updated
 
 
@@ -56,7 +58,7 @@ def _open_alarm(plan: Plan, alarm_id: str) -> Alarm:
 
 @dataclass(slots=True)
 class RaiseTrouble(Command):
-    kind: str
+    kind: TroubleKind
     subject: str
     detail: str = ""
     site_id: str | None = None
@@ -67,7 +69,7 @@ class RaiseTrouble(Command):
 
 @dataclass(slots=True)
 class ClearTrouble(Command):
-    kind: str
+    kind: TroubleKind
     subject: str
     detail: str = ""
 

@@ -12,33 +12,11 @@ from pathlib import Path
 import pytest
 
 from hub.broker import mqtt as mqtt_module
-from hub.broker.mqtt import Backoff, MqttAdapter, Subscription
+from hub.broker.mqtt import MqttAdapter, Subscription
 from hub.clock import SystemClock
 from hub.config import MqttSection
 from simulator.broker import Mosquitto, free_port
 from tests.conftest import RunningHub, wait_for
-
-
-@pytest.mark.parametrize("seed", range(20))
-def test_backoff_doubles_with_jitter_up_to_the_maximum(seed: int) -> None:
-    """Each delay lies in [base/2, base], base doubling from the minimum up to the maximum, so
-    that many hubs (or buttons) do not reconnect in step; reset starts over."""
-    import random
-
-    random.seed(seed)
-    backoff = Backoff(0.5, 8.0)
-    bases = [0.5, 1, 2, 4, 8, 8, 8]
-    delays = [backoff.next() for _ in bases]
-    for delay, base in zip(delays, bases, strict=True):
-        assert base / 2 <= delay <= base
-    backoff.reset()
-    assert 0.25 <= backoff.next() <= 0.5
-
-
-def test_jitter_spreads_the_delays() -> None:
-    """Twenty backoffs at the same step do not all wait the same time."""
-    delays = {round(Backoff(1.0, 30.0).next(), 6) for _ in range(20)}
-    assert len(delays) > 10
 
 
 async def test_the_hub_sets_tcp_nodelay_on_its_broker_socket(

@@ -15,10 +15,9 @@ from urllib.parse import parse_qs
 import pytest
 from pydantic import ValidationError
 
-from hub.config.notifiers import ZaloNotifier, ZnsNotifier
 from hub.notify import zalo
 from hub.notify.base import NotifyError
-from hub.notify.zalo import ZaloOa, Zns
+from hub.notify.zalo import ZaloNotifier, ZaloOa, Zns, ZnsNotifier
 from tests.integration.notify.conftest import LINK, sample_outgoing
 from tests.integration.notify.loopback import Answer, HttpRecorder
 
