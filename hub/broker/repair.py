@@ -20,13 +20,13 @@ them. If the broker does not let the hub read its alarm topics (an ACL written b
 read them), the repair publishes every open alarm and clears the alarms resolved since a day
 before the last repair the broker acknowledged completely (store meta `alarm_topics_repaired_at`).
 
-It never holds up a press. It publishes in batches of `BATCH` publications, each only once the
-QoS 1 publications waiting for the broker have fallen to the low-water mark (`LOW_WATER`, at most a
-quarter of the outgoing limit), and yields to the event loop between batches: the writer's
-PUBACKs go to the socket ahead of the repair's publications (paho sends at most its in-flight
-window of them before the broker answers), and a repair never fills the queue the live fan-out
-needs. A new connection starts the repair over; a publication dropped meanwhile makes it run
-once more afterwards.
+It never holds up a press. It publishes in small batches (`BATCH` publications), each only once
+the QoS 1 publications waiting for the broker have fallen to the low-water mark (`LOW_WATER`, at
+most a quarter of the outgoing limit), and yields to the event loop between batches: the writer
+commits and PUBACKs as usual, a PUBACK finds at most a few dozen of the repair's publications
+ahead of it on the way to the broker, and a repair never fills the queue the live fan-out needs.
+A new connection starts the repair over; a publication dropped meanwhile makes it run once more
+afterwards.
 
 Metrics: `chuong_alarm_topics_repaired_total{action}` counts the alarm topics published again
 (`published`) and cleared (`cleared`) because the broker's copy differed, and
@@ -54,11 +54,13 @@ from hub.writer.plan import Command
 
 log = logging.getLogger(__name__)
 
-LOW_WATER: Final = 1_000
+LOW_WATER: Final = 25
 """A batch is published only when at most this many publications wait for the broker."""
-BATCH: Final = 200
-"""Publications per batch (an alarm's topic and its buttons' acks stay in one batch)."""
-POLL_S: Final = 0.05
+BATCH: Final = 25
+"""Publications per batch. With the low-water mark, at most about 50 of the repair's publications
+are ahead of a PUBACK in the broker's input: a broker that saves its database after every change
+(the shipped setting) takes each of them slowly, and the PUBACK waits behind them there."""
+POLL_S: Final = 0.01
 """How often a waiting repair looks at the outgoing queue."""
 RECLEAR_WINDOW: Final = timedelta(days=1)
 """Alarms resolved this long before the last complete repair are cleared again too."""
