@@ -16,9 +16,10 @@ the outgoing queue is low again, the repair
 Only what differs is published: with the shipped Mosquitto settings the broker saves its database
 after every retained change, so it takes retained messages slowly (about a hundred a second on a
 small machine), and publishing 3,000 unchanged alarms again would keep new ones waiting behind
-them. If the broker does not let the hub read its alarm topics (an ACL written before the hub
-read them), the repair publishes every open alarm and clears the alarms resolved since a day
-before the last repair the broker acknowledged completely (store meta `alarm_topics_repaired_at`).
+them. If the broker shows no retained alarm at all (it lost them all, or its ACL, written before
+the hub read its alarm topics, lets the hub subscribe but hides every message: Mosquitto does
+that), the repair publishes every open alarm and clears the alarms resolved since a day before
+the last such repair the broker acknowledged completely (store meta `alarm_topics_repaired_at`).
 
 It never holds up a press. It publishes in small batches (`BATCH` publications), each only once
 the QoS 1 publications waiting for the broker have fallen to the low-water mark (`LOW_WATER`, at
@@ -163,19 +164,21 @@ class TopicRepair:
         if not await self._room(connection):
             return
         held = await self._read_retained()
-        if connection != self._connection:
-            return
+        if connection != self._connection or not self._link.connected:
+            return  # the next connection starts the repair over
         opened = list(self._state.alarms.values())
-        if held is None:
+        if not held:  # unreadable, or read as empty: an ACL without read access reads so too
             since = await self._clear_since(started)
             stale = [a.id for a in await self._store.resolved_since(since)]
             publish = [a.id for a in opened]
-            log.warning(
-                "topic repair: cannot read the retained alarm topics (does the broker's ACL let"
-                " the hub read %s#?); publishing every open alarm, clearing those resolved since"
-                " %s",
-                self._prefix,
+            log.log(
+                logging.INFO if held is not None and not opened else logging.WARNING,
+                "topic repair: the broker %s; publishing every open alarm, clearing those"
+                " resolved since %s (if the hub cannot read its alarm topics, give it"
+                " `topic readwrite %s#` in the broker's ACL)",
+                "shows no retained alarm" if held is not None else "refused to show its alarms",
                 since or "ever",
+                self._prefix,
             )
         else:
             stale = [a for a in held if a not in self._state.alarms]
@@ -207,7 +210,7 @@ class TopicRepair:
             len(stale),
             sum(len(a.devices) for a in opened),
         )
-        if held is None and await self._settled(connection):
+        if not held and await self._settled(connection):
             await self._execute(SetMeta(REPAIRED_KEY, iso(started)))
 
     async def _read_retained(self) -> dict[str, bytes] | None:

@@ -27,8 +27,12 @@ Shown = tuple[str, int, int]
 """What is compared of an alarm: its state, press count and escalation level."""
 
 
+Login = tuple[str, str] | None
+"""A user name and password for a broker that asks for them."""
+
+
 def _retained_now(
-    broker: Mosquitto, root: str, quiet_s: float, limit_s: float
+    broker: Mosquitto, root: str, quiet_s: float, limit_s: float, login: Login
 ) -> dict[str, bytes] | None:
     held: dict[str, bytes] = {}
     lock = threading.Lock()
@@ -45,6 +49,8 @@ def _retained_now(
     client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     client.on_message = on_message
     client.on_subscribe = lambda *args: subscribed.set()
+    if login is not None:
+        client.username_pw_set(*login)
     try:
         client.connect(broker.host, broker.port)
     except OSError:
@@ -69,16 +75,18 @@ def _retained_now(
 
 
 async def retained_payloads(
-    broker: Mosquitto, root: str = DEFAULT_ROOT, quiet_s: float = 1.0, limit_s: float = 60.0
+    broker: Mosquitto, root: str = DEFAULT_ROOT, login: Login = None
 ) -> dict[str, bytes] | None:
     """alarm id -> the payload the broker retains for it; None if the broker could not be
     read."""
-    return await asyncio.to_thread(_retained_now, broker, root, quiet_s, limit_s)
+    return await asyncio.to_thread(_retained_now, broker, root, 1.0, 60.0, login)
 
 
-async def retained_alarms(broker: Mosquitto, root: str = DEFAULT_ROOT) -> dict[str, Shown] | None:
+async def retained_alarms(
+    broker: Mosquitto, root: str = DEFAULT_ROOT, login: Login = None
+) -> dict[str, Shown] | None:
     """alarm id -> what the broker retains for it; None if the broker could not be read."""
-    payloads = await retained_payloads(broker, root)
+    payloads = await retained_payloads(broker, root, login)
     if payloads is None:
         return None
     shown = {alarm_id: json.loads(payload) for alarm_id, payload in payloads.items()}
@@ -109,14 +117,14 @@ def difference(retained: dict[str, Shown], stored: dict[str, Shown]) -> str:
 
 
 async def wait_in_line(
-    broker: Mosquitto, db: Path, timeout: float, root: str = DEFAULT_ROOT
+    broker: Mosquitto, db: Path, timeout: float, root: str = DEFAULT_ROOT, login: Login = None
 ) -> float:
     """Wait until the broker's retained alarm topics match the store; return how long it took.
     Fails with the last difference seen after `timeout`."""
     started = time.monotonic()
     seen = "the broker could not be read"
     while time.monotonic() - started < timeout:
-        retained = await retained_alarms(broker, root)
+        retained = await retained_alarms(broker, root, login)
         if retained is not None:
             seen = difference(retained, stored_open_alarms(db))
             if not seen:

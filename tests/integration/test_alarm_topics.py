@@ -9,18 +9,27 @@ after a publication was dropped by a full queue, once the queue is low, without 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import signal
 import sqlite3
+import subprocess
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
+from devices.profiles.base import DeviceAcl
 from hub.broker import mqtt as mqtt_module
 from hub.clock import SystemClock, iso
+from hub.config import MqttSection
+from hub.registry.credentials import acl_text
 from simulator.broker import Mosquitto
+from simulator.button import VirtualButton
 from simulator.load import LoadPublisher
 from tests.conftest import HubProcess, RunningHub, wait_for
 from tests.integration.alarm_topics import (
@@ -193,3 +202,78 @@ async def test_at_start_stale_states_are_replaced_and_long_resolved_alarms_clear
 
     restarted = await start_hub()
     await wait_in_line(broker, restarted.config.store.path, IN_LINE_S)
+
+
+@pytest.mark.parametrize("hub_line", ["readwrite", "write"])
+async def test_with_the_generated_acl_and_with_an_older_one_a_lost_clear_is_repaired(
+    start_hub: Callable[..., Awaitable[RunningHub]], tmp_path: Path, hub_line: str
+) -> None:
+    """A broker with passwords and the ACL `chuong registry credentials` writes (`readwrite`:
+    the hub reads its alarm topics back), and with an ACL from before (`write`: Mosquitto lets
+    the hub subscribe and then hides every message). An alarm is resolved, then the broker holds
+    it again (its clear was lost): at its next start the hub clears it either way."""
+    directory = tmp_path / "creds"
+    directory.mkdir()
+    users: dict[str, DeviceAcl | None] = {"hub-post": None, "bank-1": None}
+    acl = acl_text(
+        root="chuong/v1", hub_user="hub-post", users=users, hub_reads=[], now=SystemClock().now()
+    )
+    acl = acl.replace("topic readwrite chuong/v1/alarms/#", f"topic {hub_line} chuong/v1/alarms/#")
+    acl += "\nuser watcher\ntopic read chuong/v1/alarms/#\n"
+    (directory / "acl").write_text(acl)
+    logins = {"hub-post": "hub-pw", "bank-1": "bank-pw", "watcher": "watch-pw"}
+    (directory / "passwd").write_text("".join(f"{u}:{pw}\n" for u, pw in logins.items()))
+    hashing = ["mosquitto_passwd", "-U", str(directory / "passwd")]
+    await asyncio.to_thread(subprocess.run, hashing, check=True)
+    broker = Mosquitto(
+        tmp_path / "secured", password_file=directory / "passwd", acl_file=directory / "acl"
+    ).start()
+    watcher = ("watcher", "watch-pw")
+    try:
+        mqtt = MqttSection(
+            port=broker.port,
+            username="hub-post",
+            password="hub-pw",  # a test broker's
+            reconnect_min_s=0.1,
+            reconnect_max_s=1.0,
+        )
+        running = await start_hub(mqtt=mqtt)
+        button = VirtualButton(
+            "bank-1", host=broker.host, port=broker.port, username="bank-1", password="bank-pw"
+        )
+        await button.connect()
+        try:
+            await button.press()
+        finally:
+            await button.close()
+        pipeline = running.hub.pipeline
+        assert pipeline is not None
+        await wait_for(lambda: len(pipeline.state.alarms) == 1)
+        alarm_id = next(iter(pipeline.state.alarms))
+        db = running.config.store.path
+        await wait_in_line(broker, db, IN_LINE_S, login=watcher)
+        held = await retained_payloads(broker, login=watcher)
+        assert held is not None
+        response = await running.api().post(
+            f"/api/v1/alarms/{alarm_id}/resolve", json={"outcome": "test", "note": "thử"}
+        )
+        assert response.status_code == 200, response.text
+        await wait_in_line(broker, db, IN_LINE_S, login=watcher)
+        await running.hub.stop()
+
+        lost = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+        lost.username_pw_set("hub-post", "hub-pw")
+        lost.connect(broker.host, broker.port)
+        lost.loop_start()
+        try:
+            topic = f"chuong/v1/alarms/{alarm_id}"
+            lost.publish(topic, held[alarm_id], qos=1, retain=True).wait_for_publish(10)
+        finally:
+            lost.disconnect()
+            lost.loop_stop()
+        assert alarm_id in ((await retained_alarms(broker, login=watcher)) or {})
+
+        await start_hub(mqtt=mqtt)
+        await wait_in_line(broker, db, IN_LINE_S, login=watcher)
+    finally:
+        broker.kill()

@@ -290,3 +290,21 @@ async def test_without_read_access_every_open_alarm_is_published_and_old_resolut
         return mark is not None and parse_iso(mark) > now - timedelta(minutes=1)
 
     await wait_for(recorded)
+
+
+async def test_a_broker_that_shows_no_retained_alarm_gets_the_fallback_too(
+    harness: Callable[[Link], Awaitable[Harness]],
+) -> None:
+    """Mosquitto lets a hub without read access subscribe and then hides every message, which
+    reads as "nothing retained": the repair then also clears the recently resolved alarms (their
+    clear may have been lost), not only publishes the open ones."""
+    link = Link()
+    h = await harness(link)
+    kept, resolved = [await h.press(f"b{n}", n) for n in (1, 2)]
+    await h.pipeline.execute(ResolveAlarm(resolved, "boss", Outcome.TEST, "thử", may_skip_ack=True))
+    link.published.clear()
+
+    await h.connected()
+
+    assert link.alarm_topics() == [TOPICS.alarm(kept), TOPICS.alarm(resolved)]
+    assert [p for t, p, _ in link.published if t == TOPICS.alarm(resolved)] == [b""]
