@@ -210,8 +210,8 @@ class MqttAdapter:
         Two SUBSCRIBEs to the same filter, No Local (the hub's own live publications on it never
         come back): the first with Retain Handling 0 (send the retained messages), the second
         with 2 (send none). Mosquitto sends a subscription's retained messages before it answers
-        the next packet, so the second SUBACK closes the read (checked with Mosquitto 2.0: 3,000
-        retained messages, all before it)."""
+        the next packet, so the second SUBACK closes the read (checked with Mosquitto 2.0.11: 3,000
+        retained messages, all before it; tests/hub/broker/test_mqtt_read_retained.py)."""
         assert self._loop is not None
         future: asyncio.Future[bool] = self._loop.create_future()
         client = self._client
