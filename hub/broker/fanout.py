@@ -16,9 +16,8 @@ from typing import Protocol
 
 from devices.topics import Topics
 from hub.domain.bus import AlarmChanged, Bus, ButtonAck, Event
-from hub.domain.model import Alarm
+from hub.domain.model import ACK_STATE, AckState, Alarm, AlarmChange
 from hub.domain.views import alarm_json
-from hub.writer.plan import ACK_STATE
 
 
 class Publisher(Protocol):
@@ -39,7 +38,7 @@ def publish_alarm(publisher: Publisher, topics: Topics, alarm: Alarm) -> None:
 
 
 def publish_ack(
-    publisher: Publisher, topics: Topics, button: str, event: str, alarm: str, state: str
+    publisher: Publisher, topics: Topics, button: str, event: str, alarm: str, state: AckState
 ) -> None:
     payload = json.dumps({"event": event, "alarm": alarm, "state": state})
     publisher.publish(topics.ack(button), payload, qos=1, retain=False)
@@ -78,5 +77,5 @@ class MqttFanout:
             )
         elif isinstance(event, AlarmChanged):
             publish_alarm(self._publisher, self._topics, event.alarm)
-            if event.change in ("acknowledged", "resolved"):
+            if event.change in (AlarmChange.ACKNOWLEDGED, AlarmChange.RESOLVED):
                 publish_acks(self._publisher, self._topics, event.alarm)

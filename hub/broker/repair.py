@@ -37,6 +37,7 @@ Metrics: `chuong_alarm_topics_repaired_total{action}` counts the alarm topics pu
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -46,6 +47,7 @@ from devices.topics import Topics
 from hub.broker.fanout import Publisher, publish_acks, publish_alarm
 from hub.clock import Clock, iso, parse_iso
 from hub.domain.bus import BrokerConnected, Bus, Event
+from hub.domain.model import Alarm
 from hub.domain.state import HubState
 from hub.domain.views import alarm_json
 from hub.metrics import Metrics
@@ -167,41 +169,20 @@ class TopicRepair:
         if connection != self._connection or not self._link.connected:
             return  # the next connection starts the repair over
         opened = list(self._state.alarms.values())
-        if not held:  # unreadable, or read as empty: an ACL without read access reads so too
-            since = await self._clear_since(started)
-            stale = [a.id for a in await self._store.resolved_since(since)]
-            publish = [a.id for a in opened]
-            log.log(
-                logging.INFO if held is not None and not opened else logging.WARNING,
-                "topic repair: the broker %s; publishing every open alarm, clearing those"
-                " resolved since %s (if the hub cannot read its alarm topics, give it"
-                " `topic readwrite %s#` in the broker's ACL)",
-                "shows no retained alarm" if held is not None else "refused to show its alarms",
-                since or "ever",
-                self._prefix,
-            )
-        else:
-            stale = [a for a in held if a not in self._state.alarms]
-            publish = [a.id for a in opened if held.get(a.id) != alarm_json(a).encode()]
-        waiting = len(publish) + len(stale)
-        self._metrics.alarm_topics_waiting.set(waiting)
+        publish, stale = await self._targets(held, opened, started)
+        topics = publish + stale
+        steps = [functools.partial(self._bring_in_line, a) for a in topics]
+        steps += [functools.partial(self._resend_acks, a.id) for a in opened]
+        self._metrics.alarm_topics_waiting.set(len(topics))
         queued = 0
         batch = max(1, min(BATCH, self._low_water))
-        for alarm_id in publish + stale:
+        for done, step in enumerate(steps, 1):
             if queued >= batch:
                 if not await self._room(connection):
                     return
                 queued = 0
-            queued += self._bring_in_line(alarm_id)
-            waiting -= 1
-            self._metrics.alarm_topics_waiting.set(waiting)
-        for alarm in opened:
-            if queued >= batch:
-                if not await self._room(connection):
-                    return
-                queued = 0
-            if alarm.id in self._state.alarms:
-                queued += publish_acks(self._link, self._topics, alarm)
+            queued += step()
+            self._metrics.alarm_topics_waiting.set(max(0, len(topics) - done))
         self.completed += 1
         log.info(
             "topic repair: %d open alarms, %d published again, %d cleared, %d acks sent again",
@@ -212,6 +193,35 @@ class TopicRepair:
         )
         if not held and await self._settled(connection):
             await self._execute(SetMeta(REPAIRED_KEY, iso(started)))
+
+    async def _targets(
+        self, held: dict[str, bytes] | None, opened: list[Alarm], started: datetime
+    ) -> tuple[list[str], list[str]]:
+        """The alarms whose topic is published again, and those whose topic is cleared."""
+        if held:
+            publish = [a.id for a in opened if held.get(a.id) != alarm_json(a).encode()]
+            return publish, [a for a in held if a not in self._state.alarms]
+        # Unreadable, or read as empty (an ACL without read access reads so too).
+        since = await self._clear_since(started)
+        try:
+            stale = [a.id for a in await self._store.resolved_since(since)]
+        except Exception:  # the open alarms matter more: they go out all the same
+            log.exception("topic repair: could not read the resolved alarms to clear them")
+            stale = []
+        log.log(
+            logging.INFO if held is not None and not opened else logging.WARNING,
+            "topic repair: the broker %s; publishing every open alarm, clearing those resolved"
+            " since %s (if the hub cannot read its alarm topics, give it `topic readwrite %s#` in"
+            " the broker's ACL)",
+            "shows no retained alarm" if held is not None else "refused to show its alarms",
+            since or "ever",
+            self._prefix,
+        )
+        return [a.id for a in opened], stale
+
+    def _resend_acks(self, alarm_id: str) -> int:
+        alarm = self._state.alarms.get(alarm_id)
+        return 0 if alarm is None else publish_acks(self._link, self._topics, alarm)
 
     async def _read_retained(self) -> dict[str, bytes] | None:
         """What the broker retains on the alarm topics: alarm id -> payload; None if unknown."""

@@ -308,3 +308,20 @@ async def test_a_broker_that_shows_no_retained_alarm_gets_the_fallback_too(
 
     assert link.alarm_topics() == [TOPICS.alarm(kept), TOPICS.alarm(resolved)]
     assert [p for t, p, _ in link.published if t == TOPICS.alarm(resolved)] == [b""]
+
+
+async def test_a_store_error_still_lets_the_open_alarms_out(
+    harness: Callable[[Link], Awaitable[Harness]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store cannot say which alarms were resolved: the open ones are published all the
+    same, and the repair ends."""
+    link = Link()
+    h = await harness(link)
+    kept = await h.press("b1", 1)
+
+    async def broken(since: str) -> list[object]:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(h.store, "resolved_since", broken)
+    await h.connected()
+    assert link.alarm_topics() == [TOPICS.alarm(kept)]
