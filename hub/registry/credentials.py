@@ -18,7 +18,7 @@ client's publish is silently dropped):
   one `pattern` line each. Not `pattern write {root}/dev/%u/#`: that would let a button write its
   own `ack` and tell its caller that help is coming when the hub never heard it;
 - the hub reads `{root}/dev/+/#` and the vendor topics it subscribes to, and writes the buttons'
-  `ack`, `{root}/alarms/#` and `{root}/hub/#`;
+  `ack`, `{root}/alarms/#` (which it also reads: hub/broker/repair.py) and `{root}/hub/#`;
 - an off-the-shelf button writes its vendor's topics for its own native id (devices/profiles).
 """
 
@@ -100,7 +100,7 @@ def acl_text(
         f"user {hub_user}",
         f"topic read {root}/dev/+/#",
         f"topic write {root}/dev/+/ack",
-        f"topic write {root}/alarms/#",
+        f"topic readwrite {root}/alarms/#",
         f"topic write {root}/hub/#",
     ]
     lines += [f"topic read {topic}" for topic in hub_reads]

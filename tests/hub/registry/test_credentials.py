@@ -50,7 +50,7 @@ def test_the_acl_keeps_buttons_to_their_own_topics_and_never_lets_them_write_an_
     assert hub[:6] == [
         "topic read post/v1/dev/+/#",
         "topic write post/v1/dev/+/ack",
-        "topic write post/v1/alarms/#",
+        "topic readwrite post/v1/alarms/#",
         "topic write post/v1/hub/#",
         "topic read z2m/+",
         "topic read shellies/+/online",
