@@ -156,7 +156,9 @@ class RawClient:
         self._connected = threading.Event()
         self.connect_reason: int | None = None
         self._client.on_connect = self._on_connect
+        self._client.on_message = lambda c, u, m: self.received.append((m.topic, bytes(m.payload)))
         self._broker = broker
+        self.received: list[tuple[str, bytes]] = []
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self.connect_reason = reason.value
@@ -181,6 +183,14 @@ class RawClient:
         await wait_for(lambda: info.mid in self._done, 10)
         with self._lock:
             return self._done[info.mid]
+
+    async def subscribe(self, topic: str) -> None:
+        """Subscribe at QoS 1 (Mosquitto grants a subscription its ACL denies, and then delivers
+        nothing on it): what arrives is in `received`."""
+        done = threading.Event()
+        self._client.on_subscribe = lambda *args: done.set()
+        self._client.subscribe(topic, qos=1)
+        assert await asyncio.get_running_loop().run_in_executor(None, done.wait, 10)
 
     def close(self) -> None:
         self._client.disconnect()
