@@ -48,7 +48,7 @@ pytest:
 # 20 rounds of kill -9 during bursts, a 100,000-message malformed flood, a one-minute broker outage.
 # A test may take longer than the suite's usual 180 s limit here.
 proof: install
-	PROOF_KILL_ROUNDS=20 PROOF_FLOOD=100000 PROOF_OUTAGE_S=60 $(BIN)/pytest tests/faults -v --timeout 1200
+	PROOF_KILL_ROUNDS=20 PROOF_POWER_CUTS=20 PROOF_HEARTBEATS=60000 PROOF_FLOOD=100000 PROOF_OUTAGE_S=60 $(BIN)/pytest tests/faults -v --timeout 1200
 
 # The full benchmark (several minutes; docs/BENCHMARKS.md). Options: make bench BENCH_ARGS="--only latency"
 BENCH_ARGS ?=

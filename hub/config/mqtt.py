@@ -32,11 +32,13 @@ class MqttSection(BaseModel):
         "hub is away. Must cover the longest outage of the hub.",
     )
     receive_maximum: int = Field(
-        default=1000,
+        default=65535,
         ge=1,
         le=65535,
-        description="Presses the broker may have in flight to the hub before their PUBACK: the "
-        "largest group commit, and the most held in memory while the store cannot write.",
+        description="Messages the broker may have in flight to the hub before their PUBACK: the "
+        "largest group commit, and the most held in memory while the store cannot write. Keep "
+        "it at the most: Mosquitto 2.0.11 stops delivering a reconnecting hub's queue once it "
+        "has sent this many queued QoS 0 messages (docs/BROKER.md).",
     )
     connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
     reconnect_min_s: float = Field(default=0.5, gt=0, le=60, description="First reconnect delay.")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from simulator.broker import Mosquitto
@@ -56,3 +58,14 @@ class ShippedMosquitto(Mosquitto):
         )
         self.config_path.write_text(text, encoding="utf-8")
         return self.config_path
+
+
+def shipped_with_users(work: Path, users: Mapping[str, str]) -> ShippedMosquitto:
+    """The shipped config with these users (name: password), each allowed everything under
+    `chuong/`: for tests about the broker's queues and persistence rather than its ACL."""
+    work.mkdir(parents=True, exist_ok=True)
+    passwd, acl = work / "passwd", work / "acl"
+    passwd.write_text("".join(f"{name}:{password}\n" for name, password in users.items()))
+    subprocess.run(["mosquitto_passwd", "-U", str(passwd)], check=True)
+    acl.write_text("".join(f"user {name}\ntopic readwrite chuong/#\n" for name in users))
+    return ShippedMosquitto(work / "broker", passwd=passwd, acl=acl)

@@ -33,20 +33,6 @@ Raw = Callable[..., Awaitable[RawClient]]
 
 
 @pytest.fixture
-def credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, str]]:
-    """The registry in a store, then `chuong registry credentials --dir …` run on it."""
-    store = tmp_path / "hub.db"
-    with contextlib.closing(open_sync(store)) as conn:
-        import_registry(conn, REGISTRY, SystemClock().now())
-    directory = tmp_path / "creds"
-    with monkeypatch.context() as env:  # only for the command: the hub gets its own config
-        env.setenv("CHUONG_STORE__PATH", str(store))
-        env.setenv("CHUONG_MQTT__USERNAME", "hub-post")
-        assert cli.main(["registry", "credentials", "--dir", str(directory)]) == 0
-    return directory, read_passwords(directory)
-
-
-@pytest.fixture
 def secured(tmp_path: Path, credentials: tuple[Path, dict[str, str]]) -> Mosquitto:
     directory, _ = credentials
     broker = Mosquitto(
