@@ -256,3 +256,41 @@ async def _connects_and_is_kept_to_its_topics(
     assert await reader.publish("chuong/v1/alarms/post-1", "{}") == NOT_AUTHORIZED
     for client in (hub, button, reader):
         client.close()
+
+
+async def test_the_hub_and_readers_read_the_alarms_and_a_button_only_its_own_ack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: Raw
+) -> None:
+    """The generated ACL, live: the hub (and a reader named with --reader) receive what is
+    published on `alarms/#` and `hub/#`; bank-1 receives neither, nor bank-2's ack, only its own;
+    a reader may publish nothing."""
+    store = tmp_path / "hub.db"
+    with contextlib.closing(open_sync(store)) as conn:
+        import_registry(conn, REGISTRY, SystemClock().now())
+    creds = tmp_path / "creds"
+    monkeypatch.setenv("CHUONG_STORE__PATH", str(store))
+    monkeypatch.setenv("CHUONG_MQTT__USERNAME", "hub-post")
+    assert cli.main(["registry", "credentials", "--dir", str(creds), "--reader", "office"]) == 0
+    passwords = read_passwords(creds)
+    broker = Mosquitto(tmp_path / "acl", password_file=creds / "passwd", acl_file=creds / "acl")
+    broker.start()
+    try:
+        hub = await raw("hub-post", passwords["hub-post"], to=broker)
+        office = await raw("office", passwords["office"], to=broker)
+        bank_1 = await raw("bank-1", passwords["bank-1"], to=broker)
+        for client in (hub, office, bank_1):
+            await client.subscribe("chuong/v1/alarms/#")
+            await client.subscribe("chuong/v1/hub/#")
+        await bank_1.subscribe("chuong/v1/dev/+/ack")
+        assert await hub.publish("chuong/v1/alarms/post-1", "{}") == 0
+        assert await hub.publish("chuong/v1/hub/post/status", "{}") == 0
+        assert await hub.publish("chuong/v1/dev/bank-2/ack", "{}") == 0
+        assert await hub.publish("chuong/v1/dev/bank-1/ack", "{}") == 0
+        assert await office.publish("chuong/v1/alarms/post-2", "{}") == NOT_AUTHORIZED
+        expected = {"chuong/v1/alarms/post-1", "chuong/v1/hub/post/status"}
+        await wait_for(lambda: {t for t, _ in hub.received} == expected, 10)
+        await wait_for(lambda: {t for t, _ in office.received} == expected, 10)
+        await wait_for(lambda: bank_1.received != [], 10)
+        assert [topic for topic, _ in bank_1.received] == ["chuong/v1/dev/bank-1/ack"]
+    finally:
+        broker.kill()
