@@ -19,7 +19,8 @@ class MqttSection(BaseModel):
         default=None,
         max_length=128,
         description="Fixed MQTT client id (default chuong-hub-<hub.id>); the persistent session "
-        "belongs to it, so it must never change between restarts.",
+        "belongs to it, so it must never change between restarts. The broker as shipped "
+        "replaces it by the user name (use_username_as_clientid): there the user is the session.",
     )
     username: str | None = Field(default=None, description="Broker user of the hub.")
     password: SecretStr | None = Field(default=None, description="Broker password of the hub.")

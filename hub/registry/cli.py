@@ -2,7 +2,7 @@
 
     chuong registry export [--out FILE]              the registry as TOML (stdout by default)
     chuong registry list                             sites and buttons, with what was last heard
-    chuong registry credentials --dir DIR [--rotate USER …]
+    chuong registry credentials --dir DIR [--rotate USER …] [--reader USER …] [--group G]
                                                      broker users, passwords and ACL (Mosquitto)
     chuong registry keys --button ID [--remove]      a key for signed presses (printed once)
     chuong test-mode on|off (--button ID | --site ID)

@@ -75,7 +75,8 @@ async def test_a_fleets_heartbeats_while_the_hub_is_down_cost_no_press(
         fleet.loop_stop()
     await asyncio.sleep(max(0.0, OUTAGE_S - (time.monotonic() - down_at)))
     back_at = time.monotonic()
-    again = await start_hub(registry, **hub_user)
+    # its SUBACK comes after the queue: 60,000 messages took 8 s on a loaded 2-core machine
+    again = await start_hub(registry, subscribed_within=120, **hub_user)
 
     async def alarmed() -> bool:
         return any("hb-00000" in alarm["devices"] for alarm in await again.alarms())
