@@ -21,11 +21,10 @@ from typing import Final, Protocol
 from devices.topics import Topics
 from hub.clock import Clock, iso
 from hub.domain.bus import AlarmChanged, BrokerConnected, Bus, ButtonAck, Event
-from hub.domain.model import Alarm
+from hub.domain.model import ACK_STATE, AckState, Alarm, AlarmChange
 from hub.domain.state import HubState
 from hub.domain.views import alarm_json
 from hub.store import Store
-from hub.writer.plan import ACK_STATE
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ class MqttFanout:
             self._ack(event.button, event.event_id, event.alarm_id, event.state)
         elif isinstance(event, AlarmChanged):
             self._alarm(event.alarm)
-            if event.change in ("acknowledged", "resolved"):
+            if event.change in (AlarmChange.ACKNOWLEDGED, AlarmChange.RESOLVED):
                 self._ack_devices(event.alarm)
         elif isinstance(event, BrokerConnected):
             task = asyncio.create_task(self._republish(), name="fanout-republish")
@@ -86,7 +85,7 @@ class MqttFanout:
             self._publisher.publish(topic, alarm_json(alarm), qos=1, retain=False)
             self._publisher.publish(topic, b"", qos=1, retain=True)
 
-    def _ack(self, button: str, event_id: str, alarm_id: str, state: str) -> None:
+    def _ack(self, button: str, event_id: str, alarm_id: str, state: AckState) -> None:
         payload = json.dumps({"event": event_id, "alarm": alarm_id, "state": state})
         self._publisher.publish(self._topics.ack(button), payload, qos=1, retain=False)
 

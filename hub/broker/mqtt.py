@@ -4,7 +4,7 @@ It owns the connection, the persistent session, the subscriptions, the hub's ret
 last will, and manual acknowledgement. Everything else sees typed `MqttMessage`s and calls `ack`
 and `publish`.
 
-How it keeps presses safe (see ../shared/reference/mqtt-and-mosquitto.md):
+How it keeps presses safe (the facts behind each point: docs/FACTS.md, "MQTT and paho-mqtt"):
 
 - paho-mqtt 2.x with `manual_ack=True` set in the constructor, before any connection: a message is
   PUBACKed only when the pipeline calls `ack` after committing it.
@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import socket
 import ssl
 import threading
@@ -55,6 +54,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from hub.backoff import Backoff, Retries
 from hub.clock import Clock
 from hub.config import MqttSection
 from hub.domain.inbound import Delivery
@@ -91,23 +91,6 @@ class MqttMessage:
 class Subscription:
     topic: str
     qos: int
-
-
-class Backoff:
-    """Exponential backoff with jitter: each delay is uniform in [base/2, base], base doubling."""
-
-    def __init__(self, minimum: float, maximum: float) -> None:
-        self._min = minimum
-        self._max = maximum
-        self._attempt = 0
-
-    def next(self) -> float:
-        base = min(self._max, self._min * 2**self._attempt)
-        self._attempt = min(self._attempt + 1, 32)
-        return random.uniform(base / 2, base)  # noqa: S311  # jitter, not cryptography
-
-    def reset(self) -> None:
-        self._attempt = 0
 
 
 class MqttAdapter:
@@ -294,7 +277,7 @@ class MqttAdapter:
         return client
 
     async def _run(self) -> None:
-        backoff = Backoff(self._config.reconnect_min_s, self._config.reconnect_max_s)
+        backoff = Retries(Backoff(self._config.reconnect_min_s, self._config.reconnect_max_s))
         loop = asyncio.get_running_loop()
         while not self._stopping:
             self._disconnected.clear()

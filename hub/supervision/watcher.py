@@ -31,7 +31,7 @@ from hub.clock import Clock
 from hub.config import SupervisionSection
 from hub.domain.bus import Bus, DeviceChanged
 from hub.domain.inbound import PressIn
-from hub.domain.model import DeviceState
+from hub.domain.model import DeviceState, TroubleKind
 from hub.domain.state import Registry
 from hub.errors import ChuongError
 from hub.supervision import policy
@@ -70,7 +70,7 @@ class Reviewer:
         button_id: str,
         registry: Registry,
         device: DeviceState | None,
-        open_troubles: frozenset[str],
+        open_troubles: frozenset[TroubleKind],
         listening_since: datetime,
         now: datetime,
     ) -> list[Action]:
@@ -88,7 +88,9 @@ class Reviewer:
 
 
 def _test_mode_due(
-    registry: Registry, is_open: Callable[[str, str], bool], keys: Iterable[tuple[str, str]]
+    registry: Registry,
+    is_open: Callable[[TroubleKind, str], bool],
+    keys: Iterable[tuple[TroubleKind, str]],
 ) -> list[tuple[str, Action, str | None]]:
     """Test-mode troubles to raise or clear among `keys`: (subject, action, site id)."""
     wanted = test_modes(registry)
@@ -108,7 +110,7 @@ class Supervise(Command):
     buttons: tuple[str, ...]
     listening_since: datetime
     at: datetime
-    test_mode_keys: tuple[tuple[str, str], ...] = ()
+    test_mode_keys: tuple[tuple[TroubleKind, str], ...] = ()
 
     def heard_from(self) -> tuple[str, ...]:
         return self.buttons

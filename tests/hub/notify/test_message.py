@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+import hub.web
 from hub.domain import alarms
-from hub.domain.model import Site, Trouble, TroubleState
+from hub.domain.model import Site, Trouble, TroubleKind, TroubleState
 from hub.escalation.engine import alarm_body
 from hub.notify.links import LinkCheck, LinkMaker, check, sign
-from hub.notify.message import TroubleSnapshot, ascii_fold, render, zone
+from hub.notify.message import TROUBLE_LABELS, TroubleSnapshot, ascii_fold, render, zone
 from hub.notify.sms import GSM_LIMIT, UCS2_LIMIT, compose, split
 
 RAISED = datetime(2026, 11, 22, 20, 5, 1, tzinfo=UTC)  # 03:05:01 on the 23rd in Vietnam
@@ -89,6 +91,12 @@ def test_trouble_message() -> None:
     assert "Lúc: 03:05:01 23/11/2026" in message.text
 
 
+def test_every_trouble_kind_has_a_label_in_both_languages() -> None:
+    """A new kind of trouble cannot reach a phone as its bare identifier."""
+    for language in ("vi", "en"):
+        assert set(TROUBLE_LABELS[language]) == set(TroubleKind), language
+
+
 def test_unknown_time_zone_falls_back_to_vietnam_time() -> None:
     assert zone("Mars/Olympus").utcoffset(None) == timedelta(hours=7)
 
@@ -160,3 +168,10 @@ def test_compose_ucs2_sends_the_link_apart_and_ascii_folds_everything() -> None:
     assert "BAO DONG Ngan hang Phuoc Hoa" in whole
     assert LINK in whole
     assert compose("ngắn", None, "ucs2") == [type(ucs2[0])("ngắn", ucs2=True)]
+
+
+def test_the_page_has_a_label_for_every_trouble_kind_in_both_languages() -> None:
+    """The page (hub/web/static/i18n.js) shows each trouble by its label, not its identifier."""
+    i18n = (Path(hub.web.__file__).parent / "static" / "i18n.js").read_text(encoding="utf-8")
+    for kind in TroubleKind:
+        assert i18n.count(f'"trouble.{kind.value}":') == 2, kind

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from devices.profiles import make_profiles
+from devices.profiles import ProfileSettings, make_profiles
 from hub.domain.model import Button
 from hub.registry.credentials import CredentialsError, acl_text, users_for
 from hub.registry.file import ButtonEntry
@@ -30,7 +30,7 @@ def test_users_are_the_hub_every_button_that_connects_and_each_bridge_once() -> 
 
 
 def test_the_acl_keeps_buttons_to_their_own_topics_and_never_lets_them_write_an_ack() -> None:
-    profiles = make_profiles(zigbee2mqtt_base="z2m")
+    profiles = make_profiles(ProfileSettings(zigbee2mqtt_base="z2m"))
     users = users_for(BUTTONS, profiles, "chuong-hub")
     text = acl_text(
         root="post/v1",
