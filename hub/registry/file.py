@@ -35,8 +35,8 @@ from devices.messages import ButtonId, SiteId
 from devices.profiles import PROFILE_NAMES, Power, check_native_id, supervised_by
 from hub.domain.model import Button, Site
 from hub.errors import RegistryError
-from hub.store import admin
 from hub.registry.credentials import RESERVED_PREFIX
+from hub.store import admin
 
 
 class SiteEntry(BaseModel):
