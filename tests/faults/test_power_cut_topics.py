@@ -10,7 +10,7 @@ from simulator.broker import Mosquitto
 from tests.conftest import HubProcess
 from tests.integration.test_alarm_topics import PRESSES, run_power_cuts
 
-ROUNDS = int(os.environ.get("PROOF_POWER_CUTS", "4"))
+ROUNDS = int(os.environ.get("PROOF_TOPIC_CUTS", "4"))
 
 
 async def test_after_many_power_cuts_the_broker_retains_exactly_the_open_alarms(
