@@ -35,6 +35,7 @@ from hub.api import ApiContext, Readiness, create_app, guard
 from hub.broker.fanout import MqttFanout
 from hub.broker.ingest import Ingest
 from hub.broker.mqtt import MqttAdapter, MqttMessage, Subscription
+from hub.broker.repair import TopicRepair
 from hub.broker.vendors import VendorRouter
 from hub.broker.watch import BrokerWatch
 from hub.clock import Clock, SystemClock
@@ -199,6 +200,7 @@ class Hub:
         self.bus = Bus()
         self.metrics = Metrics()
         self.topics = Topics(config.mqtt.root)
+        self._alarm_prefix = self.topics.alarm("")
         self.store = Store(
             config.store.path,
             busy_timeout_ms=config.store.busy_timeout_ms,
@@ -211,6 +213,7 @@ class Hub:
         self.watch: BrokerWatch | None = None
         self.vendors: VendorRouter | None = None
         self.supervisor: Supervisor | None = None
+        self.repair: TopicRepair | None = None
         self.pruner: Pruner | None = None
         self._started: list[tuple[str, Part]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -230,7 +233,7 @@ class Hub:
             on_message=self._on_message,
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
-            on_publication_dropped=self.metrics.publications_dropped.inc,
+            on_publication_dropped=self._on_publication_dropped,
         )
         self.mqtt = mqtt
         await self._start("store", _StoreOpener(self.store))
@@ -267,15 +270,19 @@ class Hub:
         pipeline.add_trouble_hook(escalation_hooks.on_trouble)
         await self._start("pipeline", pipeline)
         await self._start("vendors", self.vendors)
-        fanout = MqttFanout(
+        fanout = MqttFanout(bus=self.bus, publisher=mqtt, topics=self.topics)
+        await self._start("fanout", fanout)
+        self.repair = TopicRepair(
             bus=self.bus,
-            publisher=mqtt,
+            link=mqtt,
             topics=self.topics,
             state=state,
             store=self.store,
             clock=self.clock,
+            metrics=self.metrics,
+            execute=pipeline.execute,
         )
-        await self._start("fanout", fanout)
+        await self._start("topic-repair", self.repair)
         self.watch = BrokerWatch(pipeline=pipeline, store=self.store, clock=self.clock)
         await self._start("broker-watch", self.watch)
         await self._start("supervisor", self.supervisor)
@@ -363,8 +370,19 @@ class Hub:
         self._tasks.append(asyncio.create_task(coro, name=name))  # type: ignore[arg-type]
 
     def _on_message(self, message: MqttMessage) -> None:
+        if message.topic.startswith(self._alarm_prefix):  # the hub's own, read back (repair)
+            if self.repair is not None:
+                self.repair.seen(message.topic, message.payload, message.retain)
+            if message.delivery is not None and self.mqtt is not None:  # read at QoS 0; in case
+                self.mqtt.ack(message.delivery)
+            return
         if self.ingest is not None:
             self.ingest.handle(message)
+
+    def _on_publication_dropped(self) -> None:
+        self.metrics.publications_dropped.inc()
+        if self.repair is not None:
+            self.repair.publication_dropped()
 
     def _on_connected(self, session_present: bool) -> None:
         self.metrics.mqtt_connected.set(1)

@@ -113,6 +113,18 @@ class Metrics:
             "Fan-out publications dropped because too many waited for the broker.",
             registry=r,
         )
+        self.alarm_topics_repaired = Counter(
+            "chuong_alarm_topics_repaired",
+            "Retained alarm topics published again (`published`) or cleared again (`cleared`) by"
+            " the topic repair after a connection or a dropped publication.",
+            ["action"],
+            registry=r,
+        )
+        self.alarm_topics_waiting = Gauge(
+            "chuong_alarm_topics_waiting",
+            "Retained alarm topics the current topic repair has still to publish.",
+            registry=r,
+        )
         self.mqtt_connected = Gauge(
             "chuong_mqtt_connected", "1 while connected to the broker.", registry=r
         )

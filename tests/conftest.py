@@ -180,13 +180,17 @@ async def start_hub(
     running: list[RunningHub] = []
     tokens: dict[Role, str] = {}
 
-    async def start(registry: RegistryFile | None = SAMPLE_REGISTRY, **sections: Any) -> RunningHub:
+    async def start(
+        registry: RegistryFile | None = SAMPLE_REGISTRY,
+        subscribed_within: float = 10.0,
+        **sections: Any,
+    ) -> RunningHub:
         config = make_config(tmp_path, broker, **sections)
         tokens.update(seed_store(config, registry))
         hub = Hub(config)
         await hub.start()
         assert hub.mqtt is not None
-        assert await hub.mqtt.wait_subscribed(10), "the hub did not subscribe"
+        assert await hub.mqtt.wait_subscribed(subscribed_within), "the hub did not subscribe"
         harness = RunningHub(hub, config, tokens)
         running.append(harness)
         return harness

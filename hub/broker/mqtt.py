@@ -24,9 +24,9 @@ How it keeps presses safe (the facts behind each point: docs/FACTS.md, "MQTT and
 - The hub's own QoS 1 publications (the fan-out) wait in paho until the broker takes them, at most
   `OUTGOING_LIMIT`: paho numbers them with 16-bit packet ids, and beyond 65,535 waiting it would
   refuse new ones silently. A publication refused there is logged and counted
-  (`chuong_mqtt_publications_dropped_total`); the fan-out is published again at every connection
-  (docs/DECISIONS.md says what that does not repair). The hub's own `online` status is retried
-  every second until the queue has room.
+  (`chuong_mqtt_publications_dropped_total`), and `on_publication_dropped` tells the topic repair
+  (hub/broker/repair.py), which publishes the open alarms again once `outgoing` is low. The hub's
+  own `online` status is retried every second until the queue has room.
 
 Asyncio integration follows aiomqtt: paho's socket callbacks register the socket with the event
 loop (`add_reader`/`add_writer`), a 1 s task runs `loop_misc` for keepalive, and paho's callbacks
@@ -119,6 +119,8 @@ class MqttAdapter:
         self._on_disconnected_cb = on_disconnected
         self._on_publication_dropped = on_publication_dropped
         self._dropped = 0
+        self.outgoing_limit = OUTGOING_LIMIT
+        """The most QoS 1 publications that may wait for the broker (see `outgoing`)."""
         self._online_due = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
@@ -127,6 +129,7 @@ class MqttAdapter:
         self._connection = 0
         self._connected_at = 0.0
         self._subscribe_mid: int | None = None
+        self._retained_reads: dict[int, tuple[asyncio.Future[bool], bool]] = {}
         self._disconnected = asyncio.Event()
         self._subscribed = asyncio.Event()
         self._stopping = False
@@ -157,6 +160,12 @@ class MqttAdapter:
             return False
         return True
 
+    @property
+    def outgoing(self) -> int:
+        """QoS 1 publications waiting for the broker's PUBACK: in flight or queued in paho."""
+        client = self._client
+        return 0 if client is None else len(client._out_messages)
+
     def ack(self, delivery: Delivery) -> None:
         """PUBACK one message, only on the connection it arrived on."""
         client = self._client
@@ -175,6 +184,35 @@ class MqttAdapter:
             self._client.subscribe(
                 [(s.topic, SubscribeOptions(qos=s.qos, retainHandling=1)) for s in new]
             )
+
+    def read_retained(self, topic: str) -> asyncio.Future[bool]:
+        """Have the broker send again what it retains on `topic` (a filter): the retained
+        messages arrive through `on_message`, flagged retained, at QoS 0 (nothing of them is queued
+        or persisted for the hub's session). The future is True once all have arrived, False if
+        the broker refused the subscription or the connection ended first.
+
+        Two SUBSCRIBEs to the same filter, No Local (the hub's own live publications on it never
+        come back): the first with Retain Handling 0 (send the retained messages), the second
+        with 2 (send none). Mosquitto sends a subscription's retained messages before it answers
+        the next packet, so the second SUBACK closes the read (checked with Mosquitto 2.0.11: 3,000
+        retained messages, all before it; tests/hub/broker/test_mqtt_read_retained.py)."""
+        assert self._loop is not None
+        future: asyncio.Future[bool] = self._loop.create_future()
+        client = self._client
+        if client is None or not self.connected:
+            future.set_result(False)
+            return future
+        mids = []
+        for handling in (0, 2):
+            options = SubscribeOptions(qos=0, noLocal=True, retainHandling=handling)
+            result, mid = client.subscribe([(topic, options)])
+            if result != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
+                future.set_result(False)
+                return future
+            mids.append(mid)
+        self._retained_reads[mids[0]] = (future, False)
+        self._retained_reads[mids[1]] = (future, True)
+        return future
 
     def flush(self) -> None:
         """Write what paho has queued (the PUBACKs of a committed batch) now, on the loop's
@@ -197,8 +235,8 @@ class MqttAdapter:
             if self._dropped % DROP_LOG_EVERY == 1:
                 log.error(
                     "mqtt: %d publications wait for the broker; dropped the one on %s (%d so far);"
-                    " open alarms are published again at the next connection",
-                    OUTGOING_LIMIT,
+                    " the open alarms are published again once the queue is low",
+                    self.outgoing_limit,
                     topic,
                     self._dropped,
                 )
@@ -252,7 +290,7 @@ class MqttAdapter:
             manual_ack=True,  # before connecting: queued messages follow CONNACK at once
             reconnect_on_failure=False,  # this adapter reconnects, with jitter
         )
-        client.max_queued_messages_set(OUTGOING_LIMIT)
+        client.max_queued_messages_set(self.outgoing_limit)
         client.max_inflight_messages_set(100)
         client.connect_timeout = cfg.connect_timeout_s
         if cfg.username is not None:
@@ -450,6 +488,11 @@ class MqttAdapter:
         reasons: list[ReasonCode],
         properties: Properties | None,
     ) -> None:
+        if (read := self._retained_reads.pop(mid, None)) is not None:
+            future, last = read
+            if not future.done() and (last or any(r.is_failure for r in reasons)):
+                future.set_result(not any(r.is_failure for r in reasons))
+            return
         if mid != self._subscribe_mid:
             return
         refused = [
@@ -472,6 +515,10 @@ class MqttAdapter:
         was_connected = self.connected
         self.connected = False
         self._subscribed.clear()
+        for future, _ in self._retained_reads.values():
+            if not future.done():
+                future.set_result(False)
+        self._retained_reads.clear()
         self._disconnected.set()
         refused, self._refused = self._refused, False
         if self._stopping or refused:

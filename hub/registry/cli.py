@@ -3,7 +3,7 @@
     chuong registry export [--out FILE]              the registry as TOML (stdout by default)
     chuong registry list                             sites and buttons, with what was last heard
     chuong registry remove (--button ID | --site ID) a button, or a site without buttons
-    chuong registry credentials --dir DIR [--rotate USER …]
+    chuong registry credentials --dir DIR [--rotate USER …] [--reader USER …] [--group G]
                                                      broker users, passwords and ACL (Mosquitto)
     chuong registry keys --button ID [--remove]      a key for signed presses (printed once)
     chuong test-mode on|off (--button ID | --site ID)
@@ -62,6 +62,19 @@ def add_parsers(
     )
     creds.add_argument(
         "--rotate", nargs="+", default=[], metavar="USER", help="give these users new passwords"
+    )
+    creds.add_argument(
+        "--group",
+        default=None,
+        help="group of passwd and acl, which the broker reads as its own user (default:"
+        " mosquitto, when that group exists)",
+    )
+    creds.add_argument(
+        "--reader",
+        nargs="+",
+        default=[],
+        metavar="USER",
+        help="read-only users: they may read the alarms and the hub's status, nothing else",
     )
     config_option(creds)
     creds.set_defaults(handler=cmd_credentials)
@@ -172,6 +185,7 @@ def cmd_credentials(args: argparse.Namespace) -> int:
     from hub.registry.credentials import (  # noqa: PLC0415
         DEFAULT_HUB_USER,
         acl_text,
+        broker_group,
         users_for,
         write_credentials,
     )
@@ -181,7 +195,8 @@ def cmd_credentials(args: argparse.Namespace) -> int:
         buttons = admin.all_buttons(conn)
     profiles = config.profiles.make_profiles()
     hub_user = config.mqtt.username or DEFAULT_HUB_USER
-    users = users_for(buttons, profiles, hub_user)
+    group = broker_group(args.group)
+    users = users_for(buttons, profiles, hub_user, root=config.mqtt.root, readers=args.reader)
     in_use = {b.profile for b in buttons if b.profile} | set(config.profiles.listen)
     hub_reads = [t for name in sorted(in_use) for t, _ in profiles[name].subscriptions()]
     acl = acl_text(
@@ -191,7 +206,7 @@ def cmd_credentials(args: argparse.Namespace) -> int:
         hub_reads=hub_reads,
         now=SystemClock().now(),
     )
-    written = write_credentials(args.dir, users=users, acl=acl, rotate=args.rotate)
+    written = write_credentials(args.dir, users=users, acl=acl, rotate=args.rotate, group=group)
     print(
         f"{written.users} broker users in {written.directory}: passwd, acl, credentials.toml "
         f"({len(written.new)} new passwords"
@@ -201,6 +216,17 @@ def cmd_credentials(args: argparse.Namespace) -> int:
     print(
         f"The hub logs in as {hub_user!r}: set mqtt.username and mqtt.password (its password is "
         f"in {written.directory / 'credentials.toml'}).",
+        file=sys.stderr,
+    )
+    if group is None:
+        print(
+            "No `mosquitto` group here: passwd and acl are readable by their owner only; run as"
+            " root, or with --group, for a broker that runs as its own user.",
+            file=sys.stderr,
+        )
+    print(
+        "Tell the broker: `systemctl reload mosquitto` (or kill -HUP its pid); the passwords that"
+        " did not change keep working.",
         file=sys.stderr,
     )
     return 0

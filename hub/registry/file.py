@@ -36,6 +36,7 @@ from devices.profiles import PROFILE_NAMES, Power, check_native_id, supervised_b
 from hub.config.strict import file_type_problems, key_of, suggestion
 from hub.domain.model import Button, Site
 from hub.errors import RegistryError
+from hub.registry.credentials import RESERVED_PREFIX
 from hub.store import admin
 
 
@@ -62,6 +63,15 @@ class ButtonEntry(BaseModel):
     test_mode: bool = False
     power: Power | None = None
     checkin_s: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+
+    @model_validator(mode="after")
+    def _not_a_reserved_user(self) -> ButtonEntry:
+        if self.id.startswith(RESERVED_PREFIX):
+            raise ValueError(
+                f"button ids starting with {RESERVED_PREFIX!r} are reserved: the broker user and"
+                " client id of the hub (docs/BROKER.md)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _profile_and_native_id(self) -> ButtonEntry:

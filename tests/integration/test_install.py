@@ -30,7 +30,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hub.registry import credentials
 from simulator.broker import free_port
 from simulator.button import VirtualButton
 from tests.conftest import wait_for, wait_hub_ready
@@ -313,11 +312,6 @@ def test_the_installer_lays_out_a_post_readable_by_the_service_only(tree: Path) 
     assert not (tree / "var/lib/chuong").exists()
 
 
-@pytest.mark.xfail(
-    not hasattr(credentials, "BROKER_GROUP"),
-    reason="issue 12: `registry credentials` writes passwd and acl for root only",
-    strict=True,
-)
 async def test_the_installed_post_turns_a_press_into_an_alarm_and_survives_new_credentials(
     tree: Path,
 ) -> None:

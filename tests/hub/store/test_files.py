@@ -41,7 +41,7 @@ async def test_a_new_store_is_private_under_umask_022(tmp_path: Path) -> None:
     store = Store(path)
     await store.open()
     try:
-        await store.writer.execute("INSERT INTO meta (key, value) VALUES ('probe', 'x')")
+        await store.writer.execute_fetchall("INSERT INTO meta (key, value) VALUES ('probe', 'x')")
         modes = _modes(path)
         assert set(modes) == {"hub.db", "hub.db-wal", "hub.db-shm"}, modes
         assert all(mode == 0o600 for mode in modes.values()), modes
