@@ -32,7 +32,9 @@ const connection = {
   retryTimer: null,
   reloading: null,
   buffered: [],
+  brokerLost: false,
 };
+let currentView = "board";
 const timers = [];
 let sound = null;
 let flashOn = false;
@@ -44,6 +46,14 @@ async function boot() {
   fillLanguageChoices();
   whenSessionEnds(() => sessionEnded(t("session_expired")));
   sound = new Sound(updateSignals);
+  // Turned on before in this browser: on again without a click if the browser allows it (a kiosk
+  // started with autoplay allowed); else the first click or key anywhere in the page does it.
+  sound.resumeIfWanted();
+  for (const type of ["pointerdown", "keydown"]) {
+    document.addEventListener(type, () => {
+      if (sound.wanted && !sound.enabled) sound.enable().then(updateSignals, () => {});
+    }, { capture: true });
+  }
   initBoard(reportError);
   initTables(reportError);
   whenTroublesSeen(updateSignals);
@@ -81,6 +91,10 @@ function wireControls() {
     updateSignals();
   });
   $("error-close").addEventListener("click", () => show($("error-banner"), false));
+  $("alarm-banner-go").addEventListener("click", () => {
+    selectView("board");
+    $("tab-board").focus();
+  });
   for (const tab of document.querySelectorAll("[role=tab]")) {
     tab.addEventListener("click", () => selectView(tab.dataset.view));
     tab.addEventListener("keydown", moveBetweenTabs);
@@ -183,6 +197,7 @@ function showWho() {
 }
 
 function selectView(name) {
+  currentView = name;
   for (const tab of document.querySelectorAll("[role=tab]")) {
     const selected = tab.dataset.view === name;
     tab.setAttribute("aria-selected", String(selected));
@@ -190,6 +205,7 @@ function selectView(name) {
     show($(`view-${tab.dataset.view}`), selected);
   }
   if (name === "history") searchHistory(false);
+  updateSignals();
 }
 
 function moveBetweenTabs(event) {
@@ -225,7 +241,7 @@ function openStream() {
   stream.addEventListener("alarm", (event) => onEvent("alarm", event.data));
   stream.addEventListener("trouble", (event) => onEvent("trouble", event.data));
   stream.addEventListener("device", (event) => onEvent("device", event.data));
-  stream.addEventListener("broker", (event) => show($("broker-banner"), !JSON.parse(event.data).connected));
+  stream.addEventListener("broker", (event) => setBrokerLost(!JSON.parse(event.data).connected));
   stream.addEventListener("error", () => {
     if (connection.stream !== stream) return;
     markLost();
@@ -281,6 +297,7 @@ async function reloadLists() {
   showConnection();
   renderAll();
   updateSignals();
+  checkReady(); // the broker's state now, not in 5 s
 }
 
 function onEvent(kind, data) {
@@ -325,7 +342,7 @@ async function checkReady() {
     const hubDate = Date.parse(response.headers.get("Date"));
     if (!Number.isNaN(hubDate)) setClockSkew(hubDate - Date.now());
     const body = await response.json();
-    show($("broker-banner"), (body.reasons ?? []).some((reason) => reason.startsWith("broker")));
+    setBrokerLost((body.reasons ?? []).some((reason) => reason.startsWith("broker")));
     // The hub answers, but the stream may have died without a word (a half-open connection).
     if (!connection.live && connection.stream?.readyState !== EventSource.CONNECTING) openStream();
   } catch {
@@ -354,11 +371,19 @@ function showSessionNotice() {
   show($("session-banner"), soon);
 }
 
+/** The hub answers but has lost its broker: no press can reach it. Never shown as "connected". */
+function setBrokerLost(lost) {
+  connection.brokerLost = lost;
+  show($("broker-banner"), lost);
+  showConnection();
+}
+
 function showConnection() {
   const conn = $("conn");
   const lost = connection.lostSince !== null;
-  conn.dataset.state = connection.live ? "live" : lost ? "lost" : "connecting";
-  conn.textContent = t(connection.live ? "conn_live" : lost ? "conn_lost" : "conn_connecting");
+  const live = connection.live ? (connection.brokerLost ? "degraded" : "live") : null;
+  conn.dataset.state = live ?? (lost ? "lost" : "connecting");
+  conn.textContent = t(live ? `conn_${live}` : lost ? "conn_lost" : "conn_connecting");
   show($("lost-banner"), lost);
   if (lost) $("lost-banner").textContent = t("lost_banner", { time: formatTime(connection.lostSince.toISOString()) });
 }
@@ -375,10 +400,36 @@ function updateSignals() {
   else if (lost || unseenTroubles().length) mode = "trouble";
   sound.setMode(state.me ? mode : "quiet");
   const gate = !sound.enabled && state.me !== null;
+  const count = waiting.real.length + waiting.test.length;
   show($("sound-gate"), gate);
+  if (gate) {
+    // Why there is no sound: never heard yet, lost with a reload, or (worst) an alarm is waiting.
+    const reason = count ? "alarm" : sound.wanted ? "reload" : "first";
+    $("sound-gate").dataset.reason = reason;
+    $("sound-gate-text").textContent = t(`sound_gate_${reason}`);
+  }
   show($("sound-state"), sound.enabled);
-  document.body.classList.toggle("alarming", waiting.real.length + waiting.test.length > 0);
+  document.body.classList.toggle("alarming", count > 0);
+  showAlarmBanner(waiting);
   flash();
+}
+
+/** Away from the board, a waiting alarm is a banner over every view with one click back to the
+ * board; the board's tab shows how many wait. */
+function showAlarmBanner(waiting) {
+  const all = [...waiting.real, ...waiting.test];
+  const badge = $("board-count");
+  badge.textContent = all.length ? String(all.length) : "";
+  show(badge, all.length > 0 && state.me !== null);
+  const banner = $("alarm-banner");
+  const away = currentView !== "board" && all.length > 0 && state.me !== null;
+  show(banner, away);
+  banner.classList.toggle("is-test", waiting.real.length === 0);
+  if (!away) return;
+  const names = [...new Set(all.map((alarm) => (alarm.site ? alarm.site.name : t("unknown_site"))))];
+  const shown = names.slice(0, 2).join(", ");
+  const sites = names.length > 2 ? t("alarm_banner_more", { sites: shown, n: names.length - 2 }) : shown;
+  $("alarm-banner-text").textContent = t("alarm_banner", { sites });
 }
 
 function flash() {

@@ -2,8 +2,8 @@
 // apart, and the dialogs to resolve an alarm and to read its audit trail.
 
 import { api } from "./api.js";
-import { $, h, show } from "./dom.js";
-import { formatDuration, formatTime, t, tOr } from "./i18n.js";
+import { $, h, labelCells, show } from "./dom.js";
+import { actorName, formatDuration, formatTime, t, tOr } from "./i18n.js";
 import { putAlarm, state } from "./state.js";
 
 const SEEN_KEY = "chuong.troubles.seen";
@@ -81,13 +81,24 @@ function markTroublesSeen() {
 
 // -- alarm cards ------------------------------------------------------------------------------------
 
-function buttonName(id) {
+export function buttonName(id) {
   const label = state.devices.get(id)?.label;
   return label ? `${label} (${id})` : id;
 }
 
+/** Who did it, in words: the person's name, not "user:…". */
+export function who(actor) {
+  return actorName(actor, buttonName);
+}
+
 function since(alarm) {
   return (hubNow() - Date.parse(alarm.raised_at)) / 1000;
+}
+
+/** A phone number as a link a phone can call. */
+export function phoneLink(phone) {
+  const digits = phone.replace(/[^\d+]/g, "");
+  return digits ? h("a", { href: `tel:${digits}` }, phone) : phone;
 }
 
 function card(alarm) {
@@ -96,12 +107,12 @@ function card(alarm) {
     h("span", { class: `badge state-${alarm.state}` }, t(`state_${alarm.state}`)),
     alarm.test && h("span", { class: "badge test" }, t("test_flag")),
     alarm.unregistered && h("span", { class: "badge unregistered" }, t("unregistered")),
-    h("span", { class: "badge level" }, `${t("level")}: ${alarm.level}`),
+    alarm.level > 0 && h("span", { class: "badge level" }, t("escalated", { n: alarm.level })),
   ];
   const repeated = alarm.press_count > 1;
   const acknowledged = alarm.acknowledged_at
     ? h("p", { class: "acked" }, t("acknowledged_by", {
-      who: alarm.acknowledged_by,
+      who: who(alarm.acknowledged_by),
       time: formatTime(alarm.acknowledged_at),
       wait: formatDuration((Date.parse(alarm.acknowledged_at) - Date.parse(alarm.raised_at)) / 1000),
     }))
@@ -119,7 +130,7 @@ function card(alarm) {
       "dl",
       { class: "facts" },
       site?.address && [h("dt", {}, t("address")), h("dd", {}, site.address)],
-      site?.phone && [h("dt", {}, t("phone")), h("dd", { class: "phone" }, site.phone)],
+      site?.phone && [h("dt", {}, t("phone")), h("dd", { class: "phone" }, phoneLink(site.phone))],
       h("dt", {}, t("buttons")),
       h("dd", {}, alarm.devices.map(buttonName).join(", ")),
       h("dt", {}, t("presses")),
@@ -198,14 +209,40 @@ export function renderTroubles() {
   $("troubles").replaceChildren(...troubles.map((trouble) => h(
     "li",
     { class: seen.has(troubleKey(trouble)) ? "trouble seen" : "trouble", dataset: { kind: trouble.kind } },
-    h("strong", {}, tOr(`trouble.${trouble.kind}`, trouble.kind)),
-    ` — ${trouble.subject === "hub" ? "hub" : buttonName(trouble.subject)}`,
-    trouble.detail && h("span", { class: "detail" }, ` (${trouble.detail})`),
+    h("strong", { class: "what" }, tOr(`trouble.${trouble.kind}`, t("trouble.other"))),
+    h("span", { class: "subject" }, ` — ${troubleSubject(trouble)}`),
     h("span", { class: "when" }, ` ${t("trouble_since", { time: formatTime(trouble.raised_at) })}`),
+    h("p", { class: "help" }, troubleHelp(trouble)),
+    trouble.detail && h(
+      "details",
+      { class: "tech" },
+      h("summary", {}, t("tech_detail")),
+      h("code", { lang: "en" }, `${trouble.kind}: ${trouble.detail}`),
+    ),
   )));
   $("trouble-count").textContent = String(troubles.length);
   show($("no-troubles"), troubles.length === 0);
   show($("troubles-seen"), troubles.some((trouble) => !seen.has(troubleKey(trouble))));
+}
+
+/** What the trouble is about, for people: a button with its site, a site, or the server. */
+function troubleSubject(trouble) {
+  if (trouble.subject === "hub") return t("subject_hub");
+  const site = state.sites.get(trouble.subject);
+  if (trouble.kind === "site_test_mode" || (site && !state.devices.has(trouble.subject))) {
+    return t("subject_site", { name: site?.name ?? trouble.subject });
+  }
+  const siteName = state.devices.get(trouble.subject)?.site_name ?? (trouble.site_id && state.sites.get(trouble.site_id)?.name);
+  return siteName ? `${buttonName(trouble.subject)}, ${siteName}` : buttonName(trouble.subject);
+}
+
+/** What it means and what to do, in the page's language (the hub's detail is for technicians). */
+function troubleHelp(trouble) {
+  if (trouble.kind === "low_battery") {
+    const level = /battery (\d+)%/.exec(trouble.detail ?? "");
+    if (level) return t("help.low_battery_level", { battery: level[1] });
+  }
+  return tOr(`help.${trouble.kind}`, t("help.other"));
 }
 
 // -- acknowledge, resolve, details --------------------------------------------------------------------
@@ -259,24 +296,30 @@ async function submitResolve(event) {
 }
 
 function table(headings, rows) {
-  return h(
+  return labelCells(h(
     "table",
     { class: "grid" },
     h("thead", {}, h("tr", {}, headings.map((heading) => h("th", { scope: "col" }, heading)))),
     h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell) => h("td", {}, cell))))),
-  );
+  ));
 }
 
 function describeDetail(detail) {
   const parts = [];
   if (detail.outcome) parts.push(tOr(`outcome_${detail.outcome}`, detail.outcome));
   if (detail.note) parts.push(detail.note);
-  if (detail.event) parts.push(`event ${detail.event}`);
-  if (detail.type) parts.push(detail.type);
-  for (const [name, value] of Object.entries(detail)) {
-    if (!["outcome", "note", "event", "type"].includes(name)) parts.push(`${name}: ${value}`);
-  }
-  return parts.join(" · ");
+  if (detail.button) parts.push(buttonName(detail.button));
+  // Event ids and the like are for technicians: folded away, in their own words.
+  const rest = Object.entries(detail).filter(([name]) => !["outcome", "note", "button"].includes(name));
+  return [
+    parts.join(" · "),
+    rest.length > 0 && h(
+      "details",
+      { class: "tech" },
+      h("summary", {}, t("tech_detail")),
+      h("code", { lang: "en" }, rest.map(([name, value]) => `${name}: ${typeof value === "object" ? JSON.stringify(value) : value}`).join("; ")),
+    ),
+  ];
 }
 
 export async function openDetail(alarmId) {
@@ -297,7 +340,7 @@ export async function openDetail(alarmId) {
       [t("time"), t("by"), t("action"), t("note_short")],
       alarm.audit.map((entry) => [
         formatTime(entry.ts),
-        entry.actor,
+        who(entry.actor),
         tOr(`action.${entry.action}`, entry.action),
         describeDetail(entry.detail),
       ]),

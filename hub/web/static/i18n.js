@@ -25,16 +25,14 @@ const STRINGS = {
     tab_history: "Lịch sử",
     tab_report: "Báo cáo tháng",
     enable_sound: "Bật âm thanh cảnh báo",
-    sound_gate_text:
-      "Trình duyệt giữ im lặng cho tới khi bạn bấm nút này. Hãy bấm ngay để nghe được chuông khi có báo động.",
     sound_on: "Âm thanh đang bật",
     conn_live: "● Đã kết nối",
     conn_connecting: "● Đang kết nối…",
     conn_lost: "● MẤT KẾT NỐI",
     lost_banner:
-      "MẤT KẾT NỐI VỚI HUB từ {time}: trang này KHÔNG nhận được báo động mới! Đang tự kết nối lại… Nếu kéo dài, hãy kiểm tra máy chủ và báo cán bộ kỹ thuật.",
+      "MẤT KẾT NỐI VỚI MÁY CHỦ TRỰC BAN từ {time}: trang này KHÔNG nhận được báo động mới! Đang tự kết nối lại… Nếu kéo dài, hãy kiểm tra máy chủ và báo cán bộ kỹ thuật.",
     broker_banner:
-      "Hub mất kết nối với máy chủ MQTT: tín hiệu từ các nút bấm có thể không về tới. Báo cán bộ kỹ thuật.",
+      "Máy chủ trực ban MẤT LIÊN LẠC với bộ nhận tín hiệu nút bấm: báo động từ các cơ sở có thể không về tới! Báo ngay cán bộ kỹ thuật.",
     session_ends_soon: "Phiên đăng nhập hết hạn lúc {time}. Hãy đăng xuất rồi đăng nhập lại khi thuận tiện.",
     open_alarms: "Báo động đang mở",
     no_alarms: "Không có báo động nào đang mở.",
@@ -142,10 +140,10 @@ const STRINGS = {
     trouble_since: "từ {time}",
     "trouble.tamper": "Nút bị tháo hoặc can thiệp",
     "trouble.bad_messages": "Nút gửi tin sai định dạng",
-    "trouble.broker_disconnected": "Hub mất kết nối với máy chủ MQTT",
-    "trouble.session_lost": "Máy chủ MQTT mất phiên của hub (tin có thể bị mất)",
-    "trouble.internal_error": "Lỗi nội bộ của hub",
-    "trouble.store_unwritable": "Hub không ghi được cơ sở dữ liệu",
+    "trouble.broker_disconnected": "Mất liên lạc với bộ nhận tín hiệu nút bấm",
+    "trouble.session_lost": "Bộ nhận tín hiệu khởi động lại (tin có thể bị mất)",
+    "trouble.internal_error": "Lỗi trong máy chủ trực ban",
+    "trouble.store_unwritable": "Máy chủ trực ban không ghi được dữ liệu",
     "trouble.offline": "Nút mất kết nối",
     "trouble.low_battery": "Nút sắp hết pin",
     "trouble.clock_skew": "Đồng hồ của nút bị lệch",
@@ -158,6 +156,56 @@ const STRINGS = {
     "action.alarm.escalated": "Leo thang",
     "action.button.cancel_requested": "Nút gửi yêu cầu hủy",
     "action.button.tamper": "Nút bị can thiệp",
+    conn_degraded: "● Mất tín hiệu nút bấm",
+    go_to_board: "Xem bảng trực",
+    alarm_banner: "BÁO ĐỘNG CHƯA TIẾP NHẬN: {sites}",
+    alarm_banner_more: "{sites} và {n} nơi khác",
+    sound_gate_first:
+      "Trình duyệt giữ im lặng cho tới khi bạn bấm nút này. Hãy bấm ngay để nghe được chuông khi có báo động.",
+    sound_gate_reload:
+      "ÂM THANH ĐANG TẮT: trang vừa được tải lại và trình duyệt chặn âm thanh cho tới khi có người bấm vào trang. Bấm nút này (hoặc bất kỳ đâu trên trang) để bật lại.",
+    sound_gate_alarm: "CÓ BÁO ĐỘNG NHƯNG ÂM THANH ĐANG TẮT! Bấm nút này để bật chuông.",
+    date_placeholder: "dd/mm/yyyy",
+    date_hint: "Ngày ghi dạng ngày/tháng/năm, ví dụ 05/12/2026.",
+    bad_date: "Ngày không hợp lệ: «{value}». Hãy ghi dạng ngày/tháng/năm, ví dụ 05/12/2026.",
+    month_option: "Tháng {m}/{y}",
+    escalated: "Đã báo lên cấp trên (lần {n})",
+    col_other: "Khác",
+    col_tests_title: "Báo động thử nghiệm: nút hoặc cơ sở ở chế độ thử, hoặc kết thúc với kết quả “thử nghiệm”",
+    subject_hub: "Máy chủ trực ban",
+    subject_site: "Cơ sở {name}",
+    actor_hub: "Hệ thống",
+    actor_token: "ứng dụng kết nối «{name}»",
+    actor_link: "{name} (qua liên kết trong tin nhắn)",
+    actor_button: "nút {name}",
+    tech_detail: "Thông tin cho cán bộ kỹ thuật",
+    "trouble.test_mode": "Nút đang ở chế độ thử",
+    "trouble.site_test_mode": "Cơ sở đang ở chế độ thử",
+    "trouble.possible_forgery": "Nghi có tín hiệu giả mạo",
+    "trouble.other": "Sự cố kỹ thuật khác",
+    "help.tamper": "Vỏ nút bị mở hoặc nút bị gỡ khỏi chỗ lắp. Gọi cho cơ sở để kiểm tra.",
+    "help.bad_messages": "Nút gửi tin không đọc được (lỗi cài đặt hoặc lỗi nút). Báo cán bộ kỹ thuật.",
+    "help.broker_disconnected": "Báo động từ các cơ sở có thể không về tới. Báo ngay cán bộ kỹ thuật.",
+    "help.session_lost": "Bộ nhận tín hiệu đã khởi động lại: tin báo trong lúc đó có thể bị mất. Gọi các cơ sở hỏi lại và báo cán bộ kỹ thuật.",
+    "help.internal_error": "Máy chủ trực ban gặp lỗi khi xử lý một tin. Báo cán bộ kỹ thuật.",
+    "help.store_unwritable": "Máy chủ không ghi được dữ liệu (ổ đĩa đầy hoặc hỏng): tin báo đang phải chờ. Báo ngay cán bộ kỹ thuật.",
+    "help.offline": "Nút không còn gửi tín hiệu định kỳ. Gọi cho cơ sở kiểm tra điện và Wi-Fi.",
+    "help.low_battery": "Cần thay pin sớm.",
+    "help.low_battery_level": "Pin còn {battery}%. Cần thay pin sớm.",
+    "help.clock_skew": "Đồng hồ trong nút bị lệch; báo động vẫn được nhận. Báo cán bộ kỹ thuật khi thuận tiện.",
+    "help.notifier_failing": "Không gửi được tin nhắn báo động ra ngoài. Kiểm tra mạng và báo cán bộ kỹ thuật.",
+    "help.test_mode": "Bấm nút này chỉ được ghi là thử nghiệm, không thành báo động thật. Nhớ tắt chế độ thử khi xong.",
+    "help.site_test_mode": "Bấm các nút của cơ sở chỉ được ghi là thử nghiệm, không thành báo động thật. Nhớ tắt chế độ thử khi xong.",
+    "help.possible_forgery": "Một tin báo động không mang chữ ký đúng của nút nên không được tính. Có thể có người giả tín hiệu: gọi cho cơ sở và báo cán bộ kỹ thuật.",
+    "help.other": "Báo cán bộ kỹ thuật.",
+    "action.escalation.steps": "Chuyển báo lên cấp trên",
+    "action.escalation.stopped": "Ngừng chuyển báo",
+    "action.notify.queued": "Chuẩn bị gửi tin nhắn",
+    "action.notify.attempt": "Đang gửi tin nhắn",
+    "action.notify.delivered": "Đã gửi tin nhắn",
+    "action.notify.failed": "Gửi tin nhắn không được",
+    "action.button.online": "Nút có kết nối",
+    "action.button.offline": "Nút mất kết nối",
   },
   en: {
     app_title: "Warning bell",
@@ -182,16 +230,14 @@ const STRINGS = {
     tab_history: "History",
     tab_report: "Monthly report",
     enable_sound: "Turn on the alarm sound",
-    sound_gate_text:
-      "The browser keeps the page silent until you click this button. Click it now so that you hear alarms.",
     sound_on: "Sound is on",
     conn_live: "● Connected",
     conn_connecting: "● Connecting…",
     conn_lost: "● CONNECTION LOST",
     lost_banner:
-      "LOST CONTACT WITH THE HUB since {time}: this page is NOT receiving new alarms! Reconnecting by itself… If this lasts, check the hub machine and call technical support.",
+      "LOST CONTACT WITH THE POST'S SERVER since {time}: this page is NOT receiving new alarms! Reconnecting by itself… If this lasts, check the server and call technical support.",
     broker_banner:
-      "The hub has lost its MQTT broker: presses from the buttons may not reach it. Call technical support.",
+      "The post's server has LOST the receiver of the buttons' signals: alarms from the sites may not reach it! Call technical support now.",
     session_ends_soon: "Your session ends at {time}. Log out and in again when convenient.",
     open_alarms: "Open alarms",
     no_alarms: "No open alarms.",
@@ -299,10 +345,10 @@ const STRINGS = {
     trouble_since: "since {time}",
     "trouble.tamper": "Button tampered with",
     "trouble.bad_messages": "Button sends malformed messages",
-    "trouble.broker_disconnected": "Hub lost its MQTT broker",
-    "trouble.session_lost": "The broker lost the hub's session (messages may be lost)",
-    "trouble.internal_error": "Internal error in the hub",
-    "trouble.store_unwritable": "The hub cannot write its database",
+    "trouble.broker_disconnected": "Lost the receiver of the buttons' signals",
+    "trouble.session_lost": "The signal receiver restarted (messages may be lost)",
+    "trouble.internal_error": "Error in the post's server",
+    "trouble.store_unwritable": "The post's server cannot save data",
     "trouble.offline": "Button offline",
     "trouble.low_battery": "Button battery low",
     "trouble.clock_skew": "Button clock is off",
@@ -315,6 +361,56 @@ const STRINGS = {
     "action.alarm.escalated": "Escalated",
     "action.button.cancel_requested": "Button asked to cancel",
     "action.button.tamper": "Button tampered with",
+    conn_degraded: "● Buttons not heard",
+    go_to_board: "Go to the board",
+    alarm_banner: "ALARM NOT ACKNOWLEDGED: {sites}",
+    alarm_banner_more: "{sites} and {n} more",
+    sound_gate_first:
+      "The browser keeps the page silent until you click this button. Click it now so that you hear alarms.",
+    sound_gate_reload:
+      "SOUND IS OFF: the page was reloaded and the browser blocks sound until someone clicks in the page. Click this button (or anywhere in the page) to turn it back on.",
+    sound_gate_alarm: "THERE IS AN ALARM BUT THE SOUND IS OFF! Click this button to turn it on.",
+    date_placeholder: "dd/mm/yyyy",
+    date_hint: "Dates as day/month/year, for example 05/12/2026.",
+    bad_date: "Not a date: “{value}”. Write day/month/year, for example 05/12/2026.",
+    month_option: "{m}/{y}",
+    escalated: "Passed up the chain ({n} time(s))",
+    col_other: "Other",
+    col_tests_title: "Test alarms: button or site in test mode, or resolved as a test",
+    subject_hub: "The post's server",
+    subject_site: "Site {name}",
+    actor_hub: "System",
+    actor_token: "connected application “{name}”",
+    actor_link: "{name} (through the link in a message)",
+    actor_button: "button {name}",
+    tech_detail: "Details for the technician",
+    "trouble.test_mode": "Button in test mode",
+    "trouble.site_test_mode": "Site in test mode",
+    "trouble.possible_forgery": "Possibly forged signal",
+    "trouble.other": "Other technical trouble",
+    "help.tamper": "The button's case was opened or it was taken off its mount. Call the site to check.",
+    "help.bad_messages": "The button sends messages that cannot be read (set-up or button fault). Call the technician.",
+    "help.broker_disconnected": "Alarms from the sites may not arrive. Call the technician now.",
+    "help.session_lost": "The signal receiver restarted: messages sent meanwhile may be lost. Call the sites to ask, and the technician.",
+    "help.internal_error": "The post's server failed to handle a message. Call the technician.",
+    "help.store_unwritable": "The server cannot save data (disk full or failing): alarms are waiting. Call the technician now.",
+    "help.offline": "The button no longer sends its regular signal. Call the site to check power and Wi-Fi.",
+    "help.low_battery": "Replace the battery soon.",
+    "help.low_battery_level": "Battery at {battery}%. Replace it soon.",
+    "help.clock_skew": "The button's clock is off; alarms are still received. Tell the technician when convenient.",
+    "help.notifier_failing": "Alarm messages cannot be sent out. Check the network and call the technician.",
+    "help.test_mode": "Presses of this button are recorded as tests, not real alarms. Turn test mode off when done.",
+    "help.site_test_mode": "Presses at this site are recorded as tests, not real alarms. Turn test mode off when done.",
+    "help.possible_forgery": "An alarm message without the button's valid signature was not counted. Someone may be faking the signal: call the site and the technician.",
+    "help.other": "Call the technician.",
+    "action.escalation.steps": "Passed up the chain",
+    "action.escalation.stopped": "Stopped passing up",
+    "action.notify.queued": "Message queued",
+    "action.notify.attempt": "Sending a message",
+    "action.notify.delivered": "Message delivered",
+    "action.notify.failed": "Message failed",
+    "action.button.online": "Button connected",
+    "action.button.offline": "Button disconnected",
   },
 };
 
@@ -440,4 +536,38 @@ export function nextDay(day) {
 export function currentMonth(now) {
   const local = new Date(now.getTime() + offsetMinutes(now) * 60000);
   return local.toISOString().slice(0, 7);
+}
+
+/** "05/12/2026" (day/month/year, the way dates are written in Vietnam) -> "2026-12-05"; "" for
+ * an empty field; null when it is not a real date. "5/12/2026" and "05-12-2026" are accepted. */
+export function parseDay(text) {
+  const value = text.trim();
+  if (!value) return "";
+  const match = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$/.exec(value);
+  if (!match) return null;
+  const [day, month, year] = match.slice(1).map(Number);
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return null;
+  return date.toISOString().slice(0, 10);
+}
+
+/** "2026-12-05" -> "05/12/2026". */
+export function showDay(day) {
+  const [year, month, date] = day.split("-");
+  return `${date}/${month}/${year}`;
+}
+
+/** Who did something, for people: "user:trucban" -> "trucban", "token:x" -> "connected
+ * application x", "link:x" -> "x (through the link in a message)", "button:x" -> "button x". */
+export function actorName(actor, buttonName = (id) => id) {
+  if (!actor) return "";
+  if (actor === "hub" || actor === "system") return t("actor_hub");
+  const at = actor.indexOf(":");
+  if (at < 0) return actor;
+  const [kind, name] = [actor.slice(0, at), actor.slice(at + 1)];
+  if (kind === "user") return name;
+  if (kind === "token") return t("actor_token", { name });
+  if (kind === "link") return t("actor_link", { name });
+  if (kind === "button") return t("actor_button", { name: buttonName(name) });
+  return actor;
 }
