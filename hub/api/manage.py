@@ -1,9 +1,11 @@
 """Managing the registry and the troubles (admins), and the report of untested buttons.
 
     POST   /api/v1/devices                    add a button (a registry entry, as in the file)
+    PATCH  /api/v1/devices/{id}               change its site, label or check-in period
     DELETE /api/v1/devices/{id}               remove it
     PUT    /api/v1/devices/{id}/test-mode     {"test_mode": true} for a maintenance visit
     POST   /api/v1/sites                      add a site
+    PATCH  /api/v1/sites/{id}                 change its name, address, phone or position
     DELETE /api/v1/sites/{id}                 remove a site without buttons
     PUT    /api/v1/sites/{id}/test-mode       the whole site in test mode
     POST   /api/v1/troubles/{id}/clear        {"note"}: clear a latched trouble (a tamper)
@@ -18,7 +20,7 @@ import sqlite3
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import Admin, Context, Viewer
 from hub.api.registry import DeviceView, SiteView, device_view, site_views
@@ -31,6 +33,8 @@ from hub.registry.commands import (
     AddButton,
     AddSite,
     ClearTroubleById,
+    EditButton,
+    EditSite,
     RemoveButton,
     RemoveSite,
     SetTestMode,
@@ -44,6 +48,28 @@ router = APIRouter(prefix="/api/v1", tags=["manage"])
 
 class TestModeBody(BaseModel):
     test_mode: bool = Field(description="true for a maintenance visit; false when it is over")
+
+
+class SiteChange(BaseModel):
+    """The fields to change; those left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="", min_length=1, max_length=200)
+    address: str = Field(default="", max_length=500)
+    phone: str = Field(default="", max_length=50)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+
+
+class ButtonChange(BaseModel):
+    """The fields to change; those left out stay as they are. `site: null` detaches the button."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site: str | None = Field(default=None, max_length=64)
+    label: str = Field(default="", max_length=200)
+    checkin_s: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
 
 
 class ClearBody(BaseModel):
@@ -92,6 +118,15 @@ async def add_device(entry: ButtonEntry, ctx: Context, who: Admin) -> DeviceView
     return _device(ctx, entry.id)
 
 
+@router.patch("/devices/{button_id}", response_model=DeviceView, summary="Change a button")
+async def edit_device(button_id: str, body: ButtonChange, ctx: Context, who: Admin) -> DeviceView:
+    changes = body.model_dump(include=body.model_fields_set)
+    if "site" in changes:
+        changes["site_id"] = changes.pop("site")
+    await _run(ctx, EditButton(button_id, changes, who.actor))
+    return _device(ctx, button_id)
+
+
 @router.delete("/devices/{button_id}", response_model=Removed, summary="Remove a button")
 async def remove_device(button_id: str, ctx: Context, who: Admin) -> Removed:
     await _run(ctx, RemoveButton(button_id, who.actor))
@@ -113,6 +148,13 @@ async def device_test_mode(
 )
 async def add_site(entry: SiteEntry, ctx: Context, who: Admin) -> SiteView:
     site = await _run(ctx, AddSite(entry, who.actor))
+    return site_views(ctx.pipeline.state.registry, [site])[0]
+
+
+@router.patch("/sites/{site_id}", response_model=SiteView, summary="Change a site")
+async def edit_site(site_id: str, body: SiteChange, ctx: Context, who: Admin) -> SiteView:
+    changes = body.model_dump(include=body.model_fields_set)
+    site = await _run(ctx, EditSite(site_id, changes, who.actor))
     return site_views(ctx.pipeline.state.registry, [site])[0]
 
 

@@ -212,11 +212,96 @@ class SetTestMode(Command):
             plan.audit("registry.test_mode", self.actor, site=self.subject, on=self.on)
         else:
             plan.audit("registry.test_mode", self.actor, button=self.subject, on=self.on)
-        for button_id in affected:  # the page shows `test_mode` with each button
-            device = plan.draft.device(button_id)
-            if device is not None:
-                plan.events.append(DeviceChanged(device))
+        _touch_devices(plan, affected)
         return result
+
+
+_SITE_UPDATE: Final = (
+    "UPDATE sites SET name = ?, address = ?, phone = ?, lat = ?, lon = ?, updated_at = ? "
+    "WHERE id = ?"
+)
+_BUTTON_UPDATE: Final = (
+    "UPDATE buttons SET site_id = ?, label = ?, checkin_s = ?, updated_at = ? WHERE id = ?"
+)
+SITE_EDITABLE: Final = frozenset({"name", "address", "phone", "lat", "lon"})
+BUTTON_EDITABLE: Final = frozenset({"site_id", "label", "checkin_s"})
+
+
+def _touch_devices(plan: Plan, button_ids: list[str]) -> None:
+    """The page shows each button with its site and test mode: tell it they changed."""
+    for button_id in button_ids:
+        device = plan.draft.device(button_id)
+        if device is not None:
+            plan.events.append(DeviceChanged(device))
+
+
+@dataclass(slots=True)
+class EditSite(Command):
+    """Change a site's name, address, phone or position (its id and test mode stay)."""
+
+    site_id: str
+    changes: dict[str, object]
+    actor: str
+
+    def plan(self, plan: Plan) -> Site:
+        registry = plan.draft.registry
+        site = registry.sites.get(self.site_id)
+        if site is None:
+            raise RegistryNotFound(f"no site {self.site_id!r}")
+        unknown = sorted(set(self.changes) - SITE_EDITABLE)
+        if unknown:
+            raise RegistryError(f"a site's {', '.join(unknown)} cannot be changed here")
+        changed = replace(site, **self.changes)  # type: ignore[arg-type]
+        plan.draft.put_registry(_changed(registry, sites={**registry.sites, site.id: changed}))
+        row = (changed.name, changed.address, changed.phone, changed.lat, changed.lon)
+        plan.changes.extra.append((_SITE_UPDATE, [(*row, iso(plan.now), site.id)]))
+        was = {name: getattr(site, name) for name in sorted(self.changes)}
+        plan.audit(
+            "registry.site_changed",
+            self.actor,
+            site=site.id,
+            before=was,
+            after=dict(sorted(self.changes.items())),
+        )
+        _touch_devices(plan, [b.id for b in registry.buttons.values() if b.site_id == site.id])
+        return changed
+
+
+@dataclass(slots=True)
+class EditButton(Command):
+    """Change a button's site, label or check-in period (its id, device and test mode stay)."""
+
+    button_id: str
+    changes: dict[str, object]
+    actor: str
+
+    def plan(self, plan: Plan) -> Button:
+        registry = plan.draft.registry
+        button = registry.buttons.get(self.button_id)
+        if button is None:
+            raise RegistryNotFound(f"no button {self.button_id!r}")
+        unknown = sorted(set(self.changes) - BUTTON_EDITABLE)
+        if unknown:
+            raise RegistryError(f"a button's {', '.join(unknown)} cannot be changed here")
+        site_id = self.changes.get("site_id", button.site_id)
+        if site_id is not None and site_id not in registry.sites:
+            raise RegistryError(f"no site {site_id!r}: add the site first")
+        changed = replace(button, **self.changes)  # type: ignore[arg-type]
+        plan.draft.put_registry(
+            _changed(registry, buttons={**registry.buttons, button.id: changed})
+        )
+        row = (changed.site_id, changed.label, changed.checkin_s, iso(plan.now), button.id)
+        plan.changes.extra.append((_BUTTON_UPDATE, [row]))
+        was = {name: getattr(button, name) for name in sorted(self.changes)}
+        plan.audit(
+            "registry.button_changed",
+            self.actor,
+            button=button.id,
+            before=was,
+            after=dict(sorted(self.changes.items())),
+        )
+        _touch_devices(plan, [button.id])
+        return changed
 
 
 @dataclass(slots=True)

@@ -81,9 +81,11 @@ DECISIONS: Final[dict[tuple[str, str], Role | Public]] = {
     ("POST", "/api/v1/alarms/{alarm_id}/resolve"): Role.OFFICER,
     # The registry and latched troubles are the installer's.
     ("POST", "/api/v1/devices"): Role.ADMIN,
+    ("PATCH", "/api/v1/devices/{button_id}"): Role.ADMIN,
     ("DELETE", "/api/v1/devices/{button_id}"): Role.ADMIN,
     ("PUT", "/api/v1/devices/{button_id}/test-mode"): Role.ADMIN,
     ("POST", "/api/v1/sites"): Role.ADMIN,
+    ("PATCH", "/api/v1/sites/{site_id}"): Role.ADMIN,
     ("DELETE", "/api/v1/sites/{site_id}"): Role.ADMIN,
     ("PUT", "/api/v1/sites/{site_id}/test-mode"): Role.ADMIN,
     ("POST", "/api/v1/troubles/{trouble_id}/clear"): Role.ADMIN,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -119,6 +120,53 @@ async def test_removing_buttons_and_sites(supervised: Supervised) -> None:
     assert (await admin.get("/api/v1/devices/bank-1")).status_code == 404
     await no_trouble(running, "offline", "bank-bat")
     assert len(audit(running, "registry.button_removed")) == 3
+
+
+async def test_an_admin_edits_a_site_and_moves_a_button_and_presses_follow(
+    supervised: Supervised, buttons: Buttons
+) -> None:
+    """PATCH changes only the fields sent: a site's name and phone (its address stays), a
+    button's label and site. The button's next press raises its alarm at the new site under the
+    new names; each change is audited with what it was and what it became; the store keeps it
+    (the listing after a restart would read it); bad edits are refused with a reason."""
+    running = await supervised()
+    admin = running.api(Role.ADMIN)
+    body = {"name": "Nhà thuốc An Khang", "phone": "0272 3800 000"}
+    edited = await admin.patch("/api/v1/sites/pharmacy", json=body)
+    assert edited.status_code == 200, edited.text
+    assert (edited.json()["name"], edited.json()["phone"]) == tuple(body.values())
+    moved = await admin.patch("/api/v1/devices/bank-2", json={"site": "pharmacy", "label": "Kho"})
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["site_id"], moved.json()["label"]) == ("pharmacy", "Kho")
+    press = await (button := await buttons("bank-2")).press()
+    alarm_id = (await button.wait_ack(press.event_id)).ack.alarm
+    alarm = (await admin.get(f"/api/v1/alarms/{alarm_id}")).json()
+    assert (alarm["site"]["id"], alarm["site"]["name"]) == ("pharmacy", "Nhà thuốc An Khang")
+    [row] = audit(running, "registry.button_changed", "bank-2")
+    assert json.loads(row["detail"]) == {
+        "before": {"label": "Quầy 2", "site_id": "bank"},
+        "after": {"label": "Kho", "site_id": "pharmacy"},
+    }
+    assert row["actor"] == "token:test-admin"
+    [site_row] = audit(running, "registry.site_changed")
+    assert json.loads(site_row["detail"])["before"]["name"] == "Nhà thuốc An"
+    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
+        stored = conn.execute("SELECT name, address FROM sites WHERE id = 'pharmacy'").fetchone()
+        assert stored == ("Nhà thuốc An Khang", "")
+        site_of = conn.execute("SELECT site_id FROM buttons WHERE id = 'bank-2'").fetchone()
+        assert site_of == ("pharmacy",)
+    for path, bad, status, reason in [
+        ("/api/v1/sites/nope", {"name": "x"}, 404, "nope"),
+        ("/api/v1/sites/bank", {"name": ""}, 422, "name"),
+        ("/api/v1/sites/bank", {"id": "other"}, 422, "id"),
+        ("/api/v1/devices/bank-1", {"site": "nowhere"}, 422, "nowhere"),
+        ("/api/v1/devices/bank-1", {"profile": "tasmota"}, 422, "profile"),
+    ]:
+        response = await admin.patch(path, json=bad)
+        assert response.status_code == status, (path, bad, response.text)
+        assert reason in str(response.json()["detail"]), response.text
+    officer = running.api(Role.OFFICER)
+    assert (await officer.patch("/api/v1/sites/bank", json={"name": "x"})).status_code == 403
 
 
 async def test_test_mode_of_a_button_and_a_site_makes_their_presses_tests(
