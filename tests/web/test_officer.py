@@ -3,7 +3,9 @@ against a real hub, broker and virtual buttons, at a small laptop's size and a p
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -14,7 +16,7 @@ from hub.writer.commands import RaiseTrouble
 from simulator.broker import Mosquitto
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub
-from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, log_in_page
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, log_in_page, run_sql
 
 Buttons = Callable[..., Awaitable[VirtualButton]]
 ACTIVE = "article.card[data-state=active]"
@@ -309,3 +311,96 @@ async def test_history_dates_are_day_month_year(web_hub: RunningHub, page: Page)
     async with page.expect_response(lambda r: "since=2026-11-30T17" in r.url):
         await page.click("#history-form button[type=submit]")
     await expect(page.locator("#history-error")).to_have_text("")
+
+
+def _audit(conn: sqlite3.Connection, action: str) -> list[tuple[str, str]]:
+    rows = conn.execute("SELECT actor, detail FROM audit WHERE action = ? ORDER BY id", (action,))
+    return list(rows.fetchall())
+
+
+async def test_an_admin_runs_the_post_from_the_page(
+    web_hub: RunningHub, buttons: Buttons, page: Page
+) -> None:
+    """An admin edits a site and a button, turns a site's test mode on (its presses become tests,
+    and the board lists the test mode among the troubles) and off, and clears a tamper once
+    checked, all from the page; each change is on the audit log with the admin as actor."""
+    assert web_hub.hub.pipeline is not None
+    await web_hub.hub.pipeline.execute(RaiseTrouble("tamper", "bank-1", "event e-1", "bank"))
+    await log_in_page(page, web_hub, Role.ADMIN)
+
+    await page.click("#tab-sites")
+    clinic = page.locator("#sites-table tr[data-site=clinic]")
+    await clinic.locator("button.edit").click()
+    await page.fill("#edit-name", "Trạm y tế xã Phước Hòa")
+    await page.fill("#edit-phone", "0272 3811 999")
+    await page.click("#edit-form button[type=submit]")
+    await expect(page.locator("#edit-dialog")).to_be_hidden()
+    await expect(clinic).to_contain_text("Trạm y tế xã Phước Hòa")
+    await expect(clinic).to_contain_text("0272 3811 999")
+    await expect(clinic).to_contain_text("45 Nguyễn Trãi")  # left as it was
+
+    await clinic.locator("button.test-mode").click()
+    await expect(clinic.locator("button.test-mode")).to_have_text("Tắt chế độ thử")
+    await page.click("#tab-board")
+    await expect(page.locator("#troubles li[data-kind=site_test_mode]")).to_contain_text(
+        "Trạm y tế xã Phước Hòa", timeout=15_000
+    )
+    await (await buttons("clinic-1")).press()
+    await expect(page.locator(f"{ACTIVE}.is-test")).to_contain_text("Trạm y tế xã Phước Hòa")
+    await page.click("#tab-sites")
+    await clinic.locator("button.test-mode").click()
+    await expect(clinic.locator("button.test-mode")).to_have_text("Bật chế độ thử")
+
+    await page.click("#tab-buttons")
+    row = page.locator("#buttons-table tr[data-button=bank-2]")
+    await row.locator("button.edit").click()
+    await page.fill("#edit-label", "Cửa sau")
+    await page.select_option("#edit-site", "clinic")
+    await page.click("#edit-form button[type=submit]")
+    await expect(row).to_contain_text("Cửa sau")
+    await expect(row).to_contain_text("Trạm y tế xã Phước Hòa")
+
+    await page.click("#tab-board")
+    tamper = page.locator("#troubles li[data-kind=tamper]")
+    await tamper.locator("button.clear-trouble").click()
+    await page.click("#edit-form button[type=submit]")
+    await expect(page.locator("#edit-error")).to_have_text("Vui lòng ghi chú điều đã xảy ra.")
+    await page.fill("#edit-note", "Đã đến cơ sở, lắp lại vỏ nút")
+    await page.click("#edit-form button[type=submit]")
+    await expect(tamper).to_have_count(0)
+
+    def audited(conn: sqlite3.Connection) -> dict[str, list[tuple[str, str]]]:
+        actions = ("registry.site_changed", "registry.button_changed", "registry.test_mode")
+        return {action: _audit(conn, action) for action in actions}
+
+    log = await run_sql(web_hub, audited)
+    assert [actor for actor, _ in log["registry.site_changed"]] == ["user:admin"]
+    assert [actor for actor, _ in log["registry.button_changed"]] == ["user:admin"]
+    assert [json.loads(detail)["on"] for _, detail in log["registry.test_mode"]] == [True, False]
+    troubles = (await web_hub.api().get("/api/v1/troubles")).json()
+    assert "tamper" not in {trouble["kind"] for trouble in troubles}
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.OFFICER])
+async def test_viewers_and_officers_see_no_admin_controls(
+    web_hub: RunningHub, page: Page, role: Role
+) -> None:
+    """No edit, test mode or clear control for a viewer or an officer (the API refuses them too:
+    tests/faults/test_auth_matrix.py), and no column for them."""
+    assert web_hub.hub.pipeline is not None
+    await web_hub.hub.pipeline.execute(RaiseTrouble("tamper", "bank-1", "event e-1", "bank"))
+    await log_in_page(page, web_hub, role)
+    await expect(page.locator("#troubles li[data-kind=tamper]")).to_be_visible()
+    for view in ("board", "buttons", "sites"):
+        await page.click(f"#tab-{view}")
+        await expect(
+            page.locator("#buttons-table tbody tr, #sites-table tbody tr").first
+        ).to_be_attached()
+        controls = page.locator("button.edit, button.test-mode, button.clear-trouble, .admin-only")
+        visible = [c for c in await controls.all() if await c.is_visible()]
+        assert visible == [], view
+    refused = await page.evaluate(
+        """async () => (await fetch("/api/v1/sites/bank", {method: "PATCH",
+             headers: {"Content-Type": "application/json"}, body: '{"name": "x"}'})).status"""
+    )
+    assert refused == 403

@@ -5,6 +5,7 @@
 // seconds. If either fails, a red banner says the hub is lost (the page cannot hear alarms), the
 // stream is opened again with a growing delay, and every list is loaded again once it answers.
 
+import { initAdmin } from "./admin.js";
 import { api, ApiError, setCsrfToken, whenSessionEnds } from "./api.js";
 import {
   initBoard, renderAlarms, renderTroubles, setClockSkew, tick, unacknowledged,
@@ -56,6 +57,7 @@ async function boot() {
   }
   initBoard(reportError);
   initTables(reportError);
+  initAdmin(renderAll);
   whenTroublesSeen(updateSignals);
   wireControls();
   try {
@@ -165,6 +167,7 @@ function startApp(me) {
   setTimeZone(me.hub.timezone);
   applyLanguage(initialLanguage(me.hub.language), false);
   $("post-name").textContent = me.hub.name;
+  document.body.dataset.role = me.role; // admin-only controls show for admins only
   show($("login"), false);
   show($("app"), true);
   showWho();

@@ -1,6 +1,7 @@
 // The live board: open alarms as large cards (not acknowledged first), the technical troubles
 // apart, and the dialogs to resolve an alarm and to read its audit trail.
 
+import { troubleActions } from "./admin.js";
 import { api } from "./api.js";
 import { $, h, labelCells, show } from "./dom.js";
 import { actorName, formatDuration, formatTime, t, tOr } from "./i18n.js";
@@ -219,6 +220,7 @@ export function renderTroubles() {
       h("summary", {}, t("tech_detail")),
       h("code", { lang: "en" }, `${trouble.kind}: ${trouble.detail}`),
     ),
+    troubleActions(trouble),
   )));
   $("trouble-count").textContent = String(troubles.length);
   show($("no-troubles"), troubles.length === 0);

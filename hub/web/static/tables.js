@@ -1,6 +1,7 @@
 // The buttons and sites tables with their filters, the history with its search and CSV export,
 // and the printable monthly report.
 
+import { buttonActions, isAdmin, siteActions } from "./admin.js";
 import { api } from "./api.js";
 import { openDetail, phoneLink, who } from "./board.js";
 import { $, h, labelCells, show } from "./dom.js";
@@ -108,6 +109,7 @@ export function renderButtons() {
     h("td", {}, formatTime(device.last_seen)),
     h("td", {}, yesNo(device.test_mode)),
     h("td", {}, yesNo(device.registered)),
+    isAdmin() && h("td", { class: "admin-actions" }, buttonActions(device, onError)),
   )));
   labelCells($("buttons-table"));
   $("buttons-shown").textContent = t("shown", { n: rows.length, total: all.length });
@@ -125,6 +127,7 @@ export function renderSites() {
     h("td", {}, site.phone ? phoneLink(site.phone) : ""),
     h("td", {}, String(site.buttons.length)),
     h("td", {}, yesNo(site.test_mode)),
+    isAdmin() && h("td", { class: "admin-actions" }, siteActions(site, onError)),
   )));
   labelCells($("sites-table"));
   $("sites-shown").textContent = t("shown", { n: rows.length, total: all.length });

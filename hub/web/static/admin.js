@@ -1,0 +1,133 @@
+// What an admin does from the page: change a site or a button, turn test mode on and off, and
+// clear a latched trouble once the button is checked. Every change goes through the API, which
+// checks the role and writes it to the audit log; viewers and officers never see these controls.
+
+import { api } from "./api.js";
+import { $, h } from "./dom.js";
+import { t } from "./i18n.js";
+import { state } from "./state.js";
+
+let onChange = () => {};
+let submitting = null;
+
+export function isAdmin() {
+  return state.me?.role === "admin";
+}
+
+export function initAdmin(changed) {
+  onChange = changed;
+  $("edit-form").addEventListener("submit", submitEdit);
+  $("edit-cancel").addEventListener("click", () => $("edit-dialog").close());
+}
+
+/** A dialog of fields; `save(values)` is called with the values the person typed. */
+function openEdit(title, fields, save) {
+  $("edit-title").textContent = title;
+  $("edit-error").textContent = "";
+  $("edit-fields").replaceChildren(...fields.map((field) => {
+    const id = `edit-${field.name}`;
+    const control = field.options
+      ? h("select", { id, name: field.name }, field.options.map(([value, label]) =>
+        h("option", { value, selected: value === field.value }, label)))
+      : h(field.multiline ? "textarea" : "input", {
+        id, name: field.name, value: field.value ?? "", maxlength: field.max ?? 200, rows: field.multiline ? 3 : null,
+      });
+    if (field.multiline) control.value = field.value ?? "";
+    return h("div", { class: "field" }, h("label", { for: id }, field.label), control);
+  }));
+  submitting = save;
+  $("edit-dialog").showModal();
+  $("edit-fields").querySelector("input, select, textarea")?.focus();
+}
+
+async function submitEdit(event) {
+  event.preventDefault();
+  const values = Object.fromEntries(new FormData(event.currentTarget));
+  const submit = event.currentTarget.querySelector("button[type=submit]");
+  submit.disabled = true;
+  try {
+    await submitting(values);
+    $("edit-dialog").close();
+    onChange();
+  } catch (error) {
+    $("edit-error").textContent = error.describe ? error.describe() : error.message;
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+function path(kind, id, tail = "") {
+  return `/api/v1/${kind}/${encodeURIComponent(id)}${tail}`;
+}
+
+async function setTestMode(kind, id, on) {
+  const view = await api("PUT", path(kind, id, "/test-mode"), { test_mode: on });
+  if (kind === "sites") state.sites.set(view.id, view);
+  else state.devices.set(view.id, view);
+  onChange();
+}
+
+function testModeButton(kind, record, onError) {
+  return h("button", {
+    type: "button",
+    class: "test-mode",
+    onclick: () => setTestMode(kind, record.id, !record.test_mode).catch(onError),
+  }, t(record.test_mode ? "test_mode_off" : "test_mode_on"));
+}
+
+/** The admin's controls for a site's row. */
+export function siteActions(site, onError) {
+  const edit = () => openEdit(t("edit_site", { name: site.name }), [
+    { name: "name", label: t("col_site_name"), value: site.name },
+    { name: "address", label: t("address"), value: site.address, max: 500 },
+    { name: "phone", label: t("phone"), value: site.phone, max: 50 },
+  ], async (values) => {
+    const view = await api("PATCH", path("sites", site.id), values);
+    state.sites.set(view.id, view);
+  });
+  return [
+    h("button", { type: "button", class: "edit", onclick: edit }, t("edit")),
+    " ",
+    testModeButton("sites", site, onError),
+  ];
+}
+
+/** The admin's controls for a registered button's row. */
+export function buttonActions(device, onError) {
+  if (!device.registered) return [];
+  const sites = [...state.sites.values()].sort((a, b) => a.name.localeCompare(b.name));
+  const edit = () => openEdit(t("edit_button", { id: device.id }), [
+    { name: "label", label: t("col_label"), value: device.label },
+    {
+      name: "site",
+      label: t("site"),
+      value: device.site_id ?? "",
+      options: [["", t("no_site")], ...sites.map((site) => [site.id, site.name])],
+    },
+  ], async (values) => {
+    const view = await api("PATCH", path("devices", device.id), {
+      label: values.label,
+      site: values.site || null,
+    });
+    state.devices.set(view.id, view);
+  });
+  return [
+    h("button", { type: "button", class: "edit", onclick: edit }, t("edit")),
+    " ",
+    testModeButton("devices", device, onError),
+  ];
+}
+
+/** Latched troubles stay until someone checks the button: an admin clears them with a note. */
+const LATCHED = new Set(["tamper", "possible_forgery", "bad_messages"]);
+
+export function troubleActions(trouble) {
+  if (!isAdmin() || !LATCHED.has(trouble.kind) || !trouble.id) return null;
+  const clear = () => openEdit(t("clear_trouble_title"), [
+    { name: "note", label: t("clear_trouble_note"), value: "", multiline: true, max: 500 },
+  ], async (values) => {
+    if (!values.note.trim()) throw new Error(t("note_required"));
+    await api("POST", `/api/v1/troubles/${trouble.id}/clear`, { note: values.note.trim() });
+  });
+  return h("button", { type: "button", class: "clear-trouble", onclick: clear }, t("clear_trouble"));
+}
