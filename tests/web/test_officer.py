@@ -16,7 +16,7 @@ from hub.writer.commands import RaiseTrouble
 from simulator.broker import Mosquitto
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub
-from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, log_in_page, run_sql
+from tests.web.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in_page, run_sql
 
 Buttons = Callable[..., Awaitable[VirtualButton]]
 ACTIVE = "article.card[data-state=active]"
@@ -266,6 +266,8 @@ async def test_no_view_scrolls_sideways(
             await page.click("#report-form button[type=submit]")
             await expect(page.locator("#report table")).to_be_visible()
         found = await page.evaluate(NO_SIDEWAYS)
+        ARTIFACTS.mkdir(exist_ok=True)  # the views of docs/PAGE.md, at both sizes
+        await page.screenshot(path=ARTIFACTS / f"{view}-{size['width']}.png")
         assert found["scroll"] <= found["width"], (view, found)
         assert found["wide"] == [], (view, found)
 
@@ -404,3 +406,19 @@ async def test_viewers_and_officers_see_no_admin_controls(
              headers: {"Content-Type": "application/json"}, body: '{"name": "x"}'})).status"""
     )
     assert refused == 403
+
+
+async def test_a_card_calls_and_points_to_the_site(
+    web_hub: RunningHub, buttons: Buttons, page: Page
+) -> None:
+    """The card's phone number is a `tel:` link, and a site with coordinates has a `geo:` link
+    with its position."""
+    api = web_hub.api(Role.ADMIN)
+    where = {"lat": 10.51234, "lon": 107.18765}
+    assert (await api.patch("/api/v1/sites/clinic", json=where)).status_code == 200
+    await log_in_page(page, web_hub, Role.OFFICER)
+    await (await buttons("clinic-1")).press()
+    card = page.locator(ACTIVE)
+    await expect(card.locator(".phone a")).to_have_attribute("href", "tel:02723811115")
+    await expect(card.locator(".position a")).to_have_attribute("href", "geo:10.51234,107.18765")
+    await expect(card.locator(".position")).to_have_text("10.51234, 107.18765")

@@ -102,6 +102,17 @@ export function phoneLink(phone) {
   return digits ? h("a", { href: `tel:${digits}` }, phone) : phone;
 }
 
+/** A site with coordinates: its position, as a link a phone opens in its map application. */
+function position(site) {
+  const known = site ? state.sites.get(site.id) : null;
+  if (known?.lat == null || known?.lon == null) return null;
+  const where = `${known.lat.toFixed(5)}, ${known.lon.toFixed(5)}`;
+  return [
+    h("dt", {}, t("position")),
+    h("dd", { class: "position" }, h("a", { href: `geo:${known.lat},${known.lon}` }, where)),
+  ];
+}
+
 function card(alarm) {
   const site = alarm.site;
   const flags = [
@@ -132,6 +143,7 @@ function card(alarm) {
       { class: "facts" },
       site?.address && [h("dt", {}, t("address")), h("dd", {}, site.address)],
       site?.phone && [h("dt", {}, t("phone")), h("dd", { class: "phone" }, phoneLink(site.phone))],
+      position(site),
       h("dt", {}, t("buttons")),
       h("dd", {}, alarm.devices.map(buttonName).join(", ")),
       h("dt", {}, t("presses")),
