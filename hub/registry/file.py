@@ -163,9 +163,23 @@ _BUTTON_UPSERT = _upsert_if_changed(
 def import_registry(
     conn: sqlite3.Connection, registry: RegistryFile, now: datetime, actor: str = "cli"
 ) -> dict[str, int]:
-    """Upsert every site and button in one transaction; return how many of each changed."""
+    """Upsert every site and button in one transaction; return how many of each changed.
+
+    Test mode is kept as it is in the store for an entry whose file does not write `test_mode`
+    (an admin's maintenance visit is not ended by re-importing the file); a file that writes it
+    sets it."""
     stamp = iso(now)
     known_sites = {row[0] for row in conn.execute("SELECT id FROM sites")}
+    testing = {
+        table: {row[0]: bool(row[1]) for row in conn.execute(f"SELECT id, test_mode FROM {table}")}
+        for table in ("sites", "buttons")
+    }
+
+    def test_mode(table: str, entry: SiteEntry | ButtonEntry) -> int:
+        if "test_mode" in entry.model_fields_set:
+            return int(entry.test_mode)
+        return int(testing[table].get(entry.id, entry.test_mode))
+
     referenced = {b.site for b in registry.buttons if b.site is not None}
     missing = referenced - known_sites - {s.id for s in registry.sites}
     if missing:
@@ -183,7 +197,7 @@ def import_registry(
                 site.phone,
                 site.lat,
                 site.lon,
-                int(site.test_mode),
+                test_mode("sites", site),
             )
             changed["sites"] += conn.execute(_SITE_UPSERT, (*values, stamp, stamp)).rowcount
         for button in registry.buttons:
@@ -193,7 +207,7 @@ def import_registry(
                 button.label,
                 button.profile,
                 button.native_id,
-                int(button.test_mode),
+                test_mode("buttons", button),
                 button.power.value if button.power else None,
                 button.checkin_s,
             )
