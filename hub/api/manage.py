@@ -48,6 +48,13 @@ router = APIRouter(prefix="/api/v1", tags=["manage"])
 
 class TestModeBody(BaseModel):
     test_mode: bool = Field(description="true for a maintenance visit; false when it is over")
+    duration_s: int | None = Field(
+        default=None,
+        ge=1,
+        le=7 * 24 * 3600,
+        description="with test_mode true: it ends by itself after this many seconds (the page "
+        "offers 2 h by default); left out: it stays on until turned off",
+    )
 
 
 class SiteChange(BaseModel):
@@ -139,7 +146,7 @@ async def remove_device(button_id: str, ctx: Context, who: Admin) -> Removed:
 async def device_test_mode(
     button_id: str, body: TestModeBody, ctx: Context, who: Admin
 ) -> DeviceView:
-    await _run(ctx, SetTestMode("button", button_id, body.test_mode, who.actor))
+    await _run(ctx, SetTestMode("button", button_id, body.test_mode, who.actor, body.duration_s))
     return _device(ctx, button_id)
 
 
@@ -166,7 +173,7 @@ async def remove_site(site_id: str, ctx: Context, who: Admin) -> Removed:
 
 @router.put("/sites/{site_id}/test-mode", response_model=SiteView, summary="Test mode of a site")
 async def site_test_mode(site_id: str, body: TestModeBody, ctx: Context, who: Admin) -> SiteView:
-    site = await _run(ctx, SetTestMode("site", site_id, body.test_mode, who.actor))
+    site = await _run(ctx, SetTestMode("site", site_id, body.test_mode, who.actor, body.duration_s))
     return site_views(ctx.pipeline.state.registry, [site])[0]
 
 

@@ -39,8 +39,8 @@ _BUTTON_INSERT: Final = (
     "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _TEST_MODE_UPDATE: Final = {
-    "button": "UPDATE buttons SET test_mode = ?, updated_at = ? WHERE id = ?",
-    "site": "UPDATE sites SET test_mode = ?, updated_at = ? WHERE id = ?",
+    "button": "UPDATE buttons SET test_mode = ?, test_until = ?, updated_at = ? WHERE id = ?",
+    "site": "UPDATE sites SET test_mode = ?, test_until = ?, updated_at = ? WHERE id = ?",
 }
 
 
@@ -182,15 +182,22 @@ class SetTestMode(Command):
     subject: str
     on: bool
     actor: str
+    duration_s: int | None = None
+    """on for this long, then off by itself (the supervisor turns it off); None: until turned off"""
 
     def plan(self, plan: Plan) -> Button | Site:
         registry = plan.draft.registry
         affected: list[str]
+        until = (
+            plan.now + timedelta(seconds=self.duration_s)
+            if self.on and self.duration_s is not None
+            else None
+        )
         if self.kind == "site":
             site = registry.sites.get(self.subject)
             if site is None:
                 raise RegistryNotFound(f"no site {self.subject!r}")
-            changed_site = replace(site, test_mode=self.on)
+            changed_site = replace(site, test_mode=self.on, test_until=until)
             plan.draft.put_registry(
                 _changed(registry, sites={**registry.sites, site.id: changed_site})
             )
@@ -200,18 +207,21 @@ class SetTestMode(Command):
             button = registry.buttons.get(self.subject)
             if button is None:
                 raise RegistryNotFound(f"no button {self.subject!r}")
-            changed_button = replace(button, test_mode=self.on)
+            changed_button = replace(button, test_mode=self.on, test_until=until)
             plan.draft.put_registry(
                 _changed(registry, buttons={**registry.buttons, button.id: changed_button})
             )
             affected = [button.id]
             result = changed_button
         sql = _TEST_MODE_UPDATE[self.kind]
-        plan.changes.extra.append((sql, [(int(self.on), iso(plan.now), self.subject)]))
+        ends = None if until is None else iso(until)
+        plan.changes.extra.append((sql, [(int(self.on), ends, iso(plan.now), self.subject)]))
         if self.kind == "site":
-            plan.audit("registry.test_mode", self.actor, site=self.subject, on=self.on)
+            plan.audit("registry.test_mode", self.actor, site=self.subject, on=self.on, until=ends)
         else:
-            plan.audit("registry.test_mode", self.actor, button=self.subject, on=self.on)
+            plan.audit(
+                "registry.test_mode", self.actor, button=self.subject, on=self.on, until=ends
+            )
         _touch_devices(plan, affected)
         return result
 
@@ -342,7 +352,7 @@ def set_test_mode(
         found = conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (subject,)).fetchone()
         if found is None:
             raise RegistryNotFound(f"no {kind} {subject!r}")
-        conn.execute(_TEST_MODE_UPDATE[kind], (int(on), iso(now), subject))
+        conn.execute(_TEST_MODE_UPDATE[kind], (int(on), None, iso(now), subject))
         button, detail = (
             (subject, {"on": on}) if kind == "button" else (None, {kind: subject, "on": on})
         )

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 import aiosqlite
 
+from hub.clock import parse_iso
 from hub.domain.model import Alarm, Button, DeviceState, Site, Trouble
 from hub.domain.state import HubState, Registry
 from hub.store import changes as _changes
@@ -36,6 +38,10 @@ EVENT_LOOKUP_CHUNK: Final = 400
 """(button, event) pairs per lookup query; two parameters each, well under SQLite's limit."""
 
 
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else parse_iso(text)
+
+
 def site_from_row(row: Any) -> Site:
     return Site(
         id=row["id"],
@@ -45,6 +51,7 @@ def site_from_row(row: Any) -> Site:
         lat=row["lat"],
         lon=row["lon"],
         test_mode=bool(row["test_mode"]),
+        test_until=_moment(row["test_until"]),
     )
 
 
@@ -59,6 +66,7 @@ def button_from_row(row: Any) -> Button:
         power=row["power"],
         checkin_s=row["checkin_s"],
         sign_key=row["sign_key"],
+        test_until=_moment(row["test_until"]),
     )
 
 

@@ -342,11 +342,14 @@ async def test_an_admin_runs_the_post_from_the_page(
     await expect(clinic).to_contain_text("45 Nguyễn Trãi")  # left as it was
 
     await clinic.locator("button.test-mode").click()
+    await expect(page.locator("#edit-duration")).to_have_value("7200")  # 2 h unless chosen
+    await page.click("#edit-form button[type=submit]")
     await expect(clinic.locator("button.test-mode")).to_have_text("Tắt chế độ thử")
+    await expect(clinic.locator(".test-mode-state")).to_contain_text("Có — tự tắt lúc")
     await page.click("#tab-board")
-    await expect(page.locator("#troubles li[data-kind=site_test_mode]")).to_contain_text(
-        "Trạm y tế xã Phước Hòa", timeout=15_000
-    )
+    site_test = page.locator("#troubles li[data-kind=site_test_mode]")
+    await expect(site_test).to_contain_text("Trạm y tế xã Phước Hòa", timeout=15_000)
+    await expect(site_test).to_contain_text("Tự tắt lúc")
     await (await buttons("clinic-1")).press()
     await expect(page.locator(f"{ACTIVE}.is-test")).to_contain_text("Trạm y tế xã Phước Hòa")
     await page.click("#tab-sites")
@@ -422,3 +425,16 @@ async def test_a_card_calls_and_points_to_the_site(
     await expect(card.locator(".phone a")).to_have_attribute("href", "tel:02723811115")
     await expect(card.locator(".position a")).to_have_attribute("href", "geo:10.51234,107.18765")
     await expect(card.locator(".position")).to_have_text("10.51234, 107.18765")
+
+
+async def test_a_test_mode_ends_by_itself_on_the_page(web_hub: RunningHub, page: Page) -> None:
+    """A site's test mode set (through the API) for 2 s: the page shows it with its end, and then,
+    with nobody touching anything, shows it off again."""
+    await log_in_page(page, web_hub, Role.OFFICER)
+    await page.click("#tab-sites")
+    api = web_hub.api(Role.ADMIN)
+    body = {"test_mode": True, "duration_s": 2}
+    assert (await api.put("/api/v1/sites/clinic/test-mode", json=body)).status_code == 200
+    state = page.locator("#sites-table tr[data-site=clinic] .test-mode-state")
+    await expect(state).to_contain_text("tự tắt lúc")
+    await expect(state).to_have_text("Không", timeout=15_000)

@@ -60,19 +60,41 @@ function path(kind, id, tail = "") {
   return `/api/v1/${kind}/${encodeURIComponent(id)}${tail}`;
 }
 
-async function setTestMode(kind, id, on) {
-  const view = await api("PUT", path(kind, id, "/test-mode"), { test_mode: on });
+const DURATIONS = [1800, 3600, 7200, 14400, 28800, 86400];
+const DEFAULT_DURATION = 7200;
+
+async function setTestMode(kind, id, on, duration = null) {
+  const body = on && duration ? { test_mode: true, duration_s: duration } : { test_mode: on };
+  const view = await api("PUT", path(kind, id, "/test-mode"), body);
   if (kind === "sites") state.sites.set(view.id, view);
   else state.devices.set(view.id, view);
   onChange();
 }
 
+/** Off at once; on for a while (2 h unless chosen otherwise), after which the hub ends it. */
 function testModeButton(kind, record, onError) {
+  const turnOn = () => openEdit(t("test_mode_title", { name: record.name ?? record.id }), [{
+    name: "duration",
+    label: t("test_duration"),
+    value: String(DEFAULT_DURATION),
+    options: [
+      ...DURATIONS.map((seconds) => [
+        String(seconds), seconds < 3600 ? t("minutes", { n: seconds / 60 }) : t("hours", { n: seconds / 3600 }),
+      ]),
+      ["", t("until_turned_off")],
+    ],
+  }], (values) => setTestMode(kind, record.id, true, values.duration ? Number(values.duration) : null));
   return h("button", {
     type: "button",
     class: "test-mode",
-    onclick: () => setTestMode(kind, record.id, !record.test_mode).catch(onError),
+    onclick: () => (record.test_mode ? setTestMode(kind, record.id, false).catch(onError) : turnOn()),
   }, t(record.test_mode ? "test_mode_off" : "test_mode_on"));
+}
+
+/** "Có — tự tắt lúc 16:30:00 06/12/2026" */
+export function testModeText(record, yesNo, formatTime) {
+  const text = yesNo(record.test_mode);
+  return record.test_mode && record.test_until ? `${text} — ${t("test_ends", { time: formatTime(record.test_until) })}` : text;
 }
 
 /** The admin's controls for a site's row. */

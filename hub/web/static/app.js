@@ -312,10 +312,23 @@ function onEvent(kind, data) {
     if (changed === "new") announce(JSON.parse(data));
   } else if (kind === "trouble") {
     renderTroubles();
+    // A site's test mode began or ended (perhaps by itself): the sites list says so too.
+    if (JSON.parse(data).kind === "site_test_mode") refreshSites();
   } else {
     renderButtons();
   }
   updateSignals();
+}
+
+async function refreshSites() {
+  try {
+    const sites = await api("GET", "/api/v1/sites");
+    state.sites = new Map(sites.map((site) => [site.id, site]));
+    renderSites();
+    renderSiteChoices();
+  } catch {
+    // a lost hub shows as such; the lists are loaded again when it is back
+  }
 }
 
 function apply(kind, data) {

@@ -256,7 +256,10 @@ function troubleHelp(trouble) {
     const level = /battery (\d+)%/.exec(trouble.detail ?? "");
     if (level) return t("help.low_battery_level", { battery: level[1] });
   }
-  return tOr(`help.${trouble.kind}`, t("help.other"));
+  const help = tOr(`help.${trouble.kind}`, t("help.other"));
+  const record = trouble.kind === "test_mode" ? state.devices.get(trouble.subject)
+    : trouble.kind === "site_test_mode" ? state.sites.get(trouble.subject) : null;
+  return record?.test_until ? `${help} ${t("test_ends_sentence", { time: formatTime(record.test_until) })}` : help;
 }
 
 // -- acknowledge, resolve, details --------------------------------------------------------------------

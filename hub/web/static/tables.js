@@ -1,7 +1,7 @@
 // The buttons and sites tables with their filters, the history with its search and CSV export,
 // and the printable monthly report.
 
-import { buttonActions, isAdmin, siteActions } from "./admin.js";
+import { buttonActions, isAdmin, siteActions, testModeText } from "./admin.js";
 import { api } from "./api.js";
 import { openDetail, phoneLink, who } from "./board.js";
 import { $, h, labelCells, show } from "./dom.js";
@@ -107,7 +107,7 @@ export function renderButtons() {
     h("td", { class: device.battery !== null && device.battery < LOW_BATTERY ? "low" : "" },
       device.battery === null ? "" : `${device.battery} %`),
     h("td", {}, formatTime(device.last_seen)),
-    h("td", {}, yesNo(device.test_mode)),
+    h("td", { class: "test-mode-state" }, testModeText(device, yesNo, formatTime)),
     h("td", {}, yesNo(device.registered)),
     isAdmin() && h("td", { class: "admin-actions" }, buttonActions(device, onError)),
   )));
@@ -126,7 +126,7 @@ export function renderSites() {
     h("td", {}, site.address),
     h("td", {}, site.phone ? phoneLink(site.phone) : ""),
     h("td", {}, String(site.buttons.length)),
-    h("td", {}, yesNo(site.test_mode)),
+    h("td", { class: "test-mode-state" }, testModeText(site, yesNo, formatTime)),
     isAdmin() && h("td", { class: "admin-actions" }, siteActions(site, onError)),
   )));
   labelCells($("sites-table"));

@@ -207,6 +207,42 @@ async def test_test_mode_of_a_button_and_a_site_makes_their_presses_tests(
     assert row["actor"] == "token:test-admin"
 
 
+async def test_a_test_mode_with_a_duration_ends_by_itself(
+    supervised: Supervised, buttons: Buttons
+) -> None:
+    """A site put in test mode for 2 s says when it ends; once past, the supervisor turns it off
+    (audited as `hub`), its trouble clears, the store says so, and the next press is real. One
+    without a duration stays on."""
+    running = await supervised()
+    admin = running.api(Role.ADMIN)
+    body = {"test_mode": True, "duration_s": 2}
+    on = await admin.put("/api/v1/sites/pharmacy/test-mode", json=body)
+    assert on.status_code == 200, on.text
+    assert on.json()["test_until"] is not None
+    device = (await admin.get("/api/v1/devices/quay-shelly")).json()
+    assert (device["test_mode"], device["test_until"]) == (True, on.json()["test_until"])
+    forever = await admin.put("/api/v1/devices/bank-1/test-mode", json={"test_mode": True})
+    assert forever.json()["test_until"] is None
+    await trouble(running, "site_test_mode", "pharmacy")
+    await no_trouble(running, "site_test_mode", "pharmacy")  # waits for the end
+
+    async def ended() -> bool:
+        sites = {site["id"]: site for site in (await admin.get("/api/v1/sites")).json()}
+        return sites["pharmacy"]["test_mode"] is False
+
+    await wait_for(ended, timeout=15)
+    [row] = [r for r in audit(running, "registry.test_mode") if r["actor"] == "hub"]
+    assert json.loads(row["detail"]) == {"site": "pharmacy", "on": False}
+    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
+        stored = conn.execute("SELECT test_mode, test_until FROM sites WHERE id = 'pharmacy'")
+        assert stored.fetchone() == (0, None)
+    assert (await admin.get("/api/v1/devices/bank-1")).json()["test_mode"] is True
+    too_long = {"test_mode": True, "duration_s": 8 * 24 * 3600}
+    refused = await admin.put("/api/v1/sites/pharmacy/test-mode", json=too_long)
+    assert refused.status_code == 422
+    assert "duration_s" in refused.text
+
+
 async def test_test_mode_from_the_command_line_reaches_the_running_hub(
     supervised: Supervised, buttons: Buttons, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
