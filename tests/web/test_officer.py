@@ -438,3 +438,23 @@ async def test_a_test_mode_ends_by_itself_on_the_page(web_hub: RunningHub, page:
     state = page.locator("#sites-table tr[data-site=clinic] .test-mode-state")
     await expect(state).to_contain_text("tự tắt lúc")
     await expect(state).to_have_text("Không", timeout=15_000)
+
+
+async def test_an_acknowledgement_carries_a_short_note(
+    web_hub: RunningHub, buttons: Buttons, page: Page
+) -> None:
+    """The officer types what was done next to "Tiếp nhận"; a repeat press meanwhile does not
+    lose it; the note is on the alarm's record, in the audit trail."""
+    await log_in_page(page, web_hub, Role.OFFICER)
+    button = await buttons("bank-1")
+    await button.press()
+    card = page.locator(ACTIVE)
+    await card.locator(".ack-note").fill("Đã điều tổ tuần tra")
+    await button.press()
+    await expect(card.locator(".presses")).to_have_attribute("data-count", "2")
+    await expect(card.locator(".ack-note")).to_have_value("Đã điều tổ tuần tra")
+    await card.locator("button.ack").click()
+    acknowledged = page.locator("article.card[data-state=acknowledged]")
+    await acknowledged.locator("button.details").click()
+    row = page.locator("#detail-dialog tbody tr", has_text="officer")
+    await expect(row).to_contain_text("Đã điều tổ tuần tra")

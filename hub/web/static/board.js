@@ -170,6 +170,15 @@ function actions(alarm) {
   const buttons = [];
   if (can("officer")) {
     if (alarm.state === "active") {
+      // What was done, said in a few words with the acknowledgement ("đã điều tổ tuần tra").
+      buttons.push(h("input", {
+        type: "text",
+        class: "ack-note",
+        maxlength: 500,
+        "aria-label": t("ack_note"),
+        placeholder: t("ack_note"),
+        dataset: { focus: `note-${alarm.id}`, alarm: alarm.id },
+      }));
       buttons.push(h("button", {
         type: "button",
         class: "primary big ack",
@@ -200,7 +209,10 @@ function actions(alarm) {
 export function renderAlarms() {
   const list = $("alarms");
   const focused = document.activeElement?.dataset?.focus;
+  // A card is drawn again on every change: keep what the officer was typing in its note.
+  const typed = new Map([...list.querySelectorAll(".ack-note")].map((input) => [input.dataset.alarm, input.value]));
   list.replaceChildren(...orderedAlarms().map(card));
+  for (const input of list.querySelectorAll(".ack-note")) input.value = typed.get(input.dataset.alarm) ?? "";
   if (focused) list.querySelector(`[data-focus="${CSS.escape(focused)}"]`)?.focus();
   $("alarm-count").textContent = String(state.alarms.size);
   show($("no-alarms"), state.alarms.size === 0);
@@ -266,8 +278,9 @@ function troubleHelp(trouble) {
 
 async function acknowledge(alarmId, button) {
   button.disabled = true;
+  const note = button.closest(".actions")?.querySelector(".ack-note")?.value.trim();
   try {
-    const alarm = await api("POST", `/api/v1/alarms/${encodeURIComponent(alarmId)}/ack`, {});
+    const alarm = await api("POST", `/api/v1/alarms/${encodeURIComponent(alarmId)}/ack`, note ? { note } : {});
     if (putAlarm(alarm)) document.dispatchEvent(new CustomEvent("chuong:alarms"));
   } catch (error) {
     button.disabled = false;
