@@ -17,6 +17,7 @@ from simulator.broker import Mosquitto
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub
 from tests.web.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in_page, run_sql
+from tests.web.test_browser import CONTRAST
 
 Buttons = Callable[..., Awaitable[VirtualButton]]
 ACTIVE = "article.card[data-state=active]"
@@ -458,3 +459,31 @@ async def test_an_acknowledgement_carries_a_short_note(
     await acknowledged.locator("button.details").click()
     row = page.locator("#detail-dialog tbody tr", has_text="officer")
     await expect(row).to_contain_text("Đã điều tổ tuần tra")
+
+
+async def test_night_mode_keeps_every_word_readable(
+    web_hub: RunningHub, buttons: Buttons, page: Page
+) -> None:
+    """Night mode darkens the page, is kept across a reload, and every visible text of every view
+    (real, test and acknowledged alarms, troubles, tables) keeps a contrast of 4.5:1."""
+    assert web_hub.hub.pipeline is not None
+    for kind, subject, detail, site in TROUBLES[:3]:
+        await web_hub.hub.pipeline.execute(RaiseTrouble(kind, subject, detail, site))
+    await log_in_page(page, web_hub, Role.OFFICER)
+    await page.click("#night")
+    await expect(page.locator("#night")).to_have_attribute("aria-pressed", "true")
+    await page.reload()
+    await page.wait_for_selector("#conn[data-state=live]")
+    assert await page.evaluate("document.documentElement.classList.contains('night')")
+    background = await page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    assert background == "rgb(18, 18, 18)"
+    for button_id in ("bank-1", "clinic-1"):
+        await (await buttons(button_id)).press()
+    await (await buttons("stranger-3")).press("test")
+    await expect(page.locator(ACTIVE)).to_have_count(3)
+    await page.locator(f"{ACTIVE} button.ack").first.click()
+    await expect(page.locator("article.card[data-state=acknowledged]")).to_have_count(1)
+    await page.click("#troubles-seen")  # a seen trouble is drawn apart
+    for view in ("board", *OTHER_VIEWS):
+        await page.click(f"#tab-{view}")
+        assert await page.evaluate(CONTRAST) == [], view

@@ -24,6 +24,7 @@ const READY_TIMEOUT_MS = 4000;
 const SESSION_CHECK_MS = 60000;
 const SESSION_WARN_MS = 60 * 60 * 1000;
 const RECONNECT_MAX_MS = 5000;
+const NIGHT_KEY = "chuong.night";
 
 const connection = {
   stream: null,
@@ -42,7 +43,29 @@ let flashOn = false;
 
 // -- start ----------------------------------------------------------------------------------------
 
+/** Night mode: dark surfaces for a dim room; kept by the browser. */
+function setNight(on, remember) {
+  document.documentElement.classList.toggle("night", on);
+  $("night").setAttribute("aria-pressed", String(on));
+  if (remember) {
+    try {
+      localStorage.setItem(NIGHT_KEY, on ? "on" : "off");
+    } catch {
+      // private mode: night until reloaded
+    }
+  }
+}
+
+function nightWanted() {
+  try {
+    return localStorage.getItem(NIGHT_KEY) === "on";
+  } catch {
+    return false;
+  }
+}
+
 async function boot() {
+  setNight(nightWanted(), false);
   applyLanguage(initialLanguage("vi"), false);
   fillLanguageChoices();
   whenSessionEnds(() => sessionEnded(t("session_expired")));
@@ -93,6 +116,7 @@ function wireControls() {
     updateSignals();
   });
   $("error-close").addEventListener("click", () => show($("error-banner"), false));
+  $("night").addEventListener("click", () => setNight(!document.documentElement.classList.contains("night"), true));
   $("alarm-banner-go").addEventListener("click", () => {
     selectView("board");
     $("tab-board").focus();
