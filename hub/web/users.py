@@ -1,0 +1,193 @@
+"""The people who log in, managed by an admin from the page (the command line: `chuong user …`).
+
+    GET    /api/v1/users               every user: name, role, since when, open sessions
+    POST   /api/v1/users               {"username", "role", "password"}: 201; 409 if taken
+    PATCH  /api/v1/users/{name}        {"role"?, "password"?}: a new password ends their sessions
+    DELETE /api/v1/users/{name}        removes them and ends their sessions
+
+Admins only. Each change is a pipeline command, committed with its audit entry (`user.created`,
+`user.changed`, `user.removed`, the admin as actor). Its SQL cannot fail in the writer's batch
+(presses share it): a name is checked on the read connection first and the statements are written
+so that a name taken or gone meanwhile changes nothing; the answer then reads what happened.
+An admin cannot remove themselves or take away their own admin role (nobody would be left to
+undo it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, HTTPException, Path, status
+from pydantic import BaseModel, Field
+
+from hub.api.auth import Admin, Context, Principal
+from hub.api.context import ApiContext
+from hub.clock import iso
+from hub.domain.model import Role
+from hub.errors import ChuongError
+from hub.web.accounts import PASSWORD_MAX, check_password, check_username, hash_password
+from hub.writer.plan import Command, Plan
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
+
+_LIST: Final = (
+    "SELECT u.username, u.role, u.created_at, "
+    "(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?) AS sessions "
+    "FROM users u ORDER BY u.username"
+)
+_INSERT: Final = (
+    "INSERT OR IGNORE INTO users (username, role, password_hash, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_SET_ROLE: Final = "UPDATE users SET role = ?, updated_at = ? WHERE username = ?"
+_SET_PASSWORD: Final = "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?"  # noqa: S105  # SQL, not a password
+_END_SESSIONS: Final = (
+    "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username = ?)"
+)
+_DELETE: Final = "DELETE FROM users WHERE username = ?"
+
+UserName = Annotated[str, Path(max_length=64)]
+
+
+class UserView(BaseModel):
+    username: str
+    role: Role
+    created_at: str
+    sessions: int
+    """sessions open now"""
+
+
+class NewUser(BaseModel):
+    username: str = Field(max_length=64)
+    role: Role
+    password: str = Field(max_length=PASSWORD_MAX)
+
+
+class UserChange(BaseModel):
+    role: Role | None = None
+    password: str | None = Field(default=None, max_length=PASSWORD_MAX)
+
+
+@dataclass(slots=True)
+class CreateUser(Command):
+    username: str
+    role: Role
+    password_hash: str
+    actor: str
+
+    def plan(self, plan: Plan) -> None:
+        now = iso(plan.now)
+        row = (self.username, self.role.value, self.password_hash, now, now)
+        plan.changes.extra.append((_INSERT, [row]))
+        plan.audit("user.created", self.actor, username=self.username, role=self.role.value)
+
+
+@dataclass(slots=True)
+class ChangeUser(Command):
+    username: str
+    role: Role | None
+    password_hash: str | None
+    actor: str
+
+    def plan(self, plan: Plan) -> None:
+        now = iso(plan.now)
+        extra = plan.changes.extra
+        if self.role is not None:
+            extra.append((_SET_ROLE, [(self.role.value, now, self.username)]))
+        if self.password_hash is not None:
+            extra.append((_SET_PASSWORD, [(self.password_hash, now, self.username)]))
+            extra.append((_END_SESSIONS, [(self.username,)]))
+        plan.audit(
+            "user.changed",
+            self.actor,
+            username=self.username,
+            role=self.role.value if self.role else None,
+            password="changed" if self.password_hash else None,
+        )
+
+
+@dataclass(slots=True)
+class RemoveUser(Command):
+    username: str
+    actor: str
+
+    def plan(self, plan: Plan) -> None:
+        plan.changes.extra.append((_END_SESSIONS, [(self.username,)]))
+        plan.changes.extra.append((_DELETE, [(self.username,)]))
+        plan.audit("user.removed", self.actor, username=self.username)
+
+
+async def _users(ctx: ApiContext) -> dict[str, UserView]:
+    rows = await ctx.store.reader.execute_fetchall(_LIST, (iso(ctx.clock.now()),))
+    return {
+        row[0]: UserView(
+            username=row[0], role=Role(row[1]), created_at=row[2], sessions=int(row[3])
+        )
+        for row in rows
+    }
+
+
+def _checked(check: Any, value: str) -> str:
+    try:
+        result: str = check(value)
+    except ChuongError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return result
+
+
+async def _existing(ctx: ApiContext, username: str) -> tuple[str, UserView]:
+    name = _checked(check_username, username)
+    found = (await _users(ctx)).get(name)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user named {name!r}")
+    return name, found
+
+
+def _not_yourself(who: Principal, name: str, what: str) -> None:
+    if who.kind == "user" and who.name == name:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"you cannot {what} yourself: ask another admin"
+        )
+
+
+@router.get("", response_model=list[UserView], summary="The people who log in to the page")
+async def list_users(ctx: Context, _: Admin) -> list[UserView]:
+    return list((await _users(ctx)).values())
+
+
+@router.post("", response_model=UserView, status_code=status.HTTP_201_CREATED, summary="Add a user")
+async def add_user(body: NewUser, ctx: Context, who: Admin) -> UserView:
+    name = _checked(check_username, body.username)
+    password = _checked(check_password, body.password)
+    if name in await _users(ctx):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"a user named {name!r} exists already")
+    password_hash = await asyncio.to_thread(hash_password, password)  # ~0.1 s of CPU
+    await ctx.pipeline.execute(CreateUser(name, body.role, password_hash, who.actor))
+    return (await _users(ctx))[name]
+
+
+@router.patch("/{username}", response_model=UserView, summary="Change a user's role or password")
+async def change_user(username: UserName, body: UserChange, ctx: Context, who: Admin) -> UserView:
+    name, _found = await _existing(ctx, username)
+    if body.role is not None and body.role is not Role.ADMIN:
+        _not_yourself(who, name, "take the admin role from")
+    password_hash = None
+    if body.password is not None:
+        password = _checked(check_password, body.password)
+        password_hash = await asyncio.to_thread(hash_password, password)
+    if body.role is None and password_hash is None:
+        raise HTTPException(422, "nothing to change: give a role or a password")
+    await ctx.pipeline.execute(ChangeUser(name, body.role, password_hash, who.actor))
+    changed = (await _users(ctx)).get(name)
+    if changed is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"user {name!r} was removed meanwhile")
+    return changed
+
+
+@router.delete("/{username}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a user")
+async def remove_user(username: UserName, ctx: Context, who: Admin) -> None:
+    name, _found = await _existing(ctx, username)
+    _not_yourself(who, name, "remove")
+    await ctx.pipeline.execute(RemoveUser(name, who.actor))
