@@ -402,7 +402,9 @@ async def test_viewers_and_officers_see_no_admin_controls(
         await expect(
             page.locator("#buttons-table tbody tr, #sites-table tbody tr").first
         ).to_be_attached()
-        controls = page.locator("button.edit, button.test-mode, button.clear-trouble, .admin-only")
+        controls = page.locator(
+            "button.edit, button.test-mode, button.clear-trouble, .admin-only, #tab-users"
+        )
         visible = [c for c in await controls.all() if await c.is_visible()]
         assert visible == [], view
     refused = await page.evaluate(
@@ -410,6 +412,10 @@ async def test_viewers_and_officers_see_no_admin_controls(
              headers: {"Content-Type": "application/json"}, body: '{"name": "x"}'})).status"""
     )
     assert refused == 403
+    await page.keyboard.press("End")
+    await page.focus("#tab-report")
+    await page.keyboard.press("ArrowRight")  # the arrow keys skip the hidden users tab
+    await expect(page.locator("#tab-board")).to_have_attribute("aria-selected", "true")
 
 
 async def test_a_card_calls_and_points_to_the_site(
@@ -487,3 +493,37 @@ async def test_night_mode_keeps_every_word_readable(
     for view in ("board", *OTHER_VIEWS):
         await page.click(f"#tab-{view}")
         assert await page.evaluate(CONTRAST) == [], view
+
+
+async def test_an_admin_manages_users_from_the_page(web_hub: RunningHub, page: Page) -> None:
+    """The users tab (admins only): add a duty officer, change their role, give a new password,
+    remove them; the list follows each step."""
+    await log_in_page(page, web_hub, Role.ADMIN)
+    await page.click("#tab-users")
+    rows = page.locator("#users-table tbody tr")
+    await expect(rows).to_have_count(3)
+    await page.click("#user-add")
+    await page.fill("#edit-username", "trucban2")
+    await page.select_option("#edit-role", "officer")
+    await page.fill("#edit-password", "mat-khau-dai-1")
+    await page.click("#edit-form button[type=submit]")
+    person = page.locator("#users-table tr[data-user=trucban2]")
+    await expect(person.locator(".role")).to_have_text("cán bộ trực")
+    await person.locator("button.change-role").click()
+    await page.select_option("#edit-role", "viewer")
+    await page.click("#edit-form button[type=submit]")
+    await expect(person.locator(".role")).to_have_text("chỉ xem")
+    await person.locator("button.reset-password").click()
+    await page.fill("#edit-password", "ngan")
+    await page.click("#edit-form button[type=submit]")
+    await expect(page.locator("#edit-error")).to_contain_text("8")  # too short: refused
+    await page.fill("#edit-password", "mat-khau-moi-2")
+    await page.click("#edit-form button[type=submit]")
+    await expect(page.locator("#edit-dialog")).to_be_hidden()
+    client = web_hub.api(None)
+    body = {"username": "trucban2", "password": "mat-khau-moi-2"}
+    assert (await client.post("/login", json=body)).status_code == 200
+    await person.locator("button.remove-user").click()
+    await page.click("#edit-form button[type=submit]")
+    await expect(person).to_have_count(0)
+    await expect(rows).to_have_count(3)

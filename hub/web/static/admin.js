@@ -3,7 +3,7 @@
 // checks the role and writes it to the audit log; viewers and officers never see these controls.
 
 import { api } from "./api.js";
-import { $, h } from "./dom.js";
+import { $, h, labelCells } from "./dom.js";
 import { t } from "./i18n.js";
 import { state } from "./state.js";
 
@@ -30,7 +30,13 @@ function openEdit(title, fields, save) {
       ? h("select", { id, name: field.name }, field.options.map(([value, label]) =>
         h("option", { value, selected: value === field.value }, label)))
       : h(field.multiline ? "textarea" : "input", {
-        id, name: field.name, value: field.value ?? "", maxlength: field.max ?? 200, rows: field.multiline ? 3 : null,
+        id,
+        name: field.name,
+        value: field.value ?? "",
+        type: field.multiline ? null : field.type ?? "text",
+        autocomplete: field.type === "password" ? "new-password" : null,
+        maxlength: field.max ?? 200,
+        rows: field.multiline ? 3 : null,
       });
     if (field.multiline) control.value = field.value ?? "";
     return h("div", { class: "field" }, h("label", { for: id }, field.label), control);
@@ -152,4 +158,65 @@ export function troubleActions(trouble) {
     await api("POST", `/api/v1/troubles/${trouble.id}/clear`, { note: values.note.trim() });
   });
   return h("button", { type: "button", class: "clear-trouble", onclick: clear }, t("clear_trouble"));
+}
+
+// -- users ----------------------------------------------------------------------------------------
+
+const ROLES = ["viewer", "officer", "admin"];
+
+function roleOptions() {
+  return ROLES.map((role) => [role, t(`role_${role}`)]);
+}
+
+/** The users view: everyone who logs in, with their role and open sessions. */
+export async function showUsers(onError) {
+  let users;
+  try {
+    users = await api("GET", "/api/v1/users");
+  } catch (error) {
+    onError(error);
+    return;
+  }
+  const reload = () => showUsers(onError);
+  const userPath = (name) => `/api/v1/users/${encodeURIComponent(name)}`;
+  $("users-table").tBodies[0].replaceChildren(...users.map((user) => h(
+    "tr",
+    { dataset: { user: user.username } },
+    h("td", {}, user.username),
+    h("td", { class: "role" }, t(`role_${user.role}`)),
+    h("td", {}, String(user.sessions)),
+    h("td", { class: "admin-actions" },
+      h("button", {
+        type: "button",
+        class: "change-role",
+        onclick: () => openEdit(t("change_role", { name: user.username }), [
+          { name: "role", label: t("role"), value: user.role, options: roleOptions() },
+        ], (values) => api("PATCH", userPath(user.username), { role: values.role }).then(reload)),
+      }, t("change_role_short")),
+      " ",
+      h("button", {
+        type: "button",
+        class: "reset-password",
+        onclick: () => openEdit(t("reset_password", { name: user.username }), [
+          { name: "password", label: t("new_password"), type: "password", max: 1024 },
+        ], (values) => api("PATCH", userPath(user.username), { password: values.password }).then(reload)),
+      }, t("reset_password_short")),
+      " ",
+      h("button", {
+        type: "button",
+        class: "remove-user",
+        onclick: () => openEdit(t("remove_user", { name: user.username }), [],
+          () => api("DELETE", userPath(user.username)).then(reload)),
+      }, t("remove")),
+    ),
+  )));
+  labelCells($("users-table"));
+}
+
+export function initUsers(onError) {
+  $("user-add").addEventListener("click", () => openEdit(t("user_add"), [
+    { name: "username", label: t("username"), max: 64 },
+    { name: "role", label: t("role"), value: "officer", options: roleOptions() },
+    { name: "password", label: t("new_password"), type: "password", max: 1024 },
+  ], (values) => api("POST", "/api/v1/users", values).then(() => showUsers(onError))));
 }

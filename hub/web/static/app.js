@@ -5,7 +5,7 @@
 // seconds. If either fails, a red banner says the hub is lost (the page cannot hear alarms), the
 // stream is opened again with a growing delay, and every list is loaded again once it answers.
 
-import { initAdmin } from "./admin.js";
+import { initAdmin, initUsers, showUsers } from "./admin.js";
 import { api, ApiError, setCsrfToken, whenSessionEnds } from "./api.js";
 import {
   initBoard, renderAlarms, renderTroubles, setClockSkew, tick, unacknowledged,
@@ -81,6 +81,7 @@ async function boot() {
   initBoard(reportError);
   initTables(reportError);
   initAdmin(renderAll);
+  initUsers(reportError);
   whenTroublesSeen(updateSignals);
   wireControls();
   try {
@@ -232,11 +233,12 @@ function selectView(name) {
     show($(`view-${tab.dataset.view}`), selected);
   }
   if (name === "history") searchHistory(false);
+  if (name === "users") showUsers(reportError);
   updateSignals();
 }
 
 function moveBetweenTabs(event) {
-  const tabs = [...document.querySelectorAll("[role=tab]")];
+  const tabs = [...document.querySelectorAll("[role=tab]")].filter((tab) => tab.checkVisibility());
   const at = tabs.indexOf(event.currentTarget);
   const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
   if (step === undefined) return;
