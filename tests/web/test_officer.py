@@ -11,12 +11,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
+from hub.config import SupervisionSection
 from hub.domain.model import Role
 from hub.writer.commands import RaiseTrouble
 from simulator.broker import Mosquitto
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub
-from tests.web.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in_page, run_sql
+from tests.web.conftest import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    StartHub,
+    add_users,
+    log_in_page,
+    run_sql,
+)
 from tests.web.test_browser import CONTRAST
 
 Buttons = Callable[..., Awaitable[VirtualButton]]
@@ -434,13 +443,15 @@ async def test_a_card_calls_and_points_to_the_site(
     await expect(card.locator(".position")).to_have_text("10.51234, 107.18765")
 
 
-async def test_a_test_mode_ends_by_itself_on_the_page(web_hub: RunningHub, page: Page) -> None:
-    """A site's test mode set (through the API) for 2 s: the page shows it with its end, and then,
+async def test_a_test_mode_ends_by_itself_on_the_page(start_hub: StartHub, page: Page) -> None:
+    """A site's test mode set (through the API) for 3 s: the page shows it with its end, and then,
     with nobody touching anything, shows it off again."""
+    web_hub = await start_hub(supervision=SupervisionSection(tick_s=0.2))
+    await add_users(web_hub, Role.OFFICER)
     await log_in_page(page, web_hub, Role.OFFICER)
     await page.click("#tab-sites")
     api = web_hub.api(Role.ADMIN)
-    body = {"test_mode": True, "duration_s": 2}
+    body = {"test_mode": True, "duration_s": 3}
     assert (await api.put("/api/v1/sites/clinic/test-mode", json=body)).status_code == 200
     state = page.locator("#sites-table tr[data-site=clinic] .test-mode-state")
     await expect(state).to_contain_text("tự tắt lúc")

@@ -342,6 +342,8 @@ function onEvent(kind, data) {
     if (JSON.parse(data).kind === "site_test_mode") refreshSites();
   } else {
     renderButtons();
+    // A site's test mode changed (its buttons are told): the sites list says so too.
+    if (changed === "test_mode") refreshSites();
   }
   updateSignals();
 }
@@ -361,8 +363,10 @@ function apply(kind, data) {
   const record = JSON.parse(data);
   if (kind === "alarm") return putAlarm(record);
   if (kind === "trouble") return putTrouble(record);
+  const before = state.devices.get(record.id);
   state.devices.set(record.id, record);
-  return true;
+  const testChanged = before && (before.test_mode !== record.test_mode || before.test_until !== record.test_until);
+  return testChanged ? "test_mode" : true;
 }
 
 function announce(alarm) {
