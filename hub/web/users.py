@@ -1,8 +1,11 @@
 """The people who log in, managed by an admin from the page (the command line: `chuong user …`).
 
-    GET    /api/v1/users               every user: name, role, since when, open sessions
+    GET    /api/v1/users               every user: name, display name, role, since, open sessions
+    GET    /api/v1/users/names         {user name: display name} (viewers: the page shows who
+                                       acted by their name)
     POST   /api/v1/users               {"username", "role", "password"}: 201; 409 if taken
-    PATCH  /api/v1/users/{name}        {"role"?, "password"?}: a new password ends their sessions
+    PATCH  /api/v1/users/{name}        {"role"?, "password"?, "display_name"?}: a new password
+                                       ends their sessions
     DELETE /api/v1/users/{name}        removes them and ends their sessions
 
 Admins only. Each change is a pipeline command, committed with its audit entry (`user.created`,
@@ -22,7 +25,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
-from hub.api.auth import Admin, Context, Principal
+from hub.api.auth import Admin, Context, Principal, Viewer
 from hub.api.context import ApiContext
 from hub.clock import iso
 from hub.domain.model import Role
@@ -33,14 +36,16 @@ from hub.writer.plan import Command, Plan
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
 _LIST: Final = (
-    "SELECT u.username, u.role, u.created_at, "
+    "SELECT u.username, u.role, u.created_at, u.display_name, "
     "(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?) AS sessions "
     "FROM users u ORDER BY u.username"
 )
 _INSERT: Final = (
-    "INSERT OR IGNORE INTO users (username, role, password_hash, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?)"
+    "INSERT OR IGNORE INTO users "
+    "(username, role, password_hash, display_name, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
 )
+_SET_NAME: Final = "UPDATE users SET display_name = ?, updated_at = ? WHERE username = ?"
 _SET_ROLE: Final = "UPDATE users SET role = ?, updated_at = ? WHERE username = ?"
 _SET_PASSWORD: Final = "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?"  # noqa: S105  # SQL, not a password
 _END_SESSIONS: Final = (
@@ -53,21 +58,28 @@ UserName = Annotated[str, Path(max_length=64)]
 
 class UserView(BaseModel):
     username: str
+    display_name: str
+    """as people know them ("Nguyễn Văn An"); '' for none: the page shows the user name"""
     role: Role
     created_at: str
     sessions: int
     """sessions open now"""
 
 
+DisplayName = Annotated[str, Field(max_length=100)]
+
+
 class NewUser(BaseModel):
     username: str = Field(max_length=64)
     role: Role
     password: str = Field(max_length=PASSWORD_MAX)
+    display_name: DisplayName = ""
 
 
 class UserChange(BaseModel):
     role: Role | None = None
     password: str | None = Field(default=None, max_length=PASSWORD_MAX)
+    display_name: DisplayName | None = None
 
 
 @dataclass(slots=True)
@@ -75,13 +87,20 @@ class CreateUser(Command):
     username: str
     role: Role
     password_hash: str
+    display_name: str
     actor: str
 
     def plan(self, plan: Plan) -> None:
         now = iso(plan.now)
-        row = (self.username, self.role.value, self.password_hash, now, now)
+        row = (self.username, self.role.value, self.password_hash, self.display_name, now, now)
         plan.changes.extra.append((_INSERT, [row]))
-        plan.audit("user.created", self.actor, username=self.username, role=self.role.value)
+        plan.audit(
+            "user.created",
+            self.actor,
+            username=self.username,
+            role=self.role.value,
+            display_name=self.display_name or None,
+        )
 
 
 @dataclass(slots=True)
@@ -89,11 +108,14 @@ class ChangeUser(Command):
     username: str
     role: Role | None
     password_hash: str | None
+    display_name: str | None
     actor: str
 
     def plan(self, plan: Plan) -> None:
         now = iso(plan.now)
         extra = plan.changes.extra
+        if self.display_name is not None:
+            extra.append((_SET_NAME, [(self.display_name, now, self.username)]))
         if self.role is not None:
             extra.append((_SET_ROLE, [(self.role.value, now, self.username)]))
         if self.password_hash is not None:
@@ -105,6 +127,7 @@ class ChangeUser(Command):
             username=self.username,
             role=self.role.value if self.role else None,
             password="changed" if self.password_hash else None,
+            display_name=self.display_name,
         )
 
 
@@ -123,7 +146,11 @@ async def _users(ctx: ApiContext) -> dict[str, UserView]:
     rows = await ctx.store.reader.execute_fetchall(_LIST, (iso(ctx.clock.now()),))
     return {
         row[0]: UserView(
-            username=row[0], role=Role(row[1]), created_at=row[2], sessions=int(row[3])
+            username=row[0],
+            role=Role(row[1]),
+            created_at=row[2],
+            display_name=row[3],
+            sessions=int(row[4]),
         )
         for row in rows
     }
@@ -157,6 +184,11 @@ async def list_users(ctx: Context, _: Admin) -> list[UserView]:
     return list((await _users(ctx)).values())
 
 
+@router.get("/names", response_model=dict[str, str], summary="Display names, by user name")
+async def display_names(ctx: Context, _: Viewer) -> dict[str, str]:
+    return {name: user.display_name for name, user in (await _users(ctx)).items()}
+
+
 @router.post("", response_model=UserView, status_code=status.HTTP_201_CREATED, summary="Add a user")
 async def add_user(body: NewUser, ctx: Context, who: Admin) -> UserView:
     name = _checked(check_username, body.username)
@@ -164,7 +196,8 @@ async def add_user(body: NewUser, ctx: Context, who: Admin) -> UserView:
     if name in await _users(ctx):
         raise HTTPException(status.HTTP_409_CONFLICT, f"a user named {name!r} exists already")
     password_hash = await asyncio.to_thread(hash_password, password)  # ~0.1 s of CPU
-    await ctx.pipeline.execute(CreateUser(name, body.role, password_hash, who.actor))
+    display_name = body.display_name.strip()
+    await ctx.pipeline.execute(CreateUser(name, body.role, password_hash, display_name, who.actor))
     return (await _users(ctx))[name]
 
 
@@ -177,9 +210,10 @@ async def change_user(username: UserName, body: UserChange, ctx: Context, who: A
     if body.password is not None:
         password = _checked(check_password, body.password)
         password_hash = await asyncio.to_thread(hash_password, password)
-    if body.role is None and password_hash is None:
-        raise HTTPException(422, "nothing to change: give a role or a password")
-    await ctx.pipeline.execute(ChangeUser(name, body.role, password_hash, who.actor))
+    display_name = None if body.display_name is None else body.display_name.strip()
+    if body.role is None and password_hash is None and display_name is None:
+        raise HTTPException(422, "nothing to change: give a role, a password or a display name")
+    await ctx.pipeline.execute(ChangeUser(name, body.role, password_hash, display_name, who.actor))
     changed = (await _users(ctx)).get(name)
     if changed is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"user {name!r} was removed meanwhile")

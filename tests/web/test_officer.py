@@ -462,8 +462,18 @@ async def test_an_acknowledgement_carries_a_short_note(
     web_hub: RunningHub, buttons: Buttons, page: Page
 ) -> None:
     """The officer types what was done next to "Tiếp nhận"; a repeat press meanwhile does not
-    lose it; the note is on the alarm's record, in the audit trail."""
+    lose it; the note is on the alarm's record, in the audit trail. The officer is shown by the
+    name people know them by, never as "user:…"."""
+
+    def name_officer(conn: sqlite3.Connection) -> None:
+        with conn:
+            conn.execute(
+                "UPDATE users SET display_name = 'Nguyễn Văn Trực' WHERE username = 'officer'"
+            )
+
+    await run_sql(web_hub, name_officer)
     await log_in_page(page, web_hub, Role.OFFICER)
+    await expect(page.locator("#who")).to_have_text("Nguyễn Văn Trực (cán bộ trực)")
     button = await buttons("bank-1")
     await button.press()
     card = page.locator(ACTIVE)
@@ -473,9 +483,16 @@ async def test_an_acknowledgement_carries_a_short_note(
     await expect(card.locator(".ack-note")).to_have_value("Đã điều tổ tuần tra")
     await card.locator("button.ack").click()
     acknowledged = page.locator("article.card[data-state=acknowledged]")
+    await expect(acknowledged).to_contain_text("Tiếp nhận bởi Nguyễn Văn Trực lúc")
     await acknowledged.locator("button.details").click()
-    row = page.locator("#detail-dialog tbody tr", has_text="officer")
+    row = page.locator("#detail-dialog tbody tr", has_text="Nguyễn Văn Trực")
     await expect(row).to_contain_text("Đã điều tổ tuần tra")
+    await expect(page.locator("#detail-dialog")).not_to_contain_text("user:")
+    await page.click("#detail-close")
+    await page.click("#tab-history")
+    await page.select_option("#history-state", "")
+    await page.click("#history-form button[type=submit]")
+    await expect(page.locator("#history-table tbody tr")).to_contain_text("Nguyễn Văn Trực")
 
 
 async def test_night_mode_keeps_every_word_readable(
@@ -515,11 +532,13 @@ async def test_an_admin_manages_users_from_the_page(web_hub: RunningHub, page: P
     await expect(rows).to_have_count(3)
     await page.click("#user-add")
     await page.fill("#edit-username", "trucban2")
+    await page.fill("#edit-display_name", "Trần Thị Bình")
     await page.select_option("#edit-role", "officer")
     await page.fill("#edit-password", "mat-khau-dai-1")
     await page.click("#edit-form button[type=submit]")
     person = page.locator("#users-table tr[data-user=trucban2]")
     await expect(person.locator(".role")).to_have_text("cán bộ trực")
+    await expect(person.locator(".display-name")).to_have_text("Trần Thị Bình")
     await person.locator("button.change-role").click()
     await page.select_option("#edit-role", "viewer")
     await page.click("#edit-form button[type=submit]")

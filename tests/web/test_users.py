@@ -20,10 +20,20 @@ async def test_an_admin_adds_changes_and_removes_a_user(web_hub: RunningHub, log
     remove or demote themselves."""
     admin = await login(web_hub, Role.ADMIN)
     api, headers = admin.client, admin.headers
-    new = {"username": "TrucBan2", "role": "viewer", "password": "mat-khau-dai-1"}
+    new = {
+        "username": "TrucBan2",
+        "role": "viewer",
+        "password": "mat-khau-dai-1",
+        "display_name": " Nguyễn Văn An ",
+    }
     added = await api.post("/api/v1/users", json=new, headers=headers)
     assert added.status_code == 201, added.text
-    assert (added.json()["username"], added.json()["role"]) == ("trucban2", "viewer")
+    view = added.json()
+    assert (view["username"], view["role"], view["display_name"]) == (
+        "trucban2",
+        "viewer",
+        "Nguyễn Văn An",
+    )
     for body, status, reason in [
         ({**new, "password": "khac-hẳn-123"}, 409, "exists already"),
         ({**new, "username": "có dấu"}, 422, "user name"),
@@ -38,6 +48,9 @@ async def test_an_admin_adds_changes_and_removes_a_user(web_hub: RunningHub, log
     login_body = {"username": "trucban2", "password": "mat-khau-dai-1"}
     assert (await person.post("/login", json=login_body)).status_code == 200
     assert (await person.get("/api/v1/session")).json()["role"] == "viewer"
+    names = (await person.get("/api/v1/users/names")).json()  # a viewer may read the names
+    assert names == {"admin": "", "officer": "", "trucban2": "Nguyễn Văn An", "viewer": ""}
+    assert (await person.get("/api/v1/users")).status_code == 403  # not the rest
     promoted = await api.patch("/api/v1/users/trucban2", json={"role": "officer"}, headers=headers)
     assert promoted.json()["role"] == "officer"
     assert (await person.get("/api/v1/session")).json()["role"] == "officer"  # at once
@@ -66,7 +79,11 @@ async def test_an_admin_adds_changes_and_removes_a_user(web_hub: RunningHub, log
         return [(a, b, json.loads(c)) for a, b, c in rows]
 
     assert await run_sql(web_hub, audited) == [
-        ("user.created", "user:admin", {"username": "trucban2", "role": "viewer"}),
+        (
+            "user.created",
+            "user:admin",
+            {"username": "trucban2", "role": "viewer", "display_name": "Nguyễn Văn An"},
+        ),
         ("user.changed", "user:admin", {"username": "trucban2", "role": "officer"}),
         ("user.changed", "user:admin", {"username": "trucban2", "password": "changed"}),
         ("user.removed", "user:admin", {"username": "trucban2"}),

@@ -177,12 +177,14 @@ export async function showUsers(onError) {
     onError(error);
     return;
   }
+  state.names = new Map(users.filter((user) => user.display_name).map((user) => [user.username, user.display_name]));
   const reload = () => showUsers(onError);
   const userPath = (name) => `/api/v1/users/${encodeURIComponent(name)}`;
   $("users-table").tBodies[0].replaceChildren(...users.map((user) => h(
     "tr",
     { dataset: { user: user.username } },
     h("td", {}, user.username),
+    h("td", { class: "display-name" }, user.display_name),
     h("td", { class: "role" }, t(`role_${user.role}`)),
     h("td", {}, String(user.sessions)),
     h("td", { class: "admin-actions" },
@@ -190,8 +192,13 @@ export async function showUsers(onError) {
         type: "button",
         class: "change-role",
         onclick: () => openEdit(t("change_role", { name: user.username }), [
+          { name: "display_name", label: t("display_name"), value: user.display_name, max: 100 },
           { name: "role", label: t("role"), value: user.role, options: roleOptions() },
-        ], (values) => api("PATCH", userPath(user.username), { role: values.role }).then(reload)),
+        ], (values) => {
+          const body = { display_name: values.display_name };
+          if (values.role !== user.role) body.role = values.role; // an admin keeps their own role
+          return api("PATCH", userPath(user.username), body).then(reload);
+        }),
       }, t("change_role_short")),
       " ",
       h("button", {
@@ -216,6 +223,7 @@ export async function showUsers(onError) {
 export function initUsers(onError) {
   $("user-add").addEventListener("click", () => openEdit(t("user_add"), [
     { name: "username", label: t("username"), max: 64 },
+    { name: "display_name", label: t("display_name"), max: 100 },
     { name: "role", label: t("role"), value: "officer", options: roleOptions() },
     { name: "password", label: t("new_password"), type: "password", max: 1024 },
   ], (values) => api("POST", "/api/v1/users", values).then(() => showUsers(onError))));

@@ -221,7 +221,8 @@ function stopApp() {
 }
 
 function showWho() {
-  $("who").textContent = t("signed_in_as", { user: state.me.username, role: t(`role_${state.me.role}`) });
+  const user = state.names.get(state.me.username) || state.me.username;
+  $("who").textContent = t("signed_in_as", { user, role: t(`role_${state.me.role}`) });
 }
 
 function selectView(name) {
@@ -302,12 +303,14 @@ async function reloadLists() {
     api("GET", "/api/v1/troubles"),
     api("GET", "/api/v1/devices"),
     api("GET", "/api/v1/sites"),
+    api("GET", "/api/v1/users/names"),
   ]);
   connection.reloading = reload;
   connection.buffered = [];
   try {
-    const [alarms, troubles, devices, sites] = await reload;
-    replaceLists({ alarms, troubles, devices, sites });
+    const [alarms, troubles, devices, sites, names] = await reload;
+    replaceLists({ alarms, troubles, devices, sites, names });
+    showWho();
     for (const [kind, data] of connection.buffered) apply(kind, data);
   } catch (error) {
     if (!(error instanceof ApiError && error.status === 401)) {

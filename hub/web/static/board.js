@@ -87,8 +87,12 @@ export function buttonName(id) {
   return label ? `${label} (${id})` : id;
 }
 
-/** Who did it, in words: the person's name, not "user:…". */
+/** Who did it, in words: the person's name ("Nguyễn Văn An", else the user name), not "user:…". */
 export function who(actor) {
+  if (actor?.startsWith("user:")) {
+    const username = actor.slice("user:".length);
+    return state.names.get(username) || username;
+  }
   return actorName(actor, buttonName);
 }
 
