@@ -96,6 +96,10 @@ TROUBLE_LABELS: Final[dict[str, dict[str, str]]] = {
         "store_unwritable": "không ghi được cơ sở dữ liệu",
         "internal_error": "lỗi nội bộ",
         "notifier_failing": "kênh báo tin bị lỗi",
+        "clock_skew": "đồng hồ của nút bị lệch",
+        "test_mode": "nút đang ở chế độ thử",
+        "site_test_mode": "cơ sở đang ở chế độ thử",
+        "possible_forgery": "nghi có tín hiệu giả mạo",
     },
     "en": {
         "tamper": "button tampered with",
@@ -109,6 +113,10 @@ TROUBLE_LABELS: Final[dict[str, dict[str, str]]] = {
         "store_unwritable": "the store cannot be written",
         "internal_error": "internal error",
         "notifier_failing": "a notifier is failing",
+        "clock_skew": "the button's clock is off",
+        "test_mode": "button in test mode",
+        "site_test_mode": "site in test mode",
+        "possible_forgery": "possibly forged signal",
     },
 }
 

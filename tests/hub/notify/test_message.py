@@ -7,11 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hub.domain import alarms
+from hub.domain.authenticity import FORGERY_TROUBLE
 from hub.domain.model import Site, Trouble, TroubleState
 from hub.escalation.engine import alarm_body
+from hub.notify.dispatcher import FAILING
 from hub.notify.links import LinkCheck, LinkMaker, check, sign
-from hub.notify.message import TroubleSnapshot, ascii_fold, render, zone
+from hub.notify.message import TROUBLE_LABELS, TroubleSnapshot, ascii_fold, render, zone
 from hub.notify.sms import GSM_LIMIT, UCS2_LIMIT, compose, split
+from hub.supervision.decide import CLOCK_SKEW, LOW_BATTERY, OFFLINE, SITE_TEST_MODE, TEST_MODE
 
 RAISED = datetime(2026, 11, 22, 20, 5, 1, tzinfo=UTC)  # 03:05:01 on the 23rd in Vietnam
 LINK = "http://10.0.0.5/ack/post-7/boss/1795000000/" + "ab" * 16
@@ -160,3 +163,12 @@ def test_compose_ucs2_sends_the_link_apart_and_ascii_folds_everything() -> None:
     assert "BAO DONG Ngan hang Phuoc Hoa" in whole
     assert LINK in whole
     assert compose("ngắn", None, "ucs2") == [type(ucs2[0])("ngắn", ucs2=True)]
+
+
+def test_every_trouble_kind_has_words_in_both_languages() -> None:
+    """No message names a trouble by its key: each kind the hub raises has a label in vi and en."""
+    kinds = {OFFLINE, LOW_BATTERY, CLOCK_SKEW, TEST_MODE, SITE_TEST_MODE, FORGERY_TROUBLE, FAILING}
+    kinds |= {"tamper", "bad_messages", "broker_disconnected", "session_lost", "internal_error"}
+    kinds.add("store_unwritable")
+    for language in ("vi", "en"):
+        assert kinds - TROUBLE_LABELS[language].keys() == set(), language
