@@ -8,6 +8,7 @@
     PATCH  /api/v1/sites/{id}                 change its name, address, phone or position
     DELETE /api/v1/sites/{id}                 remove a site without buttons
     PUT    /api/v1/sites/{id}/test-mode       the whole site in test mode
+    GET    /api/v1/registry.toml              the registry as a file (what `registry import` reads)
     POST   /api/v1/troubles/{id}/clear        {"note"}: clear a latched trouble (a tamper)
     GET    /api/v1/reports/untested?days=30   buttons without a test press in that many days
 
@@ -20,6 +21,7 @@ import sqlite3
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import Admin, Context, Viewer
@@ -38,6 +40,8 @@ from hub.registry.commands import (
     RemoveButton,
     RemoveSite,
     SetTestMode,
+    registry_file,
+    to_toml,
     untested_cutoff,
 )
 from hub.registry.file import ButtonEntry, SiteEntry
@@ -175,6 +179,23 @@ async def remove_site(site_id: str, ctx: Context, who: Admin) -> Removed:
 async def site_test_mode(site_id: str, body: TestModeBody, ctx: Context, who: Admin) -> SiteView:
     site = await _run(ctx, SetTestMode("site", site_id, body.test_mode, who.actor, body.duration_s))
     return site_views(ctx.pipeline.state.registry, [site])[0]
+
+
+@router.get(
+    "/registry.toml",
+    response_class=PlainTextResponse,
+    summary="The registry as a file, to keep or to edit and import again (admins)",
+)
+async def registry_toml(ctx: Context, _: Admin) -> PlainTextResponse:
+    registry = ctx.pipeline.state.registry
+    sites = sorted(registry.sites.values(), key=lambda site: site.id)
+    buttons = sorted(registry.buttons.values(), key=lambda button: button.id)
+    day = ctx.clock.now().strftime("%Y%m%d")
+    return PlainTextResponse(
+        to_toml(registry_file(sites, buttons)),
+        media_type="application/toml; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="chuong-registry-{day}.toml"'},
+    )
 
 
 @router.post(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
@@ -388,6 +389,11 @@ def read_registry(conn: sqlite3.Connection) -> RegistryFile:
     """The registry in the store, as a registry file (what `registry export` writes)."""
     sites = [site_from_row(row) for row in conn.execute("SELECT * FROM sites ORDER BY id")]
     buttons = [button_from_row(row) for row in conn.execute("SELECT * FROM buttons ORDER BY id")]
+    return registry_file(sites, buttons)
+
+
+def registry_file(sites: Iterable[Site], buttons: Iterable[Button]) -> RegistryFile:
+    """Sites and buttons as a registry file (no signing key: those are never written out)."""
     return RegistryFile(
         sites=[
             SiteEntry(

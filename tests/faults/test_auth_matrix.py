@@ -90,6 +90,7 @@ DECISIONS: Final[dict[tuple[str, str], Role | Public]] = {
     ("PUT", "/api/v1/sites/{site_id}/test-mode"): Role.ADMIN,
     ("POST", "/api/v1/troubles/{trouble_id}/clear"): Role.ADMIN,
     ("GET", "/api/v1/users"): Role.ADMIN,
+    ("GET", "/api/v1/registry.toml"): Role.ADMIN,
     ("GET", "/api/v1/users/names"): Role.VIEWER,
     ("POST", "/api/v1/users"): Role.ADMIN,
     ("PATCH", "/api/v1/users/{username}"): Role.ADMIN,

@@ -7,12 +7,14 @@ import json
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
 from hub.config import SupervisionSection
 from hub.domain.model import Role
+from hub.registry.file import load_registry_file
 from hub.writer.commands import RaiseTrouble
 from simulator.broker import Mosquitto
 from simulator.button import VirtualButton
@@ -394,6 +396,16 @@ async def test_an_admin_runs_the_post_from_the_page(
     assert [json.loads(detail)["on"] for _, detail in log["registry.test_mode"]] == [True, False]
     troubles = (await web_hub.api().get("/api/v1/troubles")).json()
     assert "tamper" not in {trouble["kind"] for trouble in troubles}
+
+    await page.click("#tab-sites")
+    async with page.expect_download() as download_info:
+        await page.click("#registry-export")
+    download = await download_info.value
+    assert download.suggested_filename.startswith("chuong-registry-")
+    exported = load_registry_file(Path(await download.path()))  # what `registry import` reads
+    sites = {site.id: site.name for site in exported.sites}
+    assert sites["clinic"] == "Trạm y tế xã Phước Hòa"
+    assert {b.id: b.site for b in exported.buttons}["bank-2"] == "clinic"
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.OFFICER])
