@@ -569,3 +569,45 @@ async def test_an_admin_manages_users_from_the_page(web_hub: RunningHub, page: P
     await page.click("#edit-form button[type=submit]")
     await expect(person).to_have_count(0)
     await expect(rows).to_have_count(3)
+
+
+async def test_an_admin_adds_and_removes_sites_and_buttons_from_the_page(
+    web_hub: RunningHub, buttons: Buttons, page: Page
+) -> None:
+    """Add a site and a button of it (a press of that button raises an alarm there); a site with
+    buttons is not removed (the dialog says why); remove the button, then the site."""
+    await log_in_page(page, web_hub, Role.ADMIN)
+    await page.click("#tab-sites")
+    await page.click("#site-add")
+    await page.fill("#edit-id", "cho-moi")
+    await page.fill("#edit-name", "Chợ Mới")
+    await page.fill("#edit-phone", "0272 3800 111")
+    await page.click("#edit-form button[type=submit]")
+    site_row = page.locator("#sites-table tr[data-site=cho-moi]")
+    await expect(site_row).to_contain_text("Chợ Mới")
+    await page.click("#tab-buttons")
+    await page.click("#button-add")
+    await page.fill("#edit-id", "cho-1")
+    await page.fill("#edit-label", "Quầy vàng")
+    await page.select_option("#edit-site", "cho-moi")
+    await page.click("#edit-form button[type=submit]")
+    button_row = page.locator("#buttons-table tr[data-button=cho-1]")
+    await expect(button_row).to_contain_text("Chợ Mới")
+    await page.click("#tab-board")
+    await (await buttons("cho-1")).press()
+    await expect(page.locator(ACTIVE)).to_contain_text("Chợ Mới")
+
+    await page.click("#tab-sites")
+    await site_row.locator("button.remove").click()
+    await page.click("#edit-form button[type=submit]")
+    await expect(page.locator("#edit-error")).to_contain_text("cho-1")  # it still has a button
+    await page.click("#edit-cancel")
+    await page.click("#tab-buttons")
+    await button_row.locator("button.remove").click()
+    await page.click("#edit-form button[type=submit]")
+    await expect(button_row).to_have_count(0)
+    await page.click("#tab-sites")
+    await site_row.locator("button.remove").click()
+    await page.click("#edit-form button[type=submit]")
+    await expect(site_row).to_have_count(0)
+    assert "cho-moi" not in {s["id"] for s in (await web_hub.api().get("/api/v1/sites")).json()}

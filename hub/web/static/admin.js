@@ -14,8 +14,44 @@ export function isAdmin() {
   return state.me?.role === "admin";
 }
 
+function siteChoices() {
+  const sites = [...state.sites.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return [["", t("no_site")], ...sites.map((site) => [site.id, site.name])];
+}
+
+/** Remove after saying what will happen; the hub refuses a site that still has buttons. */
+function removeButton(kind, record) {
+  return h("button", {
+    type: "button",
+    class: "remove",
+    onclick: () => openEdit(t(`remove_${kind}`, { name: record.name ?? record.id }), [], async () => {
+      await api("DELETE", path(kind === "site" ? "sites" : "devices", record.id));
+      (kind === "site" ? state.sites : state.devices).delete(record.id);
+    }),
+  }, t("remove"));
+}
+
 export function initAdmin(changed) {
   onChange = changed;
+  $("site-add").addEventListener("click", () => openEdit(t("site_add"), [
+    { name: "id", label: t("site_id"), max: 64 },
+    { name: "name", label: t("col_site_name") },
+    { name: "address", label: t("address"), max: 500 },
+    { name: "phone", label: t("phone"), max: 50 },
+  ], async (values) => {
+    const view = await api("POST", "/api/v1/sites", values);
+    state.sites.set(view.id, view);
+  }));
+  $("button-add").addEventListener("click", () => openEdit(t("button_add"), [
+    { name: "id", label: t("col_button"), max: 64 },
+    { name: "label", label: t("col_label") },
+    { name: "site", label: t("site"), value: "", options: siteChoices() },
+  ], async (values) => {
+    const view = await api("POST", "/api/v1/devices", {
+      id: values.id.trim(), label: values.label, site: values.site || null,
+    });
+    state.devices.set(view.id, view);
+  }));
   $("edit-form").addEventListener("submit", submitEdit);
   $("edit-cancel").addEventListener("click", () => $("edit-dialog").close());
 }
@@ -117,20 +153,21 @@ export function siteActions(site, onError) {
     h("button", { type: "button", class: "edit", onclick: edit }, t("edit")),
     " ",
     testModeButton("sites", site, onError),
+    " ",
+    removeButton("site", site),
   ];
 }
 
 /** The admin's controls for a registered button's row. */
 export function buttonActions(device, onError) {
   if (!device.registered) return [];
-  const sites = [...state.sites.values()].sort((a, b) => a.name.localeCompare(b.name));
   const edit = () => openEdit(t("edit_button", { id: device.id }), [
     { name: "label", label: t("col_label"), value: device.label },
     {
       name: "site",
       label: t("site"),
       value: device.site_id ?? "",
-      options: [["", t("no_site")], ...sites.map((site) => [site.id, site.name])],
+      options: siteChoices(),
     },
   ], async (values) => {
     const view = await api("PATCH", path("devices", device.id), {
@@ -143,6 +180,8 @@ export function buttonActions(device, onError) {
     h("button", { type: "button", class: "edit", onclick: edit }, t("edit")),
     " ",
     testModeButton("devices", device, onError),
+    " ",
+    removeButton("button", device),
   ];
 }
 
