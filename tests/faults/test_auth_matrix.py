@@ -233,9 +233,7 @@ def _wrong(caller: Caller, method: str, need: Role | Public, got: httpx.Response
     return "" if method == "HEAD" else _unexplained(caller, method, need, got)
 
 
-def _unexplained(
-    caller: Caller, method: str, need: Role | Public, refused: httpx.Response
-) -> str:
+def _unexplained(caller: Caller, method: str, need: Role | Public, refused: httpx.Response) -> str:
     """What a refusal fails to say: its reason, and for a 401 how to authenticate."""
     detail = refused.json().get("detail")
     if not isinstance(detail, str) or not detail:
