@@ -1,4 +1,4 @@
-"""The canonical wire messages of the MQTT contract, version 1 (DESIGN.md, "MQTT contract").
+"""The canonical wire messages of the MQTT contract, version 1 (docs/CONTRACT.md, "MQTT").
 
 Buttons publish `event`, `heartbeat` and `status`; the hub answers on `ack`. Every parser here takes
 the raw payload bytes and either returns a typed message or raises `WireError` with a short

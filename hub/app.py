@@ -9,6 +9,9 @@ Start: each part in the order above; the MQTT connection comes last, so that eve
 touches is ready before the first one arrives. A part that fails to start is named in the log and
 the parts already started are stopped.
 
+Hooks: every hook of the pipeline (supervision's clock check, escalation's deadlines) is
+registered here, before the pipeline starts, so that no batch is planned without them.
+
 Stop: first the drain (ingest stops taking messages; the pipeline commits and acknowledges all it
 has), then the parts in reverse order (the MQTT adapter publishes the hub's clean `offline` status
 and disconnects without triggering the last will).
@@ -25,24 +28,27 @@ from typing import Final, Protocol
 
 import uvicorn
 
-from devices.profiles import make_profiles
 from devices.topics import Topics
 from hub import __version__, sdnotify, web
-from hub.api import ApiContext, Readiness, create_app
+from hub.api import ApiContext, Readiness, create_app, guard
 from hub.broker.fanout import MqttFanout
 from hub.broker.ingest import Ingest
 from hub.broker.mqtt import MqttAdapter, MqttMessage, Subscription
+from hub.broker.repair import TopicRepair
 from hub.broker.vendors import VendorRouter
 from hub.broker.watch import BrokerWatch
 from hub.clock import Clock, SystemClock
-from hub.config import Config
+from hub.config import Config, HttpSection
 from hub.domain.bus import Bus
-from hub.domain.model import Trouble, TroubleState
+from hub.domain.model import Trouble, TroubleKind, TroubleState
 from hub.errors import ChuongError
+from hub.escalation.engine import EscalationHooks
+from hub.escalation.policies import Policies
 from hub.escalation.scheduler import Escalator
 from hub.metrics import Metrics
 from hub.notify.dispatcher import Dispatcher
 from hub.store import Store
+from hub.store.retention import Policy, Pruner
 from hub.supervision import Supervisor
 from hub.writer.pipeline import Pipeline
 
@@ -65,21 +71,48 @@ class _UvicornServer(uvicorn.Server):
 
 class HttpServer:
     """uvicorn inside the hub's own event loop, on a socket bound here (so a taken port is a
-    clear error, not uvicorn's exit)."""
+    clear error, not uvicorn's exit), behind the front door of `hub.api.guard`: a request
+    deadline, connection caps under the open-file limit, and no log flood."""
 
-    def __init__(self, app: object, host: str, port: int) -> None:
+    def __init__(self, app: object, config: HttpSection, metrics: Metrics) -> None:
         self._app = app
-        self._host = host
-        self._port = port
+        self._config = config
+        self._metrics = metrics
+        self._host = config.host
+        self._port = config.port
         self._server: _UvicornServer | None = None
         self._task: asyncio.Task[None] | None = None
-        self.port = port
+        self._accept_errors: guard.AcceptErrors | None = None
+        self.port = config.port
+        self.limits: guard.Limits | None = None
 
     async def start(self) -> None:
+        open_files = guard.raise_open_file_limit()
+        cfg = self._config
+        cap = guard.connection_cap(cfg.max_connections, open_files)
+        if cap < cfg.max_connections:
+            log.warning(
+                "http: at most %d connections (not %d): the open-file limit is %d",
+                cap,
+                cfg.max_connections,
+                open_files,
+            )
+        self.limits = guard.Limits(
+            max_connections=cap,
+            max_per_address=min(cfg.max_connections_per_address, cap),
+            request_timeout_s=cfg.request_timeout_s,
+        )
+        limiter = guard.LogLimiter()
+        guard.limit_uvicorn_warnings(limiter, self._metrics.http_log_lines_skipped.inc)
+        self._accept_errors = guard.AcceptErrors(self._metrics, limiter)
+        self._accept_errors.install(asyncio.get_running_loop())
         sock = self._bind()
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self._app,  # type: ignore[arg-type]
+            http=guard.protocol_for(guard.Guard(self.limits, self._metrics, limiter)),
+            ws="none",
+            backlog=guard.ACCEPT_BACKLOG,
             log_config=None,
             access_log=False,
             lifespan="off",
@@ -93,7 +126,13 @@ class HttpServer:
                 self._task.result()
                 raise ChuongError("the HTTP server stopped while starting")
             await asyncio.sleep(0.01)
-        log.info("http: serving on http://%s:%d", self._host, self.port)
+        log.info(
+            "http: serving on http://%s:%d (at most %d connections, %d per address)",
+            self._host,
+            self.port,
+            self.limits.max_connections,
+            self.limits.max_per_address,
+        )
 
     def _bind(self) -> socket.socket:
         try:
@@ -110,6 +149,8 @@ class HttpServer:
         return sock
 
     async def stop(self) -> None:
+        if self._accept_errors is not None:
+            self._accept_errors.uninstall()
         if self._server is None or self._task is None:
             return
         self._server.should_exit = True
@@ -127,6 +168,7 @@ class Hub:
         self.bus = Bus()
         self.metrics = Metrics()
         self.topics = Topics(config.mqtt.root)
+        self._alarm_prefix = self.topics.alarm("")
         self.store = Store(
             config.store.path,
             busy_timeout_ms=config.store.busy_timeout_ms,
@@ -139,6 +181,8 @@ class Hub:
         self.watch: BrokerWatch | None = None
         self.vendors: VendorRouter | None = None
         self.supervisor: Supervisor | None = None
+        self.repair: TopicRepair | None = None
+        self.pruner: Pruner | None = None
         self._started: list[tuple[str, Part]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -157,7 +201,7 @@ class Hub:
             on_message=self._on_message,
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
-            on_publication_dropped=self.metrics.publications_dropped.inc,
+            on_publication_dropped=self._on_publication_dropped,
         )
         self.mqtt = mqtt
         await self._start("store", _StoreOpener(self.store))
@@ -176,7 +220,7 @@ class Hub:
         )
         self.pipeline = pipeline
         self.vendors = VendorRouter(
-            profiles=make_profiles(zigbee2mqtt_base=cfg.profiles.zigbee2mqtt_base_topic),
+            profiles=cfg.profiles.make_profiles(),
             listen=cfg.profiles.listen,
             supervision=cfg.supervision,
             state=lambda: pipeline.state,
@@ -188,20 +232,26 @@ class Hub:
         )
         if cfg.supervision.enabled:
             pipeline.add_press_hook(self.supervisor.check_clock)
+        policies = Policies(cfg.escalation, cfg.notifiers)
+        escalation_hooks = EscalationHooks(policies)
+        pipeline.add_hook(escalation_hooks.on_alarm)
+        pipeline.add_trouble_hook(escalation_hooks.on_trouble)
         await self._start("pipeline", pipeline)
         await self._start("vendors", self.vendors)
-        fanout = MqttFanout(
+        fanout = MqttFanout(bus=self.bus, publisher=mqtt, topics=self.topics)
+        await self._start("fanout", fanout)
+        self.repair = TopicRepair(
             bus=self.bus,
-            publisher=mqtt,
+            link=mqtt,
             topics=self.topics,
             state=state,
             store=self.store,
             clock=self.clock,
+            metrics=self.metrics,
+            execute=pipeline.execute,
         )
-        await self._start("fanout", fanout)
-        self.watch = BrokerWatch(
-            bus=self.bus, pipeline=pipeline, store=self.store, clock=self.clock
-        )
+        await self._start("topic-repair", self.repair)
+        self.watch = BrokerWatch(pipeline=pipeline, store=self.store, clock=self.clock)
         await self._start("broker-watch", self.watch)
         await self._start("supervisor", self.supervisor)
         notify = Dispatcher(
@@ -215,7 +265,7 @@ class Hub:
         )
         await self._start("notify", notify)
         escalator = Escalator(
-            config=cfg,
+            policies=policies,
             pipeline=pipeline,
             bus=self.bus,
             store=self.store,
@@ -223,10 +273,25 @@ class Hub:
             on_queued=notify.wake,
         )
         await self._start("escalation", escalator)
+        retention = cfg.store.retention
+        self.pruner = Pruner(
+            cfg.store.path,
+            Policy(
+                history_days=retention.history_days,
+                outbox_days=retention.outbox_days,
+                escalations_days=retention.escalations_days,
+                interval_s=retention.interval_s,
+                batch=retention.batch,
+            ),
+            clock=self.clock,
+            busy_timeout_ms=cfg.store.busy_timeout_ms,
+            on_pruned=lambda table, count: self.metrics.pruned.labels(table).inc(count),
+        )
+        await self._start("retention", self.pruner)
         if cfg.http.enabled:
             app = create_app(self._api_context())
             web.install(app)
-            self.http = HttpServer(app, cfg.http.host, cfg.http.port)
+            self.http = HttpServer(app, cfg.http, self.metrics)
             await self._start("http", self.http)
         await self._start("mqtt", mqtt)
         self._spawn(self._announce_ready(), "ready")
@@ -273,8 +338,19 @@ class Hub:
         self._tasks.append(asyncio.create_task(coro, name=name))  # type: ignore[arg-type]
 
     def _on_message(self, message: MqttMessage) -> None:
+        if message.topic.startswith(self._alarm_prefix):  # the hub's own, read back (repair)
+            if self.repair is not None:
+                self.repair.seen(message.topic, message.payload, message.retain)
+            if message.delivery is not None and self.mqtt is not None:  # read at QoS 0; in case
+                self.mqtt.ack(message.delivery)
+            return
         if self.ingest is not None:
             self.ingest.handle(message)
+
+    def _on_publication_dropped(self) -> None:
+        self.metrics.publications_dropped.inc()
+        if self.repair is not None:
+            self.repair.publication_dropped()
 
     def _on_connected(self, session_present: bool) -> None:
         self.metrics.mqtt_connected.set(1)
@@ -332,7 +408,7 @@ class Hub:
         return [
             Trouble(
                 id=0,
-                kind="store_unwritable",
+                kind=TroubleKind.STORE_UNWRITABLE,
                 subject="hub",
                 site_id=None,
                 state=TroubleState.OPEN,

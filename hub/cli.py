@@ -8,7 +8,7 @@
     chuong token list | revoke --name N
     chuong registry import FILE                upsert sites and buttons into the store
     chuong user add --username U --role R      a person who logs in to the page (hub/web/cli.py)
-    chuong registry export | list | credentials, chuong test-mode, chuong report (cli_registry.py)
+    chuong registry export | list | credentials, chuong test-mode, chuong report (registry/cli.py)
 
 Every command that reads the configuration takes `--config FILE` (or `CHUONG_CONFIG`), and every
 key can be overridden as `CHUONG_<SECTION>__<KEY>`.
@@ -135,14 +135,14 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_token_list(args: argparse.Namespace) -> int:
+    from hub.store import admin  # noqa: PLC0415
+
     config = load_config(args.config)
     with open_store(config) as conn:
-        rows = conn.execute(
-            "SELECT name, role, created_at, revoked_at FROM api_tokens ORDER BY name"
-        ).fetchall()
+        rows = admin.list_tokens(conn)
     for row in rows:
-        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else "live"
-        print(f"{row['name']}\t{row['role']}\tcreated {row['created_at']}\t{state}")
+        state = f"revoked {row.revoked_at}" if row.revoked_at else "live"
+        print(f"{row.name}\t{row.role}\tcreated {row.created_at}\t{state}")
     return 0
 
 

@@ -13,6 +13,8 @@ import contextlib
 import logging
 import os
 import secrets
+import shlex
+import shutil
 import signal
 import sqlite3
 import sys
@@ -158,20 +160,34 @@ def _banner(
     every: float,
 ) -> None:
     url = f"http://{host}:{port}"
+    chuong = _chuong_command()
     print(
         f"""
   chuong demo — Tiếng chuông cảnh báo
   ───────────────────────────────────
-  page and API   {url}      (API docs: {url}/docs)
+  page and API   {url}      (API description: {url}/openapi.json)
   log in as      {DEMO_OFFICER}  password {password}   (duty officer; new at every run)
   admin token    {token}
                  curl -H "Authorization: Bearer {token}" {url}/api/v1/alarms
   broker         {broker.host}:{broker.port} (private Mosquitto; data in {workdir})
   buttons        {len(registry.buttons)} simulated at {len(registry.sites)} sites, one pressing
                  every ~{every:.0f} s
-  press one      chuong sim --port {broker.port} --buttons 1 --prefix khach --duration 3
+  press one      {chuong} sim --port {broker.port} --buttons 1 --prefix khach --presses 1
 
   Ctrl+C stops everything.
 """,
         flush=True,
     )
+
+
+def _chuong_command() -> str:
+    """`chuong` as the demo's own shell can run it: `chuong` when that is this program on the
+    PATH, else the path it was started by (`make run` starts `.venv/bin/chuong`, which is not on
+    the PATH), else this Python with `-m hub`."""
+    program = Path(sys.argv[0])
+    if program.name != "chuong":
+        return f"{shlex.quote(sys.executable)} -m hub"
+    found = shutil.which("chuong")
+    if found is not None and Path(found).resolve() == program.resolve():
+        return "chuong"
+    return shlex.quote(str(program))

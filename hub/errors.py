@@ -3,7 +3,7 @@
 ChuongError
 ├── ConfigError           the configuration does not validate (carries one line per problem)
 ├── StoreError            the store cannot be opened, migrated or written
-│   └── StoreUnavailable  a write failed for a reason that may pass (disk full, I/O, locked)
+│   └── RowConflict       a command-line change clashes with a row (hub/store/admin.py)
 ├── RegistryError         a registry file or entry is invalid
 │   ├── RegistryNotFound  no site, button or open trouble with that id (HTTP 404)
 │   └── RegistryConflict  it exists already, or is still in use (HTTP 409)
@@ -27,10 +27,6 @@ class ConfigError(ChuongError):
 
 class StoreError(ChuongError):
     pass
-
-
-class StoreUnavailable(StoreError):
-    """A write failed in a way that may pass; the caller keeps the batch and retries."""
 
 
 class RegistryError(ChuongError):

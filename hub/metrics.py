@@ -38,6 +38,19 @@ class Metrics:
         self.rejected = Counter(
             "chuong_rejected_messages", "Messages rejected, by reason.", ["reason"], registry=r
         )
+        self.ignored = Counter(
+            "chuong_ignored_messages",
+            "Messages that carried nothing to record (a vendor's other traffic, a retained "
+            "replay), by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.pruned = Counter(
+            "chuong_store_pruned_rows",
+            "Rows deleted by the retention policy, by table.",
+            ["table"],
+            registry=r,
+        )
         self.alarms_raised = Counter("chuong_alarms_raised", "Alarms raised.", ["test"], registry=r)
         self.alarms_resolved = Counter(
             "chuong_alarms_resolved", "Alarms resolved, by outcome.", ["outcome"], registry=r
@@ -89,6 +102,18 @@ class Metrics:
             "Fan-out publications dropped because too many waited for the broker.",
             registry=r,
         )
+        self.alarm_topics_repaired = Counter(
+            "chuong_alarm_topics_repaired",
+            "Retained alarm topics published again (`published`) or cleared again (`cleared`) by"
+            " the topic repair after a connection or a dropped publication.",
+            ["action"],
+            registry=r,
+        )
+        self.alarm_topics_waiting = Gauge(
+            "chuong_alarm_topics_waiting",
+            "Retained alarm topics the current topic repair has still to publish.",
+            registry=r,
+        )
         self.mqtt_connected = Gauge(
             "chuong_mqtt_connected", "1 while connected to the broker.", registry=r
         )
@@ -103,6 +128,31 @@ class Metrics:
         )
         self.pipeline_backlog = Gauge(
             "chuong_pipeline_backlog", "Messages waiting to be committed.", registry=r
+        )
+        self.http_connections = Gauge(
+            "chuong_http_connections", "HTTP connections open (admitted by the caps).", registry=r
+        )
+        self.http_connections_closed = Counter(
+            "chuong_http_connections_closed",
+            "HTTP connections refused or closed by the front door, by reason (server_full, "
+            "address_full, pushed_out, timeout).",
+            ["reason"],
+            registry=r,
+        )
+        self.http_accept_errors = Counter(
+            "chuong_http_accept_errors",
+            "Failed accept() calls on the HTTP socket (out of descriptors or memory).",
+            registry=r,
+        )
+        self.http_log_lines_skipped = Counter(
+            "chuong_http_log_lines_skipped",
+            "Repeated HTTP server warnings left out of the log (at most one a minute per kind).",
+            registry=r,
+        )
+        self.http_bodies_refused = Counter(
+            "chuong_http_bodies_refused",
+            "Requests refused with 413 because their body was over the limit.",
+            registry=r,
         )
 
     def watch_alarms(self, counts: Callable[[], dict[str, int]]) -> None:

@@ -1,8 +1,10 @@
 """A private Mosquitto on a free port: for the tests, the demo and the benchmarks.
 
-The generated configuration is the one a post should run for no loss (config/mosquitto/): the
-persistence file is saved on every change, queues for absent clients are unbounded, and Nagle's
-algorithm is off.
+The generated configuration keeps the queue settings of the post's (config/mosquitto/): queues
+for absent clients far above any outage, Nagle's algorithm off. It differs in two ways: its
+persistence file is saved on every change by default (`save_every`), stricter than the post's
+5-second snapshot, and QoS 0 messages are not queued. The tests of the shipped configuration
+itself run that file (tests/integration/supervision/shipped.py).
 """
 
 from __future__ import annotations

@@ -42,6 +42,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--duration", type=float, default=None, metavar="S", help="stop after S seconds"
     )
     sim.add_argument(
+        "--presses",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop after N presses (the first at once)",
+    )
+    sim.add_argument(
         "--scenario",
         choices=scenarios.SCENARIOS,
         default=None,
@@ -55,18 +62,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run_sim(args: argparse.Namespace) -> int:
-    if args.buttons < 1:
-        print("chuong sim: --buttons must be at least 1", file=sys.stderr)
-        return 2
-    if args.press_every <= 0:
-        print("chuong sim: --press-every must be more than 0", file=sys.stderr)
-        return 2
-    width = max(2, len(str(args.buttons)))
+    width = max(2, len(str(max(args.buttons, 1))))
     ids = [f"{args.prefix}-{n:0{width}d}" for n in range(1, args.buttons + 1)]
-    if not all(is_button_id(i) for i in ids):
-        print(
-            f"chuong sim: --prefix {args.prefix!r} does not make valid button ids", file=sys.stderr
-        )
+    problem = _problem(args, ids)
+    if problem is not None:
+        print(f"chuong sim: {problem}", file=sys.stderr)
         return 2
     try:
         if args.scenario is not None:
@@ -75,6 +75,18 @@ def run_sim(args: argparse.Namespace) -> int:
         return asyncio.run(_simulate(args, ids))
     except KeyboardInterrupt:
         return 0
+
+
+def _problem(args: argparse.Namespace, ids: list[str]) -> str | None:
+    if args.buttons < 1:
+        return "--buttons must be at least 1"
+    if args.presses is not None and args.presses < 1:
+        return "--presses must be at least 1"
+    if args.press_every <= 0:
+        return "--press-every must be more than 0"
+    if not all(is_button_id(i) for i in ids):
+        return f"--prefix {args.prefix!r} does not make valid button ids"
+    return None
 
 
 async def _scenario(args: argparse.Namespace, button_id: str) -> None:
@@ -117,6 +129,7 @@ async def _simulate(args: argparse.Namespace, ids: list[str]) -> int:
             press_every=args.press_every,
             heartbeat_every=args.heartbeat_every or None,
             duration=args.duration,
+            count=args.presses,
             on_press=_print,
         )
     finally:

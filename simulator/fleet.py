@@ -68,10 +68,12 @@ class Fleet:
         press_every: float,
         heartbeat_every: float | None = 60.0,
         duration: float | None = None,
+        count: int | None = None,
         on_press: Callable[[PressReport], None] | None = None,
     ) -> int:
         """Random buttons press, on average once every `press_every` seconds (a Poisson process);
-        every button sends a heartbeat every `heartbeat_every` seconds. Returns presses made."""
+        every button sends a heartbeat every `heartbeat_every` seconds. With `count`, the first
+        press is at once and the run ends after `count` presses. Returns presses made."""
         deadline = None if duration is None else time.monotonic() + duration
         beats = None
         if heartbeat_every:
@@ -79,8 +81,12 @@ class Fleet:
         presses = 0
         pending: set[asyncio.Task[PressReport]] = set()
         try:
-            while deadline is None or time.monotonic() < deadline:
+            while (deadline is None or time.monotonic() < deadline) and (
+                count is None or presses < count
+            ):
                 wait = self._random.expovariate(1 / press_every)
+                if count is not None and presses == 0:
+                    wait = 0.0
                 if deadline is not None:
                     wait = min(wait, max(0.0, deadline - time.monotonic()))
                 await asyncio.sleep(wait)

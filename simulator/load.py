@@ -25,6 +25,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
+from devices.messages import AckMessage, WireError
 from devices.topics import DEFAULT_ROOT, Topics
 from simulator.button import new_event_id
 
@@ -54,6 +55,9 @@ class LoadPublisher:
         root: str = DEFAULT_ROOT,
         client_id: str | None = None,
         max_inflight: int = 1000,
+        username: str | None = None,
+        password: str | None = None,
+        listen_acks: bool = False,
     ) -> None:
         self.topics = Topics(root)
         self._host = host
@@ -65,6 +69,10 @@ class LoadPublisher:
         self.acknowledged: list[Sent] = []
         self.refused: list[Sent] = []
         self.puback_at: dict[tuple[str, str], float] = {}
+        self.received: set[tuple[str, str]] = set()
+        """(button, event id) of every press the hub said it received (with `listen_acks`): what
+        a button that repeats until it hears `received` may stop repeating."""
+        self._listen_acks = listen_acks
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id or f"load-{new_event_id()[:12]}",
@@ -75,7 +83,10 @@ class LoadPublisher:
         self._client.on_publish = self._on_publish
         self._client.on_socket_open = _nodelay
         self._connected = threading.Event()
-        self._client.on_connect = lambda c, u, f, r, p: self._connected.set()
+        if username is not None:
+            self._client.username_pw_set(username, password)
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
 
     async def connect(self, timeout: float = 10.0) -> None:
         loop = asyncio.get_running_loop()
@@ -83,6 +94,22 @@ class LoadPublisher:
         self._client.loop_start()
         if not await loop.run_in_executor(None, self._connected.wait, timeout):
             raise TimeoutError("the broker did not answer CONNECT")
+
+    def _on_connect(
+        self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
+    ) -> None:
+        if self._listen_acks and not reason.is_failure:
+            client.subscribe(self.topics.ack("+"), qos=1)
+        self._connected.set()
+
+    def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
+        button = message.topic.split("/")[-2]
+        try:
+            ack = AckMessage.parse(bytes(message.payload))
+        except WireError:
+            return
+        with self._lock:  # any state: `acknowledged` and `resolved` come after `received`
+            self.received.add((button, ack.event))
 
     def press(self, button: str, event_id: str | None = None, type_: str = "press") -> Sent:
         """Queue one press (non-blocking); its PUBACK is recorded when it arrives."""

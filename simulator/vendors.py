@@ -6,6 +6,8 @@ connections, each with the last will its firmware sets (devices/profiles documen
     VirtualTasmota("tasmota_49A3BC")            stat/<topic>/RESULT, tele/<topic>/LWT and STATE
     VirtualZigbee2MQTT()                        a bridge: zigbee2mqtt/<name>, …/availability
 
+    VirtualEsphome("quay-thuoc")                <prefix>/event/<name>/state, <prefix>/status
+
 MQTT 3.1.1, as these firmwares speak (a broker ACL denial is then silent).
 """
 
@@ -26,7 +28,8 @@ from simulator.button import ButtonError
 
 
 class VirtualDevice:
-    """One MQTT connection with a retained birth and last will, publishing QoS 1 by default."""
+    """One MQTT connection with a retained birth and last will, publishing its events at `qos`
+    (1 by default; 0 is these vendors' own default, which the shipped broker queues too)."""
 
     def __init__(
         self,
@@ -40,8 +43,10 @@ class VirtualDevice:
         username: str | None = None,
         password: str | None = None,
         keepalive: int = 30,
+        qos: int = 1,
     ) -> None:
         self.host = host
+        self.qos = qos
         self.port = port
         self.keepalive = keepalive
         self._will_topic = will_topic
@@ -73,18 +78,24 @@ class VirtualDevice:
         if self._refused is not None:
             self._client.loop_stop()
             raise ButtonError(f"the broker refused the connection: {self._refused}")
-        await self.publish(self._will_topic, self._online, retain=True)
+        await self.publish(self._will_topic, self._online, qos=1, retain=True)
 
     async def publish(
-        self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False
+        self, topic: str, payload: str | bytes, *, qos: int | None = None, retain: bool = False
     ) -> None:
+        qos = self.qos if qos is None else qos
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if qos:
             await asyncio.get_running_loop().run_in_executor(None, info.wait_for_publish, 10)
 
+    async def settle(self) -> None:
+        """A QoS 1 round trip (the birth again): once it returns, the broker has taken everything
+        published before on this connection, QoS 0 included."""
+        await self.publish(self._will_topic, self._online, qos=1, retain=True)
+
     async def go_offline(self) -> None:
         """A clean goodbye: the offline word, retained, then DISCONNECT (no last will)."""
-        await self.publish(self._will_topic, self._offline, retain=True)
+        await self.publish(self._will_topic, self._offline, qos=1, retain=True)
         await self.close()
 
     async def close(self) -> None:
@@ -197,3 +208,17 @@ class VirtualZigbee2MQTT(VirtualDevice):
         await self.publish(
             f"{self.base}/{name}/availability", json.dumps({"state": state}), retain=True
         )
+
+
+class VirtualEsphome(VirtualDevice):
+    """An ESPHome node on its own topics (`mqtt:` with the default `topic_prefix`)."""
+
+    def __init__(self, prefix: str, **kwargs: Any) -> None:
+        super().__init__(
+            prefix, will_topic=f"{prefix}/status", online="online", offline="offline", **kwargs
+        )
+        self.prefix = prefix
+
+    async def press(self, event_type: str = "single", name: str = "button") -> None:
+        body = json.dumps({"event_type": event_type})
+        await self.publish(f"{self.prefix}/event/{name}/state", body)

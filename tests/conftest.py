@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import resource
 import signal
 import sqlite3
 import subprocess
@@ -179,13 +180,17 @@ async def start_hub(
     running: list[RunningHub] = []
     tokens: dict[Role, str] = {}
 
-    async def start(registry: RegistryFile | None = SAMPLE_REGISTRY, **sections: Any) -> RunningHub:
+    async def start(
+        registry: RegistryFile | None = SAMPLE_REGISTRY,
+        subscribed_within: float = 10.0,
+        **sections: Any,
+    ) -> RunningHub:
         config = make_config(tmp_path, broker, **sections)
         tokens.update(seed_store(config, registry))
         hub = Hub(config)
         await hub.start()
         assert hub.mqtt is not None
-        assert await hub.mqtt.wait_subscribed(10), "the hub did not subscribe"
+        assert await hub.mqtt.wait_subscribed(subscribed_within), "the hub did not subscribe"
         harness = RunningHub(hub, config, tokens)
         running.append(harness)
         return harness
@@ -214,12 +219,35 @@ async def buttons(broker: Mosquitto) -> AsyncIterator[Callable[..., Awaitable[Vi
             await asyncio.wait_for(button.close(), 5)
 
 
+async def wait_hub_ready(
+    process: subprocess.Popen[bytes], url: str, log: Callable[[], str], timeout: float
+) -> None:
+    """Until the hub at `url` answers /readyz 200; fail with its log if it exits first."""
+
+    async def ready() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"the hub exited with {process.returncode}:\n{log()}")
+        try:
+            async with httpx.AsyncClient(timeout=1) as client:
+                return (await client.get(f"{url}/readyz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    await wait_for(ready, timeout)
+
+
 class HubProcess:
     """The hub as a real subprocess (`python -m hub run`), for kill -9 and signal tests."""
 
     def __init__(
-        self, tmp_path: Path, broker: Mosquitto, env: dict[str, str] | None = None
+        self,
+        tmp_path: Path,
+        broker: Mosquitto,
+        env: dict[str, str] | None = None,
+        open_files: tuple[int, int] | None = None,
     ) -> None:
+        self.open_files = open_files
+        """(soft, hard) limit on the hub's open files, if not inherited"""
         self.http_port = free_port()
         self.db = tmp_path / "hub.db"
         self.log_path = tmp_path / "hub.log"
@@ -244,26 +272,24 @@ class HubProcess:
 
     def start(self) -> HubProcess:
         self._log = self.log_path.open("ab")
+        limits = self.open_files
+
+        def limit() -> None:
+            if limits is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hub", "run"],
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            preexec_fn=limit if limits is not None else None,  # noqa: PLW1509 (before exec only)
         )
         return self
 
     async def wait_ready(self, timeout: float = 20.0) -> None:
-        async def ready() -> bool:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                pytest.fail(f"the hub exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                async with httpx.AsyncClient(timeout=1) as client:
-                    return (await client.get(f"{self.url}/readyz")).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        await wait_for(ready, timeout)
+        assert self.process is not None
+        await wait_hub_ready(self.process, self.url, self.log, timeout)
 
     def kill(self) -> None:
         """kill -9: no drain, no goodbye."""
@@ -289,8 +315,10 @@ class HubProcess:
 def hub_process(tmp_path: Path, broker: Mosquitto) -> Iterator[Callable[..., HubProcess]]:
     made: list[HubProcess] = []
 
-    def make(env: dict[str, str] | None = None) -> HubProcess:
-        process = HubProcess(tmp_path, broker, env)
+    def make(
+        env: dict[str, str] | None = None, open_files: tuple[int, int] | None = None
+    ) -> HubProcess:
+        process = HubProcess(tmp_path, broker, env, open_files)
         made.append(process)
         return process
 

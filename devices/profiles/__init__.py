@@ -13,37 +13,47 @@ from __future__ import annotations
 
 from typing import Final
 
-from devices.profiles.base import CANONICAL, Power, Profile, Supervised
+from devices.profiles.base import (
+    CANONICAL,
+    Power,
+    Profile,
+    ProfileName,
+    ProfileSettings,
+    Supervised,
+)
 from devices.profiles.esphome import Esphome
 from devices.profiles.shelly_gen1 import ShellyGen1
 from devices.profiles.shelly_gen2 import ShellyGen2
 from devices.profiles.tasmota import Tasmota
-from devices.profiles.zigbee2mqtt import DEFAULT_BASE, Zigbee2Mqtt
+from devices.profiles.zigbee2mqtt import Zigbee2Mqtt
 
 __all__ = [
     "CANONICAL",
+    "PROFILES",
     "PROFILE_NAMES",
     "Power",
     "Profile",
+    "ProfileName",
+    "ProfileSettings",
     "Supervised",
     "check_native_id",
     "make_profiles",
     "supervised_by",
 ]
 
-_CLASSES: Final = (ShellyGen1, ShellyGen2, Tasmota, Esphome, Zigbee2Mqtt)
-PROFILE_NAMES: Final = tuple(cls.name for cls in _CLASSES)
+PROFILES: Final[tuple[type[Profile], ...]] = (ShellyGen1, ShellyGen2, Tasmota, Esphome, Zigbee2Mqtt)
+"""Every profile, one line each (docs/ARCHITECTURE.md, "Adding a vendor profile")."""
+PROFILE_NAMES: Final[tuple[ProfileName, ...]] = tuple(cls.name for cls in PROFILES)
 
 
-def make_profiles(*, zigbee2mqtt_base: str = DEFAULT_BASE) -> dict[str, Profile]:
+def make_profiles(settings: ProfileSettings | None = None) -> dict[str, Profile]:
     """One instance of every profile, by name (each keeps its own per-device memory)."""
-    profiles: list[Profile] = [ShellyGen1(), ShellyGen2(), Tasmota(), Esphome()]
-    profiles.append(Zigbee2Mqtt(zigbee2mqtt_base))
-    return {profile.name: profile for profile in profiles}
+    settings = settings or ProfileSettings()
+    return {cls.name: cls.make(settings) for cls in PROFILES}
 
 
 def _profile_class(name: str | None) -> type[Profile] | None:
-    return next((cls for cls in _CLASSES if cls.name == name), None)
+    return next((cls for cls in PROFILES if cls.name == name), None)
 
 
 def supervised_by(profile: str | None) -> Supervised:

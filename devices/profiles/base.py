@@ -24,7 +24,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import ClassVar, Final
+from typing import ClassVar, Final, Literal
 
 from devices.messages import (
     EVENT_ID_RE,
@@ -130,10 +130,22 @@ class Memory:
         return old
 
 
+ProfileName = Literal["shelly-gen1", "shelly-gen2", "tasmota", "esphome", "zigbee2mqtt"]
+"""The registry's `profile` values (a test checks it against `devices.profiles.PROFILES`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileSettings:
+    """What a profile may need to know when it is made: the hub's `[profiles]` keys."""
+
+    zigbee2mqtt_base: str = "zigbee2mqtt"
+    """Zigbee2MQTT's `mqtt.base_topic`."""
+
+
 class Profile(ABC):
     """One device family. Subclasses set the class attributes and implement the four methods."""
 
-    name: ClassVar[str]
+    name: ClassVar[ProfileName]
     """The registry's `profile` value, e.g. `shelly-gen1`."""
     tag: ClassVar[str]
     """Short prefix of the ids the profile makes (event ids, ids of unregistered devices)."""
@@ -143,6 +155,11 @@ class Profile(ABC):
 
     def __init__(self) -> None:
         self.memory = Memory()
+
+    @classmethod
+    def make(cls, settings: ProfileSettings) -> Profile:
+        """One instance for the hub (a profile that needs a setting overrides this)."""
+        return cls()
 
     @abstractmethod
     def subscriptions(self) -> tuple[tuple[str, int], ...]:

@@ -25,6 +25,7 @@ from devices.profiles.base import (
     DeviceAcl,
     Power,
     Profile,
+    ProfileName,
     Received,
     Supervised,
     VendorMessage,
@@ -54,7 +55,7 @@ def event_kind(event_type: str) -> EventType | None:
 
 
 class Esphome(Profile):
-    name: ClassVar[str] = "esphome"
+    name: ClassVar[ProfileName] = "esphome"
     tag: ClassVar[str] = "eh"
     supervised: ClassVar[Supervised] = Supervised(Power.MAINS, None, sleep_will=True)
 

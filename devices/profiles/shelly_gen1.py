@@ -26,6 +26,7 @@ from devices.profiles.base import (
     DeviceAcl,
     Power,
     Profile,
+    ProfileName,
     Received,
     Supervised,
     VendorMessage,
@@ -54,7 +55,7 @@ EVENTS: Final = {
 
 
 class ShellyGen1(Profile):
-    name: ClassVar[str] = "shelly-gen1"
+    name: ClassVar[ProfileName] = "shelly-gen1"
     tag: ClassVar[str] = "s1"
     supervised: ClassVar[Supervised] = Supervised(Power.BATTERY, 12 * 3600, sleep_will=True)
 

@@ -23,6 +23,7 @@ from devices.profiles.base import (
     DeviceAcl,
     Power,
     Profile,
+    ProfileName,
     Received,
     Supervised,
     VendorMessage,
@@ -46,7 +47,7 @@ EVENTS: Final = {
 
 
 class ShellyGen2(Profile):
-    name: ClassVar[str] = "shelly-gen2"
+    name: ClassVar[ProfileName] = "shelly-gen2"
     tag: ClassVar[str] = "s2"
     supervised: ClassVar[Supervised] = Supervised(Power.MAINS, None, sleep_will=True)
 

@@ -20,6 +20,7 @@ from devices.profiles.base import (
     DeviceAcl,
     Power,
     Profile,
+    ProfileName,
     Received,
     Supervised,
     VendorMessage,
@@ -47,7 +48,7 @@ NOT_PRESSES: Final = frozenset({"CLEAR"})
 
 
 class Tasmota(Profile):
-    name: ClassVar[str] = "tasmota"
+    name: ClassVar[ProfileName] = "tasmota"
     tag: ClassVar[str] = "ta"
     # STATE every TelePeriod (300 s): silence beyond that (plus grace) means it is gone even if
     # its connection lingers; its last will (keepalive 30 s) tells a lost connection in ~50 s.

@@ -30,6 +30,8 @@ from devices.profiles.base import (
     DeviceAcl,
     Power,
     Profile,
+    ProfileName,
+    ProfileSettings,
     Received,
     Supervised,
     VendorMessage,
@@ -44,7 +46,7 @@ from devices.profiles.base import (
     text,
 )
 
-DEFAULT_BASE: Final = "zigbee2mqtt"
+DEFAULT_BASE: Final = ProfileSettings().zigbee2mqtt_base
 BRIDGE: Final = "bridge"
 SOS_ACTIONS: Final = frozenset({"emergency", "sos", "panic"})
 ACTIONS: Final = {
@@ -62,7 +64,7 @@ NOT_PRESSES: Final = ("release", "stop")
 
 
 class Zigbee2Mqtt(Profile):
-    name: ClassVar[str] = "zigbee2mqtt"
+    name: ClassVar[ProfileName] = "zigbee2mqtt"
     tag: ClassVar[str] = "z2m"
     supervised: ClassVar[Supervised] = Supervised(Power.BATTERY, 25 * 3600, sleep_will=False)
     per_device_users: ClassVar[bool] = False
@@ -71,6 +73,10 @@ class Zigbee2Mqtt(Profile):
         super().__init__()
         self.base = base_topic
         self._topic_re = re.compile(rf"{re.escape(base_topic)}/([^/]+)(/availability|/state)?\Z")
+
+    @classmethod
+    def make(cls, settings: ProfileSettings) -> Profile:
+        return cls(settings.zigbee2mqtt_base)
 
     def subscriptions(self) -> tuple[tuple[str, int], ...]:
         return (

@@ -1,12 +1,13 @@
-"""The HTTP API (DESIGN.md, "HTTP contract"): a FastAPI app built from the hub's parts."""
+"""The HTTP API (docs/CONTRACT.md, "HTTP"): a FastAPI app built from the hub's parts."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from hub.api import acklink, alarms, health, manage, registry, reports, stream, troubles
+from hub.api.bodies import BodyLimit
 from hub.api.context import ApiContext, Readiness
-from hub.api.headers import SecurityHeaders
+from hub.api.headers import SecurityHeaders, internal_error
 
 __all__ = ["ApiContext", "Readiness", "create_app"]
 
@@ -16,9 +17,19 @@ def create_app(context: ApiContext) -> FastAPI:
         title="chuong hub",
         version=context.version,
         description="Alarms from call buttons, for the duty officer at the police post.",
+        # The interactive pages (Swagger UI, ReDoc) would run scripts from a CDN on the hub's own
+        # origin: they are not served. The description of the API is, at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.context = context
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        BodyLimit,
+        default=context.config.http.max_body_kib * 1024,
+        on_refused=context.metrics.http_bodies_refused.inc,
+    )
+    app.add_middleware(SecurityHeaders)  # added last: outside the body limit, so its 413 has them
+    app.add_exception_handler(Exception, internal_error)
     for module in (health, alarms, registry, troubles, stream, reports, manage, acklink):
         app.include_router(module.router)
     return app

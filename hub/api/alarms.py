@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
 from pydantic import BaseModel, Field, field_validator
 
 from hub.api.auth import Context, Officer, Viewer
+from hub.api.params import Moment
 from hub.clock import iso
 from hub.domain.alarms import NOTE_MAX_CHARS
 from hub.domain.model import AlarmState, Outcome, Role
@@ -80,8 +80,8 @@ async def list_alarms(
         list[str], Query(description="active, acknowledged, resolved; comma-separated or repeated")
     ] = [],  # noqa: B006
     site: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[datetime | None, Query(description="raised at or after (ISO-8601)")] = None,
-    until: Annotated[datetime | None, Query(description="raised before (ISO-8601)")] = None,
+    since: Annotated[Moment | None, Query(description="raised at or after (ISO-8601)")] = None,
+    until: Annotated[Moment | None, Query(description="raised before (ISO-8601)")] = None,
     outcome: Outcome | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,

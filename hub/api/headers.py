@@ -10,12 +10,14 @@ page's policy); what it does not set, this adds:
                                         browsers; the others read frame-ancestors)
     Content-Security-Policy             `default-src 'none'; frame-ancestors 'none'` for data
                                         (JSON, CSV, text); only `frame-ancestors 'none'` for an
-                                        HTML page without its own (FastAPI's /docs loads scripts)
+                                        HTML page that sets no policy of its own
     Cache-Control: no-store             alarms, sites and phone numbers are kept by no browser
                                         cache and no proxy
 
-A pure ASGI middleware, so that the live stream is passed through untouched. (An unhandled error
-is answered outside it, by Starlette: a bare 500 with no data.)
+A pure ASGI middleware, so that the live stream is passed through untouched. An unhandled error
+is answered outside it, by Starlette's outermost middleware: `internal_error`, its handler, adds
+the headers itself. The answers the HTTP server writes on its own (400, 408, 503) carry them too
+(`hub.api.guard`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from __future__ import annotations
 from typing import Final
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DEFAULTS: Final = {
@@ -59,3 +63,12 @@ def _add_defaults(headers: MutableHeaders) -> None:
     if "Content-Security-Policy" not in headers:
         html = headers.get("Content-Type", "").startswith("text/html")
         headers["Content-Security-Policy"] = PAGE_POLICY if html else DATA_POLICY
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """The answer to an unhandled error (Starlette logs its traceback): no detail of the error,
+    and the security headers, which the middleware above cannot add to it."""
+    headers = {**DEFAULTS, "Content-Security-Policy": DATA_POLICY}
+    return JSONResponse(
+        {"detail": "internal error: the hub logged it"}, status_code=500, headers=headers
+    )

@@ -31,7 +31,6 @@ from hub.clock import parse_iso
 from hub.domain.model import TroubleState
 from hub.errors import RegistryConflict, RegistryError, RegistryNotFound
 from hub.registry.commands import (
-    UNTESTED_SQL,
     AddButton,
     AddSite,
     ClearTroubleById,
@@ -219,19 +218,19 @@ async def untested(
 ) -> list[Untested]:
     now = ctx.clock.now()
     try:
-        rows = await ctx.store.reader.execute_fetchall(UNTESTED_SQL, (untested_cutoff(now, days),))
+        rows = await ctx.store.untested_buttons(untested_cutoff(now, days))
     except sqlite3.Error as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"store: {exc}") from None
     return [
         Untested(
-            button_id=row["button_id"],
-            site_id=row["site_id"],
-            site_name=row["site_name"],
-            label=row["label"],
-            last_test_at=row["last_test_at"],
+            button_id=row.button_id,
+            site_id=row.site_id,
+            site_name=row.site_name,
+            label=row.label,
+            last_test_at=row.last_test_at,
             days_since=None
-            if row["last_test_at"] is None
-            else (now - parse_iso(row["last_test_at"])).days,
+            if row.last_test_at is None
+            else (now - parse_iso(row.last_test_at)).days,
         )
         for row in rows
     ]

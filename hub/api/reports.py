@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -13,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import StreamingResponse
 
 from hub.api.auth import Context, Viewer
+from hub.api.params import Moment
 from hub.clock import iso
 from hub.domain.model import AlarmState, Outcome
 from hub.reports.monthly import CSV_COLUMNS, MonthlyReport, csv_row, month_bounds, monthly_report
@@ -40,8 +40,8 @@ async def alarms_csv(
     _: Viewer,
     state: Annotated[list[AlarmState], Query(description="repeat for several")] = [],  # noqa: B006
     site: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[datetime | None, Query(description="raised at or after (ISO-8601)")] = None,
-    until: Annotated[datetime | None, Query(description="raised before (ISO-8601)")] = None,
+    since: Annotated[Moment | None, Query(description="raised at or after (ISO-8601)")] = None,
+    until: Annotated[Moment | None, Query(description="raised before (ISO-8601)")] = None,
     outcome: Outcome | None = None,
 ) -> StreamingResponse:
     where = AlarmFilter(

@@ -4,7 +4,7 @@ It owns the connection, the persistent session, the subscriptions, the hub's ret
 last will, and manual acknowledgement. Everything else sees typed `MqttMessage`s and calls `ack`
 and `publish`.
 
-How it keeps presses safe (see ../shared/reference/mqtt-and-mosquitto.md):
+How it keeps presses safe (the facts behind each point: docs/FACTS.md, "MQTT and paho-mqtt"):
 
 - paho-mqtt 2.x with `manual_ack=True` set in the constructor, before any connection: a message is
   PUBACKed only when the pipeline calls `ack` after committing it.
@@ -24,9 +24,9 @@ How it keeps presses safe (see ../shared/reference/mqtt-and-mosquitto.md):
 - The hub's own QoS 1 publications (the fan-out) wait in paho until the broker takes them, at most
   `OUTGOING_LIMIT`: paho numbers them with 16-bit packet ids, and beyond 65,535 waiting it would
   refuse new ones silently. A publication refused there is logged and counted
-  (`chuong_mqtt_publications_dropped_total`); the fan-out is published again at every connection
-  (docs/DECISIONS.md says what that does not repair). The hub's own `online` status is retried
-  every second until the queue has room.
+  (`chuong_mqtt_publications_dropped_total`), and `on_publication_dropped` tells the topic repair
+  (hub/broker/repair.py), which publishes the open alarms again once `outgoing` is low. The hub's
+  own `online` status is retried every second until the queue has room.
 
 Asyncio integration follows aiomqtt: paho's socket callbacks register the socket with the event
 loop (`add_reader`/`add_writer`), a 1 s task runs `loop_misc` for keepalive, and paho's callbacks
@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import socket
 import ssl
 import threading
@@ -55,6 +54,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from hub.backoff import Backoff, Retries
 from hub.clock import Clock
 from hub.config import MqttSection
 from hub.domain.inbound import Delivery
@@ -93,23 +93,6 @@ class Subscription:
     qos: int
 
 
-class Backoff:
-    """Exponential backoff with jitter: each delay is uniform in [base/2, base], base doubling."""
-
-    def __init__(self, minimum: float, maximum: float) -> None:
-        self._min = minimum
-        self._max = maximum
-        self._attempt = 0
-
-    def next(self) -> float:
-        base = min(self._max, self._min * 2**self._attempt)
-        self._attempt = min(self._attempt + 1, 32)
-        return random.uniform(base / 2, base)  # noqa: S311  # jitter, not cryptography
-
-    def reset(self) -> None:
-        self._attempt = 0
-
-
 class MqttAdapter:
     def __init__(
         self,
@@ -136,6 +119,8 @@ class MqttAdapter:
         self._on_disconnected_cb = on_disconnected
         self._on_publication_dropped = on_publication_dropped
         self._dropped = 0
+        self.outgoing_limit = OUTGOING_LIMIT
+        """The most QoS 1 publications that may wait for the broker (see `outgoing`)."""
         self._online_due = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
@@ -144,6 +129,7 @@ class MqttAdapter:
         self._connection = 0
         self._connected_at = 0.0
         self._subscribe_mid: int | None = None
+        self._retained_reads: dict[int, tuple[asyncio.Future[bool], bool]] = {}
         self._disconnected = asyncio.Event()
         self._subscribed = asyncio.Event()
         self._stopping = False
@@ -173,6 +159,12 @@ class MqttAdapter:
             return False
         return True
 
+    @property
+    def outgoing(self) -> int:
+        """QoS 1 publications waiting for the broker's PUBACK: in flight or queued in paho."""
+        client = self._client
+        return 0 if client is None else len(client._out_messages)
+
     def ack(self, delivery: Delivery) -> None:
         """PUBACK one message, only on the connection it arrived on."""
         client = self._client
@@ -191,6 +183,35 @@ class MqttAdapter:
             self._client.subscribe(
                 [(s.topic, SubscribeOptions(qos=s.qos, retainHandling=1)) for s in new]
             )
+
+    def read_retained(self, topic: str) -> asyncio.Future[bool]:
+        """Have the broker send again what it retains on `topic` (a filter): the retained
+        messages arrive through `on_message`, flagged retained, at QoS 0 (nothing of them is queued
+        or persisted for the hub's session). The future is True once all have arrived, False if
+        the broker refused the subscription or the connection ended first.
+
+        Two SUBSCRIBEs to the same filter, No Local (the hub's own live publications on it never
+        come back): the first with Retain Handling 0 (send the retained messages), the second
+        with 2 (send none). Mosquitto sends a subscription's retained messages before it answers
+        the next packet, so the second SUBACK closes the read (checked with Mosquitto 2.0.11: 3,000
+        retained messages, all before it; tests/hub/broker/test_mqtt_read_retained.py)."""
+        assert self._loop is not None
+        future: asyncio.Future[bool] = self._loop.create_future()
+        client = self._client
+        if client is None or not self.connected:
+            future.set_result(False)
+            return future
+        mids = []
+        for handling in (0, 2):
+            options = SubscribeOptions(qos=0, noLocal=True, retainHandling=handling)
+            result, mid = client.subscribe([(topic, options)])
+            if result != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
+                future.set_result(False)
+                return future
+            mids.append(mid)
+        self._retained_reads[mids[0]] = (future, False)
+        self._retained_reads[mids[1]] = (future, True)
+        return future
 
     def flush(self) -> None:
         """Write what paho has queued (the PUBACKs of a committed batch) now, on the loop's
@@ -213,8 +234,8 @@ class MqttAdapter:
             if self._dropped % DROP_LOG_EVERY == 1:
                 log.error(
                     "mqtt: %d publications wait for the broker; dropped the one on %s (%d so far);"
-                    " open alarms are published again at the next connection",
-                    OUTGOING_LIMIT,
+                    " the open alarms are published again once the queue is low",
+                    self.outgoing_limit,
                     topic,
                     self._dropped,
                 )
@@ -268,7 +289,7 @@ class MqttAdapter:
             manual_ack=True,  # before connecting: queued messages follow CONNACK at once
             reconnect_on_failure=False,  # this adapter reconnects, with jitter
         )
-        client.max_queued_messages_set(OUTGOING_LIMIT)
+        client.max_queued_messages_set(self.outgoing_limit)
         client.max_inflight_messages_set(100)
         client.connect_timeout = cfg.connect_timeout_s
         if cfg.username is not None:
@@ -294,7 +315,7 @@ class MqttAdapter:
         return client
 
     async def _run(self) -> None:
-        backoff = Backoff(self._config.reconnect_min_s, self._config.reconnect_max_s)
+        backoff = Retries(Backoff(self._config.reconnect_min_s, self._config.reconnect_max_s))
         loop = asyncio.get_running_loop()
         while not self._stopping:
             self._disconnected.clear()
@@ -465,6 +486,11 @@ class MqttAdapter:
         reasons: list[ReasonCode],
         properties: Properties | None,
     ) -> None:
+        if (read := self._retained_reads.pop(mid, None)) is not None:
+            future, last = read
+            if not future.done() and (last or any(r.is_failure for r in reasons)):
+                future.set_result(not any(r.is_failure for r in reasons))
+            return
         if mid != self._subscribe_mid:
             return
         refused = [
@@ -487,6 +513,10 @@ class MqttAdapter:
         was_connected = self.connected
         self.connected = False
         self._subscribed.clear()
+        for future, _ in self._retained_reads.values():
+            if not future.done():
+                future.set_result(False)
+        self._retained_reads.clear()
         self._disconnected.set()
         if self._stopping:
             return

@@ -7,7 +7,9 @@
   was away may be lost. Cleared by the next connection that finds its session.
 
 It also keeps `HubState.listening_since`, the moment the hub last connected: presses that arrive
-soon after may have waited in the broker (supervision and signed presses allow for that).
+soon after may have waited in the broker (supervision and signed presses allow for that). Like
+every change of the hub's state, it goes through the writer (`SetListening`), which publishes
+`BrokerConnected` / `BrokerDisconnected` once its batch is done.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import logging
 from typing import Final
 
 from hub.clock import Clock
-from hub.domain.bus import BrokerConnected, BrokerDisconnected, Bus
+from hub.domain.bus import BrokerConnected, BrokerDisconnected
+from hub.domain.model import TroubleKind
 from hub.errors import ChuongError
 from hub.store import Store
-from hub.writer.commands import ClearTrouble, RaiseTrouble, SetMeta
+from hub.writer.commands import ClearTrouble, RaiseTrouble, SetListening, SetMeta
 from hub.writer.pipeline import Pipeline
 from hub.writer.plan import Command
 
@@ -34,13 +37,11 @@ class BrokerWatch:
     def __init__(
         self,
         *,
-        bus: Bus,
         pipeline: Pipeline,
         store: Store,
         clock: Clock,
         grace_s: float = DISCONNECT_GRACE_S,
     ) -> None:
-        self._bus = bus
         self._clock = clock
         self._pipeline = pipeline
         self._store = store
@@ -61,17 +62,17 @@ class BrokerWatch:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def connected(self, session_present: bool) -> None:
-        self._pipeline.state.listening_since = self._clock.now()
+        now = self._clock.now()
+        commands: list[Command] = [SetListening(now, BrokerConnected(session_present))]
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        commands: list[Command] = []
         if self._reported_disconnect:
             self._reported_disconnect = False
-            commands.append(ClearTrouble("broker_disconnected", "hub", "connected again"))
+            commands.append(ClearTrouble(TroubleKind.BROKER_DISCONNECTED, "hub", "connected again"))
         if session_present:
             commands.append(
-                ClearTrouble("session_lost", "hub", "the broker kept the hub's session")
+                ClearTrouble(TroubleKind.SESSION_LOST, "hub", "the broker kept the hub's session")
             )
         elif self._session_established:
             log.error(
@@ -79,7 +80,7 @@ class BrokerWatch:
             )
             commands.append(
                 RaiseTrouble(
-                    "session_lost",
+                    TroubleKind.SESSION_LOST,
                     "hub",
                     "the broker had no session for the hub (restarted without persistence, or the "
                     "session expired): presses sent while the hub was away may be lost",
@@ -90,11 +91,9 @@ class BrokerWatch:
             commands.append(SetMeta(SESSION_KEY, "1"))
         for command in commands:
             self._run(command)
-        self._bus.publish(BrokerConnected(session_present))
 
     def disconnected(self, reason: str) -> None:
-        self._pipeline.state.listening_since = None
-        self._bus.publish(BrokerDisconnected(reason))
+        self._run(SetListening(None, BrokerDisconnected(reason)))
         if self._timer is None and not self._reported_disconnect:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(self._grace_s, self._report, reason)
@@ -102,9 +101,11 @@ class BrokerWatch:
     def _report(self, reason: str) -> None:
         self._timer = None
         self._reported_disconnect = True
-        self._run(RaiseTrouble("broker_disconnected", "hub", reason))
+        self._run(RaiseTrouble(TroubleKind.BROKER_DISCONNECTED, "hub", reason))
 
     def _run(self, command: Command) -> None:
+        if self._pipeline.closed:  # the hub is stopping: its state no longer matters
+            return
         task = asyncio.create_task(
             self._execute(command), name=f"broker-watch-{type(command).__name__}"
         )

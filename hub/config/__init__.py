@@ -28,13 +28,14 @@ from hub.config.escalation import EscalationSection, check_references
 from hub.config.hub import HubSection
 from hub.config.log import LogSection
 from hub.config.mqtt import MqttSection
-from hub.config.notifiers import Notifier, check_notifier_names
 from hub.config.profiles import ProfilesSection
 from hub.config.server import HttpSection
 from hub.config.store import StoreSection
 from hub.config.supervision import SupervisionSection
 from hub.config.web import WebSection
 from hub.errors import ConfigError
+from hub.notify.registry import NotifierSection
+from hub.notify.settings import check_notifier_names
 
 ENV_PREFIX: Final = "CHUONG_"
 CONFIG_PATH_ENV: Final = "CHUONG_CONFIG"
@@ -70,7 +71,7 @@ class Config(BaseSettings):
     store: StoreSection = Field(default_factory=StoreSection)
     http: HttpSection = Field(default_factory=HttpSection)
     log: LogSection = Field(default_factory=LogSection)
-    notifiers: dict[str, Notifier] = Field(
+    notifiers: dict[str, NotifierSection] = Field(
         default_factory=dict, description="Ways to reach a device or a person, by name."
     )
     escalation: EscalationSection = Field(default_factory=EscalationSection)

@@ -31,7 +31,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hub.config.notifiers import check_name
+from hub.domain.model import TroubleKind
+from hub.notify.settings import check_name
 
 
 class StepSection(BaseModel):
@@ -88,7 +89,7 @@ class RuleSection(BaseModel):
 class TroubleSection(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kinds: list[str] | None = Field(
+    kinds: list[TroubleKind] | None = Field(
         default=None, description="Trouble kinds that are notified (default: every kind)."
     )
     steps: list[StepSection] = Field(default_factory=list)

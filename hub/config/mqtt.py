@@ -19,7 +19,8 @@ class MqttSection(BaseModel):
         default=None,
         max_length=128,
         description="Fixed MQTT client id (default chuong-hub-<hub.id>); the persistent session "
-        "belongs to it, so it must never change between restarts.",
+        "belongs to it, so it must never change between restarts. The broker as shipped "
+        "replaces it by the user name (use_username_as_clientid): there the user is the session.",
     )
     username: str | None = Field(default=None, description="Broker user of the hub.")
     password: SecretStr | None = Field(default=None, description="Broker password of the hub.")
@@ -32,11 +33,13 @@ class MqttSection(BaseModel):
         "hub is away. Must cover the longest outage of the hub.",
     )
     receive_maximum: int = Field(
-        default=1000,
+        default=65535,
         ge=1,
         le=65535,
-        description="Presses the broker may have in flight to the hub before their PUBACK: the "
-        "largest group commit, and the most held in memory while the store cannot write.",
+        description="Messages the broker may have in flight to the hub before their PUBACK: the "
+        "largest group commit, and the most held in memory while the store cannot write. Keep "
+        "it at the most: Mosquitto 2.0.11 stops delivering a reconnecting hub's queue once it "
+        "has sent this many queued QoS 0 messages (docs/BROKER.md).",
     )
     connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
     reconnect_min_s: float = Field(default=0.5, gt=0, le=60, description="First reconnect delay.")

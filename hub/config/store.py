@@ -4,7 +4,41 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class RetentionSection(BaseModel):
+    """[store.retention]: how long each kind of row is kept (docs/DECISIONS.md, "Retention")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    history_days: int = Field(
+        default=0,
+        ge=0,
+        le=36500,
+        description="Alarms, presses, troubles and the audit log: kept this many days after "
+        "they ended; 0 = for ever (the default: the post's record).",
+    )
+    outbox_days: int = Field(
+        default=30, ge=1, le=36500, description="Sent, failed or cancelled notices."
+    )
+    escalations_days: int = Field(
+        default=30, ge=1, le=36500, description="Finished escalations of ended alarms."
+    )
+    interval_s: float = Field(
+        default=3600.0, gt=0, le=86400, description="How often the hub prunes."
+    )
+    batch: int = Field(
+        default=500, ge=1, le=100000, description="Most rows deleted in one transaction."
+    )
+
+    @model_validator(mode="after")
+    def _history_outlives_the_rest(self) -> RetentionSection:
+        if self.history_days and max(self.outbox_days, self.escalations_days) > self.history_days:
+            raise ValueError(
+                "history_days must be 0 (for ever) or at least outbox_days and escalations_days"
+            )
+        return self
 
 
 class StoreSection(BaseModel):
@@ -24,3 +58,4 @@ class StoreSection(BaseModel):
     probe_interval_s: float = Field(
         default=5.0, gt=0, le=300, description="How often an idle hub proves the store writable."
     )
+    retention: RetentionSection = Field(default_factory=RetentionSection)

@@ -1,4 +1,4 @@
-"""[web]: the duty officer's page: sessions and login rate limits."""
+"""[web]: the duty officer's page: sessions and login lock-out."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ class WebSection(BaseModel):
         default=10,
         ge=1,
         le=1000,
-        description="Failed logins for one user name, from anywhere, before it is refused for "
-        "the rest of the window.",
+        description="Failed logins for one user name from one address (or in one browser that "
+        "logged in as that user before) before that is refused for the rest of the window. "
+        "Failures elsewhere never lock a name out (docs/PAGE.md).",
     )
     login_failures_per_address: int = Field(
         default=30,

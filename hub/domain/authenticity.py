@@ -13,13 +13,13 @@ from typing import Final
 
 from devices.signing import Refusal, SignedFields, check, key_id
 from hub.domain.inbound import PressIn
-from hub.domain.model import Button, DeviceState
+from hub.domain.model import Button, DeviceState, TroubleKind
 
 BACKLOG_GRACE: Final = timedelta(minutes=5)
 """After the hub (re)connects, presses may arrive that waited in the broker while it was away;
 for this long an old device time is not held against them (the counter still stops replays)."""
 
-FORGERY_TROUBLE: Final = "possible_forgery"
+FORGERY_TROUBLE: Final = TroubleKind.POSSIBLE_FORGERY
 
 
 def refusal_of(

@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from hub.domain.model import Alarm, DeviceState, Trouble
+from hub.domain.model import AckState, Alarm, AlarmChange, DeviceState, Trouble
 
 log = logging.getLogger(__name__)
 
@@ -22,19 +22,18 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class AlarmChanged:
     alarm: Alarm
-    change: str
-    """raised, press, joined, acknowledged, resolved, escalated, republish"""
+    change: AlarmChange
     actor: str
 
 
 @dataclass(frozen=True, slots=True)
 class ButtonAck:
-    """Tell a button what became of its event (DESIGN's `ack` topic)."""
+    """Tell a button what became of its event (its `ack` topic: docs/CONTRACT.md, "MQTT")."""
 
     button: str
     event_id: str
     alarm_id: str
-    state: str
+    state: AckState
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +62,9 @@ Event = (
 Handler = Callable[[Event], None]
 
 
-class Subscription:
-    """A bounded queue of events; iterating ends when it overflowed or was closed."""
+class EventQueue:
+    """A bounded queue of events (`Bus.queue()`); iterating ends when it overflowed or was
+    closed. Not to be confused with `hub.broker.mqtt.Subscription`, a topic filter."""
 
     def __init__(self, bus: Bus, maxsize: int) -> None:
         self._bus = bus
@@ -110,8 +110,8 @@ class Bus:
         if handler in self._handlers:
             self._handlers.remove(handler)
 
-    def queue(self, maxsize: int = 1000) -> Subscription:
-        subscription = Subscription(self, maxsize)
+    def queue(self, maxsize: int = 1000) -> EventQueue:
+        subscription = EventQueue(self, maxsize)
         self.subscribe(subscription._offer)  # the subscription's own hook
         return subscription
 

@@ -1,6 +1,6 @@
 """Dedup and correlation: what one press means, given what is already known. Pure.
 
-The rules (DESIGN.md, "Dedup and correlation rules"), in the order they are applied:
+The rules (docs/CONTRACT.md, "Dedup and correlation"), in the order they are applied:
 
 1. Same button, same event id as an earlier event: a **duplicate**. Nothing new is recorded; the
    message is acknowledged again and the button's ack is sent again.

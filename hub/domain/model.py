@@ -6,9 +6,11 @@ batch that fails to commit leaves the hub's state as it was.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Final
 
 
 class AlarmState(StrEnum):
@@ -34,6 +36,56 @@ class Role(StrEnum):
 
 
 _ROLE_RANK = {Role.VIEWER: 0, Role.OFFICER: 1, Role.ADMIN: 2}
+
+
+class AlarmChange(StrEnum):
+    """What happened to an alarm: the bus's `AlarmChanged.change`, the audit's `alarm.<change>`."""
+
+    RAISED = "raised"
+    PRESS = "press"
+    """a button of the alarm pressed again"""
+    JOINED = "joined"
+    """another button of the site joined the open alarm"""
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    ESCALATED = "escalated"
+
+
+class AckState(StrEnum):
+    """What a button hears back on its `ack` topic about its event."""
+
+    RECEIVED = "received"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+ACK_STATE: Final[Mapping[AlarmState, AckState]] = {
+    AlarmState.ACTIVE: AckState.RECEIVED,
+    AlarmState.ACKNOWLEDGED: AckState.ACKNOWLEDGED,
+    AlarmState.RESOLVED: AckState.RESOLVED,
+}
+"""The ack a button hears for an alarm in each state."""
+
+
+class TroubleKind(StrEnum):
+    """Every kind of trouble the hub raises; the values are stored and shown as they are."""
+
+    # a button
+    TAMPER = "tamper"
+    BAD_MESSAGES = "bad_messages"
+    OFFLINE = "offline"
+    LOW_BATTERY = "low_battery"
+    CLOCK_SKEW = "clock_skew"
+    POSSIBLE_FORGERY = "possible_forgery"
+    TEST_MODE = "test_mode"
+    """a button left in test mode"""
+    SITE_TEST_MODE = "site_test_mode"
+    # the hub itself (subject `hub`) or one of its notifiers
+    SESSION_LOST = "session_lost"
+    BROKER_DISCONNECTED = "broker_disconnected"
+    STORE_UNWRITABLE = "store_unwritable"
+    INTERNAL_ERROR = "internal_error"
+    NOTIFIER_FAILING = "notifier_failing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +173,7 @@ class TroubleState(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Trouble:
     id: int
-    kind: str
+    kind: TroubleKind
     subject: str
     site_id: str | None
     state: TroubleState

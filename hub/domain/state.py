@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeAlias
 
-from hub.domain.model import Alarm, Button, DeviceState, Site, Trouble
+from hub.domain.model import Alarm, Button, DeviceState, Site, Trouble, TroubleKind
 
 AlarmKey: TypeAlias = tuple[str, bool]
 """(button or site id, test?) — test alarms and real alarms never correlate."""
@@ -51,7 +51,9 @@ class HubState:
         self.alarms: dict[str, Alarm] = {}
         self.by_button: dict[AlarmKey, str] = {}
         self.by_site: dict[AlarmKey, str] = {}
-        self.troubles: dict[tuple[str, str], Trouble] = {(t.kind, t.subject): t for t in troubles}
+        self.troubles: dict[tuple[TroubleKind, str], Trouble] = {
+            (t.kind, t.subject): t for t in troubles
+        }
         self.devices: dict[str, DeviceState] = {d.button_id: d for d in devices}
         for alarm in open_alarms:
             self._index(alarm)
@@ -79,6 +81,7 @@ class HubState:
             else:
                 self.troubles[key] = trouble
         self.devices.update(draft.devices)
+        self.listening_since = draft.listening_since
         self.next_alarm_seq = draft.next_alarm_seq
         self.next_trouble_id = draft.next_trouble_id
 
@@ -107,10 +110,11 @@ class Draft:
     def __init__(self, state: HubState) -> None:
         self.state = state
         self.alarms: dict[str, Alarm] = {}
-        self.troubles: dict[tuple[str, str], Trouble | None] = {}
+        self.troubles: dict[tuple[TroubleKind, str], Trouble | None] = {}
         self.devices: dict[str, DeviceState] = {}
         self.next_alarm_seq = state.next_alarm_seq
         self.next_trouble_id = state.next_trouble_id
+        self.listening_since = state.listening_since
         self._by_button: dict[AlarmKey, str | None] = {}
         self._by_site: dict[AlarmKey, str | None] = {}
         self.new_registry: Registry | None = None
@@ -161,7 +165,7 @@ class Draft:
         self.next_trouble_id += 1
         return trouble_id
 
-    def trouble(self, kind: str, subject: str) -> Trouble | None:
+    def trouble(self, kind: TroubleKind, subject: str) -> Trouble | None:
         key = (kind, subject)
         if key in self.troubles:
             return self.troubles[key]

@@ -1,4 +1,4 @@
-"""The alarm object of the contract (DESIGN.md), the same in MQTT and in the HTTP API.
+"""The alarm object of the contract (docs/CONTRACT.md), the same in MQTT and in the HTTP API.
 
     {"id", "state", "level", "site": {"id", "name"} | null, "devices": [button ids],
      "press_count", "raised_at", "acknowledged_at", "acknowledged_by", "resolved_at", "outcome",
@@ -18,7 +18,9 @@ from hub.clock import iso
 from hub.domain.model import Alarm, AlarmState, Outcome
 
 
-class SiteView(BaseModel):
+class SiteRefView(BaseModel):
+    """The site as kept with an alarm (`SiteRef`); the registry's is `hub.api.registry.SiteView`."""
+
     id: str
     name: str
     address: str = ""
@@ -31,7 +33,7 @@ class AlarmView(BaseModel):
     id: str
     state: AlarmState
     level: int = Field(description="0 when raised; each escalation step adds one")
-    site: SiteView | None = Field(description="null for a button the registry does not know")
+    site: SiteRefView | None = Field(description="null for a button the registry does not know")
     devices: list[str] = Field(description="buttons in the alarm, in the order they joined")
     press_count: int
     raised_at: datetime
@@ -58,7 +60,7 @@ class AlarmView(BaseModel):
             level=alarm.level,
             site=None
             if site is None
-            else SiteView(id=site.id, name=site.name, address=site.address, phone=site.phone),
+            else SiteRefView(id=site.id, name=site.name, address=site.address, phone=site.phone),
             devices=list(alarm.buttons),
             press_count=alarm.press_count,
             raised_at=alarm.raised_at,

@@ -15,14 +15,12 @@ Everything here runs in the pipeline's writer, does no I/O and changes nothing b
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Literal
 
-from hub.clock import iso
 from hub.domain import alarms
-from hub.domain.model import Alarm, AlarmState, Trouble, TroubleState
+from hub.domain.model import Alarm, AlarmChange, AlarmState, Trouble, TroubleState
 from hub.domain.views import AlarmView
 from hub.escalation.policies import Policies
 from hub.escalation.policy import (
@@ -35,25 +33,14 @@ from hub.escalation.policy import (
 )
 from hub.notify import outbox
 from hub.notify.message import TroubleSnapshot
+from hub.store.ops import (
+    Due,
+    RecheckSiteTroubles,
+    StartEscalation,
+    StopEscalation,
+    UpdateEscalation,
+)
 from hub.writer.plan import Command, Plan
-
-_START: Final = (
-    "INSERT OR IGNORE INTO escalations (subject, alarm_id, trouble_id, site_id, policy, "
-    "started_at, progress, next_due_at, state, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, '{}', ?, 'running', ?)"
-)
-_UPDATE: Final = (
-    "UPDATE escalations SET progress = ?, next_due_at = ?, state = ?, updated_at = ? "
-    "WHERE subject = ?"
-)
-_RECHECK_SITE: Final = (
-    "UPDATE escalations SET next_due_at = ? WHERE site_id = ? AND trouble_id IS NOT NULL "
-    "AND state = 'running' AND next_due_at > ?"
-)
-_STOP: Final = (
-    "UPDATE escalations SET state = 'stopped', next_due_at = NULL, updated_at = ? "
-    "WHERE subject = ? AND state = 'running'"
-)
 
 
 def alarm_key(alarm_id: str) -> str:
@@ -68,39 +55,27 @@ def alarm_body(alarm: Alarm, **extra: Any) -> dict[str, Any]:
     return {"alarm": AlarmView.of(alarm).model_dump(mode="json"), **extra}
 
 
-@dataclass(frozen=True, slots=True)
-class Due:
-    """An escalation row whose deadline has come, as the scheduler read it."""
-
-    subject: str
-    alarm_id: str | None
-    trouble_id: int | None
-    trouble_kind: str | None
-    trouble_subject: str | None
-    policy: str
-    started_at: datetime
-    progress: dict[int, int]
-    next_due_at: datetime
-
-
 class EscalationHooks:
     """The `AlarmHook` and `TroubleHook` of escalation."""
 
     def __init__(self, policies: Policies) -> None:
         self._policies = policies
 
-    def on_alarm(self, plan: Plan, old: Alarm | None, new: Alarm, change: str) -> None:
-        if change == "raised":
+    def on_alarm(self, plan: Plan, old: Alarm | None, new: Alarm, change: AlarmChange) -> None:
+        if change is AlarmChange.RAISED:
             policy = self._policies.for_alarm(new)
             if policy is not None:
                 start(plan, alarm_key(new.id), policy, new.raised_at, alarm_id=new.id)
         elif old is not None and old.state is AlarmState.ACTIVE and new.state is not old.state:
             self._stop_alarm(plan, old, new, change)
-        if change == "resolved" and new.site is not None and self._policies.troubles_escalate:
+        if (
+            change is AlarmChange.RESOLVED
+            and new.site is not None
+            and self._policies.troubles_escalate
+        ):
             # Troubles of the site held back while it alarmed are looked at again now (moving a
             # deadline earlier is always safe: `RunDue` decides from the policy, not from it).
-            now = iso(plan.now)
-            plan.changes.extra.append((_RECHECK_SITE, [(now, new.site.id, now)]))
+            plan.write(RecheckSiteTroubles(new.site.id, plan.now))
 
     def on_trouble(self, plan: Plan, trouble: Trouble) -> None:
         if trouble.state is TroubleState.OPEN:
@@ -115,15 +90,15 @@ class EscalationHooks:
                     site_id=trouble.site_id,
                 )
         elif self._policies.for_trouble(trouble) is not None:
-            plan.changes.extra.append((_STOP, [(iso(plan.now), trouble_key(trouble.id))]))
+            plan.write(StopEscalation(trouble_key(trouble.id), plan.now))
             outbox.cancel_for_trouble(plan, trouble.id)
             plan.audit("escalation.stopped", "hub", trouble_id=trouble.id, reason="cleared")
 
-    def _stop_alarm(self, plan: Plan, old: Alarm, new: Alarm, change: str) -> None:
+    def _stop_alarm(self, plan: Plan, old: Alarm, new: Alarm, change: AlarmChange) -> None:
         policy = self._policies.for_alarm(old)
         if policy is None:
             return
-        plan.changes.extra.append((_STOP, [(iso(plan.now), alarm_key(old.id))]))
+        plan.write(StopEscalation(alarm_key(old.id), plan.now))
         outbox.cancel_for_alarm(plan, old.id)
         plan.audit("escalation.stopped", "hub", alarm_id=old.id, reason=change, level=old.level)
         switched_on = {
@@ -156,21 +131,16 @@ def start(
 ) -> None:
     """Store the escalation of one alarm or trouble (kept as it is if it exists already)."""
     first = next_due(policy, started_at, {})
-    plan.changes.extra.append(
-        (
-            _START,
-            [
-                (
-                    subject,
-                    alarm_id,
-                    trouble_id,
-                    site_id,
-                    policy.name,
-                    iso(started_at),
-                    iso(first) if first else None,
-                    iso(plan.now),
-                )
-            ],
+    plan.write(
+        StartEscalation(
+            subject,
+            policy.name,
+            started_at,
+            first,
+            plan.now,
+            alarm_id=alarm_id,
+            trouble_id=trouble_id,
+            site_id=site_id,
         )
     )
 
@@ -188,23 +158,13 @@ class RunDue(Command):
             decision = self._alarm(plan, due.alarm_id)
         else:
             decision = self._trouble(plan)
+        state: Literal["running", "finished", "stopped"]
         if decision.next_due is not None:
             state = "running"
         else:  # the last step fired, or the alarm or trouble is no longer there to escalate
             state = "finished" if decision.firings else "stopped"
-        plan.changes.extra.append(
-            (
-                _UPDATE,
-                [
-                    (
-                        json.dumps({str(k): v for k, v in sorted(decision.progress.items())}),
-                        iso(decision.next_due) if decision.next_due else None,
-                        state,
-                        iso(plan.now),
-                        due.subject,
-                    )
-                ],
-            )
+        plan.write(
+            UpdateEscalation(due.subject, decision.progress, decision.next_due, state, plan.now)
         )
         return decision
 
@@ -217,14 +177,17 @@ class RunDue(Command):
         decision = decide_for_alarm(policy, alarm, due.progress, plan.now)
         if decision.level > alarm.level:
             alarm = alarms.escalate(alarm, decision.level, plan.now)
-            plan.save_alarm(alarm, "escalated", "hub", level=alarm.level, policy=policy.name)
+            plan.save_alarm(
+                alarm, AlarmChange.ESCALATED, "hub", level=alarm.level, policy=policy.name
+            )
         for firing in decision.firings:
             _queue_firing(plan, due.subject, firing, "alarm", alarm_body(alarm), alarm_id=alarm.id)
         return decision
 
     def _trouble(self, plan: Plan) -> Decision:
         due = self.due
-        trouble = plan.draft.trouble(due.trouble_kind or "", due.trouble_subject or "")
+        kind, subject = due.trouble_kind, due.trouble_subject or ""
+        trouble = None if kind is None else plan.draft.trouble(kind, subject)
         if trouble is None or trouble.id != due.trouble_id:  # cleared (and maybe raised anew)
             return Decision((), due.progress, None)
         policy = self.policies.for_trouble(trouble)
@@ -271,6 +234,6 @@ class Adopt(Command):
         state = plan.draft.state
         for alarm in state.alarms.values():
             if alarm.state is AlarmState.ACTIVE:
-                hooks.on_alarm(plan, None, alarm, "raised")
+                hooks.on_alarm(plan, None, alarm, AlarmChange.RAISED)
         for trouble in state.troubles.values():
             hooks.on_trouble(plan, trouble)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from hub.config.escalation import EscalationSection, StepSection
-from hub.config.notifiers import MqttNotifier, NotifierModel
 from hub.domain.model import Alarm, Trouble
 from hub.escalation.policy import DEFAULT_POLICY, TROUBLE_POLICY, Policy, Rule, Step, choose
+from hub.notify.mqtt import MqttNotifier
+from hub.notify.settings import NotifierSettings
 
 
 def _steps(configured: list[StepSection]) -> tuple[Step, ...]:
@@ -25,7 +26,9 @@ class Policies:
     whole chain checked, but never calls a person.
     """
 
-    def __init__(self, section: EscalationSection, notifiers: Mapping[str, NotifierModel]) -> None:
+    def __init__(
+        self, section: EscalationSection, notifiers: Mapping[str, NotifierSettings]
+    ) -> None:
         self._alarm: dict[str, Policy] = {
             DEFAULT_POLICY: Policy(DEFAULT_POLICY, _steps(section.steps))
         }

@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
-import aiosqlite
-
-from hub.clock import Clock, parse_iso
-from hub.config import Config
+from hub.clock import Clock
 from hub.domain.bus import AlarmChanged, Bus, Event, TroubleChanged
-from hub.domain.model import TroubleState
+from hub.domain.model import AlarmChange, TroubleState
 from hub.errors import ChuongError
-from hub.escalation.engine import Adopt, Due, EscalationHooks, RunDue
+from hub.escalation.engine import Adopt, RunDue
 from hub.escalation.policies import Policies
 from hub.store import Store
 from hub.writer.pipeline import Pipeline
@@ -39,43 +35,18 @@ HOLD_AFTER_ERROR: Final = timedelta(seconds=30)
 """An escalation whose step failed to commit (a bug) is tried again after this, not in a loop."""
 
 
-async def due_escalations(conn: aiosqlite.Connection, limit: int = BATCH) -> list[Due]:
-    rows = await conn.execute_fetchall(
-        "SELECT e.subject, e.alarm_id, e.trouble_id, e.policy, e.started_at, "
-        "e.progress, e.next_due_at, t.kind, t.subject AS trouble_subject "
-        "FROM escalations AS e LEFT JOIN troubles AS t ON t.id = e.trouble_id "
-        "WHERE e.next_due_at IS NOT NULL ORDER BY e.next_due_at LIMIT ?",
-        (limit,),
-    )
-    return [_due(row) for row in rows]
-
-
-def _due(row: Any) -> Due:
-    return Due(
-        subject=row["subject"],
-        alarm_id=row["alarm_id"],
-        trouble_id=row["trouble_id"],
-        trouble_kind=row["kind"],
-        trouble_subject=row["trouble_subject"],
-        policy=row["policy"],
-        started_at=parse_iso(row["started_at"]),
-        progress={int(k): int(v) for k, v in json.loads(row["progress"]).items()},
-        next_due_at=parse_iso(row["next_due_at"]),
-    )
-
-
 class Escalator:
     def __init__(
         self,
         *,
-        config: Config,
+        policies: Policies,
         pipeline: Pipeline,
         bus: Bus,
         store: Store,
         clock: Clock,
         on_queued: Callable[[], None],
     ) -> None:
-        self._policies = Policies(config.escalation, config.notifiers)
+        self._policies = policies
         self._pipeline = pipeline
         self._bus = bus
         self._store = store
@@ -86,9 +57,8 @@ class Escalator:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        hooks = EscalationHooks(self._policies)
-        self._pipeline.add_hook(hooks.on_alarm)
-        self._pipeline.add_trouble_hook(hooks.on_trouble)
+        """Adopt the open alarms and troubles, then run deadlines as they come. (The hooks that
+        store the deadlines, `EscalationHooks`, are registered with the pipeline by `hub.app`.)"""
         if not self._policies.enabled:
             log.info("escalation: no steps configured; alarms are shown on the page only")
             return
@@ -104,9 +74,10 @@ class Escalator:
             self._task = None
 
     def _on_event(self, event: Event) -> None:
-        if (isinstance(event, AlarmChanged) and event.change in ("raised", "resolved")) or (
-            isinstance(event, TroubleChanged) and event.trouble.state is TroubleState.OPEN
-        ):
+        if (
+            isinstance(event, AlarmChanged)
+            and event.change in (AlarmChange.RAISED, AlarmChange.RESOLVED)
+        ) or (isinstance(event, TroubleChanged) and event.trouble.state is TroubleState.OPEN):
             self._wake.set()
 
     async def _run(self) -> None:
@@ -127,7 +98,7 @@ class Escalator:
         self._wake.clear()
         now = self._clock.now()
         self._held = {s: t for s, t in self._held.items() if t > now}
-        rows = [r for r in await due_escalations(self._store.reader) if r.subject not in self._held]
+        rows = [r for r in await self._store.due_escalations(BATCH) if r.subject not in self._held]
         ran = 0
         for due in rows:
             if due.next_due_at > now:

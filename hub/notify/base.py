@@ -8,15 +8,17 @@ its tokens from whatever a library tells it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Generic, Protocol, TypeVar, get_args
 
 import httpx
 
+from hub.broker.fanout import Publisher
 from hub.domain.views import AlarmView
 from hub.errors import ChuongError
 from hub.notify.message import Message
+from hub.notify.settings import NotifierSettings
 
 _RETRYABLE_STATUS: Final = frozenset({408, 425, 429})
 
@@ -57,6 +59,33 @@ class Notifier(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Tools:
+    """What the hub lends a notifier when it is built."""
+
+    publisher: Publisher
+    """the hub's own MQTT connection"""
+    language: str
+    """`hub.language`: of the texts a notifier writes itself (buttons, labels)"""
+
+
+S = TypeVar("S", bound=NotifierSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierKind(Generic[S]):
+    """One type of notifier: its settings model (with `type: Literal["<type>"]`) and how to build
+    one from them. Each notifier module defines its `KIND`; hub/notify/registry.py lists them."""
+
+    settings: type[S]
+    build: Callable[[S, Tools], Notifier]
+
+    @property
+    def type(self) -> str:
+        (name,) = get_args(self.settings.model_fields["type"].annotation)
+        return str(name)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -108,3 +137,12 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None  # an HTTP date: the usual backoff will do
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The response's JSON object, or {} when it is not one (a proxy's page, a captive portal)."""
+    try:
+        value = response.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

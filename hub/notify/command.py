@@ -11,9 +11,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from typing import Final, Literal
 
-from hub.config.notifiers import CommandNotifier
-from hub.notify.base import NotifyError, Outgoing
+from pydantic import Field
+
+from hub.notify.base import NotifierKind, NotifyError, Outgoing
+from hub.notify.settings import NotifierSettings
+
+
+class CommandNotifier(NotifierSettings):
+    """A local program (a loud sound, a relay); the message on stdin, details in CHUONG_*."""
+
+    type: Literal["command"]
+    argv: list[str] = Field(min_length=1, description="Program and arguments (no shell).")
+
+    @property
+    def local(self) -> bool:
+        return True
+
 
 OUTPUT_KEEP = 300
 
@@ -61,3 +76,7 @@ class Program:
 
     async def close(self) -> None:
         return None
+
+
+KIND: Final = NotifierKind(CommandNotifier, lambda config, tools: Program(config))
+"""The registry's entry (hub/notify/registry.py)."""

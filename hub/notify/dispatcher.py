@@ -17,24 +17,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
 from prometheus_client import Counter
 
+from hub.backoff import Backoff
 from hub.broker.fanout import Publisher
 from hub.clock import Clock, iso
 from hub.config import Config
-from hub.config.notifiers import MqttNotifier, NotifierModel
 from hub.domain.bus import AlarmChanged, Bus, Event
+from hub.domain.model import AlarmChange, TroubleKind
 from hub.metrics import Metrics
-from hub.notify import build, outbox
+from hub.notify import outbox
 from hub.notify.base import Notifier, NotifyError, Outgoing
 from hub.notify.links import SECRET_META_KEY, LinkMaker, new_secret
 from hub.notify.message import render, zone
+from hub.notify.mqtt import MqttNotifier
+from hub.notify.registry import build
+from hub.notify.settings import NotifierSettings
 from hub.store import Store
+from hub.store.ops import OutboxRow
 from hub.writer.commands import ClearTrouble, RaiseTrouble, SetMeta
 from hub.writer.pipeline import Pipeline
 
@@ -45,7 +49,7 @@ IDLE_S: Final = 30.0
 GRACE_S: Final = 5.0
 """Beyond a notifier's own `timeout_s`, before its attempt is abandoned."""
 FAILURES_FOR_TROUBLE: Final = 3
-FAILING: Final = "notifier_failing"
+FAILING: Final = TroubleKind.NOTIFIER_FAILING
 ERROR_KEEP: Final = 300
 
 
@@ -56,7 +60,7 @@ def failing_subject(name: str) -> str:
 @dataclass(slots=True)
 class _Worker:
     name: str
-    config: NotifierModel
+    config: NotifierSettings
     notifier: Notifier
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     failures: int = 0
@@ -97,7 +101,7 @@ class Dispatcher:
             registry=self._metrics.registry,
         )
         await self._prepare_links()
-        for name in await outbox.pending_notifiers(self._store.reader) - set(cfg.notifiers):
+        for name in await self._store.pending_notifiers() - set(cfg.notifiers):
             log.warning("notify: pending notifications for %s, no longer configured: failed", name)
             await self._pipeline.execute(outbox.Abandon(name))
         for name, notifier_config in cfg.notifiers.items():
@@ -128,7 +132,10 @@ class Dispatcher:
 
     def _on_event(self, event: Event) -> None:
         # An acknowledgement or a resolve queues `clear` rows (a siren goes off) in its commit.
-        if isinstance(event, AlarmChanged) and event.change in ("acknowledged", "resolved"):
+        if isinstance(event, AlarmChanged) and event.change in (
+            AlarmChange.ACKNOWLEDGED,
+            AlarmChange.RESOLVED,
+        ):
             self.wake()
 
     async def _prepare_links(self) -> None:
@@ -161,7 +168,7 @@ class Dispatcher:
 
     async def _step(self, worker: _Worker) -> None:
         worker.wake.clear()  # before reading: a wake-up during the read is not lost
-        row = await outbox.next_pending(self._store.reader, worker.name)
+        row = await self._store.next_pending_notification(worker.name)
         wait = IDLE_S
         if row is not None:
             wait = (row.next_attempt_at - self._clock.now()).total_seconds()
@@ -171,7 +178,7 @@ class Dispatcher:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(worker.wake.wait(), min(wait, IDLE_S))
 
-    async def _deliver(self, worker: _Worker, row: outbox.OutboxRow) -> None:
+    async def _deliver(self, worker: _Worker, row: OutboxRow) -> None:
         attempt = row.attempts + 1
         await self._pipeline.execute(outbox.RecordAttempt(row, attempt))
         held_by = await self._held_by(worker, row)
@@ -199,16 +206,16 @@ class Dispatcher:
         else:
             await self._failed(worker, row, attempt, error[:ERROR_KEEP], permanent, retry_after)
 
-    async def _held_by(self, worker: _Worker, row: outbox.OutboxRow) -> str | None:
+    async def _held_by(self, worker: _Worker, row: OutboxRow) -> str | None:
         """For a shared device, another active alarm that still needs it on."""
         config = worker.config
         if row.event != "clear" or row.alarm_id is None:
             return None
         if not isinstance(config, MqttNotifier) or config.per_alarm:
             return None
-        return await outbox.other_active_alarm(self._store.reader, worker.name, row.alarm_id)
+        return await self._store.other_active_alarm(worker.name, row.alarm_id)
 
-    def _outgoing(self, worker: _Worker, row: outbox.OutboxRow) -> Outgoing:
+    def _outgoing(self, worker: _Worker, row: OutboxRow) -> Outgoing:
         cfg = self._config
         link = None
         if self._links is not None and worker.config.links and row.event == "alarm":
@@ -225,7 +232,7 @@ class Dispatcher:
         return Outgoing(row.key, row.event, row.body, message, link, cfg.hub.id)
 
     async def _delivered(
-        self, worker: _Worker, row: outbox.OutboxRow, attempt: int, note: str | None
+        self, worker: _Worker, row: OutboxRow, attempt: int, note: str | None
     ) -> None:
         await self._pipeline.execute(outbox.RecordOutcome(row, attempt, note=note))
         self._count(worker, "delivered")
@@ -239,7 +246,7 @@ class Dispatcher:
     async def _failed(
         self,
         worker: _Worker,
-        row: outbox.OutboxRow,
+        row: OutboxRow,
         attempt: int,
         error: str,
         permanent: bool,
@@ -284,8 +291,8 @@ class Dispatcher:
 
     @staticmethod
     def _retry_at(
-        config: NotifierModel,
-        row: outbox.OutboxRow,
+        config: NotifierSettings,
+        row: OutboxRow,
         attempt: int,
         now: datetime,
         permanent: bool,
@@ -296,8 +303,8 @@ class Dispatcher:
         if retry_after is not None:
             delay = retry_after
         else:
-            base = min(config.retry_max_s, config.retry_min_s * 2 ** min(attempt - 1, 30))
-            delay = base * random.uniform(0.8, 1.0)  # noqa: S311  # jitter, not cryptography
+            backoff = Backoff(config.retry_min_s, config.retry_max_s, jitter=(0.8, 1.0))
+            delay = backoff.delay(attempt - 1)
         retry_at = now + timedelta(seconds=delay)
         if retry_at - row.created_at > timedelta(seconds=config.give_up_after_s):
             return None

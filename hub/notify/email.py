@@ -11,9 +11,31 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Final, Literal
 
-from hub.config.notifiers import EmailNotifier
-from hub.notify.base import NotifyError, Outgoing, redact
+from pydantic import Field, SecretStr, model_validator
+
+from hub.notify.base import NotifierKind, NotifyError, Outgoing, redact
+from hub.notify.settings import NotifierSettings
+
+
+class EmailNotifier(NotifierSettings):
+    """A mail through an SMTP server."""
+
+    type: Literal["email"]
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = Field(min_length=3, description="From address.")
+    to: str = Field(min_length=3, description="One address.")
+
+    @model_validator(mode="after")
+    def _credentials(self) -> EmailNotifier:
+        if self.password is not None and self.username is None:
+            raise ValueError("password given without username")
+        return self
 
 
 class Email:
@@ -61,3 +83,7 @@ class Email:
 
 def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+KIND: Final = NotifierKind(EmailNotifier, lambda config, tools: Email(config))
+"""The registry's entry (hub/notify/registry.py)."""

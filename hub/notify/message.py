@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, field_serializer
 
 from hub.clock import iso
-from hub.domain.model import Trouble
+from hub.domain.model import Trouble, TroubleKind
 from hub.domain.views import AlarmView
 
 log = logging.getLogger(__name__)
@@ -83,42 +83,39 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
     },
 }
 
-TROUBLE_LABELS: Final[dict[str, dict[str, str]]] = {
+TROUBLE_LABELS: Final[dict[Language, dict[TroubleKind, str]]] = {
     "vi": {
-        "tamper": "nút bị tháo hoặc phá",
-        "bad_messages": "nút gửi tin sai",
-        "offline": "nút mất kết nối",
-        "button_offline": "nút mất kết nối",
-        "low_battery": "nút yếu pin",
-        "battery_low": "nút yếu pin",
-        "session_lost": "broker mất phiên của trung tâm",
-        "broker_disconnected": "trung tâm mất kết nối broker",
-        "store_unwritable": "không ghi được cơ sở dữ liệu",
-        "internal_error": "lỗi nội bộ",
-        "notifier_failing": "kênh báo tin bị lỗi",
-        "clock_skew": "đồng hồ của nút bị lệch",
-        "test_mode": "nút đang ở chế độ thử",
-        "site_test_mode": "cơ sở đang ở chế độ thử",
-        "possible_forgery": "nghi có tín hiệu giả mạo",
+        TroubleKind.TAMPER: "nút bị tháo hoặc phá",
+        TroubleKind.BAD_MESSAGES: "nút gửi tin sai",
+        TroubleKind.OFFLINE: "nút mất kết nối",
+        TroubleKind.LOW_BATTERY: "nút yếu pin",
+        TroubleKind.CLOCK_SKEW: "đồng hồ của nút bị lệch",
+        TroubleKind.POSSIBLE_FORGERY: "tin có thể bị giả mạo",
+        TroubleKind.TEST_MODE: "nút đang ở chế độ thử",
+        TroubleKind.SITE_TEST_MODE: "địa điểm đang ở chế độ thử",
+        TroubleKind.SESSION_LOST: "broker mất phiên của trung tâm",
+        TroubleKind.BROKER_DISCONNECTED: "trung tâm mất kết nối broker",
+        TroubleKind.STORE_UNWRITABLE: "không ghi được cơ sở dữ liệu",
+        TroubleKind.INTERNAL_ERROR: "lỗi nội bộ",
+        TroubleKind.NOTIFIER_FAILING: "kênh báo tin bị lỗi",
     },
     "en": {
-        "tamper": "button tampered with",
-        "bad_messages": "button sends invalid messages",
-        "offline": "button offline",
-        "button_offline": "button offline",
-        "low_battery": "button battery low",
-        "battery_low": "button battery low",
-        "session_lost": "the broker lost the hub's session",
-        "broker_disconnected": "the hub is cut off from the broker",
-        "store_unwritable": "the store cannot be written",
-        "internal_error": "internal error",
-        "notifier_failing": "a notifier is failing",
-        "clock_skew": "the button's clock is off",
-        "test_mode": "button in test mode",
-        "site_test_mode": "site in test mode",
-        "possible_forgery": "possibly forged signal",
+        TroubleKind.TAMPER: "button tampered with",
+        TroubleKind.BAD_MESSAGES: "button sends invalid messages",
+        TroubleKind.OFFLINE: "button offline",
+        TroubleKind.LOW_BATTERY: "button battery low",
+        TroubleKind.CLOCK_SKEW: "button clock is off",
+        TroubleKind.POSSIBLE_FORGERY: "possibly forged message",
+        TroubleKind.TEST_MODE: "button in test mode",
+        TroubleKind.SITE_TEST_MODE: "site in test mode",
+        TroubleKind.SESSION_LOST: "the broker lost the hub's session",
+        TroubleKind.BROKER_DISCONNECTED: "the hub is cut off from the broker",
+        TroubleKind.STORE_UNWRITABLE: "the store cannot be written",
+        TroubleKind.INTERNAL_ERROR: "internal error",
+        TroubleKind.NOTIFIER_FAILING: "a notifier is failing",
     },
 }
+"""One label per trouble kind and language (a test checks that none is missing)."""
 
 _PUNCTUATION: Final = str.maketrans(
     {
@@ -256,7 +253,8 @@ def _closed(alarm: AlarmView, language: Language) -> Message:
 
 def _trouble(trouble: TroubleSnapshot, language: Language, where: tzinfo) -> Message:
     words = _WORDS[language]
-    label = TROUBLE_LABELS[language].get(trouble.kind, trouble.kind)
+    labels = TROUBLE_LABELS[language]
+    label = next((text for kind, text in labels.items() if kind == trouble.kind), trouble.kind)
     lines = [f"{words['trouble']} #{trouble.id}: {label}", f"{words['subject']}: {trouble.subject}"]
     if trouble.site_id:
         lines.append(f"{words['site']}: {trouble.site_id}")

@@ -15,11 +15,55 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Final
+from typing import Final, Literal
+
+from pydantic import Field, field_validator
 
 from hub.broker.fanout import Publisher
-from hub.config.notifiers import MqttNotifier
-from hub.notify.base import Outgoing
+from hub.notify.base import NotifierKind, Outgoing
+from hub.notify.settings import NotifierSettings, check_template
+
+
+class MqttNotifier(NotifierSettings):
+    """A siren, strobe or LED driven over the hub's own MQTT connection."""
+
+    type: Literal["mqtt"]
+    topic: str = Field(
+        min_length=1,
+        description="Topic; may contain {alarm}, {site}, {button} (one message per button of "
+        "the alarm), {level}, {state}.",
+    )
+    payload_on: str | None = Field(
+        default=None, description="Payload when a step fires (default: a JSON object)."
+    )
+    payload_off: str | None = Field(
+        default=None,
+        description="Payload when the alarm is acknowledged or resolved (default: JSON).",
+    )
+    qos: Literal[0, 1] = 1
+    retain: bool = Field(default=False, description="Retain, so a restarted device knows.")
+
+    @field_validator("topic")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        if any(c in value for c in "#+\x00"):
+            raise ValueError("must not contain '#', '+' or NUL")
+        return check_template(value)
+
+    @field_validator("payload_on", "payload_off")
+    @classmethod
+    def _payload(cls, value: str | None) -> str | None:
+        return None if value is None else check_template(value)
+
+    @property
+    def local(self) -> bool:
+        return True
+
+    @property
+    def per_alarm(self) -> bool:
+        """Its topic differs per alarm or button; otherwise several alarms share one device."""
+        return "{alarm}" in self.topic or "{button}" in self.topic
+
 
 _PLACEHOLDER: Final = re.compile(r"\{(alarm|site|button|level|state)\}")
 
@@ -68,3 +112,7 @@ class MqttDevice:
 
     async def close(self) -> None:
         return None
+
+
+KIND: Final = NotifierKind(MqttNotifier, lambda config, tools: MqttDevice(config, tools.publisher))
+"""The registry's entry (hub/notify/registry.py)."""

@@ -8,13 +8,39 @@ The notification opens the acknowledgement page when tapped (`click`) and carrie
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Any, Final, Literal
 
 import httpx
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 
 from hub import __version__
-from hub.config.notifiers import NtfyNotifier
-from hub.notify.base import Outgoing, http_post
+from hub.notify.base import NotifierKind, Outgoing, http_post
+from hub.notify.settings import NotifierSettings
+
+NTFY_TOPIC_RE: Final = re.compile(r"[-_A-Za-z0-9]{1,64}\Z")
+
+
+class NtfyNotifier(NotifierSettings):
+    """A push to the ntfy app on a phone (JSON publishing)."""
+
+    type: Literal["ntfy"]
+    url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://ntfy.sh"), description="The ntfy server (root URL)."
+    )
+    topic: str = Field(description="The topic the phone subscribes to; hard to guess.")
+    token: SecretStr | None = Field(default=None, description="Access token (Bearer).")
+    priority: int = Field(default=5, ge=1, le=5, description="5 = max (long vibration).")
+    trouble_priority: int = Field(default=3, ge=1, le=5, description="Priority of troubles.")
+    tags: list[str] = Field(default_factory=lambda: ["rotating_light"])
+
+    @field_validator("topic")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        if not NTFY_TOPIC_RE.match(value):
+            raise ValueError("must be 1-64 of letters, digits, '_' or '-'")
+        return value
+
 
 _ACTION_LABELS = {"vi": ("Mở", "Xác nhận"), "en": ("Open", "Acknowledge")}
 
@@ -65,3 +91,7 @@ class Ntfy:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+KIND: Final = NotifierKind(NtfyNotifier, lambda config, tools: Ntfy(config, tools.language))
+"""The registry's entry (hub/notify/registry.py)."""

@@ -17,55 +17,22 @@ once: a crash between sending and recording sends the message again after the re
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
-import aiosqlite
-
-from hub.clock import iso, parse_iso
+from hub.clock import iso
+from hub.store.ops import (
+    AbandonNotifier,
+    CancelAlarmNotifications,
+    CancelTroubleNotifications,
+    FinishNotification,
+    OutboxRow,
+    QueueNotification,
+    RecordNotificationAttempt,
+    RetryNotification,
+)
 from hub.writer.plan import Command, Plan
-
-_INSERT: Final = (
-    "INSERT OR IGNORE INTO outbox (key, notifier, event, alarm_id, trouble_id, body, state, "
-    "created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)"
-)
-_CANCEL_ALARM: Final = (
-    "UPDATE outbox SET state = 'cancelled', finished_at = ? "
-    "WHERE alarm_id = ? AND event = 'alarm' AND state = 'pending'"
-)
-_CANCEL_TROUBLE: Final = (
-    "UPDATE outbox SET state = 'cancelled', finished_at = ? "
-    "WHERE trouble_id = ? AND state = 'pending'"
-)
-_ATTEMPT: Final = "UPDATE outbox SET attempts = ? WHERE seq = ?"
-_RETRY: Final = "UPDATE outbox SET last_error = ?, next_attempt_at = ? WHERE seq = ?"
-_FINISH: Final = (
-    "UPDATE outbox SET state = ?, last_error = ?, finished_at = ?, attempts = ? WHERE seq = ?"
-)
-_ABANDON: Final = (
-    "UPDATE outbox SET state = 'failed', last_error = ?, finished_at = ? "
-    "WHERE notifier = ? AND state = 'pending'"
-)
-_COLUMNS: Final = (
-    "seq, key, notifier, event, alarm_id, trouble_id, body, created_at, next_attempt_at, attempts"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    seq: int
-    key: str
-    notifier: str
-    event: str
-    """alarm (a step fired), clear (the alarm no longer needs a device on), trouble"""
-    alarm_id: str | None
-    trouble_id: int | None
-    body: dict[str, Any]
-    created_at: datetime
-    next_attempt_at: datetime
-    attempts: int
 
 
 def queue(
@@ -79,10 +46,10 @@ def queue(
     trouble_id: int | None = None,
 ) -> None:
     """Add one notification to the plan, with its `notify.queued` audit entry."""
-    now = iso(plan.now)
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    plan.changes.extra.append(
-        (_INSERT, [(key, notifier, event, alarm_id, trouble_id, text, now, now)])
+    plan.write(
+        QueueNotification(
+            key, notifier, event, body, plan.now, alarm_id=alarm_id, trouble_id=trouble_id
+        )
     )
     plan.audit(
         "notify.queued",
@@ -98,61 +65,11 @@ def queue(
 
 
 def cancel_for_alarm(plan: Plan, alarm_id: str) -> None:
-    plan.changes.extra.append((_CANCEL_ALARM, [(iso(plan.now), alarm_id)]))
+    plan.write(CancelAlarmNotifications(alarm_id, plan.now))
 
 
 def cancel_for_trouble(plan: Plan, trouble_id: int) -> None:
-    plan.changes.extra.append((_CANCEL_TROUBLE, [(iso(plan.now), trouble_id)]))
-
-
-def _row(row: Any) -> OutboxRow:
-    return OutboxRow(
-        seq=row["seq"],
-        key=row["key"],
-        notifier=row["notifier"],
-        event=row["event"],
-        alarm_id=row["alarm_id"],
-        trouble_id=row["trouble_id"],
-        body=json.loads(row["body"]),
-        created_at=parse_iso(row["created_at"]),
-        next_attempt_at=parse_iso(row["next_attempt_at"]),
-        attempts=row["attempts"],
-    )
-
-
-async def next_pending(conn: aiosqlite.Connection, notifier: str) -> OutboxRow | None:
-    """The pending row of this notifier that is due first."""
-    rows = list(
-        await conn.execute_fetchall(
-            f"SELECT {_COLUMNS} FROM outbox WHERE notifier = ? AND state = 'pending' "
-            "ORDER BY next_attempt_at, seq LIMIT 1",
-            (notifier,),
-        )
-    )
-    return _row(rows[0]) if rows else None
-
-
-async def pending_notifiers(conn: aiosqlite.Connection) -> set[str]:
-    rows = await conn.execute_fetchall(
-        "SELECT DISTINCT notifier FROM outbox WHERE state = 'pending'"
-    )
-    return {row[0] for row in rows}
-
-
-async def other_active_alarm(
-    conn: aiosqlite.Connection, notifier: str, alarm_id: str
-) -> str | None:
-    """Another active alarm that this notifier was switched on for, if any: a shared siren must
-    stay on until the last of them is acknowledged."""
-    rows = list(
-        await conn.execute_fetchall(
-            "SELECT a.id FROM outbox AS o JOIN alarms AS a ON a.id = o.alarm_id "
-            "WHERE o.notifier = ? AND o.event = 'alarm' AND o.state <> 'cancelled' "
-            "AND a.state = 'active' AND a.id <> ? LIMIT 1",
-            (notifier, alarm_id),
-        )
-    )
-    return str(rows[0][0]) if rows else None
+    plan.write(CancelTroubleNotifications(trouble_id, plan.now))
 
 
 @dataclass(slots=True)
@@ -163,7 +80,7 @@ class RecordAttempt(Command):
     attempt: int
 
     def plan(self, plan: Plan) -> None:
-        plan.changes.extra.append((_ATTEMPT, [(self.attempt, self.row.seq)]))
+        plan.write(RecordNotificationAttempt(self.row.seq, self.attempt))
         plan.audit(
             "notify.attempt",
             "hub",
@@ -186,17 +103,15 @@ class RecordOutcome(Command):
     note: str | None = None
 
     def plan(self, plan: Plan) -> None:
-        row, now = self.row, iso(plan.now)
+        row = self.row
         if self.error is None:
-            plan.changes.extra.append((_FINISH, [("delivered", None, now, self.attempt, row.seq)]))
+            plan.write(FinishNotification(row.seq, "delivered", None, self.attempt, plan.now))
             action = "notify.delivered"
         elif self.retry_at is not None:
-            plan.changes.extra.append((_RETRY, [(self.error, iso(self.retry_at), row.seq)]))
+            plan.write(RetryNotification(row.seq, self.error, self.retry_at))
             action = "notify.failed"
         else:
-            plan.changes.extra.append(
-                (_FINISH, [("failed", self.error, now, self.attempt, row.seq)])
-            )
+            plan.write(FinishNotification(row.seq, "failed", self.error, self.attempt, plan.now))
             action = "notify.failed"
         plan.audit(
             action,
@@ -221,5 +136,5 @@ class Abandon(Command):
 
     def plan(self, plan: Plan) -> None:
         error = "the notifier is no longer configured"
-        plan.changes.extra.append((_ABANDON, [(error, iso(plan.now), self.notifier)]))
+        plan.write(AbandonNotifier(self.notifier, error, plan.now))
         plan.audit("notify.failed", "hub", notifier=self.notifier, error=error, final=True)

@@ -25,13 +25,38 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 import serial
+from pydantic import Field, field_validator
 
-from hub.config.notifiers import SmsNotifier
-from hub.notify.base import NotifyError, Outgoing
+from hub.notify.base import NotifierKind, NotifyError, Outgoing
 from hub.notify.message import ascii_fold
+from hub.notify.settings import PHONE_RE, NotifierSettings
+
+
+class SmsNotifier(NotifierSettings):
+    """Text messages through a GSM modem on a serial port (AT commands, text mode)."""
+
+    type: Literal["sms"]
+    port: str = Field(min_length=1, description="Serial device, e.g. /dev/ttyUSB2.")
+    baudrate: int = Field(default=115200, ge=1200, le=4_000_000)
+    to: str = Field(description="Phone number, e.g. +84901234567.")
+    charset: Literal["ucs2", "ascii"] = Field(
+        default="ucs2",
+        description="ucs2 keeps Vietnamese diacritics (70 characters a message); ascii drops "
+        "them (160 a message), for modems that mangle Unicode.",
+    )
+    timeout_s: float = Field(default=90.0, gt=0, le=600, description="Limit of one attempt.")
+
+    @field_validator("to")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        value = value.replace(" ", "")
+        if not PHONE_RE.match(value):
+            raise ValueError("must be a phone number: digits, optionally after '+'")
+        return value
+
 
 CTRL_Z: Final = b"\x1a"
 UCS2_LIMIT: Final = 70
@@ -211,3 +236,7 @@ class Sms:
 
     async def close(self) -> None:
         return None
+
+
+KIND: Final = NotifierKind(SmsNotifier, lambda config, tools: Sms(config))
+"""The registry's entry (hub/notify/registry.py)."""

@@ -12,13 +12,26 @@ waits for the `retry_after` Telegram gives.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Final, Literal
 
 import httpx
+from pydantic import AnyHttpUrl, Field, SecretStr
 
 from hub import __version__
-from hub.config.notifiers import TelegramNotifier
-from hub.notify.base import NotifyError, Outgoing, failed, http_post
+from hub.notify.base import NotifierKind, NotifyError, Outgoing, failed, http_post, json_object
+from hub.notify.settings import IdText, NotifierSettings
+
+
+class TelegramNotifier(NotifierSettings):
+    """Bot API sendMessage to a person or a group."""
+
+    type: Literal["telegram"]
+    bot_token: SecretStr = Field(description="The bot's token from @BotFather.")
+    chat_id: IdText = Field(min_length=1, description="Numeric chat id, or @channelname.")
+    api_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://api.telegram.org"), description="Bot API server."
+    )
+
 
 TEXT_LIMIT = 4096
 
@@ -49,7 +62,7 @@ class Telegram:
             secrets=[self._token],
             check=False,
         )
-        answer = _json(response)
+        answer = json_object(response)
         if not response.is_success or answer.get("ok") is not True:
             parameters = answer.get("parameters") or {}
             retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
@@ -69,9 +82,5 @@ class Telegram:
         await self._client.aclose()
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        value = response.json()
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+KIND: Final = NotifierKind(TelegramNotifier, lambda config, tools: Telegram(config))
+"""The registry's entry (hub/notify/registry.py)."""

@@ -21,12 +21,32 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from typing import Final, Literal
 
 import httpx
+from pydantic import AnyHttpUrl, Field, SecretStr
 
 from hub import __version__
-from hub.config.notifiers import WebhookNotifier
-from hub.notify.base import Outgoing, http_post
+from hub.notify.base import NotifierKind, Outgoing, http_post
+from hub.notify.settings import NotifierSettings
+
+
+class WebhookNotifier(NotifierSettings):
+    """POST of a JSON body with the alarm object, signed with HMAC-SHA256."""
+
+    type: Literal["webhook"]
+    url: AnyHttpUrl
+    secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the `X-Chuong-Signature: sha256=<hex>` header (HMAC of the body).",
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra headers.")
+    send_links: bool = Field(default=False, description="Put an `ack_url` in the body.")
+
+    @property
+    def links(self) -> bool:
+        return self.send_links
+
 
 SIGNATURE_HEADER = "X-Chuong-Signature"
 SECRET_MIN_CHARS = 8
@@ -82,3 +102,7 @@ class Webhook:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+KIND: Final = NotifierKind(WebhookNotifier, lambda config, tools: Webhook(config))
+"""The registry's entry (hub/notify/registry.py)."""

@@ -2,7 +2,7 @@
 
     chuong registry export [--out FILE]              the registry as TOML (stdout by default)
     chuong registry list                             sites and buttons, with what was last heard
-    chuong registry credentials --dir DIR [--rotate USER …]
+    chuong registry credentials --dir DIR [--rotate USER …] [--reader USER …] [--group G]
                                                      broker users, passwords and ACL (Mosquitto)
     chuong registry keys --button ID [--remove]      a key for signed presses (printed once)
     chuong test-mode on|off (--button ID | --site ID)
@@ -18,11 +18,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from devices.profiles import make_profiles
 from hub.cli_common import config_option, open_store
 from hub.clock import SystemClock, parse_iso
 from hub.config import load_config
-from hub.store import button_from_row
+from hub.store import admin
+from hub.store.ops import TestModeKind
 
 
 def add_parsers(
@@ -46,6 +46,19 @@ def add_parsers(
     )
     creds.add_argument(
         "--rotate", nargs="+", default=[], metavar="USER", help="give these users new passwords"
+    )
+    creds.add_argument(
+        "--group",
+        default=None,
+        help="group of passwd and acl, which the broker reads as its own user (default:"
+        " mosquitto, when that group exists)",
+    )
+    creds.add_argument(
+        "--reader",
+        nargs="+",
+        default=[],
+        metavar="USER",
+        help="read-only users: they may read the alarms and the hub's status, nothing else",
     )
     config_option(creds)
     creds.set_defaults(handler=cmd_credentials)
@@ -104,22 +117,19 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     with open_store(config) as conn:
-        sites = conn.execute("SELECT id, name, test_mode FROM sites ORDER BY id").fetchall()
-        rows = conn.execute(
-            "SELECT b.*, d.online, d.last_seen, d.battery FROM buttons AS b "
-            "LEFT JOIN device_state AS d ON d.button_id = b.id ORDER BY b.site_id, b.id"
-        ).fetchall()
+        sites = admin.all_sites(conn)
+        rows = admin.button_listings(conn)
     print(f"{len(sites)} sites")
     for site in sites:
-        test = " [test mode]" if site["test_mode"] else ""
-        print(f"  {site['id']}\t{site['name']}{test}")
+        test = " [test mode]" if site.test_mode else ""
+        print(f"  {site.id}\t{site.name}{test}")
     print(f"{len(rows)} buttons")
     for row in rows:
-        button = button_from_row(row)
+        button = row.button
         kind = f"{button.profile}:{button.native_id}" if button.profile else "contract"
-        online = {None: "never heard", 1: "online", 0: "OFFLINE"}[row["online"]]
-        seen = f" last seen {row['last_seen']}" if row["last_seen"] else ""
-        battery = f" battery {row['battery']}%" if row["battery"] is not None else ""
+        online = {None: "never heard", True: "online", False: "OFFLINE"}[row.online]
+        seen = f" last seen {row.last_seen}" if row.last_seen else ""
+        battery = f" battery {row.battery}%" if row.battery is not None else ""
         test = " [test mode]" if button.test_mode else ""
         print(f"  {button.id}\tsite {button.site_id}\t{kind}\t{online}{seen}{battery}{test}")
     return 0
@@ -129,16 +139,18 @@ def cmd_credentials(args: argparse.Namespace) -> int:
     from hub.registry.credentials import (  # noqa: PLC0415
         DEFAULT_HUB_USER,
         acl_text,
+        broker_group,
         users_for,
         write_credentials,
     )
 
     config = load_config(args.config)
     with open_store(config) as conn:
-        buttons = [button_from_row(row) for row in conn.execute("SELECT * FROM buttons")]
-    profiles = make_profiles(zigbee2mqtt_base=config.profiles.zigbee2mqtt_base_topic)
+        buttons = admin.all_buttons(conn)
+    profiles = config.profiles.make_profiles()
     hub_user = config.mqtt.username or DEFAULT_HUB_USER
-    users = users_for(buttons, profiles, hub_user)
+    group = broker_group(args.group)
+    users = users_for(buttons, profiles, hub_user, root=config.mqtt.root, readers=args.reader)
     in_use = {b.profile for b in buttons if b.profile} | set(config.profiles.listen)
     hub_reads = [t for name in sorted(in_use) for t, _ in profiles[name].subscriptions()]
     acl = acl_text(
@@ -148,7 +160,7 @@ def cmd_credentials(args: argparse.Namespace) -> int:
         hub_reads=hub_reads,
         now=SystemClock().now(),
     )
-    written = write_credentials(args.dir, users=users, acl=acl, rotate=args.rotate)
+    written = write_credentials(args.dir, users=users, acl=acl, rotate=args.rotate, group=group)
     print(
         f"{written.users} broker users in {written.directory}: passwd, acl, credentials.toml "
         f"({len(written.new)} new passwords"
@@ -158,6 +170,17 @@ def cmd_credentials(args: argparse.Namespace) -> int:
     print(
         f"The hub logs in as {hub_user!r}: set mqtt.username and mqtt.password (its password is "
         f"in {written.directory / 'credentials.toml'}).",
+        file=sys.stderr,
+    )
+    if group is None:
+        print(
+            "No `mosquitto` group here: passwd and acl are readable by their owner only; run as"
+            " root, or with --group, for a broker that runs as its own user.",
+            file=sys.stderr,
+        )
+    print(
+        "Tell the broker: `systemctl reload mosquitto` (or kill -HUP its pid); the passwords that"
+        " did not change keep working.",
         file=sys.stderr,
     )
     return 0
@@ -187,7 +210,8 @@ def cmd_test_mode(args: argparse.Namespace) -> int:
     from hub.registry.commands import set_test_mode  # noqa: PLC0415
 
     config = load_config(args.config)
-    kind, subject = ("button", args.button) if args.button else ("site", args.site)
+    kind: TestModeKind = "button" if args.button else "site"
+    subject = args.button or args.site
     with open_store(config) as conn:
         set_test_mode(conn, kind, subject, args.state == "on", SystemClock().now())
     print(f"{kind} {subject}: test mode {args.state}")
@@ -195,19 +219,19 @@ def cmd_test_mode(args: argparse.Namespace) -> int:
 
 
 def cmd_untested(args: argparse.Namespace) -> int:
-    from hub.registry.commands import UNTESTED_SQL, untested_cutoff  # noqa: PLC0415
+    from hub.registry.commands import untested_cutoff  # noqa: PLC0415
 
     config = load_config(args.config)
     now = SystemClock().now()
     with open_store(config) as conn:
-        rows = conn.execute(UNTESTED_SQL, (untested_cutoff(now, args.days),)).fetchall()
+        rows = admin.untested_buttons(conn, untested_cutoff(now, args.days))
     print(f"{len(rows)} buttons without a test press in {args.days} days")
     for row in rows:
-        last = row["last_test_at"]
+        last = row.last_test_at
         when = (
             "never tested"
             if last is None
             else f"last test {last} ({(now - parse_iso(last)).days} days ago)"
         )
-        print(f"  {row['button_id']}\t{row['site_name'] or row['site_id'] or '-'}\t{when}")
+        print(f"  {row.button_id}\t{row.site_name or row.site_id or '-'}\t{when}")
     return 0

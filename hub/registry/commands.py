@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from devices.signing import key_id
 from hub.clock import iso
@@ -27,41 +27,25 @@ from hub.domain.bus import DeviceChanged
 from hub.domain.model import Button, Site, Trouble
 from hub.domain.state import Registry
 from hub.errors import RegistryConflict, RegistryError, RegistryNotFound
-from hub.registry.file import ButtonEntry, RegistryFile, SiteEntry
-from hub.store import button_from_row, site_from_row
+from hub.registry.file import (
+    ButtonEntry,
+    RegistryFile,
+    SiteEntry,
+    button_of_entry,
+    site_of_entry,
+)
+from hub.store import admin
+from hub.store.ops import (
+    DeleteButton,
+    DeleteSite,
+    InsertButton,
+    InsertSite,
+    TestModeKind,
+    UpdateButton,
+    UpdateSite,
+    UpdateTestMode,
+)
 from hub.writer.plan import Command, Plan
-
-_SITE_INSERT: Final = (
-    "INSERT INTO sites (id, name, address, phone, lat, lon, test_mode, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_BUTTON_INSERT: Final = (
-    "INSERT INTO buttons (id, site_id, label, profile, native_id, test_mode, power, checkin_s, "
-    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_TEST_MODE_UPDATE: Final = {
-    "button": "UPDATE buttons SET test_mode = ?, test_until = ?, updated_at = ? WHERE id = ?",
-    "site": "UPDATE sites SET test_mode = ?, test_until = ?, updated_at = ? WHERE id = ?",
-}
-
-
-def site_of_entry(entry: SiteEntry) -> Site:
-    return Site(
-        entry.id, entry.name, entry.address, entry.phone, entry.lat, entry.lon, entry.test_mode
-    )
-
-
-def button_of_entry(entry: ButtonEntry) -> Button:
-    return Button(
-        entry.id,
-        entry.site,
-        entry.label,
-        entry.profile,
-        entry.native_id,
-        entry.test_mode,
-        entry.power.value if entry.power else None,
-        entry.checkin_s,
-    )
 
 
 def _changed(
@@ -88,9 +72,7 @@ class AddSite(Command):
             raise RegistryConflict(f"site {self.entry.id!r} exists already")
         site = site_of_entry(self.entry)
         plan.draft.put_registry(_changed(registry, sites={**registry.sites, site.id: site}))
-        stamp = iso(plan.now)
-        row = (site.id, site.name, site.address, site.phone, site.lat, site.lon)
-        plan.changes.extra.append((_SITE_INSERT, [(*row, int(site.test_mode), stamp, stamp)]))
+        plan.write(InsertSite(site, plan.now))
         plan.audit("registry.site_added", self.actor, site=site.id, name=site.name)
         return site
 
@@ -113,7 +95,7 @@ class RemoveSite(Command):
             )
         sites = {k: v for k, v in registry.sites.items() if k != site.id}
         plan.draft.put_registry(_changed(registry, sites=sites))
-        plan.changes.extra.append(("DELETE FROM sites WHERE id = ?", [(site.id,)]))
+        plan.write(DeleteSite(site.id))
         plan.audit("registry.site_removed", self.actor, site=site.id, name=site.name)
         return site
 
@@ -140,14 +122,7 @@ class AddButton(Command):
                 )
         button = button_of_entry(entry)
         plan.draft.put_registry(_changed(registry, buttons={**registry.buttons, button.id: button}))
-        stamp = iso(plan.now)
-        row = (button.id, button.site_id, button.label, button.profile, button.native_id)
-        plan.changes.extra.append(
-            (
-                _BUTTON_INSERT,
-                [(*row, int(button.test_mode), button.power, button.checkin_s, stamp, stamp)],
-            )
-        )
+        plan.write(InsertButton(button, plan.now))
         plan.audit(
             "registry.button_added",
             self.actor,
@@ -171,15 +146,14 @@ class RemoveButton(Command):
             raise RegistryNotFound(f"no button {self.button_id!r}")
         buttons = {k: v for k, v in registry.buttons.items() if k != button.id}
         plan.draft.put_registry(_changed(registry, buttons=buttons))
-        plan.changes.extra.append(("DELETE FROM buttons WHERE id = ?", [(button.id,)]))
+        plan.write(DeleteButton(button.id))
         plan.audit("registry.button_removed", self.actor, button=button.id, site=button.site_id)
         return button
 
 
 @dataclass(slots=True)
 class SetTestMode(Command):
-    kind: str
-    """`button` or `site`"""
+    kind: TestModeKind
     subject: str
     on: bool
     actor: str
@@ -214,9 +188,8 @@ class SetTestMode(Command):
             )
             affected = [button.id]
             result = changed_button
-        sql = _TEST_MODE_UPDATE[self.kind]
+        plan.write(UpdateTestMode(self.kind, self.subject, self.on, plan.now, until))
         ends = None if until is None else iso(until)
-        plan.changes.extra.append((sql, [(int(self.on), ends, iso(plan.now), self.subject)]))
         if self.kind == "site":
             plan.audit("registry.test_mode", self.actor, site=self.subject, on=self.on, until=ends)
         else:
@@ -227,13 +200,6 @@ class SetTestMode(Command):
         return result
 
 
-_SITE_UPDATE: Final = (
-    "UPDATE sites SET name = ?, address = ?, phone = ?, lat = ?, lon = ?, updated_at = ? "
-    "WHERE id = ?"
-)
-_BUTTON_UPDATE: Final = (
-    "UPDATE buttons SET site_id = ?, label = ?, checkin_s = ?, updated_at = ? WHERE id = ?"
-)
 SITE_EDITABLE: Final = frozenset({"name", "address", "phone", "lat", "lon"})
 BUTTON_EDITABLE: Final = frozenset({"site_id", "label", "checkin_s"})
 
@@ -264,8 +230,7 @@ class EditSite(Command):
             raise RegistryError(f"a site's {', '.join(unknown)} cannot be changed here")
         changed = replace(site, **self.changes)  # type: ignore[arg-type]
         plan.draft.put_registry(_changed(registry, sites={**registry.sites, site.id: changed}))
-        row = (changed.name, changed.address, changed.phone, changed.lat, changed.lon)
-        plan.changes.extra.append((_SITE_UPDATE, [(*row, iso(plan.now), site.id)]))
+        plan.write(UpdateSite(changed, plan.now))
         was = {name: getattr(site, name) for name in sorted(self.changes)}
         plan.audit(
             "registry.site_changed",
@@ -301,8 +266,7 @@ class EditButton(Command):
         plan.draft.put_registry(
             _changed(registry, buttons={**registry.buttons, button.id: changed})
         )
-        row = (changed.site_id, changed.label, changed.checkin_s, iso(plan.now), button.id)
-        plan.changes.extra.append((_BUTTON_UPDATE, [row]))
+        plan.write(UpdateButton(changed, plan.now))
         was = {name: getattr(button, name) for name in sorted(self.changes)}
         plan.audit(
             "registry.button_changed",
@@ -344,24 +308,16 @@ class ClearTroubleById(Command):
 
 
 def set_test_mode(
-    conn: sqlite3.Connection, kind: str, subject: str, on: bool, now: datetime, actor: str = "cli"
+    conn: sqlite3.Connection,
+    kind: TestModeKind,
+    subject: str,
+    on: bool,
+    now: datetime,
+    actor: str = "cli",
 ) -> None:
     """Turn test mode on or off for a button or a site, with its audit entry, in one transaction."""
-    table = "buttons" if kind == "button" else "sites"
-    with conn:
-        conn.execute("BEGIN IMMEDIATE")
-        found = conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (subject,)).fetchone()
-        if found is None:
-            raise RegistryNotFound(f"no {kind} {subject!r}")
-        conn.execute(_TEST_MODE_UPDATE[kind], (int(on), None, iso(now), subject))
-        button, detail = (
-            (subject, {"on": on}) if kind == "button" else (None, {kind: subject, "on": on})
-        )
-        conn.execute(
-            "INSERT INTO audit (ts, actor, action, button_id, detail) "
-            "VALUES (?, ?, 'registry.test_mode', ?, ?)",
-            (iso(now), actor, button, json.dumps(detail)),
-        )
+    if not admin.set_test_mode(conn, kind, subject, on, now, actor):
+        raise RegistryNotFound(f"no {kind} {subject!r}")
 
 
 def set_sign_key(
@@ -369,27 +325,14 @@ def set_sign_key(
 ) -> None:
     """Give a button a signing key (devices/signing.py), or take it away (None), with its audit
     entry. The key itself is never written to the audit log, only its id."""
-    with conn:
-        conn.execute("BEGIN IMMEDIATE")
-        cursor = conn.execute(
-            "UPDATE buttons SET sign_key = ?, updated_at = ? WHERE id = ?",
-            (key, iso(now), button_id),
-        )
-        if cursor.rowcount == 0:
-            raise RegistryNotFound(f"no button {button_id!r}")
-        detail = {"key_id": key_id(key)} if key else {"removed": True}
-        conn.execute(
-            "INSERT INTO audit (ts, actor, action, button_id, detail) "
-            "VALUES (?, ?, 'registry.sign_key', ?, ?)",
-            (iso(now), actor, button_id, json.dumps(detail)),
-        )
+    detail: dict[str, Any] = {"key_id": key_id(key)} if key else {"removed": True}
+    if not admin.set_sign_key(conn, button_id, key, detail, now, actor):
+        raise RegistryNotFound(f"no button {button_id!r}")
 
 
 def read_registry(conn: sqlite3.Connection) -> RegistryFile:
     """The registry in the store, as a registry file (what `registry export` writes)."""
-    sites = [site_from_row(row) for row in conn.execute("SELECT * FROM sites ORDER BY id")]
-    buttons = [button_from_row(row) for row in conn.execute("SELECT * FROM buttons ORDER BY id")]
-    return registry_file(sites, buttons)
+    return registry_file(admin.all_sites(conn), admin.all_buttons(conn))
 
 
 def registry_file(sites: Iterable[Site], buttons: Iterable[Button]) -> RegistryFile:
@@ -451,17 +394,7 @@ def _toml_value(value: object) -> str:
 
 # -- the report of buttons without a recent test press ----------------------------------------
 
-UNTESTED_SQL: Final = (
-    "SELECT b.id AS button_id, b.site_id, s.name AS site_name, b.label, "
-    "max(p.received_at) AS last_test_at "
-    "FROM buttons AS b LEFT JOIN sites AS s ON s.id = b.site_id "
-    "LEFT JOIN presses AS p ON p.button_id = b.id AND p.test = 1 "
-    "GROUP BY b.id HAVING last_test_at IS NULL OR last_test_at < ? "
-    "ORDER BY last_test_at IS NOT NULL, last_test_at, b.id"
-)
-"""Registered buttons whose last test press (type `test`, or any press in test mode) is older
-than the cutoff, or that never had one: never tested first, then the longest untested."""
 
-
-def untested_cutoff(now: datetime, days: int) -> str:
-    return iso(now - timedelta(days=days))
+def untested_cutoff(now: datetime, days: int) -> datetime:
+    """The moment before which a button's last test press is too old."""
+    return now - timedelta(days=days)

@@ -24,19 +24,20 @@ time); entries not in the file are left alone. A running hub picks the change up
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import tomllib
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from devices.messages import ButtonId, SiteId
 from devices.profiles import PROFILE_NAMES, Power, check_native_id, supervised_by
-from hub.clock import iso
+from hub.domain.model import Button, Site
 from hub.errors import RegistryError
+from hub.registry.credentials import RESERVED_PREFIX
+from hub.store import admin
 
 
 class SiteEntry(BaseModel):
@@ -62,6 +63,15 @@ class ButtonEntry(BaseModel):
     test_mode: bool = False
     power: Power | None = None
     checkin_s: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+
+    @model_validator(mode="after")
+    def _not_a_reserved_user(self) -> ButtonEntry:
+        if self.id.startswith(RESERVED_PREFIX):
+            raise ValueError(
+                f"button ids starting with {RESERVED_PREFIX!r} are reserved: the broker user and"
+                " client id of the hub (docs/BROKER.md)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _profile_and_native_id(self) -> ButtonEntry:
@@ -137,27 +147,23 @@ def load_registry_file(path: Path) -> RegistryFile:
         raise RegistryError("\n".join(problems)) from exc
 
 
-def _upsert_if_changed(table: str, columns: tuple[str, ...]) -> str:
-    """Insert, or update only when a value differs (so `rowcount` counts real changes)."""
-    names = ", ".join(columns)
-    fields = columns[1:]
-    return (
-        f"INSERT INTO {table} ({names}, created_at, updated_at) "
-        f"VALUES ({', '.join('?' for _ in columns)}, ?, ?) "
-        f"ON CONFLICT(id) DO UPDATE SET "
-        + ", ".join(f"{f} = excluded.{f}" for f in fields)
-        + ", updated_at = excluded.updated_at "
-        f"WHERE ({', '.join(fields)}) IS NOT ({', '.join('excluded.' + f for f in fields)})"
+def site_of_entry(entry: SiteEntry) -> Site:
+    return Site(
+        entry.id, entry.name, entry.address, entry.phone, entry.lat, entry.lon, entry.test_mode
     )
 
 
-_SITE_UPSERT = _upsert_if_changed(
-    "sites", ("id", "name", "address", "phone", "lat", "lon", "test_mode")
-)
-_BUTTON_UPSERT = _upsert_if_changed(
-    "buttons",
-    ("id", "site_id", "label", "profile", "native_id", "test_mode", "power", "checkin_s"),
-)
+def button_of_entry(entry: ButtonEntry) -> Button:
+    return Button(
+        entry.id,
+        entry.site,
+        entry.label,
+        entry.profile,
+        entry.native_id,
+        entry.test_mode,
+        entry.power.value if entry.power else None,
+        entry.checkin_s,
+    )
 
 
 def import_registry(
@@ -168,60 +174,27 @@ def import_registry(
     Test mode is kept as it is in the store for an entry whose file does not write `test_mode`
     (an admin's maintenance visit is not ended by re-importing the file); a file that writes it
     sets it."""
-    stamp = iso(now)
-    known_sites = {row[0] for row in conn.execute("SELECT id FROM sites")}
-    testing = {
-        table: {row[0]: bool(row[1]) for row in conn.execute(f"SELECT id, test_mode FROM {table}")}
-        for table in ("sites", "buttons")
-    }
-
-    def test_mode(table: str, entry: SiteEntry | ButtonEntry) -> int:
-        if "test_mode" in entry.model_fields_set:
-            return int(entry.test_mode)
-        return int(testing[table].get(entry.id, entry.test_mode))
-
+    known_sites = admin.site_ids(conn)
     referenced = {b.site for b in registry.buttons if b.site is not None}
     missing = referenced - known_sites - {s.id for s in registry.sites}
     if missing:
         raise RegistryError(
             f"buttons refer to sites that exist nowhere: {', '.join(sorted(missing))}"
         )
-    changed = {"sites": 0, "buttons": 0}
-    with conn:
-        conn.execute("BEGIN IMMEDIATE")
-        for site in registry.sites:
-            values: tuple[Any, ...] = (
-                site.id,
-                site.name,
-                site.address,
-                site.phone,
-                site.lat,
-                site.lon,
-                test_mode("sites", site),
-            )
-            changed["sites"] += conn.execute(_SITE_UPSERT, (*values, stamp, stamp)).rowcount
-        for button in registry.buttons:
-            values = (
-                button.id,
-                button.site,
-                button.label,
-                button.profile,
-                button.native_id,
-                test_mode("buttons", button),
-                button.power.value if button.power else None,
-                button.checkin_s,
-            )
-            try:
-                changed["buttons"] += conn.execute(_BUTTON_UPSERT, (*values, stamp, stamp)).rowcount
-            except sqlite3.IntegrityError as exc:
-                raise RegistryError(
-                    f"button {button.id}: {exc} (is {button.profile} device "
-                    f"{button.native_id!r} already registered as another button?)"
-                ) from exc
-        if changed["sites"] or changed["buttons"]:
-            conn.execute(
-                "INSERT INTO audit (ts, actor, action, detail) "
-                "VALUES (?, ?, 'registry.imported', ?)",
-                (stamp, actor, json.dumps(changed)),
-            )
-    return changed
+    testing = admin.test_modes(conn)
+
+    def kept(table: str, entry: SiteEntry | ButtonEntry) -> bool:
+        if "test_mode" in entry.model_fields_set:
+            return entry.test_mode
+        return testing[table].get(entry.id, entry.test_mode)
+
+    sites = [replace(site_of_entry(e), test_mode=kept("sites", e)) for e in registry.sites]
+    buttons = [replace(button_of_entry(e), test_mode=kept("buttons", e)) for e in registry.buttons]
+    try:
+        return admin.import_registry(conn, sites, buttons, now, actor)
+    except admin.RowConflict as exc:
+        button = next(b for b in registry.buttons if b.id == exc.key)
+        raise RegistryError(
+            f"button {button.id}: {exc.detail} (is {button.profile} device "
+            f"{button.native_id!r} already registered as another button?)"
+        ) from exc

@@ -1,7 +1,10 @@
-"""The durable store: SQLite in WAL mode with `synchronous=FULL`.
+"""The durable store: SQLite in WAL mode with `synchronous=FULL`. Every SQL statement of the hub
+is in this package; the rest of the hub sees typed operations and records (`ops.py`).
 
-`Store` owns two connections: the writer's (used only by the pipeline, one transaction per batch)
-and a read-only one for the API. Reads return domain records or plain dicts ready for the API.
+`Store` owns two connections: the writer's (used only by the pipeline, one transaction per batch:
+`commit` writes a batch's `Changes`, core rows and the features' operations alike) and a read-only
+one for the API and the features' reads, which return domain records, the records of `ops.py`, or
+plain dicts ready for the API. The command line's synchronous changes are in `admin.py`.
 """
 
 from __future__ import annotations
@@ -15,59 +18,42 @@ from typing import Any, Final
 
 import aiosqlite
 
-from hub.clock import parse_iso
-from hub.domain.model import Alarm, Button, DeviceState, Site, Trouble
+from hub.clock import iso
+from hub.domain.model import Alarm, DeviceState, Role, Trouble
 from hub.domain.state import HubState, Registry
 from hub.store import changes as _changes
 from hub.store.changes import Changes
-from hub.store.db import open_reader, open_writer
+from hub.store.db import WRITE_ERRORS, WriterConnection, open_reader, open_writer, write_may_pass
+from hub.store.ops import Due, OutboxRow, SessionRecord, UntestedButton, UserRecord
 from hub.store.rows import (
     ALARM_COLUMNS,
     DEVICE_COLUMNS,
+    OUTBOX_COLUMNS,
     TROUBLE_COLUMNS,
+    UNTESTED_SQL,
     alarm_from_row,
+    button_from_row,
     device_from_row,
+    due_from_row,
+    outbox_from_row,
+    site_from_row,
     trouble_from_row,
+    untested_from_row,
 )
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Changes", "Store"]
+__all__ = [
+    "WRITE_ERRORS",
+    "Changes",
+    "Store",
+    "button_from_row",
+    "site_from_row",
+    "write_may_pass",
+]
 
 EVENT_LOOKUP_CHUNK: Final = 400
 """(button, event) pairs per lookup query; two parameters each, well under SQLite's limit."""
-
-
-def _moment(text: str | None) -> datetime | None:
-    return None if text is None else parse_iso(text)
-
-
-def site_from_row(row: Any) -> Site:
-    return Site(
-        id=row["id"],
-        name=row["name"],
-        address=row["address"],
-        phone=row["phone"],
-        lat=row["lat"],
-        lon=row["lon"],
-        test_mode=bool(row["test_mode"]),
-        test_until=_moment(row["test_until"]),
-    )
-
-
-def button_from_row(row: Any) -> Button:
-    return Button(
-        id=row["id"],
-        site_id=row["site_id"],
-        label=row["label"],
-        profile=row["profile"],
-        native_id=row["native_id"],
-        test_mode=bool(row["test_mode"]),
-        power=row["power"],
-        checkin_s=row["checkin_s"],
-        sign_key=row["sign_key"],
-        test_until=_moment(row["test_until"]),
-    )
 
 
 class Store:
@@ -77,7 +63,7 @@ class Store:
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._rejected_keep = rejected_keep
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: WriterConnection | None = None
         self._reader: aiosqlite.Connection | None = None
 
     async def open(self) -> None:
@@ -92,7 +78,7 @@ class Store:
         self._reader = self._writer = None
 
     @property
-    def writer(self) -> aiosqlite.Connection:
+    def writer(self) -> WriterConnection:
         if self._writer is None:
             raise RuntimeError("the store is not open")
         return self._writer
@@ -130,8 +116,8 @@ class Store:
                 found[(row[0], row[1])] = row[2]
         return found
 
-    async def load_registry(self, conn: aiosqlite.Connection | None = None) -> Registry:
-        conn = conn or self.writer
+    async def load_registry(self) -> Registry:
+        conn = self.writer
         sites = {
             s.id: s for s in map(site_from_row, await conn.execute_fetchall("SELECT * FROM sites"))
         }
@@ -141,12 +127,8 @@ class Store:
 
     async def load_state(self) -> HubState:
         conn = self.writer
-        seq_row = await (
-            await conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM alarms")
-        ).fetchone()
-        trouble_row = await (
-            await conn.execute("SELECT coalesce(max(id), 0) + 1 FROM troubles")
-        ).fetchone()
+        [seq_row] = await conn.execute_fetchall("SELECT coalesce(max(seq), 0) + 1 FROM alarms")
+        [trouble_row] = await conn.execute_fetchall("SELECT coalesce(max(id), 0) + 1 FROM troubles")
         open_alarms = [
             alarm_from_row(row)
             for row in await conn.execute_fetchall(
@@ -164,8 +146,8 @@ class Store:
             for row in await conn.execute_fetchall(f"SELECT {DEVICE_COLUMNS} FROM device_state")
         ]
         return HubState(
-            next_alarm_seq=int(seq_row[0]) if seq_row else 1,
-            next_trouble_id=int(trouble_row[0]) if trouble_row else 1,
+            next_alarm_seq=int(seq_row[0]),
+            next_trouble_id=int(trouble_row[0]),
             open_alarms=open_alarms,
             registry=await self.load_registry(),
             troubles=troubles,
@@ -249,18 +231,6 @@ class Store:
         )
         return [dict(row) for row in rows]
 
-    async def list_sites(self) -> list[Site]:
-        return [
-            site_from_row(row)
-            for row in await self.reader.execute_fetchall("SELECT * FROM sites ORDER BY name")
-        ]
-
-    async def list_buttons(self) -> list[Button]:
-        return [
-            button_from_row(row)
-            for row in await self.reader.execute_fetchall("SELECT * FROM buttons ORDER BY id")
-        ]
-
     async def list_device_states(self) -> dict[str, DeviceState]:
         rows = await self.reader.execute_fetchall(f"SELECT {DEVICE_COLUMNS} FROM device_state")
         return {row["button_id"]: device_from_row(row) for row in rows}
@@ -298,3 +268,77 @@ class Store:
             await self.reader.execute_fetchall("SELECT value FROM meta WHERE key = ?", (key,))
         )
         return rows[0]["value"] if rows else None
+
+    # -- the features' reads (read-only connection) ----------------------------------------------
+
+    async def due_escalations(self, limit: int) -> list[Due]:
+        """The escalations with the earliest deadlines, the earliest first."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT e.subject, e.alarm_id, e.trouble_id, e.policy, e.started_at, "
+            "e.progress, e.next_due_at, t.kind, t.subject AS trouble_subject "
+            "FROM escalations AS e LEFT JOIN troubles AS t ON t.id = e.trouble_id "
+            "WHERE e.next_due_at IS NOT NULL ORDER BY e.next_due_at LIMIT ?",
+            (limit,),
+        )
+        return [due_from_row(row) for row in rows]
+
+    async def next_pending_notification(self, notifier: str) -> OutboxRow | None:
+        """The pending outbox row of this notifier that is due first."""
+        rows = list(
+            await self.reader.execute_fetchall(
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE notifier = ? AND state = 'pending' "
+                "ORDER BY next_attempt_at, seq LIMIT 1",
+                (notifier,),
+            )
+        )
+        return outbox_from_row(rows[0]) if rows else None
+
+    async def pending_notifiers(self) -> set[str]:
+        rows = await self.reader.execute_fetchall(
+            "SELECT DISTINCT notifier FROM outbox WHERE state = 'pending'"
+        )
+        return {row[0] for row in rows}
+
+    async def other_active_alarm(self, notifier: str, alarm_id: str) -> str | None:
+        """Another active alarm that this notifier was switched on for, if any."""
+        rows = list(
+            await self.reader.execute_fetchall(
+                "SELECT a.id FROM outbox AS o JOIN alarms AS a ON a.id = o.alarm_id "
+                "WHERE o.notifier = ? AND o.event = 'alarm' AND o.state <> 'cancelled' "
+                "AND a.state = 'active' AND a.id <> ? LIMIT 1",
+                (notifier, alarm_id),
+            )
+        )
+        return str(rows[0][0]) if rows else None
+
+    async def find_user(self, username: str) -> UserRecord | None:
+        rows = list(
+            await self.reader.execute_fetchall(
+                "SELECT id, username, role, password_hash FROM users WHERE username = ?",
+                (username,),
+            )
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return UserRecord(row[0], row[1], Role(row[2]), row[3])
+
+    async def find_session(self, id_hash: str, now: datetime) -> SessionRecord | None:
+        """The live session with this hash, with its user's current role."""
+        rows = list(
+            await self.reader.execute_fetchall(
+                "SELECT u.username, u.role, s.expires_at FROM sessions s "
+                "JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ?",
+                (id_hash, iso(now)),
+            )
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return SessionRecord(row[0], Role(row[1]), row[2])
+
+    async def untested_buttons(self, cutoff: datetime) -> list[UntestedButton]:
+        """Buttons without a test press since `cutoff`: never tested first, then the longest
+        untested."""
+        rows = await self.reader.execute_fetchall(UNTESTED_SQL, (iso(cutoff),))
+        return [untested_from_row(row) for row in rows]

@@ -4,21 +4,24 @@
 writer commits it with `apply`, all or nothing: a press is never stored without its alarm, nor an
 alarm without its audit entries (and, once escalation is configured, its deadline).
 
-Other parts add their own tables' rows through `extra`, executed in order after the core tables,
-inside the same transaction.
+Other parts add typed operations (`hub.store.ops`) to `ops`; each becomes its statement here,
+executed in order after the core tables, inside the same transaction.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from datetime import datetime
+from typing import Any, Final, TypeAlias, TypeVar
 
-import aiosqlite
-
+from hub.clock import iso
 from hub.domain.model import Alarm, DeviceState, Trouble
-from hub.store.db import run_on
+from hub.store import ops as o
+from hub.store.db import WriterConnection
+from hub.store.ops import Op, PressRow
 from hub.store.rows import (
     ALARM_COLUMNS,
     DEVICE_COLUMNS,
@@ -27,6 +30,8 @@ from hub.store.rows import (
     device_to_row,
     trouble_to_row,
 )
+
+OpT = TypeVar("OpT")
 
 REJECTED_PAYLOAD_KEEP: Final = 1024
 """Bytes of a rejected payload kept in the log (its full size is recorded too)."""
@@ -46,8 +51,8 @@ _ALARM_UPSERT: Final = _upsert("alarms", ALARM_COLUMNS, "id")
 _DEVICE_UPSERT: Final = _upsert("device_state", DEVICE_COLUMNS, "button_id")
 _TROUBLE_UPSERT: Final = _upsert("troubles", TROUBLE_COLUMNS, "id")
 _PRESS_INSERT: Final = (
-    "INSERT INTO presses (button_id, event_id, type, alarm_id, received_at, device_ts, seq, "
-    "battery, test, anomalies) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO presses ({', '.join(PressRow._fields)}) "
+    f"VALUES ({', '.join('?' for _ in PressRow._fields)})"
 )
 _AUDIT_INSERT: Final = (
     "INSERT INTO audit (ts, actor, action, alarm_id, button_id, trouble_id, detail) "
@@ -63,14 +68,14 @@ _REJECTED_PRUNE: Final = "DELETE FROM rejected WHERE id <= (SELECT max(id) FROM 
 
 @dataclass(slots=True)
 class Changes:
-    presses: list[tuple[Any, ...]] = field(default_factory=list)
+    presses: list[PressRow] = field(default_factory=list)
     alarms: dict[str, Alarm] = field(default_factory=dict)
     audit: list[tuple[Any, ...]] = field(default_factory=list)
     rejected: list[tuple[Any, ...]] = field(default_factory=list)
     devices: dict[str, DeviceState] = field(default_factory=dict)
     troubles: dict[int, Trouble] = field(default_factory=dict)
     meta: dict[str, str] = field(default_factory=dict)
-    extra: list[tuple[str, list[tuple[Any, ...]]]] = field(default_factory=list)
+    ops: list[Op] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return any(
@@ -82,7 +87,7 @@ class Changes:
                 self.devices,
                 self.troubles,
                 self.meta,
-                self.extra,
+                self.ops,
             )
         )
 
@@ -119,7 +124,7 @@ class Changes:
         if self.alarms:
             found.append((_ALARM_UPSERT, [alarm_to_row(a) for a in self.alarms.values()]))
         if self.presses:
-            found.append((_PRESS_INSERT, self.presses))
+            found.append((_PRESS_INSERT, list(self.presses)))
         if self.troubles:
             found.append((_TROUBLE_UPSERT, [trouble_to_row(t) for t in self.troubles.values()]))
         if self.audit:
@@ -131,8 +136,280 @@ class Changes:
             found.append((_DEVICE_UPSERT, [device_to_row(d) for d in self.devices.values()]))
         if self.meta:
             found.append((_META_UPSERT, list(self.meta.items())))
-        found.extend(self.extra)
+        found.extend((sql, [row]) for sql, row in map(statement_of, self.ops))
         return found
+
+
+_ESCALATION_START: Final = (
+    "INSERT OR IGNORE INTO escalations (subject, alarm_id, trouble_id, site_id, policy, "
+    "started_at, progress, next_due_at, state, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, '{}', ?, 'running', ?)"
+)
+_ESCALATION_UPDATE: Final = (
+    "UPDATE escalations SET progress = ?, next_due_at = ?, state = ?, updated_at = ? "
+    "WHERE subject = ?"
+)
+_ESCALATION_RECHECK_SITE: Final = (
+    "UPDATE escalations SET next_due_at = ? WHERE site_id = ? AND trouble_id IS NOT NULL "
+    "AND state = 'running' AND next_due_at > ?"
+)
+_ESCALATION_STOP: Final = (
+    "UPDATE escalations SET state = 'stopped', next_due_at = NULL, updated_at = ? "
+    "WHERE subject = ? AND state = 'running'"
+)
+_OUTBOX_INSERT: Final = (
+    "INSERT OR IGNORE INTO outbox (key, notifier, event, alarm_id, trouble_id, body, state, "
+    "created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)"
+)
+_OUTBOX_CANCEL_ALARM: Final = (
+    "UPDATE outbox SET state = 'cancelled', finished_at = ? "
+    "WHERE alarm_id = ? AND event = 'alarm' AND state = 'pending'"
+)
+_OUTBOX_CANCEL_TROUBLE: Final = (
+    "UPDATE outbox SET state = 'cancelled', finished_at = ? "
+    "WHERE trouble_id = ? AND state = 'pending'"
+)
+_OUTBOX_ATTEMPT: Final = "UPDATE outbox SET attempts = ? WHERE seq = ?"
+_OUTBOX_RETRY: Final = "UPDATE outbox SET last_error = ?, next_attempt_at = ? WHERE seq = ?"
+_OUTBOX_FINISH: Final = (
+    "UPDATE outbox SET state = ?, last_error = ?, finished_at = ?, attempts = ? WHERE seq = ?"
+)
+_OUTBOX_ABANDON: Final = (
+    "UPDATE outbox SET state = 'failed', last_error = ?, finished_at = ? "
+    "WHERE notifier = ? AND state = 'pending'"
+)
+_SITE_INSERT: Final = (
+    "INSERT INTO sites (id, name, address, phone, lat, lon, test_mode, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_BUTTON_INSERT: Final = (
+    "INSERT INTO buttons (id, site_id, label, profile, native_id, test_mode, power, checkin_s, "
+    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+TEST_MODE_UPDATE: Final = {
+    "button": "UPDATE buttons SET test_mode = ?, test_until = ?, updated_at = ? WHERE id = ?",
+    "site": "UPDATE sites SET test_mode = ?, test_until = ?, updated_at = ? WHERE id = ?",
+}
+_SITE_UPDATE: Final = (
+    "UPDATE sites SET name = ?, address = ?, phone = ?, lat = ?, lon = ?, updated_at = ? "
+    "WHERE id = ?"
+)
+_BUTTON_UPDATE: Final = (
+    "UPDATE buttons SET site_id = ?, label = ?, checkin_s = ?, updated_at = ? WHERE id = ?"
+)
+# Users from the page (hub/web/users.py): none of these can fail in a batch that carries presses
+# (a name taken or gone meanwhile changes nothing; the API reads what happened).
+_USER_INSERT: Final = (
+    "INSERT OR IGNORE INTO users "
+    "(username, role, password_hash, display_name, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_USER_SET: Final = {
+    "role": "UPDATE users SET role = ?, updated_at = ? WHERE username = ?",
+    "password_hash": "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?",
+    "display_name": "UPDATE users SET display_name = ?, updated_at = ? WHERE username = ?",
+}
+_USER_END_SESSIONS: Final = (
+    "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username = ?)"
+)
+_USER_DELETE: Final = "DELETE FROM users WHERE username = ?"
+_SESSIONS_DELETE_EXPIRED: Final = "DELETE FROM sessions WHERE expires_at <= ?"
+_SESSION_INSERT: Final = (
+    "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, address) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_USER_REHASH: Final = "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?"
+_SESSION_DELETE: Final = "DELETE FROM sessions WHERE id_hash = ?"
+
+
+def _opt_iso(value: datetime | None) -> str | None:
+    return None if value is None else iso(value)
+
+
+Statement: TypeAlias = tuple[str, tuple[Any, ...]]
+_MAKERS: dict[type[Any], Callable[[Any], Statement]] = {}
+
+
+def _makes(kind: type[OpT]) -> Callable[[Callable[[OpT], Statement]], Callable[[OpT], Statement]]:
+    def register(fn: Callable[[OpT], Statement]) -> Callable[[OpT], Statement]:
+        _MAKERS[kind] = fn
+        return fn
+
+    return register
+
+
+def statement_of(op: Op) -> Statement:
+    """The statement of one operation, with its parameters."""
+    maker = _MAKERS.get(type(op))
+    if maker is None:
+        raise TypeError(f"the store has no statement for {op!r}")
+    return maker(op)
+
+
+@_makes(o.StartEscalation)
+def _start_escalation(op: o.StartEscalation) -> Statement:
+    return _ESCALATION_START, (
+        op.subject,
+        op.alarm_id,
+        op.trouble_id,
+        op.site_id,
+        op.policy,
+        iso(op.started_at),
+        _opt_iso(op.next_due_at),
+        iso(op.at),
+    )
+
+
+@_makes(o.UpdateEscalation)
+def _update_escalation(op: o.UpdateEscalation) -> Statement:
+    progress = json.dumps({str(k): v for k, v in sorted(op.progress.items())})
+    return _ESCALATION_UPDATE, (
+        progress,
+        _opt_iso(op.next_due_at),
+        op.state,
+        iso(op.at),
+        op.subject,
+    )
+
+
+@_makes(o.RecheckSiteTroubles)
+def _recheck_site(op: o.RecheckSiteTroubles) -> Statement:
+    return _ESCALATION_RECHECK_SITE, (iso(op.at), op.site_id, iso(op.at))
+
+
+@_makes(o.StopEscalation)
+def _stop_escalation(op: o.StopEscalation) -> Statement:
+    return _ESCALATION_STOP, (iso(op.at), op.subject)
+
+
+@_makes(o.QueueNotification)
+def _queue_notification(op: o.QueueNotification) -> Statement:
+    at = iso(op.at)
+    body = json.dumps(op.body, ensure_ascii=False, separators=(",", ":"))
+    return _OUTBOX_INSERT, (op.key, op.notifier, op.event, op.alarm_id, op.trouble_id, body, at, at)
+
+
+@_makes(o.CancelAlarmNotifications)
+def _cancel_alarm(op: o.CancelAlarmNotifications) -> Statement:
+    return _OUTBOX_CANCEL_ALARM, (iso(op.at), op.alarm_id)
+
+
+@_makes(o.CancelTroubleNotifications)
+def _cancel_trouble(op: o.CancelTroubleNotifications) -> Statement:
+    return _OUTBOX_CANCEL_TROUBLE, (iso(op.at), op.trouble_id)
+
+
+@_makes(o.RecordNotificationAttempt)
+def _attempt(op: o.RecordNotificationAttempt) -> Statement:
+    return _OUTBOX_ATTEMPT, (op.attempts, op.seq)
+
+
+@_makes(o.RetryNotification)
+def _retry(op: o.RetryNotification) -> Statement:
+    return _OUTBOX_RETRY, (op.error, iso(op.next_attempt_at), op.seq)
+
+
+@_makes(o.FinishNotification)
+def _finish(op: o.FinishNotification) -> Statement:
+    return _OUTBOX_FINISH, (op.state, op.error, iso(op.at), op.attempts, op.seq)
+
+
+@_makes(o.AbandonNotifier)
+def _abandon(op: o.AbandonNotifier) -> Statement:
+    return _OUTBOX_ABANDON, (op.error, iso(op.at), op.notifier)
+
+
+@_makes(o.InsertSite)
+def _insert_site(op: o.InsertSite) -> Statement:
+    site, at = op.site, iso(op.at)
+    values = (site.id, site.name, site.address, site.phone, site.lat, site.lon)
+    return _SITE_INSERT, (*values, int(site.test_mode), at, at)
+
+
+@_makes(o.DeleteSite)
+def _delete_site(op: o.DeleteSite) -> Statement:
+    return "DELETE FROM sites WHERE id = ?", (op.site_id,)
+
+
+@_makes(o.InsertButton)
+def _insert_button(op: o.InsertButton) -> Statement:
+    button, at = op.button, iso(op.at)
+    values = (button.id, button.site_id, button.label, button.profile, button.native_id)
+    return _BUTTON_INSERT, (*values, int(button.test_mode), button.power, button.checkin_s, at, at)
+
+
+@_makes(o.DeleteButton)
+def _delete_button(op: o.DeleteButton) -> Statement:
+    return "DELETE FROM buttons WHERE id = ?", (op.button_id,)
+
+
+@_makes(o.UpdateTestMode)
+def _test_mode(op: o.UpdateTestMode) -> Statement:
+    until = None if op.until is None else iso(op.until)
+    return TEST_MODE_UPDATE[op.kind], (int(op.on), until, iso(op.at), op.subject)
+
+
+@_makes(o.UpdateSite)
+def _update_site(op: o.UpdateSite) -> Statement:
+    site = op.site
+    return _SITE_UPDATE, (
+        site.name,
+        site.address,
+        site.phone,
+        site.lat,
+        site.lon,
+        iso(op.at),
+        site.id,
+    )
+
+
+@_makes(o.UpdateButton)
+def _update_button(op: o.UpdateButton) -> Statement:
+    button = op.button
+    values = (button.site_id, button.label, button.checkin_s, iso(op.at), button.id)
+    return _BUTTON_UPDATE, values
+
+
+@_makes(o.InsertUser)
+def _insert_user(op: o.InsertUser) -> Statement:
+    at = iso(op.at)
+    return _USER_INSERT, (op.username, op.role.value, op.password_hash, op.display_name, at, at)
+
+
+@_makes(o.SetUserField)
+def _set_user_field(op: o.SetUserField) -> Statement:
+    return _USER_SET[op.field], (op.value, iso(op.at), op.username)
+
+
+@_makes(o.EndUserSessions)
+def _end_user_sessions(op: o.EndUserSessions) -> Statement:
+    return _USER_END_SESSIONS, (op.username,)
+
+
+@_makes(o.DeleteUser)
+def _delete_user(op: o.DeleteUser) -> Statement:
+    return _USER_DELETE, (op.username,)
+
+
+@_makes(o.DeleteExpiredSessions)
+def _delete_expired(op: o.DeleteExpiredSessions) -> Statement:
+    return _SESSIONS_DELETE_EXPIRED, (iso(op.at),)
+
+
+@_makes(o.InsertSession)
+def _insert_session(op: o.InsertSession) -> Statement:
+    times = (iso(op.created_at), iso(op.expires_at))
+    return _SESSION_INSERT, (op.id_hash, op.user_id, *times, op.address)
+
+
+@_makes(o.RehashPassword)
+def _rehash(op: o.RehashPassword) -> Statement:
+    return _USER_REHASH, (op.password_hash, iso(op.at), op.user_id)
+
+
+@_makes(o.DeleteSession)
+def _delete_session(op: o.DeleteSession) -> Statement:
+    return _SESSION_DELETE, (op.id_hash,)
 
 
 def _write(conn: sqlite3.Connection, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
@@ -147,9 +424,9 @@ def _write(conn: sqlite3.Connection, statements: list[tuple[str, list[tuple[Any,
         raise
 
 
-async def apply(conn: aiosqlite.Connection, changes: Changes, rejected_keep: int) -> None:
+async def apply(conn: WriterConnection, changes: Changes, rejected_keep: int) -> None:
     """Write every row of `changes` in one IMMEDIATE transaction, or none of them.
 
     The rows are made here, on the event loop; the transaction runs on the connection's thread
-    in one round trip (`run_on`), where SQLite releases the GIL while it works."""
-    await run_on(conn, _write, changes.statements(rejected_keep))
+    in one round trip (`WriterConnection.run`), where SQLite releases the GIL while it works."""
+    await conn.run(_write, changes.statements(rejected_keep))

@@ -3,25 +3,30 @@
 - WAL with `synchronous=FULL`: a commit survives power loss, and readers never block the writer.
 - Migrations are the files `migrations/NNNN_name.sql`, applied in order inside one transaction
   each; `PRAGMA user_version` holds the number of the last one applied.
-- The hub holds one writing connection (used only by the pipeline's writer task) and one reading
-  connection for the API. Command-line tools use a short-lived synchronous connection.
+- The hub holds one writing connection (used only by the pipeline's writer task): stdlib `sqlite3`
+  on a thread of its own (`WriterConnection`); and one reading connection for the API and the
+  features (aiosqlite, public API only). Command-line tools use a short-lived synchronous
+  connection (`open_sync`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import logging
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Concatenate, Final, ParamSpec, TypeVar
+from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 
 import aiosqlite
 
 from hub.errors import StoreError
+from hub.store.files import make_private
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +105,7 @@ def _statements(script: str) -> list[str]:
 
 def open_sync(path: Path, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
     """A migrated synchronous connection, for command-line tools (autocommit mode)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None)
         for pragma in _pragmas(busy_timeout_ms):
@@ -112,49 +117,99 @@ def open_sync(path: Path, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
     return conn
 
 
-def run_on(
-    conn: aiosqlite.Connection,
-    fn: Callable[Concatenate[sqlite3.Connection, P], T],
-    *args: P.args,
-    **kwargs: P.kwargs,
-) -> Awaitable[T]:
-    """Run `fn(sqlite3_connection, ...)` on the aiosqlite connection's own thread, in one round
-    trip, and return its result.
+WRITE_ERRORS: Final = (sqlite3.DatabaseError, OSError)
+"""What a failed commit may raise (sqlite3.OperationalError is a DatabaseError)."""
 
-    aiosqlite sends every call to its thread and back; a batch's transaction made of one call per
-    statement cost about ten round trips, each waking the other thread and contending for the
-    GIL (py-spy on the hub at 100 presses/s: a third of the samples holding the GIL were queueing
-    them). aiosqlite has no public way to run a function on its thread: `_execute` is what its
-    own methods use, `_conn` the sqlite3 connection they run on (both in its early releases and
-    in 0.22, where this was checked). `check_run_on` verifies them when the store opens, so a
-    change in aiosqlite stops the hub at start-up, never at its first press.
+
+def write_may_pass(exc: BaseException) -> bool:
+    """Store errors worth retrying: the disk, the file or a lock, not a bug in the hub's SQL."""
+    if isinstance(exc, OSError | sqlite3.OperationalError):
+        return True
+    # Plain DatabaseError is what SQLite says of a damaged file: retrying keeps the presses with
+    # the broker while the operator restores the store; dropping them would lose them.
+    return type(exc) is sqlite3.DatabaseError
+
+
+class WriterConnection:
+    """The hub's one writing connection: a stdlib `sqlite3` connection that lives on one thread
+    of its own, made, used and closed there only (`sqlite3` refuses any other).
+
+    `run` sends a function to that thread and returns its result in one round trip: a batch's
+    whole transaction is one call (`changes.apply`), and SQLite releases the GIL while it works.
+    Measured against aiosqlite (whose public API costs one round trip per statement), see
+    docs/BENCHMARKS.md.
     """
-    return conn._execute(fn, conn._conn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    def __init__(self, executor: concurrent.futures.ThreadPoolExecutor) -> None:
+        self._executor = executor
+        self._conn: sqlite3.Connection | None = None
+
+    @classmethod
+    async def open(cls, path: Path, busy_timeout_ms: int) -> WriterConnection:
+        writer = cls(concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store-writer"))
+        try:
+            writer._conn = await writer._call(_connect_writer, path, busy_timeout_ms)
+        except BaseException:
+            writer._executor.shutdown(wait=False)
+            raise
+        return writer
+
+    def _call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Awaitable[T]:
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    def run(
+        self,
+        fn: Callable[Concatenate[sqlite3.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Awaitable[T]:
+        """Run `fn(sqlite3_connection, ...)` on the connection's thread; return its result."""
+        if self._conn is None:
+            raise StoreError("the store's writing connection is closed")
+        return self._call(fn, self._conn, *args, **kwargs)
+
+    async def execute_fetchall(
+        self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> list[sqlite3.Row]:
+        """Every row of one statement (as aiosqlite's method of the same name)."""
+        return await self.run(_fetchall, sql, parameters)
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        try:
+            if conn is not None:
+                await self._call(conn.close)
+        finally:
+            self._executor.shutdown(wait=False)
 
 
-def check_run_on(conn: aiosqlite.Connection) -> None:
-    if not callable(getattr(conn, "_execute", None)) or not hasattr(type(conn), "_conn"):
-        raise StoreError(
-            f"aiosqlite {getattr(aiosqlite, '__version__', '?')} has no Connection._execute or "
-            "_conn, which the store's writer needs (checked with aiosqlite 0.22)"
-        )
+def _fetchall(
+    conn: sqlite3.Connection, sql: str, parameters: Sequence[Any] | Mapping[str, Any]
+) -> list[sqlite3.Row]:
+    return conn.execute(sql, parameters).fetchall()
 
 
-async def open_writer(path: Path, busy_timeout_ms: int) -> aiosqlite.Connection:
-    """The hub's one writing connection, migrated, in autocommit mode (transactions explicit)."""
-    await asyncio.to_thread(lambda: open_sync(path, busy_timeout_ms).close())
+def _connect_writer(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    """Open, migrate and check the writing connection (on its own thread)."""
     try:
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        for pragma in _pragmas(busy_timeout_ms):
-            await conn.execute(pragma)
-        mode = await (await conn.execute("PRAGMA journal_mode")).fetchone()
-        if mode is None or str(mode[0]).lower() != "wal":
-            raise StoreError(f"the store {path} cannot use WAL (journal_mode is {mode})")
-    except (sqlite3.Error, OSError) as exc:
+        conn = open_sync(path, busy_timeout_ms)
+    except OSError as exc:
         raise StoreError(f"cannot open the store {path}: {exc}") from exc
-    conn.row_factory = aiosqlite.Row
-    check_run_on(conn)
+    try:
+        mode = conn.execute("PRAGMA journal_mode").fetchone()
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StoreError(f"cannot open the store {path}: {exc}") from exc
+    if mode is None or str(mode[0]).lower() != "wal":
+        conn.close()
+        raise StoreError(f"the store {path} cannot use WAL (journal_mode is {mode})")
     return conn
+
+
+async def open_writer(path: Path, busy_timeout_ms: int) -> WriterConnection:
+    """The hub's one writing connection, migrated, in autocommit mode (transactions explicit)."""
+    return await WriterConnection.open(path, busy_timeout_ms)
 
 
 async def open_reader(path: Path, busy_timeout_ms: int) -> aiosqlite.Connection:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 from typing import Any, Final, TypeAlias
 
 from hub.clock import iso, parse_iso
@@ -11,12 +12,16 @@ from hub.domain.model import (
     Alarm,
     AlarmDevice,
     AlarmState,
+    Button,
     DeviceState,
     Outcome,
+    Site,
     SiteRef,
     Trouble,
+    TroubleKind,
     TroubleState,
 )
+from hub.store.ops import Due, OutboxRow, UntestedButton
 
 Row: TypeAlias = sqlite3.Row
 
@@ -158,4 +163,92 @@ def device_from_row(row: Row) -> DeviceState:
         online_since=_opt_time(row["online_since"]),
         last_seq=row["last_seq"],
         last_seq_key=row["last_seq_key"],
+    )
+
+
+def due_from_row(row: Row) -> Due:
+    return Due(
+        subject=row["subject"],
+        alarm_id=row["alarm_id"],
+        trouble_id=row["trouble_id"],
+        trouble_kind=None if row["kind"] is None else TroubleKind(row["kind"]),
+        trouble_subject=row["trouble_subject"],
+        policy=row["policy"],
+        started_at=parse_iso(row["started_at"]),
+        progress={int(k): int(v) for k, v in json.loads(row["progress"]).items()},
+        next_due_at=parse_iso(row["next_due_at"]),
+    )
+
+
+OUTBOX_COLUMNS: Final = (
+    "seq, key, notifier, event, alarm_id, trouble_id, body, created_at, next_attempt_at, attempts"
+)
+
+
+def outbox_from_row(row: Row) -> OutboxRow:
+    return OutboxRow(
+        seq=row["seq"],
+        key=row["key"],
+        notifier=row["notifier"],
+        event=row["event"],
+        alarm_id=row["alarm_id"],
+        trouble_id=row["trouble_id"],
+        body=json.loads(row["body"]),
+        created_at=parse_iso(row["created_at"]),
+        next_attempt_at=parse_iso(row["next_attempt_at"]),
+        attempts=row["attempts"],
+    )
+
+
+UNTESTED_SQL: Final = (
+    "SELECT b.id AS button_id, b.site_id, s.name AS site_name, b.label, "
+    "max(p.received_at) AS last_test_at "
+    "FROM buttons AS b LEFT JOIN sites AS s ON s.id = b.site_id "
+    "LEFT JOIN presses AS p ON p.button_id = b.id AND p.test = 1 "
+    "GROUP BY b.id HAVING last_test_at IS NULL OR last_test_at < ? "
+    "ORDER BY last_test_at IS NOT NULL, last_test_at, b.id"
+)
+"""Registered buttons whose last test press (type `test`, or any press in test mode) is older
+than the cutoff, or that never had one: never tested first, then the longest untested."""
+
+
+def untested_from_row(row: Row) -> UntestedButton:
+    return UntestedButton(
+        button_id=row["button_id"],
+        site_id=row["site_id"],
+        site_name=row["site_name"],
+        label=row["label"],
+        last_test_at=row["last_test_at"],
+    )
+
+
+def site_from_row(row: Row) -> Site:
+    return Site(
+        id=row["id"],
+        name=row["name"],
+        address=row["address"],
+        phone=row["phone"],
+        lat=row["lat"],
+        lon=row["lon"],
+        test_mode=bool(row["test_mode"]),
+        test_until=_moment(row["test_until"]),
+    )
+
+
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else parse_iso(text)
+
+
+def button_from_row(row: Row) -> Button:
+    return Button(
+        id=row["id"],
+        site_id=row["site_id"],
+        label=row["label"],
+        profile=row["profile"],
+        native_id=row["native_id"],
+        test_mode=bool(row["test_mode"]),
+        power=row["power"],
+        checkin_s=row["checkin_s"],
+        sign_key=row["sign_key"],
+        test_until=_moment(row["test_until"]),
     )

@@ -28,16 +28,16 @@ from enum import StrEnum
 from typing import Final
 
 from devices.profiles import Power
-from hub.domain.model import DeviceState
+from hub.domain.model import DeviceState, TroubleKind
 from hub.domain.state import Registry
 
-OFFLINE: Final = "offline"
-LOW_BATTERY: Final = "low_battery"
-CLOCK_SKEW: Final = "clock_skew"
+OFFLINE: Final = TroubleKind.OFFLINE
+LOW_BATTERY: Final = TroubleKind.LOW_BATTERY
+CLOCK_SKEW: Final = TroubleKind.CLOCK_SKEW
 BUTTON_TROUBLES: Final = (OFFLINE, LOW_BATTERY, CLOCK_SKEW)
 """The troubles supervision keeps about a registered button (cleared when it is removed)."""
-TEST_MODE: Final = "test_mode"
-SITE_TEST_MODE: Final = "site_test_mode"
+TEST_MODE: Final = TroubleKind.TEST_MODE
+SITE_TEST_MODE: Final = TroubleKind.SITE_TEST_MODE
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +84,13 @@ class SetOnline:
 
 @dataclass(frozen=True, slots=True)
 class Raise:
-    kind: str
+    kind: TroubleKind
     detail: str
 
 
 @dataclass(frozen=True, slots=True)
 class Clear:
-    kind: str
+    kind: TroubleKind
     detail: str
 
 
@@ -153,7 +153,7 @@ def battery_low(battery: int | None, limits: Limits) -> bool | None:
 def review(
     liveness: Liveness,
     device: DeviceState | None,
-    open_troubles: frozenset[str],
+    open_troubles: frozenset[TroubleKind],
     limits: Limits,
     listening_since: datetime,
     now: datetime,
@@ -193,10 +193,10 @@ def clock_skew(
     return None
 
 
-def test_modes(registry: Registry) -> dict[tuple[str, str], tuple[str | None, str]]:
+def test_modes(registry: Registry) -> dict[tuple[TroubleKind, str], tuple[str | None, str]]:
     """The troubles test mode calls for: (kind, subject) -> (site id, detail). A button in test
     mode no longer raises real alarms: nobody must forget it there."""
-    wanted: dict[tuple[str, str], tuple[str | None, str]] = {}
+    wanted: dict[tuple[TroubleKind, str], tuple[str | None, str]] = {}
     for button in registry.buttons.values():
         if button.test_mode:
             wanted[(TEST_MODE, button.id)] = (

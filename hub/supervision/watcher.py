@@ -33,10 +33,11 @@ from hub.clock import Clock
 from hub.config import SupervisionSection
 from hub.domain.bus import Bus, DeviceChanged
 from hub.domain.inbound import PressIn
-from hub.domain.model import DeviceState
+from hub.domain.model import DeviceState, TroubleKind
 from hub.domain.state import Registry
 from hub.errors import ChuongError, RegistryNotFound
 from hub.registry.commands import SetTestMode
+from hub.store.ops import TestModeKind
 from hub.supervision import policy
 from hub.supervision.decide import (
     BUTTON_TROUBLES,
@@ -73,7 +74,7 @@ class Reviewer:
         button_id: str,
         registry: Registry,
         device: DeviceState | None,
-        open_troubles: frozenset[str],
+        open_troubles: frozenset[TroubleKind],
         listening_since: datetime,
         now: datetime,
     ) -> list[Action]:
@@ -91,7 +92,9 @@ class Reviewer:
 
 
 def _test_mode_due(
-    registry: Registry, is_open: Callable[[str, str], bool], keys: Iterable[tuple[str, str]]
+    registry: Registry,
+    is_open: Callable[[TroubleKind, str], bool],
+    keys: Iterable[tuple[TroubleKind, str]],
 ) -> list[tuple[str, Action, str | None]]:
     """Test-mode troubles to raise or clear among `keys`: (subject, action, site id)."""
     wanted = test_modes(registry)
@@ -111,7 +114,7 @@ class Supervise(Command):
     buttons: tuple[str, ...]
     listening_since: datetime
     at: datetime
-    test_mode_keys: tuple[tuple[str, str], ...] = ()
+    test_mode_keys: tuple[tuple[TroubleKind, str], ...] = ()
 
     def heard_from(self) -> tuple[str, ...]:
         return self.buttons
@@ -238,7 +241,7 @@ class Supervisor:
     async def end_test_modes(self, now: datetime) -> None:
         """Turn off every test mode whose end has come."""
         registry = self._pipeline.state.registry
-        ended = [
+        ended: list[tuple[TestModeKind, str]] = [
             ("site", site.id)
             for site in registry.sites.values()
             if site.test_mode and site.test_until is not None and site.test_until <= now

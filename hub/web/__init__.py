@@ -6,6 +6,7 @@
       POST /login            user name and password → session cookie
       GET  /api/v1/session   who is calling (and the CSRF token of a session)
       DELETE /api/v1/session logout
+      DELETE /api/v1/login-locks/{username}   an admin lifts a user name's login locks
       /api/v1/users          the people who log in, for admins (hub/web/users.py)
     and sets `app.state.session_auth`, the hook `hub.api.auth` calls when a request carries no
     bearer token, so that a session authenticates every /api/ route with its user's role.
@@ -17,6 +18,7 @@ fetched from the internet (the Content-Security-Policy says so to the browser as
 from __future__ import annotations
 
 import asyncio
+import secrets
 from importlib import resources
 from typing import Final
 
@@ -55,6 +57,7 @@ def install(app: FastAPI) -> None:
             monotonic=context.clock.monotonic,
         ),
         verify_slots=asyncio.Semaphore(VERIFY_SLOTS),
+        device_key=secrets.token_bytes(32),
     )
     app.state.session_auth = session_auth
     app.include_router(router)

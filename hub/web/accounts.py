@@ -3,9 +3,9 @@
 Two sides, like `hub.api.tokens`:
 - the command line (`chuong user …`, `chuong demo`) changes users with a short-lived synchronous
   connection, each change with its audit entry (actor `cli` or `demo`);
-- the running hub reads users and sessions on the store's read-only connection, and writes
-  sessions through the pipeline (`OpenSession`, `CloseSession`, `RecordLoginFailure`), so that
-  every write keeps to the single writer and lands on the record.
+- the running hub reads users and sessions from the store (`Store.find_user`, `find_session`),
+  and writes sessions through the pipeline (`OpenSession`, `CloseSession`, `RecordLoginFailure`),
+  so that every write keeps to the single writer and lands on the record.
 
 A session is known in the store only by the SHA-256 of its id; the id itself lives in the
 browser's cookie. Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's
@@ -14,20 +14,26 @@ low-memory profile), which is slow on purpose: verifying one takes a tenth of a 
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-import aiosqlite
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from hub.clock import iso
 from hub.domain.model import Role
 from hub.errors import ChuongError
+from hub.store import admin
+from hub.store.ops import (
+    DeleteExpiredSessions,
+    DeleteSession,
+    InsertSession,
+    RehashPassword,
+    UserRecord,
+    UserSummary,
+)
 from hub.writer.plan import Command, Plan
 
 USERNAME_RE: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}\Z")
@@ -86,23 +92,6 @@ def needs_rehash(password_hash: str) -> bool:
 # -- the command line's side (synchronous, short-lived connection) ---------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class UserSummary:
-    username: str
-    role: Role
-    created_at: str
-    sessions: int
-
-
-def _audit_cli(
-    conn: sqlite3.Connection, now: datetime, actor: str, action: str, detail: dict[str, str]
-) -> None:
-    conn.execute(
-        "INSERT INTO audit (ts, actor, action, detail) VALUES (?, ?, ?, ?)",
-        (iso(now), actor, action, json.dumps(detail, ensure_ascii=False)),
-    )
-
-
 def add_user(
     conn: sqlite3.Connection,
     username: str,
@@ -115,19 +104,10 @@ def add_user(
     """Create a user; return the user name as stored. An existing name is an error."""
     name = check_username(username)
     password_hash = hash_password(check_password(password))
-    try:
-        with conn:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(
-                "INSERT INTO users (username, role, password_hash, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (name, role.value, password_hash, iso(now), iso(now)),
-            )
-            _audit_cli(conn, now, actor, "user.created", {"username": name, "role": role.value})
-    except sqlite3.IntegrityError as exc:
+    if not admin.add_user(conn, name, role, password_hash, now, actor):
         raise ChuongError(
             f"a user named {name!r} exists already; use `chuong user passwd` to change the password"
-        ) from exc
+        )
     return name
 
 
@@ -144,98 +124,24 @@ def set_password(
     Return how many sessions were ended."""
     name = check_username(username)
     password_hash = hash_password(check_password(password))
-    with conn:
-        conn.execute("BEGIN IMMEDIATE")
-        row = conn.execute("SELECT id, role FROM users WHERE username = ?", (name,)).fetchone()
-        if row is None:
-            raise ChuongError(f"no user named {name!r}")
-        new_role = role.value if role else row[1]
-        conn.execute(
-            "UPDATE users SET password_hash = ?, role = ?, updated_at = ? WHERE id = ?",
-            (password_hash, new_role, iso(now), row[0]),
-        )
-        ended = conn.execute("DELETE FROM sessions WHERE user_id = ?", (row[0],)).rowcount
-        _audit_cli(conn, now, actor, "user.password_changed", {"username": name, "role": new_role})
-    return int(ended)
+    ended = admin.set_password(conn, name, password_hash, role, now, actor)
+    if ended is None:
+        raise ChuongError(f"no user named {name!r}")
+    return ended
 
 
 def remove_user(conn: sqlite3.Connection, username: str, now: datetime) -> None:
     """Remove a user; their sessions end with them."""
     name = check_username(username)
-    with conn:
-        conn.execute("BEGIN IMMEDIATE")
-        row = conn.execute("SELECT id FROM users WHERE username = ?", (name,)).fetchone()
-        if row is None:
-            raise ChuongError(f"no user named {name!r}")
-        conn.execute("DELETE FROM sessions WHERE user_id = ?", (row[0],))
-        conn.execute("DELETE FROM users WHERE id = ?", (row[0],))
-        _audit_cli(conn, now, "cli", "user.removed", {"username": name})
+    if not admin.remove_user(conn, name, now, "cli"):
+        raise ChuongError(f"no user named {name!r}")
 
 
 def list_users(conn: sqlite3.Connection, now: datetime) -> list[UserSummary]:
-    rows = conn.execute(
-        "SELECT u.username, u.role, u.created_at, "
-        "(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?) "
-        "FROM users u ORDER BY u.username",
-        (iso(now),),
-    ).fetchall()
-    return [UserSummary(row[0], Role(row[1]), row[2], int(row[3])) for row in rows]
-
-
-# -- the hub's side: reads on the read-only connection ---------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class UserRecord:
-    id: int
-    username: str
-    role: Role
-    password_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRecord:
-    username: str
-    role: Role
-    expires_at: str
-
-
-async def find_user(conn: aiosqlite.Connection, username: str) -> UserRecord | None:
-    rows = list(
-        await conn.execute_fetchall(
-            "SELECT id, username, role, password_hash FROM users WHERE username = ?", (username,)
-        )
-    )
-    if not rows:
-        return None
-    row = rows[0]
-    return UserRecord(row[0], row[1], Role(row[2]), row[3])
-
-
-async def find_session(conn: aiosqlite.Connection, id_hash: str, now: str) -> SessionRecord | None:
-    """The live session with this hash, with its user's current role."""
-    rows = list(
-        await conn.execute_fetchall(
-            "SELECT u.username, u.role, s.expires_at FROM sessions s "
-            "JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ?",
-            (id_hash, now),
-        )
-    )
-    if not rows:
-        return None
-    row = rows[0]
-    return SessionRecord(row[0], Role(row[1]), row[2])
+    return admin.list_users(conn, now)
 
 
 # -- the hub's side: writes, as pipeline commands --------------------------------------------------
-
-_DELETE_EXPIRED: Final = "DELETE FROM sessions WHERE expires_at <= ?"
-_INSERT_SESSION: Final = (
-    "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, address) "
-    "VALUES (?, ?, ?, ?, ?)"
-)
-_REHASH: Final = "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?"
-_DELETE_SESSION: Final = "DELETE FROM sessions WHERE id_hash = ?"
 
 
 @dataclass(slots=True)
@@ -249,17 +155,12 @@ class OpenSession(Command):
     new_password_hash: str | None = None
 
     def plan(self, plan: Plan) -> None:
-        now = iso(plan.now)
-        extra = plan.changes.extra
-        extra.append((_DELETE_EXPIRED, [(now,)]))
-        extra.append(
-            (
-                _INSERT_SESSION,
-                [(self.id_hash, self.user.id, now, iso(self.expires_at), self.address)],
-            )
+        plan.write(DeleteExpiredSessions(plan.now))
+        plan.write(
+            InsertSession(self.id_hash, self.user.id, plan.now, self.expires_at, self.address)
         )
         if self.new_password_hash is not None:
-            extra.append((_REHASH, [(self.new_password_hash, now, self.user.id)]))
+            plan.write(RehashPassword(self.user.id, self.new_password_hash, plan.now))
         plan.audit("user.login", user_actor(self.user.username), address=self.address)
 
 
@@ -271,7 +172,7 @@ class CloseSession(Command):
     username: str
 
     def plan(self, plan: Plan) -> None:
-        plan.changes.extra.append((_DELETE_SESSION, [(self.id_hash,)]))
+        plan.write(DeleteSession(self.id_hash))
         plan.audit("user.logout", user_actor(self.username))
 
 
@@ -283,9 +184,26 @@ class RecordLoginFailure(Command):
     username: str | None
     address: str
     reason: str
+    locked: str | None = None
+    """what this failure locked (`user`: the name from this address, `address`, `device`)"""
 
     def plan(self, plan: Plan) -> None:
         detail: dict[str, Any] = {"address": self.address, "reason": self.reason}
         if self.username is not None:
             detail["username"] = self.username
         plan.audit("user.login_failed", "hub", **detail)
+        if self.locked is not None:
+            del detail["reason"]
+            plan.audit("user.login_locked", "hub", scope=self.locked, **detail)
+
+
+@dataclass(slots=True)
+class RecordLoginUnlock(Command):
+    """An admin lifted the login locks of a user name."""
+
+    username: str
+    actor: str
+    lifted: int
+
+    def plan(self, plan: Plan) -> None:
+        plan.audit("user.login_unlocked", self.actor, username=self.username, lifted=self.lifted)

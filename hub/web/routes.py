@@ -13,21 +13,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from hub.api.auth import Context, Viewer
+from hub.api.auth import Admin, Context, Viewer
 from hub.api.context import ApiContext
 from hub.clock import iso, parse_iso
 from hub.domain.model import Role
+from hub.store.ops import UserRecord
 from hub.web.accounts import (
     PASSWORD_MAX,
     CloseSession,
     OpenSession,
     RecordLoginFailure,
-    UserRecord,
-    find_user,
+    RecordLoginUnlock,
     hash_password,
     needs_rehash,
     verify_password,
@@ -35,8 +35,12 @@ from hub.web.accounts import (
 from hub.web.ratelimit import LoginLimiter
 from hub.web.session import (
     COOKIE,
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_DAYS,
     csrf_token,
     current_session,
+    device_cookie,
+    device_of,
     new_session_id,
     session_hash,
     session_id_of,
@@ -55,6 +59,13 @@ PAGE_HEADERS: Final = {
 }
 
 
+LOCKED: Final = {
+    "user": "this user name from this address",
+    "address": "this address",
+    "device": "this user name in this browser",
+}
+
+
 @dataclass(slots=True)
 class WebState:
     """What the page's routes share, kept on `app.state.web`."""
@@ -63,6 +74,8 @@ class WebState:
     limiter: LoginLimiter
     verify_slots: asyncio.Semaphore
     """argon2 verifications at once: each takes 64 MiB and a tenth of a second of CPU"""
+    device_key: bytes
+    """signs the device cookies (in memory: a restart forgets them, and the locks with them)"""
     dummy_hash: str | None = None
     """verified against when the user name is unknown, so that both cost the same"""
 
@@ -155,10 +168,11 @@ async def login(
 ) -> SessionInfo | JSONResponse:
     username = body.username.strip().lower()
     address = request.client.host if request.client else "unknown"
-    refusal = web.limiter.admit(username, address)
+    device = device_of(request, web.device_key, username)
+    refusal = web.limiter.admit(username, address, device)
     if refusal is not None:
         minutes = max(1, round(refusal.retry_after_s / 60))
-        who = "this user name" if refusal.scope == "user" else "this address"
+        who = LOCKED[refusal.scope]
         # User names are not logged unless known: people type their password into that field.
         log.warning("login: refused from %s (too many failures per %s)", address, refusal.scope)
         return _refuse(
@@ -167,22 +181,24 @@ async def login(
             f"too many failed logins for {who}; try again in {minutes} minute(s)",
             refusal.retry_after_s,
         )
-    known = await find_user(ctx.store.reader, username)
+    known = await ctx.store.find_user(username)
     user = await _verified(web, known, body.password)
     if user is None:
         name = known.username if known else "(unknown user name)"
         log.warning("login: wrong password for %s from %s", name, address)
+        locked = web.limiter.locked(username, address, device)
         await ctx.pipeline.execute(
             RecordLoginFailure(
                 known.username if known else None,
                 address,
                 "wrong password" if known else "unknown user name",
+                locked,
             )
         )
         return _refuse(
             status.HTTP_401_UNAUTHORIZED, "bad_credentials", "wrong user name or password"
         )
-    web.limiter.succeeded(username, address)
+    web.limiter.succeeded(username, address, device)
     session_id = new_session_id()
     now = ctx.clock.now()
     expires_at = now + timedelta(hours=ctx.config.web.session_hours)
@@ -213,7 +229,37 @@ async def login(
         httponly=True,
         samesite="strict",
     )
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device_cookie(web.device_key, username),
+        max_age=DEVICE_COOKIE_DAYS * 24 * 3600,
+        path="/login",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
     return response
+
+
+class Lifted(BaseModel):
+    username: str
+    lifted: int
+    """locks (user name, address) lifted"""
+
+
+@router.delete(
+    "/api/v1/login-locks/{username}",
+    response_model=Lifted,
+    summary="Lift the login locks of a user name, from every address",
+)
+async def lift_login_locks(
+    username: Annotated[str, Path(min_length=1, max_length=64)], ctx: Context, web: Web, who: Admin
+) -> Lifted:
+    name = username.strip().lower()
+    lifted = web.limiter.lift(name)
+    await ctx.pipeline.execute(RecordLoginUnlock(name, who.actor, lifted))
+    log.info("login: %s lifted the login locks of %s (%d)", who.actor, name, lifted)
+    return Lifted(username=name, lifted=lifted)
 
 
 @router.get("/api/v1/session", response_model=SessionInfo, summary="Who is calling")

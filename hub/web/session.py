@@ -7,6 +7,9 @@
   page of another origin cannot compute it. The page gets it from `GET /api/v1/session` (or the
   login answer) and sends it as `X-CSRF-Token` with every call that changes something. Calls with
   a bearer token need none: a browser never adds that header by itself.
+- The device cookie `chuong_device` (HttpOnly, SameSite=Strict, path /login, a year) marks a
+  browser that logged in as a user before: its login attempts are counted for it alone, so
+  failures elsewhere cannot lock it out (`hub.web.ratelimit`).
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from typing import Final
 from fastapi import HTTPException, Request, status
 
 from hub.api.auth import Principal, context
-from hub.clock import iso
-from hub.web.accounts import SessionRecord, find_session
+from hub.store.ops import SessionRecord
 
 COOKIE: Final = "chuong_session"
+DEVICE_COOKIE: Final = "chuong_device"
+DEVICE_COOKIE_DAYS: Final = 365
 CSRF_HEADER: Final = "X-CSRF-Token"
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 _SESSION_ID_MAX: Final = 128
@@ -38,6 +42,28 @@ def session_hash(session_id: str) -> str:
 
 def csrf_token(session_id: str) -> str:
     return hmac.new(session_id.encode("utf-8"), b"chuong-csrf-v1", hashlib.sha256).hexdigest()
+
+
+def device_cookie(key: bytes, username: str) -> str:
+    """The device cookie a browser gets at a login: a random id, signed for this user name with
+    the hub's key (kept in memory: a restart forgets the locks and the devices alike)."""
+    device = secrets.token_urlsafe(12)
+    return f"{device}.{_device_mac(key, username, device)}"
+
+
+def device_of(request: Request, key: bytes, username: str) -> str | None:
+    """The id of the request's device cookie if it is genuine for this user name, else None."""
+    value = request.cookies.get(DEVICE_COOKIE, "")
+    device, _, mac = value.partition(".")
+    if not device or len(value) > _SESSION_ID_MAX:
+        return None
+    expected = _device_mac(key, username, device)
+    return device if hmac.compare_digest(mac.encode(), expected.encode()) else None
+
+
+def _device_mac(key: bytes, username: str, device: str) -> str:
+    message = f"chuong-device-v1\n{username}\n{device}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def session_id_of(request: Request) -> str | None:
@@ -60,7 +86,7 @@ async def session_auth(request: Request) -> Principal | None:
     if session_id is None:
         return None
     ctx = context(request)
-    found = await find_session(ctx.store.reader, session_hash(session_id), iso(ctx.clock.now()))
+    found = await ctx.store.find_session(session_hash(session_id), ctx.clock.now())
     if found is None:
         return None
     if request.method not in SAFE_METHODS:

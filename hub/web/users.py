@@ -30,28 +30,17 @@ from hub.api.context import ApiContext
 from hub.clock import iso
 from hub.domain.model import Role
 from hub.errors import ChuongError
+from hub.store.ops import DeleteUser, EndUserSessions, InsertUser, SetUserField
 from hub.web.accounts import PASSWORD_MAX, check_password, check_username, hash_password
 from hub.writer.plan import Command, Plan
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
-_LIST: Final = (
+_LIST: Final = (  # read on the hub's read-only connection
     "SELECT u.username, u.role, u.created_at, u.display_name, "
     "(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?) AS sessions "
     "FROM users u ORDER BY u.username"
 )
-_INSERT: Final = (
-    "INSERT OR IGNORE INTO users "
-    "(username, role, password_hash, display_name, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
-)
-_SET_NAME: Final = "UPDATE users SET display_name = ?, updated_at = ? WHERE username = ?"
-_SET_ROLE: Final = "UPDATE users SET role = ?, updated_at = ? WHERE username = ?"
-_SET_PASSWORD: Final = "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?"  # noqa: S105  # SQL, not a password
-_END_SESSIONS: Final = (
-    "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username = ?)"
-)
-_DELETE: Final = "DELETE FROM users WHERE username = ?"
 
 UserName = Annotated[str, Path(max_length=64)]
 
@@ -91,9 +80,8 @@ class CreateUser(Command):
     actor: str
 
     def plan(self, plan: Plan) -> None:
-        now = iso(plan.now)
-        row = (self.username, self.role.value, self.password_hash, self.display_name, now, now)
-        plan.changes.extra.append((_INSERT, [row]))
+        op = InsertUser(self.username, self.role, self.password_hash, self.display_name, plan.now)
+        plan.write(op)
         plan.audit(
             "user.created",
             self.actor,
@@ -112,15 +100,13 @@ class ChangeUser(Command):
     actor: str
 
     def plan(self, plan: Plan) -> None:
-        now = iso(plan.now)
-        extra = plan.changes.extra
         if self.display_name is not None:
-            extra.append((_SET_NAME, [(self.display_name, now, self.username)]))
+            plan.write(SetUserField(self.username, "display_name", self.display_name, plan.now))
         if self.role is not None:
-            extra.append((_SET_ROLE, [(self.role.value, now, self.username)]))
+            plan.write(SetUserField(self.username, "role", self.role.value, plan.now))
         if self.password_hash is not None:
-            extra.append((_SET_PASSWORD, [(self.password_hash, now, self.username)]))
-            extra.append((_END_SESSIONS, [(self.username,)]))
+            plan.write(SetUserField(self.username, "password_hash", self.password_hash, plan.now))
+            plan.write(EndUserSessions(self.username))
         plan.audit(
             "user.changed",
             self.actor,
@@ -137,8 +123,8 @@ class RemoveUser(Command):
     actor: str
 
     def plan(self, plan: Plan) -> None:
-        plan.changes.extra.append((_END_SESSIONS, [(self.username,)]))
-        plan.changes.extra.append((_DELETE, [(self.username,)]))
+        plan.write(EndUserSessions(self.username))
+        plan.write(DeleteUser(self.username))
         plan.audit("user.removed", self.actor, username=self.username)
 
 

@@ -7,9 +7,11 @@ audit entries. Each validates before it changes anything, and refuses with a `Ch
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from hub.domain import alarms
-from hub.domain.model import Alarm, Outcome, Trouble
+from hub.domain.bus import BrokerConnected, BrokerDisconnected
+from hub.domain.model import Alarm, AlarmChange, Outcome, Trouble, TroubleKind
 from hub.errors import AlarmNotFound
 from hub.writer.plan import Command, Plan
 
@@ -23,7 +25,7 @@ class AcknowledgeAlarm(Command):
     def plan(self, plan: Plan) -> Alarm:
         alarm = _open_alarm(plan, self.alarm_id)
         updated = alarms.acknowledge(alarm, self.actor, plan.now)
-        plan.save_alarm(updated, "acknowledged", self.actor, note=self.note or None)
+        plan.save_alarm(updated, AlarmChange.ACKNOWLEDGED, self.actor, note=self.note or None)
         return updated
 
 
@@ -40,7 +42,9 @@ class ResolveAlarm(Command):
         updated = alarms.resolve(
             alarm, self.actor, plan.now, self.outcome, self.note, may_skip_ack=self.may_skip_ack
         )
-        plan.save_alarm(updated, "resolved", self.actor, outcome=self.outcome.value, note=self.note)
+        plan.save_alarm(
+            updated, AlarmChange.RESOLVED, self.actor, outcome=self.outcome.value, note=self.note
+        )
         return updated
 
 
@@ -54,7 +58,7 @@ def _open_alarm(plan: Plan, alarm_id: str) -> Alarm:
 
 @dataclass(slots=True)
 class RaiseTrouble(Command):
-    kind: str
+    kind: TroubleKind
     subject: str
     detail: str = ""
     site_id: str | None = None
@@ -65,7 +69,7 @@ class RaiseTrouble(Command):
 
 @dataclass(slots=True)
 class ClearTrouble(Command):
-    kind: str
+    kind: TroubleKind
     subject: str
     detail: str = ""
 
@@ -80,3 +84,16 @@ class SetMeta(Command):
 
     def plan(self, plan: Plan) -> None:
         plan.changes.meta[self.key] = self.value
+
+
+@dataclass(slots=True)
+class SetListening(Command):
+    """The broker connection changed: the hub has listened since `since` (None: it is cut off).
+    `event` tells the page and the fan-out, once the batch is done."""
+
+    since: datetime | None
+    event: BrokerConnected | BrokerDisconnected
+
+    def plan(self, plan: Plan) -> None:
+        plan.draft.listening_since = self.since
+        plan.events.append(self.event)

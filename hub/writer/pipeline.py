@@ -42,21 +42,21 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import random
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, assert_never
 
+from hub.backoff import Backoff
 from hub.clock import Clock, iso
 from hub.domain.bus import AlarmChanged, Bus
 from hub.domain.inbound import Acker, HeartbeatIn, Inbound, PressIn
+from hub.domain.model import AlarmChange, TroubleKind
 from hub.domain.state import HubState
 from hub.errors import ChuongError
 from hub.metrics import Metrics
-from hub.store import Store
-from hub.writer.plan import AlarmHook, Command, Plan, PressHook, TroubleHook
+from hub.store import WRITE_ERRORS, Store, write_may_pass
+from hub.writer.plan import AlarmHook, Command, Count, Plan, PressHook, TroubleHook
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ HEARTBEAT_BACKLOG_LIMIT: Final = 20_000
 """Beyond this many buttons with a heartbeat waiting, heartbeats of other buttons are dropped."""
 HEARTBEAT_FLUSH_S: Final = 2.0
 """The longest a heartbeat waits in memory before it is committed with the others."""
+COMMIT_RETRY_FIRST_S: Final = 0.1
+"""The first wait before a failed commit is tried again (then doubling up to `retry_max_s`)."""
 
 
 @dataclass(slots=True)
@@ -87,15 +89,6 @@ _STOP: Final = _Stop()
 _FLUSH_HEARTBEATS: Final = _FlushHeartbeats()
 
 Item = Inbound | _Pending
-
-
-def _may_pass(exc: BaseException) -> bool:
-    """Store errors worth retrying: the disk, the file or a lock, not a bug in the hub's SQL."""
-    if isinstance(exc, OSError | sqlite3.OperationalError):
-        return True
-    # Plain DatabaseError is what SQLite says of a damaged file: retrying keeps the presses with
-    # the broker while the operator restores the store; dropping them would lose them.
-    return type(exc) is sqlite3.DatabaseError
 
 
 class ProbeStore(Command):
@@ -137,7 +130,7 @@ class Pipeline:
         self._acker = acker
         self._hub_id = hub_id
         self._batch_max = batch_max
-        self._retry_max_s = retry_max_s
+        self._retry = Backoff(COMMIT_RETRY_FIRST_S, retry_max_s, jitter=(0.8, 1.2))
         self._probe_interval_s = probe_interval_s
         self._heartbeat_flush_s = heartbeat_flush_s
         self._hooks = list(hooks)
@@ -191,6 +184,11 @@ class Pipeline:
                 )
         self._heartbeats[item.button] = item
 
+    @property
+    def closed(self) -> bool:
+        """The pipeline is stopping or stopped: commands are refused."""
+        return self._closed
+
     async def execute(self, command: Command) -> Any:
         """Plan and commit one command; return its result or raise its `ChuongError`."""
         if self._closed:
@@ -200,10 +198,6 @@ class Pipeline:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(command, future))
         return await future
-
-    @property
-    def backlog(self) -> int:
-        return self._queue.qsize()
 
     def alive(self, stall_s: float) -> bool:
         """The writer is running and has done something (committed, probed or retried) lately."""
@@ -361,13 +355,13 @@ class Pipeline:
             try:
                 if plan.changes:
                     await self.store.commit(plan.changes)
-            except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
-                if not _may_pass(exc):
+            except WRITE_ERRORS as exc:
+                if not write_may_pass(exc):
                     raise
                 attempt += 1
                 self._metrics.commit_failures.inc()
                 self._mark_unwritable(exc)
-                delay = min(self._retry_max_s, 0.05 * 2**attempt) * random.uniform(0.8, 1.2)  # noqa: S311
+                delay = self._retry.delay(attempt - 1)
                 log.warning("store: commit failed (%s); retry %d in %.2fs", exc, attempt, delay)
                 await asyncio.sleep(delay)
                 continue
@@ -405,25 +399,29 @@ class Pipeline:
     def _count(self, plan: Plan, size: int) -> None:
         m = self._metrics
         m.batch_size.observe(size)
-        for key, count in plan.counts.items():
-            kind, _, label = key.partition(":")
-            if kind == "press":
-                m.presses.labels(label).inc(count)
-            elif kind == "rejected":
-                m.rejected.labels(label).inc(count)
-            elif kind == "duplicate":
-                m.duplicates.inc(count)
-            elif kind == "untracked":
-                m.untracked_devices.inc(count)
+        for (kind, label), count in plan.counts.items():
+            match kind:
+                case Count.PRESS:
+                    m.presses.labels(label).inc(count)
+                case Count.RAISED:
+                    m.alarms_raised.labels(label).inc(count)
+                case Count.REJECTED:
+                    m.rejected.labels(label).inc(count)
+                case Count.IGNORED:
+                    m.ignored.labels(label).inc(count)
+                case Count.DUPLICATE:
+                    m.duplicates.inc(count)
+                case Count.UNTRACKED:
+                    m.untracked_devices.inc(count)
+                case _:
+                    assert_never(kind)
         for event in plan.events:
             if not isinstance(event, AlarmChanged):
                 continue
             alarm = event.alarm
-            if event.change == "raised":
-                m.alarms_raised.labels(str(alarm.test).lower()).inc()
-            elif event.change == "acknowledged" and alarm.acknowledged_at is not None:
+            if event.change is AlarmChange.ACKNOWLEDGED and alarm.acknowledged_at is not None:
                 m.ack_latency.observe((alarm.acknowledged_at - alarm.raised_at).total_seconds())
-            elif event.change == "resolved" and alarm.outcome is not None:
+            elif event.change is AlarmChange.RESOLVED and alarm.outcome is not None:
                 m.alarms_resolved.labels(alarm.outcome.value).inc()
 
     async def _quarantine(self, item: Item, exc: Exception) -> None:
@@ -445,7 +443,9 @@ class Pipeline:
             button,
         )
         plan.raise_trouble(
-            "internal_error", "hub", detail=f"a message from {button} could not be processed"
+            TroubleKind.INTERNAL_ERROR,
+            "hub",
+            detail=f"a message from {button} could not be processed",
         )
         self._metrics.quarantined.inc()
         try:

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from devices.messages import EventType
@@ -24,21 +25,45 @@ from hub.domain.authenticity import FORGERY_TROUBLE, refusal_of
 from hub.domain.bus import AlarmChanged, ButtonAck, DeviceChanged, Event, TroubleChanged
 from hub.domain.dedup import EarlierEvent, PressFacts, Verdict, correlate
 from hub.domain.inbound import HeartbeatIn, IgnoredIn, Inbound, PressIn, RejectedIn, StatusIn
-from hub.domain.model import Alarm, AlarmState, DeviceState, Site, Trouble, TroubleState
+from hub.domain.model import (
+    ACK_STATE,
+    Alarm,
+    AlarmChange,
+    AlarmState,
+    DeviceState,
+    Site,
+    Trouble,
+    TroubleKind,
+    TroubleState,
+)
 from hub.domain.state import Draft, HubState
 from hub.store.changes import Changes
+from hub.store.ops import Op, PressRow
 
-ACK_STATE = {
-    AlarmState.ACTIVE: "received",
-    AlarmState.ACKNOWLEDGED: "acknowledged",
-    AlarmState.RESOLVED: "resolved",
-}
+
+class Count(StrEnum):
+    """What a plan counts for the metrics (`Pipeline._count` turns every one into a metric)."""
+
+    PRESS = "press"
+    """label: the event type"""
+    DUPLICATE = "duplicate"
+    RAISED = "raised"
+    """label: `true` for a test alarm, else `false`"""
+    REJECTED = "rejected"
+    """label: the reason"""
+    IGNORED = "ignored"
+    """label: the reason (a vendor message that carried nothing to record, a retained one)"""
+    UNTRACKED = "untracked"
+
+
+CountKey = tuple[Count, str]
+"""A count and its label ("" when it has none)."""
 
 MAX_UNREGISTERED_DEVICES = 10_000
 """Buttons the registry does not know are tracked (last seen, battery) up to this many. Their
 presses always raise alarms, tracked or not."""
 
-AlarmHook = Callable[["Plan", Alarm | None, Alarm, str], None]
+AlarmHook = Callable[["Plan", Alarm | None, Alarm, AlarmChange], None]
 """Called for every alarm change inside the plan (old, new, change); adds rows of its own, such as
 the escalation deadline, so that they commit together with the change."""
 
@@ -84,13 +109,17 @@ class Plan:
         self.draft = Draft(state)
         self.changes = Changes()
         self.events: list[Event] = []
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[CountKey] = Counter()
         self._earlier = dict(earlier)
         self._hooks = hooks
         self._trouble_hooks = trouble_hooks
         self._press_hooks = press_hooks
 
     # -- primitives, also used by commands -------------------------------------------------------
+
+    def write(self, op: Op) -> None:
+        """Add a store operation to the batch: it commits in the batch's transaction, in order."""
+        self.changes.ops.append(op)
 
     def audit(
         self,
@@ -116,7 +145,7 @@ class Plan:
     def save_alarm(
         self,
         alarm: Alarm,
-        change: str,
+        change: AlarmChange,
         actor: str,
         *,
         at: datetime | None = None,
@@ -133,7 +162,7 @@ class Plan:
 
     def raise_trouble(
         self,
-        kind: str,
+        kind: TroubleKind,
         subject: str,
         *,
         detail: str = "",
@@ -160,7 +189,7 @@ class Plan:
 
     def clear_trouble(
         self,
-        kind: str,
+        kind: TroubleKind,
         subject: str,
         *,
         detail: str = "",
@@ -205,7 +234,7 @@ class Plan:
         old = self.draft.device(button)
         values = {k: v for k, v in fields.items() if v is not None}
         if old is None and not self._may_track(button):
-            self.counts["untracked"] += 1
+            self.counts[Count.UNTRACKED, ""] += 1
             return None
         if old is None:
             device = DeviceState(button_id=button, first_seen=at, last_seen=at, **values)
@@ -234,7 +263,7 @@ class Plan:
         elif isinstance(item, HeartbeatIn):
             self.heartbeat(item)
         elif isinstance(item, IgnoredIn):
-            self.counts[f"ignored:{item.reason}"] += 1
+            self.counts[Count.IGNORED, item.reason] += 1
         else:
             self.rejected(item)
 
@@ -255,7 +284,7 @@ class Plan:
         actor = button_actor(button_id)
 
         if verdict.verdict is Verdict.DUPLICATE:
-            self.counts["duplicate"] += 1
+            self.counts[Count.DUPLICATE, ""] += 1
             if verdict.alarm_id is not None:
                 open_alarm = self.draft.alarm(verdict.alarm_id)
                 state = open_alarm.state if open_alarm else AlarmState.RESOLVED
@@ -268,7 +297,7 @@ class Plan:
         signed = button is not None and button.sign_key is not None
         if button is not None and signed:
             device = self.draft.device(button_id)
-            refusal = refusal_of(item, button, device, self.draft.state.listening_since)
+            refusal = refusal_of(item, button, device, self.draft.listening_since)
             if refusal is not None:
                 self._refuse(item, refusal.reason, refusal.detail, site)
                 return
@@ -280,8 +309,10 @@ class Plan:
             last_seq=event.seq if signed else None,
             last_seq_key=key_id(button.sign_key) if button and button.sign_key else None,
         )
-        self.clear_trouble("bad_messages", button_id, detail="a valid message arrived", at=at)
-        self.counts[f"press:{event.type.value}"] += 1
+        self.clear_trouble(
+            TroubleKind.BAD_MESSAGES, button_id, detail="a valid message arrived", at=at
+        )
+        self.counts[Count.PRESS, event.type.value] += 1
         alarm: Alarm | None = None
         if verdict.verdict is Verdict.RECORD:
             alarm = self.draft.alarm(verdict.alarm_id) if verdict.alarm_id else None
@@ -291,7 +322,7 @@ class Plan:
             if current is None:  # the index and the alarms always agree; never lose the press
                 raise RuntimeError(f"open alarm {verdict.alarm_id} missing from the state")
             alarm = alarms.add_press(current, button_id, event.id, at)
-            change = "press" if verdict.verdict is Verdict.REPEAT else "joined"
+            change = AlarmChange.PRESS if verdict.verdict is Verdict.REPEAT else AlarmChange.JOINED
             self.save_alarm(
                 alarm, change, actor, at=at, button=button_id, event=event.id, type=event.type.value
             )
@@ -306,10 +337,10 @@ class Plan:
                 test=test,
                 now=at,
             )
-            self.counts["raised"] += 1
+            self.counts[Count.RAISED, "true" if test else "false"] += 1
             self.save_alarm(
                 alarm,
-                "raised",
+                AlarmChange.RAISED,
                 actor,
                 at=at,
                 button=button_id,
@@ -321,17 +352,17 @@ class Plan:
         alarm_id = alarm.id if alarm else None
         self._earlier[key] = alarm_id
         self.changes.presses.append(
-            (
-                button_id,
-                event.id,
-                event.type.value,
-                alarm_id,
-                iso(at),
-                iso(event.ts) if event.ts else None,
-                event.seq,
-                event.battery,
-                int(test),
-                json.dumps(list(event.anomalies)) if event.anomalies else None,
+            PressRow(
+                button_id=button_id,
+                event_id=event.id,
+                type=event.type.value,
+                alarm_id=alarm_id,
+                received_at=iso(at),
+                device_ts=iso(event.ts) if event.ts else None,
+                seq=event.seq,
+                battery=event.battery,
+                test=int(test),
+                anomalies=json.dumps(list(event.anomalies)) if event.anomalies else None,
             )
         )
         if alarm is not None:
@@ -341,7 +372,7 @@ class Plan:
 
     def _refuse(self, item: PressIn, reason: str, detail: str, site: Site | None) -> None:
         """A press that is not authentic: on record as rejected, and a trouble for its site."""
-        self.counts[f"rejected:{reason}"] += 1
+        self.counts[Count.REJECTED, reason] += 1
         payload = item.payload or item.event.model_dump_json().encode()
         topic = item.topic or f"(button {item.button})"
         self.changes.add_rejected(
@@ -379,7 +410,7 @@ class Plan:
             )
             site = self.draft.registry.site_of(item.button)
             self.raise_trouble(
-                "tamper",
+                TroubleKind.TAMPER,
                 item.button,
                 detail=f"event {event.id}",
                 site_id=site.id if site else None,
@@ -408,14 +439,14 @@ class Plan:
         )
 
     def rejected(self, item: RejectedIn) -> None:
-        self.counts[f"rejected:{item.reason}"] += 1
+        self.counts[Count.REJECTED, item.reason] += 1
         self.changes.add_rejected(
             iso(item.received_at), item.topic, item.payload, item.reason, item.detail, item.button
         )
         if item.button is not None:
             site = self.draft.registry.site_of(item.button)
             self.raise_trouble(
-                "bad_messages",
+                TroubleKind.BAD_MESSAGES,
                 item.button,
                 detail=f"{item.reason}: {item.detail}"[:300],
                 site_id=site.id if site else None,

@@ -34,16 +34,10 @@ Public = Literal["public"]
 PUBLIC: Final[Public] = "public"
 
 DECISIONS: Final[dict[tuple[str, str], Role | Public]] = {
-    # FastAPI's description of the API and the developer pages that render it: they describe
-    # routes (all in the public source), never alarms, buttons or people.
+    # FastAPI's description of the API: it describes routes (all in the public source), never
+    # alarms, buttons or people. (Its interactive pages, /docs and /redoc, are not served.)
     ("GET", "/openapi.json"): PUBLIC,
     ("HEAD", "/openapi.json"): PUBLIC,
-    ("GET", "/docs"): PUBLIC,
-    ("HEAD", "/docs"): PUBLIC,
-    ("GET", "/docs/oauth2-redirect"): PUBLIC,
-    ("HEAD", "/docs/oauth2-redirect"): PUBLIC,
-    ("GET", "/redoc"): PUBLIC,
-    ("HEAD", "/redoc"): PUBLIC,
     # systemd, the load balancer and the page's "hub lost" bar ask these without a login; they
     # say "alive", "ready or why not" and the version, nothing about alarms.
     ("GET", "/healthz"): PUBLIC,
@@ -76,6 +70,8 @@ DECISIONS: Final[dict[tuple[str, str], Role | Public]] = {
     ("GET", "/api/v1/reports/untested"): Role.VIEWER,
     ("GET", "/api/v1/session"): Role.VIEWER,
     ("DELETE", "/api/v1/session"): Role.VIEWER,  # anyone logged in may log out
+    # Lifting another person's login lock is the admin's.
+    ("DELETE", "/api/v1/login-locks/{username}"): Role.ADMIN,
     # Handling alarms is the duty officer's (an admin may also resolve an unacknowledged one).
     ("POST", "/api/v1/alarms/{alarm_id}/ack"): Role.OFFICER,
     ("POST", "/api/v1/alarms/{alarm_id}/resolve"): Role.OFFICER,

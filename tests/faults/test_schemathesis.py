@@ -13,6 +13,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -100,3 +102,68 @@ def test_no_input_makes_the_api_fail(hub_url_and_token: tuple[str, str]) -> None
     assert failures == []
     assert len(calls) >= len(operations) * EXAMPLES, "the generator made too few requests"
     assert {200, 422} <= set(calls), "neither accepted nor refused requests were generated"
+
+
+EXTREMES: Final = {
+    "date-time": [
+        "9999-12-31T23:59:59-14:00",
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59.999999",
+        "0001-01-01T00:00:00",
+    ],
+    "integer": ["-1", "0", str(2**63), str(-(2**63) - 1), "9" * 400],
+    "number": ["1e309", "-1e309", "nan", "inf"],
+    "string": ["", "\u0000", "x" * 8000, "ệ" * 2000, "../../etc/passwd", "%00"],
+}
+"""Values at and past the edges of each kind of parameter, which random generation rarely
+reaches (a time with no UTC form was a 500 before issue 13)."""
+
+
+def _kinds(schema: dict[str, Any]) -> set[str]:
+    """The kinds of a parameter's schema: its format if it has one, else its type."""
+    found: set[str] = set()
+    for option in schema.get("anyOf", [schema]):
+        kind = option.get("format") or option.get("type")
+        if kind in EXTREMES:
+            found.add(kind)
+        elif "enum" in option or "$ref" in option:
+            found.add("string")
+    return found
+
+
+def test_extreme_parameter_values_never_make_the_api_fail(
+    hub_url_and_token: tuple[str, str],
+) -> None:
+    """Every query and path parameter of every operation, one at a time, set to each extreme
+    value of its kind (times with no UTC form, 400-digit integers, infinities, NUL bytes, long
+    strings): never a 5xx."""
+    url, token = hub_url_and_token
+    spec = httpx.get(f"{url}/openapi.json", timeout=10).json()
+    failures: list[str] = []
+    calls = 0
+    with httpx.Client(
+        base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"}
+    ) as api:
+        for path, operations in spec["paths"].items():
+            if path == "/api/v1/stream":
+                continue
+            for method, operation in operations.items():
+                parameters = [p for p in operation.get("parameters", []) if p["in"] != "header"]
+                plain = {p["name"]: "x" for p in parameters if p["in"] == "path"}
+                for parameter in parameters:
+                    for kind in _kinds(parameter.get("schema", {})):
+                        for value in EXTREMES[kind]:
+                            query, route = {}, {**plain}
+                            if parameter["in"] == "path":
+                                route[parameter["name"]] = quote(value, safe="") or "x"
+                            else:
+                                query[parameter["name"]] = value
+                            target = path.format(**route)
+                            response = api.request(method.upper(), target, params=query)
+                            calls += 1
+                            if response.status_code >= 500:
+                                failures.append(
+                                    f"{method.upper()} {target} {query}: {response.status_code}"
+                                )
+    assert failures == []
+    assert calls >= 100, calls

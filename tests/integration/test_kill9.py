@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import sqlite3
 import time
@@ -76,6 +77,32 @@ async def _settle(db: Path, expected: int, quiet_s: float = 10.0, limit_s: float
         await asyncio.sleep(0.1)
 
 
+async def kill_rounds(
+    hub_process: Callable[..., HubProcess],
+    publisher: LoadPublisher,
+    rounds: int,
+    seed: int,
+    cut: Callable[[HubProcess], None],
+    *,
+    presses: int = PRESSES,
+    stall: bool = False,
+) -> HubProcess:
+    """`rounds` times: start the hub, burst, `cut` it (kill -9) once a random share of the burst
+    is acknowledged (with `stall`, while another connection holds the store's write lock, so that
+    nothing of the round can be committed). Then a last start: returns that hub, ready."""
+    chooser = random.Random(seed)
+    for round_no in range(rounds):
+        hub = hub_process().start()
+        await hub.wait_ready(READY_S)
+        kill_after = chooser.randint(presses // 10, presses * 9 // 10)
+        with stalled_store(hub.db) if stall else contextlib.nullcontext():
+            await _burst(publisher, round_no, presses, kill_after, functools.partial(cut, hub))
+        assert await publisher.drain(120), "the broker did not acknowledge every press"
+    hub = hub_process().start()
+    await hub.wait_ready(READY_S)
+    return hub
+
+
 async def run_kill9_rounds(
     hub_process: Callable[..., HubProcess],
     broker: Mosquitto,
@@ -85,27 +112,14 @@ async def run_kill9_rounds(
     presses: int = PRESSES,
     stall: bool = False,
 ) -> int:
-    """`rounds` times: start the hub, burst, kill -9 after a random share of the burst is
-    acknowledged (with `stall`, while another connection holds the store's write lock, so that
-    nothing of the round can be committed). Then a last start, and the check. Returns the number
-    of presses checked."""
-    chooser = random.Random(seed)
+    """`kill_rounds` of the hub alone, then the check. Returns the number of presses checked."""
     publisher = LoadPublisher(host=broker.host, port=broker.port)
     await publisher.connect()
     hub: HubProcess | None = None
     try:
-        for round_no in range(rounds):
-            hub = hub_process().start()
-            await hub.wait_ready(READY_S)
-            kill_after = chooser.randint(presses // 10, presses * 9 // 10)
-            if stall:
-                with stalled_store(hub.db):
-                    await _burst(publisher, round_no, presses, kill_after, hub.kill)
-            else:
-                await _burst(publisher, round_no, presses, kill_after, hub.kill)
-            assert await publisher.drain(120), "the broker did not acknowledge every press"
-        hub = hub_process().start()
-        await hub.wait_ready(READY_S)
+        hub = await kill_rounds(
+            hub_process, publisher, rounds, seed, HubProcess.kill, presses=presses, stall=stall
+        )
         acknowledged = {(s.button, s.event_id) for s in publisher.acknowledged}
         assert len(acknowledged) == presses * rounds
         assert not publisher.refused

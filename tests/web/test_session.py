@@ -235,30 +235,85 @@ async def test_expired_removed_or_repassworded_sessions_are_refused(
         assert (await session.client.get("/api/v1/alarms")).status_code == 401
 
 
-async def test_login_rate_limit_per_user_name(start_hub: StartHub) -> None:
-    """After 3 failures for a user name, even the right password is refused with 429, a
-    `Retry-After` and a reason, until the window passes; another user can still log in."""
+async def test_login_lock_per_user_name_and_address(start_hub: StartHub) -> None:
+    """After 3 failures for `officer` from one address, even the right password is refused there
+    with 429, a `Retry-After` and a reason, and the lock is in the audit log; the right password
+    from another address still logs `officer` in, as does another user from the locked address.
+    A stranger can lock only themselves out."""
     running = await start_hub(web=WebSection(login_failures_per_user=3, login_window_min=10))
     await add_users(running, Role.OFFICER, Role.VIEWER)
+    attacker = {"X-Forwarded-For": "192.0.2.7"}
+    right = {"username": "officer", "password": PASSWORDS[Role.OFFICER]}
     async with httpx.AsyncClient(base_url=running.url) as client:
         for _ in range(3):
             response = await client.post(
-                "/login", json={"username": "officer", "password": "guess-guess"}
+                "/login", json={"username": "officer", "password": "guess-guess"}, headers=attacker
             )
             assert response.status_code == 401
-        response = await client.post(
-            "/login", json={"username": "officer", "password": PASSWORDS[Role.OFFICER]}
-        )
+        response = await client.post("/login", json=right, headers=attacker)
         assert response.status_code == 429
         body = response.json()
         assert body["code"] == "rate_limited"
-        assert "too many failed logins for this user name" in body["detail"]
+        assert "too many failed logins for this user name from this address" in body["detail"]
         assert 500 < int(response.headers["retry-after"]) <= 600
         assert body["retry_after"] == int(response.headers["retry-after"])
         viewer = await client.post(
-            "/login", json={"username": "viewer", "password": PASSWORDS[Role.VIEWER]}
+            "/login",
+            json={"username": "viewer", "password": PASSWORDS[Role.VIEWER]},
+            headers=attacker,
         )
         assert viewer.status_code == 200
+    async with httpx.AsyncClient(base_url=running.url) as officer:
+        elsewhere = await officer.post(
+            "/login", json=right, headers={"X-Forwarded-For": "192.0.2.8"}
+        )
+        assert elsewhere.status_code == 200
+    (locked,) = await _audit(running, "user.login_locked")
+    assert locked == {
+        "actor": "hub",
+        "address": "192.0.2.7",
+        "username": "officer",
+        "scope": "user",
+    }
+
+
+async def test_a_known_browser_logs_in_from_a_locked_address(start_hub: StartHub) -> None:
+    """A browser that logged in as `officer` before carries a device cookie: when its address is
+    locked (a proxy it shares with someone guessing), its attempts are counted for it alone, and
+    the right password still logs it in. A made-up device cookie counts for nothing."""
+    running = await start_hub(web=WebSection(login_failures_per_address=3))
+    await add_users(running, Role.OFFICER)
+    right = {"username": "officer", "password": PASSWORDS[Role.OFFICER]}
+    async with httpx.AsyncClient(base_url=running.url) as browser:
+        assert (await browser.post("/login", json=right)).status_code == 200
+        device = browser.cookies.get("chuong_device")
+        assert device
+        async with httpx.AsyncClient(base_url=running.url) as stranger:
+            for name in ("a", "b", "c"):
+                await stranger.post("/login", json={"username": name, "password": "x"})
+            assert (await stranger.post("/login", json=right)).status_code == 429
+            stranger.cookies.set("chuong_device", "made-up.0000", path="/login")
+            assert (await stranger.post("/login", json=right)).status_code == 429
+        again = await browser.post("/login", json=right)
+        assert again.status_code == 200, again.text
+
+
+async def test_an_admin_lifts_a_login_lock(start_hub: StartHub) -> None:
+    """`DELETE /api/v1/login-locks/officer` (admin) lifts the locks of `officer` from every
+    address, on the record; an officer may not."""
+    running = await start_hub(web=WebSection(login_failures_per_user=1))
+    await add_users(running, Role.OFFICER)
+    right = {"username": "officer", "password": PASSWORDS[Role.OFFICER]}
+    async with httpx.AsyncClient(base_url=running.url) as client:
+        await client.post("/login", json={"username": "officer", "password": "wrong-wrong"})
+        assert (await client.post("/login", json=right)).status_code == 429
+        refused = await running.api(Role.OFFICER).delete("/api/v1/login-locks/officer")
+        assert refused.status_code == 403
+        lifted = await running.api(Role.ADMIN).delete("/api/v1/login-locks/Officer")
+        assert lifted.json() == {"username": "officer", "lifted": 1}
+        assert (await client.post("/login", json=right)).status_code == 200
+    (entry,) = await _audit(running, "user.login_unlocked")
+    assert entry == {"actor": "token:test-admin", "username": "officer", "lifted": 1}
 
 
 async def test_login_rate_limit_per_address(start_hub: StartHub) -> None:

@@ -1,4 +1,4 @@
--- Escalation and notifications: stored deadlines and a durable outbox (DESIGN guarantee 4).
+-- Escalation and notifications: stored deadlines and a durable outbox (guarantee 4, docs/CONTRACT.md).
 
 -- One row per escalating alarm or trouble: the policy it follows, how many rounds of each step
 -- have fired, and when the next one is due. Written in the same transaction as the alarm's raise,

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
 from devices.messages import EVENT_ID_RE, is_button_id
-from devices.profiles import CANONICAL, PROFILE_NAMES, Power, make_profiles, supervised_by
+from devices.profiles import (
+    CANONICAL,
+    PROFILE_NAMES,
+    PROFILES,
+    Power,
+    Profile,
+    ProfileName,
+    ProfileSettings,
+    make_profiles,
+    supervised_by,
+)
 from devices.profiles.base import Memory, event_id
 from devices.profiles.zigbee2mqtt import Zigbee2Mqtt
 
@@ -70,3 +82,29 @@ def test_supervision_defaults_by_profile() -> None:
     assert supervised_by("tasmota").power is Power.MAINS
     assert supervised_by("esphome").checkin_s is None
     assert supervised_by("zigbee2mqtt").sleep_will is False
+
+
+def test_every_profile_module_is_listed_once_under_a_name_of_the_literal() -> None:
+    """A profile module whose class is missing from PROFILES would never be heard; the names of
+    PROFILES are exactly `ProfileName`, which pydantic and mypy check the config against."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import devices.profiles
+
+    found = set()
+    for module in pkgutil.iter_modules(devices.profiles.__path__):
+        loaded = importlib.import_module(f"devices.profiles.{module.name}")
+        for _, cls in inspect.getmembers(loaded, inspect.isclass):
+            if issubclass(cls, Profile) and not inspect.isabstract(cls):
+                found.add(cls)
+    assert found == set(PROFILES)
+    assert sorted(PROFILE_NAMES) == sorted(get_args(ProfileName))
+    assert len(set(PROFILE_NAMES)) == len(PROFILES)
+
+
+def test_settings_reach_the_profile_that_needs_them() -> None:
+    profiles = make_profiles(ProfileSettings(zigbee2mqtt_base="z2m"))
+    assert ("z2m/+", 1) in profiles["zigbee2mqtt"].subscriptions()
+    assert ProfileSettings().zigbee2mqtt_base == "zigbee2mqtt"

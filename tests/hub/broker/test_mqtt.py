@@ -12,33 +12,11 @@ from pathlib import Path
 import pytest
 
 from hub.broker import mqtt as mqtt_module
-from hub.broker.mqtt import Backoff, MqttAdapter, Subscription
+from hub.broker.mqtt import MqttAdapter, Subscription
 from hub.clock import SystemClock
 from hub.config import MqttSection
 from simulator.broker import Mosquitto, free_port
 from tests.conftest import RunningHub, wait_for
-
-
-@pytest.mark.parametrize("seed", range(20))
-def test_backoff_doubles_with_jitter_up_to_the_maximum(seed: int) -> None:
-    """Each delay lies in [base/2, base], base doubling from the minimum up to the maximum, so
-    that many hubs (or buttons) do not reconnect in step; reset starts over."""
-    import random
-
-    random.seed(seed)
-    backoff = Backoff(0.5, 8.0)
-    bases = [0.5, 1, 2, 4, 8, 8, 8]
-    delays = [backoff.next() for _ in bases]
-    for delay, base in zip(delays, bases, strict=True):
-        assert base / 2 <= delay <= base
-    backoff.reset()
-    assert 0.25 <= backoff.next() <= 0.5
-
-
-def test_jitter_spreads_the_delays() -> None:
-    """Twenty backoffs at the same step do not all wait the same time."""
-    delays = {round(Backoff(1.0, 30.0).next(), 6) for _ in range(20)}
-    assert len(delays) > 10
 
 
 async def test_the_hub_sets_tcp_nodelay_on_its_broker_socket(
@@ -150,12 +128,17 @@ async def test_the_online_status_waits_for_room_in_a_full_queue_and_then_goes_ou
 
 
 async def test_a_clean_stop_waits_for_the_fan_out_and_then_says_stopped(
-    broker: Mosquitto,
+    broker: Mosquitto, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """At a clean stop 2,000 publications still wait ahead of the `stopped` status (the fan-out
     of a burst): the hub disconnects only once the broker has taken them all, so the broker
     keeps `stopped`. Closing with PUBACKs still coming resets the connection, and the broker
-    then publishes the will (`lost`) instead."""
+    then publishes the will (`lost`) instead.
+
+    The hub gives up waiting after STOP_FLUSH_S (5 s, within systemd's stop timeout); a loaded CI
+    machine took longer than that for 2,000, so the test lifts the bound: what it proves is the
+    order, not the speed."""
+    monkeypatch.setattr(mqtt_module, "STOP_FLUSH_S", 120.0)
     adapter = _adapter(broker.port, [])
     await adapter.start()
     assert await adapter.wait_subscribed(10)

@@ -1,5 +1,5 @@
-"""Unit tests of hub/config/notifiers.py and hub/config/escalation.py: every problem is one line
-naming its key, as `chuong check-config` prints it."""
+"""Unit tests of the notifier settings (hub/notify/) and hub/config/escalation.py: every problem
+is one line naming its key, as `chuong check-config` prints it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ import pytest
 
 from hub import cli
 from hub.config import load_config
-from hub.config.notifiers import MqttNotifier, SmsNotifier, TelegramNotifier, WebhookNotifier
+from hub.domain.model import TroubleKind
 from hub.errors import ConfigError
+from hub.notify.mqtt import MqttNotifier
+from hub.notify.sms import SmsNotifier
+from hub.notify.telegram import TelegramNotifier
+from hub.notify.webhook import WebhookNotifier
 
 GOOD = """\
 [hub]
@@ -172,6 +176,24 @@ def test_check_config_prints_the_keys(tmp_path: Path, capsys: pytest.CaptureFixt
     path = write(tmp_path, GOOD.replace('notify = ["post-siren"]', 'notify = ["x"]'))
     assert cli.main(["check-config", "--config", str(path)]) == 1
     assert "  escalation.steps.0.notify: unknown notifier 'x'" in capsys.readouterr().err
+
+
+def test_a_misspelt_trouble_kind_fails_check_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`kinds = ["ofline", "tampr"]` would silently never escalate those troubles: `chuong
+    check-config` refuses it, naming each key and the allowed kinds."""
+    path = write(tmp_path, GOOD.replace('kinds = ["tamper"]', 'kinds = ["ofline", "tampr"]', 1))
+    assert cli.main(["check-config", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    for index in (0, 1):
+        line = next(x for x in err.splitlines() if f"escalation.troubles.kinds.{index}:" in x)
+        assert all(f"'{kind.value}'" in line for kind in TroubleKind), line
+
+
+def test_trouble_kinds_load_as_the_enum(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    assert config.escalation.troubles.kinds == [TroubleKind.TAMPER]
 
 
 def test_the_shipped_example_is_valid() -> None:

@@ -13,7 +13,7 @@ from hub.domain.bus import ButtonAck
 from hub.domain.inbound import PressIn
 from hub.domain.model import Button, Site
 from hub.domain.state import HubState, Registry
-from hub.writer.plan import Plan
+from hub.writer.plan import Count, Plan
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 KEY = "a1" * 32
@@ -108,7 +108,7 @@ def test_a_redelivered_signed_press_is_a_duplicate_not_a_replay() -> None:
     alarm_id = next(iter(first.changes.alarms))
     again = run(hub, signed("e1", 5), earlier={("b1", "e1"): alarm_id})
     assert refusals(again) == []
-    assert again.counts["duplicate"] == 1
+    assert again.counts[(Count.DUPLICATE, "")] == 1
     assert [e.alarm_id for e in again.events if isinstance(e, ButtonAck)] == [alarm_id]
 
 

@@ -20,7 +20,7 @@ from hub.domain.model import AlarmState, Button, Outcome, Site
 from hub.domain.state import HubState, Registry
 from hub.escalation.engine import Adopt, EscalationHooks, RunDue
 from hub.escalation.policies import Policies
-from hub.escalation.scheduler import due_escalations
+from hub.escalation.scheduler import BATCH
 from hub.store import Store
 from hub.writer.commands import AcknowledgeAlarm, ResolveAlarm
 from hub.writer.plan import Command, Plan
@@ -96,7 +96,7 @@ class Harness:
 
     async def run_due(self, now: datetime) -> list[object]:
         results = []
-        for due in await due_escalations(self.store.reader):
+        for due in await self.store.due_escalations(BATCH):
             if due.next_due_at <= now:
                 _, [decision] = await self.run(now, RunDue(self.policies, due))
                 results.append(decision)
@@ -181,7 +181,7 @@ async def test_due_step_queues_notifications_and_raises_the_level(store: Store) 
 async def test_escalated_change_is_published_with_the_level(store: Store) -> None:
     hub = Harness(store, CONFIG)
     await hub.press("bank-1", RAISED)
-    [due] = await due_escalations(store.reader)
+    [due] = await store.due_escalations(BATCH)
     plan, _ = await hub.run(at(0), RunDue(hub.policies, due))
     [event] = [e for e in plan.events if isinstance(e, AlarmChanged)]
     assert (event.change, event.alarm.level, event.actor) == ("escalated", 1, "hub")
@@ -213,7 +213,7 @@ async def test_step_that_comes_after_an_acknowledgement_fires_nothing(store: Sto
     active: nothing is queued and the level stays."""
     hub = Harness(store, CONFIG)
     await hub.press("bank-1", RAISED)
-    [due] = await due_escalations(store.reader)
+    [due] = await store.due_escalations(BATCH)
     _, results = await hub.run(
         at(0), AcknowledgeAlarm("post-1", "token:duty"), RunDue(hub.policies, due)
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hub.config.notifiers import WebhookNotifier
 from hub.notify.dispatcher import Dispatcher
-from hub.notify.outbox import OutboxRow
+from hub.notify.webhook import WebhookNotifier
+from hub.store.ops import OutboxRow
 
 QUEUED = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 CONFIG = WebhookNotifier.model_validate(

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from hub.config.notifiers import MqttNotifier
 from hub.domain import alarms
 from hub.domain.model import Site, Trouble, TroubleState
 from hub.escalation.engine import alarm_body
 from hub.notify.base import Outgoing
 from hub.notify.message import Message, TroubleSnapshot
-from hub.notify.mqtt import MqttDevice
+from hub.notify.mqtt import MqttDevice, MqttNotifier
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 MESSAGE = Message("t", "x", "x")

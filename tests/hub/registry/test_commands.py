@@ -20,6 +20,7 @@ from hub.registry.commands import (
     to_toml,
 )
 from hub.registry.file import ButtonEntry, RegistryFile, SiteEntry
+from hub.store.ops import InsertButton
 from hub.writer.plan import Command, Plan
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -49,7 +50,8 @@ def test_adding_a_button_changes_the_registry_only_once_committed_with_its_audit
     assert "b2" not in state.registry.buttons
     state.absorb(plan.draft)
     assert state.registry.buttons["b2"] == Button("b2", "bank", power="battery", checkin_s=600)
-    [(sql, rows)] = plan.changes.extra
+    assert plan.changes.ops == [InsertButton(state.registry.buttons["b2"], NOW)]
+    [(sql, rows)] = plan.changes.statements(rejected_keep=100)[-1:]
     assert sql.startswith("INSERT INTO buttons")
     assert rows[0][:8] == ("b2", "bank", "", None, None, 0, "battery", 600)
     assert plan.changes.audit[0][1:3] == ("token:a", "registry.button_added")

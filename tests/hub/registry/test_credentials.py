@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from devices.profiles import make_profiles
+import pytest
+
+from devices.profiles import ProfileSettings, make_profiles
 from hub.domain.model import Button
-from hub.registry.credentials import acl_text, users_for
+from hub.registry.credentials import CredentialsError, acl_text, users_for
+from hub.registry.file import ButtonEntry
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 BUTTONS = [
@@ -27,7 +30,7 @@ def test_users_are_the_hub_every_button_that_connects_and_each_bridge_once() -> 
 
 
 def test_the_acl_keeps_buttons_to_their_own_topics_and_never_lets_them_write_an_ack() -> None:
-    profiles = make_profiles(zigbee2mqtt_base="z2m")
+    profiles = make_profiles(ProfileSettings(zigbee2mqtt_base="z2m"))
     users = users_for(BUTTONS, profiles, "chuong-hub")
     text = acl_text(
         root="post/v1",
@@ -50,11 +53,44 @@ def test_the_acl_keeps_buttons_to_their_own_topics_and_never_lets_them_write_an_
     assert hub[:6] == [
         "topic read post/v1/dev/+/#",
         "topic write post/v1/dev/+/ack",
-        "topic write post/v1/alarms/#",
-        "topic write post/v1/hub/#",
+        "topic readwrite post/v1/alarms/#",
+        "topic readwrite post/v1/hub/#",
         "topic read z2m/+",
         "topic read shellies/+/online",
     ]
     bridge = lines[lines.index("user zigbee2mqtt") + 1 :]
     assert bridge[:2] == ["topic write z2m/#", "topic read z2m/#"]
     assert "2026-11-22T08:00:00.000Z" in text
+
+
+@pytest.mark.parametrize(
+    ("button_id", "reason"),
+    [
+        ("hub-post", "the hub's"),
+        ("chuong-hub", "the hub's"),
+        ("chuong-hub-post", "reserved"),
+        ("zigbee2mqtt", "a bridge's"),
+        ("office", "a reader"),
+    ],
+)
+def test_a_button_named_like_another_identity_is_refused(button_id: str, reason: str) -> None:
+    """The broker user is the client id: a button with the hub's name (or a bridge's, or a
+    reader's) would be handed that identity's user."""
+    buttons = [*BUTTONS, Button(button_id, "bank")]
+    with pytest.raises(CredentialsError, match=f"button {button_id!r}.*{reason}"):
+        users_for(buttons, make_profiles(), "hub-post", readers=["office"])
+
+
+def test_the_registry_refuses_a_button_id_reserved_for_the_hub() -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        ButtonEntry(id="chuong-hub-post", site="bank")
+
+
+def test_readers_read_the_alarms_and_the_hubs_status_only() -> None:
+    users = users_for(BUTTONS, make_profiles(), "chuong-hub", root="post/v1", readers=["office"])
+    text = acl_text(root="post/v1", hub_user="chuong-hub", users=users, hub_reads=[], now=NOW)
+    lines = text.splitlines()
+    start = lines.index("user office") + 1
+    assert lines[start:] == ["topic read post/v1/alarms/#", "topic read post/v1/hub/#"]
+    with pytest.raises(CredentialsError, match="--reader"):
+        users_for(BUTTONS, make_profiles(), "chuong-hub", readers=["chuong-hub"])

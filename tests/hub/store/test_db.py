@@ -19,10 +19,8 @@ async def test_writer_uses_wal_and_synchronous_full(tmp_path: Path) -> None:
     store = Store(tmp_path / "hub.db")
     await store.open()
     try:
-        mode = await (await store.writer.execute("PRAGMA journal_mode")).fetchone()
-        sync = await (await store.writer.execute("PRAGMA synchronous")).fetchone()
-        assert mode is not None
-        assert sync is not None
+        [mode] = await store.writer.execute_fetchall("PRAGMA journal_mode")
+        [sync] = await store.writer.execute_fetchall("PRAGMA synchronous")
         assert str(mode[0]).lower() == "wal"
         assert int(sync[0]) == 2
     finally:

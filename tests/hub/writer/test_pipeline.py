@@ -16,7 +16,7 @@ import pytest
 from devices.messages import EventType, Heartbeat, PressEvent
 from hub.clock import SystemClock
 from hub.domain.bus import Bus
-from hub.domain.inbound import Delivery, HeartbeatIn, PressIn
+from hub.domain.inbound import Delivery, HeartbeatIn, IgnoredIn, PressIn, RejectedIn
 from hub.errors import ChuongError
 from hub.metrics import Metrics
 from hub.store import Store
@@ -58,14 +58,17 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 async def make_pipeline(
-    store: Store, presses: dict[int, tuple[str, str]] | None = None, **options: Any
+    store: Store,
+    presses: dict[int, tuple[str, str]] | None = None,
+    metrics: Metrics | None = None,
+    **options: Any,
 ) -> tuple[Pipeline, RecordingAcker]:
     acker = RecordingAcker(store.path, presses)
     pipeline = Pipeline(
         store=store,
         state=await store.load_state(),
         bus=Bus(),
-        metrics=Metrics(),
+        metrics=metrics or Metrics(),
         clock=SystemClock(),
         acker=acker,
         hub_id="post",
@@ -139,3 +142,25 @@ async def test_unregistered_devices_are_tracked_up_to_a_limit(
     await pipeline.stop()
     assert sorted(pipeline.state.devices) == ["ghost-0", "ghost-1", "ghost-2"]
     assert [a.buttons for a in pipeline.state.alarms.values()] == [("ghost-9",)]
+
+
+async def test_every_count_of_a_plan_reaches_a_metric(store: Store) -> None:
+    """Raised alarms (by test flag) and ignored messages (by reason) are counted on /metrics, as
+    presses, duplicates and rejections are."""
+    metrics = Metrics()
+    pipeline, _ = await make_pipeline(store, metrics=metrics)
+    now = datetime.now(UTC)
+    pipeline.submit(press("b1", "e1", 1))
+    pipeline.submit(press("b1", "e1", 2))  # a redelivery
+    pipeline.submit(IgnoredIn("zigbee2mqtt/remote", "nothing_to_record", now, None))
+    pipeline.submit(IgnoredIn("shellies/x/input_event/0", "retained", now, None))
+    pipeline.submit(IgnoredIn("shellies/y/input_event/0", "retained", now, None))
+    pipeline.submit(RejectedIn("chuong/dev/b2/event", b"{", "invalid_json", "", "b2", now, None))
+    await pipeline.stop()
+    value = metrics.registry.get_sample_value
+    assert value("chuong_alarms_raised_total", {"test": "false"}) == 1
+    assert value("chuong_presses_total", {"type": "press"}) == 1
+    assert value("chuong_press_duplicates_total") == 1
+    assert value("chuong_ignored_messages_total", {"reason": "nothing_to_record"}) == 1
+    assert value("chuong_ignored_messages_total", {"reason": "retained"}) == 2
+    assert value("chuong_rejected_messages_total", {"reason": "invalid_json"}) == 1

@@ -13,7 +13,8 @@ from hub.domain.bus import AlarmChanged, ButtonAck, DeviceChanged, TroubleChange
 from hub.domain.inbound import HeartbeatIn, PressIn, RejectedIn, StatusIn
 from hub.domain.model import Alarm, AlarmState, Button, Outcome, Site, TroubleState
 from hub.domain.state import HubState, Registry
-from hub.writer.plan import AlarmHook, Plan
+from hub.store.ops import StopEscalation
+from hub.writer.plan import AlarmHook, Count, Plan
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 NOW_ISO = "2026-11-22T08:00:00.000Z"
@@ -153,7 +154,7 @@ def test_first_press_raises_an_alarm_with_every_row() -> None:
     assert [type(e) for e in plan.events] == [DeviceChanged, AlarmChanged, ButtonAck]
     assert plan.events[1] == AlarmChanged(alarm, "raised", "button:b1")
     assert plan.events[2] == ButtonAck("b1", "e1", "post-1", "received")
-    assert plan.counts == {"press:press": 1, "raised": 1}
+    assert plan.counts == {(Count.PRESS, "press"): 1, (Count.RAISED, "false"): 1}
     assert state.next_alarm_seq == 2
     assert state.alarm_of_button("b1", False) == "post-1"
 
@@ -172,7 +173,7 @@ def test_press_row_keeps_device_fields_and_anomalies() -> None:
     assert row["received_at"] == "2026-11-22T08:00:02.000Z"
     assert (row["seq"], row["battery"]) == (4, None)
     assert [a.split(":")[0] for a in json.loads(row["anomalies"])] == ["battery"]
-    assert plan.counts["press:long_press"] == 1
+    assert plan.counts[(Count.PRESS, "long_press")] == 1
 
 
 def test_each_raise_takes_the_next_sequence() -> None:
@@ -180,7 +181,7 @@ def test_each_raise_takes_the_next_sequence() -> None:
     state = HubState(next_alarm_seq=41, next_trouble_id=1, registry=registry())
     plan = run(state, press("b1", "e1"), press("stray", "s1"))
     assert list(plan.changes.alarms) == ["post-41", "post-42"]
-    assert plan.counts["raised"] == 2
+    assert plan.counts[(Count.RAISED, "false")] == 2
     assert state.next_alarm_seq == 43
 
 
@@ -198,7 +199,11 @@ def test_same_event_twice_in_one_batch_is_recorded_once() -> None:
         ButtonAck("b1", "e1", "post-1", "received"),
     ]
     assert len(events_of(plan, AlarmChanged)) == 1
-    assert plan.counts == {"press:press": 1, "raised": 1, "duplicate": 1}
+    assert plan.counts == {
+        (Count.PRESS, "press"): 1,
+        (Count.RAISED, "false"): 1,
+        (Count.DUPLICATE, ""): 1,
+    }
 
 
 def test_same_event_id_from_another_button_is_not_a_duplicate() -> None:
@@ -206,7 +211,7 @@ def test_same_event_id_from_another_button_is_not_a_duplicate() -> None:
     plan = run(new_state(), press("b1", "e1"), press("b2", "e1"))
     assert len(press_rows(plan)) == 2
     assert actions(plan) == ["alarm.raised", "alarm.joined"]
-    assert "duplicate" not in plan.counts
+    assert (Count.DUPLICATE, "") not in plan.counts
 
 
 def test_duplicate_of_stored_event_is_reacked_with_alarm_state() -> None:
@@ -224,7 +229,7 @@ def test_duplicate_of_stored_event_is_reacked_with_alarm_state() -> None:
     assert plan.changes.alarms == {}
     assert plan.changes.audit == []
     assert events_of(plan, ButtonAck) == [ButtonAck("b1", "e1", "post-1", "acknowledged")]
-    assert plan.counts == {"duplicate": 1}
+    assert plan.counts == {(Count.DUPLICATE, ""): 1}
     assert open_alarm(state).press_count == 1
 
 
@@ -241,7 +246,7 @@ def test_duplicate_of_event_without_alarm_sends_no_ack() -> None:
     assert events_of(plan, ButtonAck) == []
     assert plan.changes.presses == []
     assert plan.changes.audit == []
-    assert plan.counts == {"duplicate": 1}
+    assert plan.counts == {(Count.DUPLICATE, ""): 1}
 
 
 def test_duplicate_wins_over_an_open_alarm_of_the_button() -> None:
@@ -284,7 +289,7 @@ def test_repeat_press_grows_press_count() -> None:
     assert events_of(plan, AlarmChanged) == [AlarmChanged(alarm, "press", "button:b1")]
     assert events_of(plan, ButtonAck) == [ButtonAck("b1", "e2", "post-1", "received")]
     assert press_rows(plan)[0]["alarm_id"] == "post-1"
-    assert plan.counts == {"press:press": 1}
+    assert plan.counts == {(Count.PRESS, "press"): 1}
     assert state.next_alarm_seq == 2
 
 
@@ -393,7 +398,7 @@ def test_test_press_raises_test_alarm() -> None:
     """A press of type test from a normal button raises a test alarm."""
     plan = run(new_state(), press("b1", "e1", "test"))
     assert plan.changes.alarms["post-1"].test is True
-    assert plan.counts["press:test"] == 1
+    assert plan.counts[(Count.PRESS, "test")] == 1
 
 
 def test_real_press_while_test_alarm_open_raises_separate_real_alarm() -> None:
@@ -441,7 +446,7 @@ def test_cancel_with_open_alarm_is_recorded_and_does_not_close_it() -> None:
     assert open_alarm(state).press_count == 1
     assert press_rows(plan)[0]["alarm_id"] == "post-1"
     assert events_of(plan, ButtonAck) == [ButtonAck("b1", "c1", "post-1", "received")]
-    assert plan.counts == {"press:cancel": 1}
+    assert plan.counts == {(Count.PRESS, "cancel"): 1}
 
 
 def test_cancel_without_alarm_is_recorded_only() -> None:
@@ -509,7 +514,7 @@ def test_rejected_message_is_logged_counted_and_opens_trouble() -> None:
             "b1",
         )
     ]
-    assert plan.counts == {"rejected:invalid_json": 1}
+    assert plan.counts == {(Count.REJECTED, "invalid_json"): 1}
     (trouble,) = plan.changes.troubles.values()
     assert (trouble.kind, trouble.subject, trouble.site_id) == ("bad_messages", "b1", "bank")
     assert trouble.detail == "invalid_json: Expecting property name"
@@ -522,7 +527,7 @@ def test_rejected_message_without_button_opens_no_trouble() -> None:
     plan = run(new_state(), rejected(None, "invalid_button_id"))
     assert len(plan.changes.rejected) == 1
     assert plan.changes.troubles == {}
-    assert plan.counts == {"rejected:invalid_button_id": 1}
+    assert plan.counts == {(Count.REJECTED, "invalid_button_id"): 1}
 
 
 def test_repeated_rejections_open_one_trouble() -> None:
@@ -530,7 +535,7 @@ def test_repeated_rejections_open_one_trouble() -> None:
     plan = run(new_state(), rejected("b1"), rejected("b1", "unknown_type"), rejected("b1"))
     assert len(plan.changes.rejected) == 3
     assert len(plan.changes.troubles) == 1
-    assert plan.counts == {"rejected:invalid_json": 2, "rejected:unknown_type": 1}
+    assert plan.counts == {(Count.REJECTED, "invalid_json"): 2, (Count.REJECTED, "unknown_type"): 1}
 
 
 def test_valid_press_clears_bad_messages_trouble() -> None:
@@ -566,7 +571,7 @@ def test_alarm_hook_sees_every_change_with_old_and_new() -> None:
 
     def hook(plan: Plan, old: Alarm | None, new: Alarm, change: str) -> None:
         calls.append((old, new, change))
-        plan.changes.extra.append(("INSERT INTO deadlines VALUES (?)", [(new.id,)]))
+        plan.write(StopEscalation(new.id, plan.now))
 
     plan = new_plan(new_state(), hooks=[hook])
     plan.inbound(press("b1", "e1"))
@@ -580,7 +585,7 @@ def test_alarm_hook_sees_every_change_with_old_and_new() -> None:
     assert calls[2][0] == calls[1][1]
     assert (calls[2][1].buttons, calls[2][2]) == (("b1", "b2"), "joined")
     assert len(calls) == 3
-    assert len(plan.changes.extra) == 3
+    assert plan.changes.ops == [StopEscalation(c[1].id, NOW) for c in calls]
 
 
 def test_alarm_hook_not_called_for_duplicates_or_records() -> None:

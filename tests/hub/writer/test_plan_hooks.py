@@ -9,7 +9,7 @@ from devices.messages import EventType, PressEvent
 from hub.domain.inbound import IgnoredIn, PressIn, StatusIn
 from hub.domain.model import Button, Site
 from hub.domain.state import HubState, Registry
-from hub.writer.plan import Plan
+from hub.writer.plan import Count, Plan
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
@@ -24,7 +24,7 @@ def new_state() -> HubState:
 def test_an_ignored_message_is_counted_and_records_nothing() -> None:
     plan = Plan(hub_id="post", state=new_state(), now=NOW, earlier={})
     plan.inbound(IgnoredIn("zigbee2mqtt/lamp", "nothing_to_record", NOW, None))
-    assert plan.counts["ignored:nothing_to_record"] == 1
+    assert plan.counts[(Count.IGNORED, "nothing_to_record")] == 1
     assert not plan.changes
     assert plan.events == []
 

@@ -9,11 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from hub.config.notifiers import NtfyNotifier, TelegramNotifier, WebhookNotifier
 from hub.notify.base import NotifyError
-from hub.notify.ntfy import Ntfy
-from hub.notify.telegram import Telegram
-from hub.notify.webhook import Webhook
+from hub.notify.ntfy import Ntfy, NtfyNotifier
+from hub.notify.telegram import Telegram, TelegramNotifier
+from hub.notify.webhook import Webhook, WebhookNotifier
 from tests.integration.notify.conftest import LINK, sample_outgoing
 from tests.integration.notify.loopback import Answer, HttpRecorder
 

@@ -14,11 +14,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from hub.config.notifiers import CommandNotifier, EmailNotifier, SmsNotifier
 from hub.notify.base import NotifyError
-from hub.notify.command import Program
-from hub.notify.email import Email
-from hub.notify.sms import Sms
+from hub.notify.command import CommandNotifier, Program
+from hub.notify.email import Email, EmailNotifier
+from hub.notify.sms import Sms, SmsNotifier
 from simulator.broker import free_port
 from tests.integration.notify.conftest import LINK, sample_outgoing
 from tests.integration.notify.loopback import FakeModem

@@ -7,18 +7,24 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.config import ProfilesSection, SupervisionSection
+from hub import cli
+from hub.clock import SystemClock
+from hub.config import MqttSection, ProfilesSection, SupervisionSection
 from hub.domain.model import DeviceState
-from hub.registry.file import ButtonEntry, RegistryFile, SiteEntry
+from hub.registry.credentials import read_passwords
+from hub.registry.file import ButtonEntry, RegistryFile, SiteEntry, import_registry
+from hub.store.db import open_sync
 from simulator.broker import Mosquitto
 from tests.conftest import RunningHub, wait_for
+from tests.integration.supervision.shipped import ShippedMosquitto
 
 StartHub = Callable[..., Awaitable[RunningHub]]
 
@@ -146,8 +152,16 @@ def audit(running: RunningHub, action: str, button: str | None = None) -> list[s
 class RawClient:
     """A plain MQTT v5 client: publishes anything and records each PUBACK's reason code."""
 
-    def __init__(self, broker: Mosquitto, username: str | None = None, password: str | None = None):
-        self._client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    def __init__(
+        self,
+        broker: Mosquitto,
+        username: str | None = None,
+        password: str | None = None,
+        client_id: str = "",
+    ):
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
+        )
         if username is not None:
             self._client.username_pw_set(username, password)
         self._done: dict[int, int] = {}
@@ -156,7 +170,9 @@ class RawClient:
         self._connected = threading.Event()
         self.connect_reason: int | None = None
         self._client.on_connect = self._on_connect
+        self._client.on_message = lambda c, u, m: self.received.append((m.topic, bytes(m.payload)))
         self._broker = broker
+        self.received: list[tuple[str, bytes]] = []
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self.connect_reason = reason.value
@@ -182,6 +198,14 @@ class RawClient:
         with self._lock:
             return self._done[info.mid]
 
+    async def subscribe(self, topic: str) -> None:
+        """Subscribe at QoS 1 (Mosquitto grants a subscription its ACL denies, and then delivers
+        nothing on it): what arrives is in `received`."""
+        done = threading.Event()
+        self._client.on_subscribe = lambda *args: done.set()
+        self._client.subscribe(topic, qos=1)
+        assert await asyncio.get_running_loop().run_in_executor(None, done.wait, 10)
+
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
@@ -192,9 +216,12 @@ async def raw(broker: Mosquitto) -> AsyncIterator[Callable[..., Awaitable[RawCli
     made: list[RawClient] = []
 
     async def connect(
-        username: str | None = None, password: str | None = None, to: Mosquitto | None = None
+        username: str | None = None,
+        password: str | None = None,
+        to: Mosquitto | None = None,
+        client_id: str = "",
     ) -> RawClient:
-        client = RawClient(to or broker, username, password)
+        client = RawClient(to or broker, username, password, client_id)
         made.append(client)
         await client.connect()
         return client
@@ -202,3 +229,43 @@ async def raw(broker: Mosquitto) -> AsyncIterator[Callable[..., Awaitable[RawCli
     yield connect
     for client in made:
         client.close()
+
+
+@pytest.fixture
+def credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, str]]:
+    """The registry in a store, then `chuong registry credentials --dir …` run on it."""
+    store = tmp_path / "hub.db"
+    with contextlib.closing(open_sync(store)) as conn:
+        import_registry(conn, REGISTRY, SystemClock().now())
+    directory = tmp_path / "creds"
+    with monkeypatch.context() as env:  # only for the command: the hub gets its own config
+        env.setenv("CHUONG_STORE__PATH", str(store))
+        env.setenv("CHUONG_MQTT__USERNAME", "hub-post")
+        assert cli.main(["registry", "credentials", "--dir", str(directory)]) == 0
+    return directory, read_passwords(directory)
+
+
+@pytest.fixture
+def shipped_secured(
+    tmp_path: Path, credentials: tuple[Path, dict[str, str]]
+) -> Iterator[Mosquitto]:
+    """The shipped mosquitto.conf with the generated passwd and acl."""
+    directory, _ = credentials
+    broker = ShippedMosquitto(
+        tmp_path / "shipped", passwd=directory / "passwd", acl=directory / "acl"
+    ).start()
+    yield broker
+    broker.kill()
+
+
+def as_user(broker: Mosquitto, username: str, password: str) -> dict[str, Any]:
+    """`start_hub` keywords for a hub logged in to `broker` as `username`, reconnecting fast and
+    not supervising silence."""
+    mqtt = MqttSection(
+        port=broker.port,
+        username=username,
+        password=password,
+        reconnect_min_s=0.1,
+        reconnect_max_s=1.0,
+    )
+    return {"mqtt": mqtt, "supervision": SupervisionSection(offline_after_s=3600)}

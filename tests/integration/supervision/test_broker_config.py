@@ -5,9 +5,6 @@ absent hub (the default of 1000 would drop presses)."""
 from __future__ import annotations
 
 import asyncio
-import getpass
-import os
-import re
 import ssl
 import subprocess
 import threading
@@ -25,8 +22,7 @@ from paho.mqtt.properties import Properties
 
 from simulator.broker import find_mosquitto, free_port, port_open
 from tests.conftest import wait_for
-
-SHIPPED = Path(__file__).parents[3] / "config" / "mosquitto"
+from tests.integration.supervision.shipped import SHIPPED, shipped_config
 
 
 @dataclass
@@ -61,18 +57,9 @@ def _install(tmp_path: Path) -> tuple[Path, Shipped]:
     tls = tls.replace("/etc/mosquitto/certs/server.crt", str(work / "server.crt"))
     tls = tls.replace("/etc/mosquitto/certs/server.key", str(work / "server.key"))
     (work / "conf.d" / "tls.conf").write_text(tls)
-    conf = (SHIPPED / "mosquitto.conf").read_text()
-    conf = conf.replace("listener 1883", f"listener {ports.port} 127.0.0.1")
-    conf = conf.replace("/var/lib/mosquitto/", f"{work}/")
-    conf = conf.replace("/etc/mosquitto/chuong/passwd", str(work / "passwd"))
-    conf = conf.replace("/etc/mosquitto/chuong/acl", str(work / "acl"))
-    conf = conf.replace("/etc/mosquitto/conf.d", str(work / "conf.d"))
-    conf = conf.replace("log_dest syslog", f"log_dest file {work / 'mosquitto.log'}")
-    if os.geteuid() == 0:
-        conf += f"user {getpass.getuser()}\n"
-    settings = [line for line in conf.splitlines() if not line.startswith("#")]
-    left = [line for line in settings if re.search(r"/etc/|/var/", line)]
-    assert left == [], "a path of the shipped config was not replaced"
+    conf = shipped_config(
+        work, ports.port, passwd=work / "passwd", acl=work / "acl", conf_d=work / "conf.d"
+    )
     path = work / "mosquitto.conf"
     path.write_text(conf)
     return path, ports
@@ -204,4 +191,26 @@ async def test_an_absent_hub_finds_more_than_a_thousand_presses_queued(shipped: 
     await wait_for(lambda: len(hub.received) >= 1500, 60)
     await asyncio.sleep(0.2)
     assert sorted(int(p) for p in hub.received) == list(range(1500))
+    hub.close()
+
+
+@pytest.mark.parametrize("listener", ["plain", "tls"])
+def test_no_credential_takes_another_users_session(shipped: Shipped, listener: str) -> None:
+    """`use_username_as_clientid` on every listener: a button connecting with the hub's client id
+    gets a session of its own (its user name), and the hub stays connected. Without the line
+    after a listener (it is a per-listener setting), that listener would let it take over."""
+    port = shipped.port if listener == "plain" else shipped.tls_port
+
+    def connect(client_id: str, user: str, password: str) -> Client:
+        client = Client(client_id, user, password)
+        if listener == "tls":
+            client.client.tls_set(ca_certs=str(shipped.ca), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        assert not client.connect(port, clean=False).is_failure
+        return client
+
+    hub = connect("chuong-hub-post", "hub", "hubsecret")
+    for _ in range(3):
+        intruder = connect("chuong-hub-post", "button", "secret")
+        intruder.close()
+    assert not hub.disconnected.is_set()
     hub.close()

@@ -4,7 +4,12 @@ keep every button to its own topics (MQTT v5: a denial is PUBACK 0x87), and the 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+import grp
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,26 +23,13 @@ from hub.store.db import open_sync
 from simulator.broker import Mosquitto
 from simulator.button import ButtonError, VirtualButton
 from simulator.vendors import VirtualShellyGen1
-from tests.conftest import RunningHub
+from tests.conftest import RunningHub, wait_for
 from tests.integration.supervision.conftest import REGISTRY, RawClient
+from tests.integration.supervision.shipped import ShippedMosquitto
 
 NOT_AUTHORIZED = 0x87
 StartHub = Callable[..., Awaitable[RunningHub]]
 Raw = Callable[..., Awaitable[RawClient]]
-
-
-@pytest.fixture
-def credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, str]]:
-    """The registry in a store, then `chuong registry credentials --dir …` run on it."""
-    store = tmp_path / "hub.db"
-    with contextlib.closing(open_sync(store)) as conn:
-        import_registry(conn, REGISTRY, SystemClock().now())
-    directory = tmp_path / "creds"
-    with monkeypatch.context() as env:  # only for the command: the hub gets its own config
-        env.setenv("CHUONG_STORE__PATH", str(store))
-        env.setenv("CHUONG_MQTT__USERNAME", "hub-post")
-        assert cli.main(["registry", "credentials", "--dir", str(directory)]) == 0
-    return directory, read_passwords(directory)
 
 
 @pytest.fixture
@@ -169,3 +161,136 @@ def test_a_directory_that_cannot_be_written_is_a_clear_error(
     blocker.write_text("not a directory")
     assert cli.main(["registry", "credentials", "--dir", str(blocker / "creds")]) == 1
     assert "cannot write the credentials" in capsys.readouterr().err
+
+
+def _has_group(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _mode_and_group(path: Path) -> tuple[int, str]:
+    info = path.stat()
+    return info.st_mode & 0o777, grp.getgrgid(info.st_gid).gr_name
+
+
+@pytest.fixture
+def post_dir() -> Iterator[Path]:
+    """A directory the `mosquitto` user can reach (a test's tmp_path is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="chuong-post-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not _has_group("mosquitto"),
+    reason="needs root and the mosquitto user, as on a post",
+)
+async def test_the_broker_reads_them_as_its_own_user_after_a_rerun_and_a_reload(
+    post_dir: Path, monkeypatch: pytest.MonkeyPatch, raw: Raw
+) -> None:
+    """Mosquitto started as root drops to `mosquitto` before reading the password file and the
+    ACL, and reads them again as `mosquitto` on SIGHUP (an ACL it cannot read then is no ACL at
+    all). Under umask 022: the directory is root:mosquitto 0750, passwd and acl root:mosquitto
+    0640, the clear passwords 0600; a re-run keeps all of it, and after the reload the hub and
+    the buttons still connect and the ACL still holds."""
+    old_umask = os.umask(0o022)
+    try:
+        store = post_dir / "hub.db"
+        with contextlib.closing(open_sync(store)) as conn:
+            import_registry(conn, REGISTRY, SystemClock().now())
+        creds = post_dir / "creds"
+        monkeypatch.setenv("CHUONG_STORE__PATH", str(store))
+        monkeypatch.setenv("CHUONG_MQTT__USERNAME", "hub-post")
+        run = ["registry", "credentials", "--dir", str(creds), "--reader", "office"]
+        assert cli.main(run) == 0
+
+        def modes() -> dict[str, tuple[int, str]]:
+            return {
+                name: _mode_and_group(creds / name if name else creds)
+                for name in ("", "passwd", "acl", "credentials.toml")
+            }
+
+        expected = {
+            "": (0o750, "mosquitto"),
+            "passwd": (0o640, "mosquitto"),
+            "acl": (0o640, "mosquitto"),
+            "credentials.toml": (0o600, "root"),
+        }
+        assert modes() == expected
+        work = post_dir / "broker"
+        work.mkdir()
+        shutil.chown(work, "mosquitto", "mosquitto")
+        broker = ShippedMosquitto(
+            work, passwd=creds / "passwd", acl=creds / "acl", own_user=False
+        ).start()
+        try:
+            passwords = read_passwords(creds)
+            await _connects_and_is_kept_to_its_topics(raw, broker, passwords)
+            assert cli.main(run) == 0
+            assert modes() == expected
+            assert read_passwords(creds) == passwords
+            assert broker.process is not None
+            broker.process.send_signal(signal.SIGHUP)
+            await wait_for(lambda: "Reloading config" in broker.log_path.read_text(), 10)
+            await _connects_and_is_kept_to_its_topics(raw, broker, passwords)
+        finally:
+            broker.kill()
+    finally:
+        os.umask(old_umask)
+
+
+async def _connects_and_is_kept_to_its_topics(
+    raw: Raw, broker: Mosquitto, passwords: dict[str, str]
+) -> None:
+    hub = await raw("hub-post", passwords["hub-post"], to=broker)
+    assert hub.connect_reason == 0
+    button = await raw("bank-1", passwords["bank-1"], to=broker)
+    assert button.connect_reason == 0
+    assert await button.publish("chuong/v1/dev/bank-1/heartbeat", "{}") < 0x80
+    assert await button.publish("chuong/v1/dev/bank-2/event", "{}") == NOT_AUTHORIZED
+    reader = await raw("office", passwords["office"], to=broker)
+    assert await reader.publish("chuong/v1/alarms/post-1", "{}") == NOT_AUTHORIZED
+    for client in (hub, button, reader):
+        client.close()
+
+
+async def test_the_hub_and_readers_read_the_alarms_and_a_button_only_its_own_ack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: Raw
+) -> None:
+    """The generated ACL, live: the hub (and a reader named with --reader) receive what is
+    published on `alarms/#` and `hub/#`; bank-1 receives neither, nor bank-2's ack, only its own;
+    a reader may publish nothing."""
+    store = tmp_path / "hub.db"
+    with contextlib.closing(open_sync(store)) as conn:
+        import_registry(conn, REGISTRY, SystemClock().now())
+    creds = tmp_path / "creds"
+    monkeypatch.setenv("CHUONG_STORE__PATH", str(store))
+    monkeypatch.setenv("CHUONG_MQTT__USERNAME", "hub-post")
+    assert cli.main(["registry", "credentials", "--dir", str(creds), "--reader", "office"]) == 0
+    passwords = read_passwords(creds)
+    broker = Mosquitto(tmp_path / "acl", password_file=creds / "passwd", acl_file=creds / "acl")
+    broker.start()
+    try:
+        hub = await raw("hub-post", passwords["hub-post"], to=broker)
+        office = await raw("office", passwords["office"], to=broker)
+        bank_1 = await raw("bank-1", passwords["bank-1"], to=broker)
+        for client in (hub, office, bank_1):
+            await client.subscribe("chuong/v1/alarms/#")
+            await client.subscribe("chuong/v1/hub/#")
+        await bank_1.subscribe("chuong/v1/dev/+/ack")
+        assert await hub.publish("chuong/v1/alarms/post-1", "{}") == 0
+        assert await hub.publish("chuong/v1/hub/post/status", "{}") == 0
+        assert await hub.publish("chuong/v1/dev/bank-2/ack", "{}") == 0
+        assert await hub.publish("chuong/v1/dev/bank-1/ack", "{}") == 0
+        assert await office.publish("chuong/v1/alarms/post-2", "{}") == NOT_AUTHORIZED
+        expected = {"chuong/v1/alarms/post-1", "chuong/v1/hub/post/status"}
+        await wait_for(lambda: {t for t, _ in hub.received} == expected, 10)
+        await wait_for(lambda: {t for t, _ in office.received} == expected, 10)
+        await wait_for(lambda: bank_1.received != [], 10)
+        assert [topic for topic, _ in bank_1.received] == ["chuong/v1/dev/bank-1/ack"]
+    finally:
+        broker.kill()

@@ -1,0 +1,219 @@
+"""Retention: what the store forgets, and when. Run by the hub, beside the press path.
+
+Each table has its own rule (`[store.retention]`, docs/DECISIONS.md, "Retention"):
+
+- history (alarms with their presses; troubles; the audit log) is kept for `history_days`, by
+  default for ever (0): it is the post's record of what happened. An alarm goes only once it was
+  resolved that long ago and its notices and escalation are gone (by the two rules below).
+- delivered, failed and cancelled notices (outbox) go after `outbox_days` (30), once their alarm is
+  resolved or their trouble cleared; a pending notice is never pruned.
+- finished escalations go after `escalations_days` (30), once their alarm is resolved or their
+  trouble cleared (an open alarm's escalation is kept: the hub would start it again otherwise).
+- rejected messages are capped by count at every commit (`store.rejected_keep`) and expired
+  sessions are deleted when they are looked at; neither needs this task.
+
+The pruner runs every `interval_s` on a connection of its own, in transactions of at most `batch`
+rows: the writer's next commit waits for at most one such transaction (a few milliseconds), and
+a press is never in the same transaction as a deletion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+from hub.clock import Clock, iso
+from hub.store.db import open_sync
+
+log = logging.getLogger(__name__)
+
+_RESOLVED_ALARM: Final = "SELECT 1 FROM alarms a WHERE a.id = {t}.alarm_id AND a.state = 'resolved'"
+_CLEARED_TROUBLE: Final = (
+    "SELECT 1 FROM troubles x WHERE x.id = {t}.trouble_id AND x.state = 'cleared'"
+)
+
+
+def _closed(table: str) -> str:
+    """The row's alarm is resolved (or it has none) and its trouble cleared (or it has none)."""
+    return (
+        f"({table}.alarm_id IS NULL OR EXISTS ({_RESOLVED_ALARM.format(t=table)})) AND "
+        f"({table}.trouble_id IS NULL OR EXISTS ({_CLEARED_TROUBLE.format(t=table)}))"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    table: str
+    select: str
+    """selects the rowids (or keys) of rows to delete; `?` is the cutoff; LIMIT is appended"""
+    key: str = "rowid"
+    gate: str | None = None
+    """run first in the same transaction, with the cutoff (the audit log's delete trigger)"""
+
+
+OUTBOX: Final = Rule(
+    "outbox",
+    f"SELECT seq FROM outbox WHERE state <> 'pending' AND finished_at < ? AND {_closed('outbox')}",
+    "seq",
+)
+ESCALATIONS: Final = Rule(
+    "escalations",
+    "SELECT subject FROM escalations WHERE state <> 'running' AND updated_at < ? AND "
+    + _closed("escalations"),
+    "subject",
+)
+# An ended alarm or trouble whose history may go: ended before the cutoff (?1), and its notices
+# and escalation already gone (the two rules above keep a pending notice and its alarm).
+_ALARM_MAY_GO: Final = (
+    "a.state = 'resolved' AND a.resolved_at < ?1 AND "
+    "NOT EXISTS (SELECT 1 FROM outbox o WHERE o.alarm_id = a.id) AND "
+    "NOT EXISTS (SELECT 1 FROM escalations e WHERE e.alarm_id = a.id)"
+)
+_TROUBLE_MAY_GO: Final = (
+    "x.state = 'cleared' AND x.cleared_at < ?1 AND "
+    "NOT EXISTS (SELECT 1 FROM outbox o WHERE o.trouble_id = x.id) AND "
+    "NOT EXISTS (SELECT 1 FROM escalations e WHERE e.trouble_id = x.id)"
+)
+# History, children first: nothing points at a row that is gone.
+HISTORY: Final = (
+    Rule(
+        "presses",
+        "SELECT p.id FROM presses p WHERE p.received_at < ?1 AND (p.alarm_id IS NULL OR "
+        f"EXISTS (SELECT 1 FROM alarms a WHERE a.id = p.alarm_id AND {_ALARM_MAY_GO}))",
+        "id",
+    ),
+    Rule(
+        "audit",
+        "SELECT u.id FROM audit u WHERE u.ts < ?1 AND "
+        f"(u.alarm_id IS NULL OR NOT EXISTS (SELECT 1 FROM alarms a WHERE a.id = u.alarm_id) OR "
+        f"EXISTS (SELECT 1 FROM alarms a WHERE a.id = u.alarm_id AND {_ALARM_MAY_GO})) AND "
+        f"(u.trouble_id IS NULL OR NOT EXISTS (SELECT 1 FROM troubles x WHERE x.id = u.trouble_id) "
+        f"OR EXISTS (SELECT 1 FROM troubles x WHERE x.id = u.trouble_id AND {_TROUBLE_MAY_GO}))",
+        "id",
+        "INSERT INTO meta (key, value) VALUES ('audit_prunable_before', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ),
+    Rule(
+        "alarms",
+        "SELECT a.id FROM alarms a WHERE "
+        + _ALARM_MAY_GO
+        + " AND NOT EXISTS (SELECT 1 FROM presses p WHERE p.alarm_id = a.id)",
+        "id",
+    ),
+    Rule(
+        "troubles",
+        "SELECT x.id FROM troubles x WHERE "
+        + _TROUBLE_MAY_GO
+        + " AND NOT EXISTS (SELECT 1 FROM audit u WHERE u.trouble_id = x.id)",
+        "id",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    history_days: int = 0
+    outbox_days: int = 30
+    escalations_days: int = 30
+    interval_s: float = 3600.0
+    batch: int = 500
+
+
+def prune(conn: sqlite3.Connection, policy: Policy, now: datetime) -> dict[str, int]:
+    """Delete what `policy` lets go, `batch` rows a transaction; return the count per table."""
+    plan: list[tuple[Rule, int]] = [
+        (OUTBOX, policy.outbox_days),
+        (ESCALATIONS, policy.escalations_days),
+    ]
+    if policy.history_days > 0:
+        plan += [(rule, policy.history_days) for rule in HISTORY]
+    counts: dict[str, int] = {}
+    for rule, days in plan:
+        cutoff = iso(now - timedelta(days=days))
+        limit = int(policy.batch)
+        delete = f"DELETE FROM {rule.table} WHERE {rule.key} IN ({rule.select} LIMIT {limit})"
+        while True:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if rule.gate is not None:
+                    conn.execute(rule.gate, (cutoff,))
+                deleted = conn.execute(delete, (cutoff,)).rowcount
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            if deleted:
+                counts[rule.table] = counts.get(rule.table, 0) + deleted
+            if deleted < policy.batch:
+                break
+    if counts:
+        conn.execute(
+            "INSERT INTO audit (ts, actor, action, detail) VALUES (?, 'hub', 'store.pruned', ?)",
+            (iso(now), json.dumps({"rows": counts, "policy": asdict(policy)}, sort_keys=True)),
+        )
+    return counts
+
+
+class Pruner:
+    """The hub's part that applies the retention policy every `interval_s` (first after one)."""
+
+    def __init__(
+        self,
+        path: Path,
+        policy: Policy,
+        *,
+        clock: Clock,
+        busy_timeout_ms: int,
+        on_pruned: Callable[[str, int], None],
+    ) -> None:
+        self._path = path
+        self._policy = policy
+        self._clock = clock
+        self._busy_timeout_ms = busy_timeout_ms
+        self._on_pruned = on_pruned
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="retention")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def run_once(self) -> dict[str, int]:
+        now = self._clock.now()
+        counts = await asyncio.to_thread(self._prune, now)
+        for table, count in counts.items():
+            self._on_pruned(table, count)
+        if counts:
+            log.info(
+                "retention: pruned %s",
+                ", ".join(f"{count} {table}" for table, count in sorted(counts.items())),
+            )
+        return counts
+
+    def _prune(self, now: datetime) -> dict[str, int]:
+        conn = open_sync(self._path, self._busy_timeout_ms)
+        try:
+            return prune(conn, self._policy, now)
+        finally:
+            conn.close()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._policy.interval_s)
+            try:
+                await self.run_once()
+            except (sqlite3.Error, OSError) as exc:
+                # A full disk or a locked store: the press path reports those; try next time.
+                log.warning("retention: pruning failed, will try again: %s", exc)
