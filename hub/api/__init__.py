@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from hub.api import acklink, alarms, health, manage, registry, reports, stream, troubles
+from hub.api import acklink, alarms, docs, health, manage, registry, reports, stream, troubles
 from hub.api.bodies import BodyLimit
 from hub.api.context import ApiContext, Readiness
 from hub.api.headers import SecurityHeaders, internal_error
@@ -17,8 +17,8 @@ def create_app(context: ApiContext) -> FastAPI:
         title="chuong hub",
         version=context.version,
         description="Alarms from call buttons, for the duty officer at the police post.",
-        # The interactive pages (Swagger UI, ReDoc) would run scripts from a CDN on the hub's own
-        # origin: they are not served. The description of the API is, at /openapi.json.
+        # FastAPI's Swagger UI and ReDoc pages load their scripts from a CDN: not served. /docs is
+        # hub/api/docs.py, every asset from the hub itself.
         docs_url=None,
         redoc_url=None,
     )
@@ -30,6 +30,6 @@ def create_app(context: ApiContext) -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)  # added last: outside the body limit, so its 413 has them
     app.add_exception_handler(Exception, internal_error)
-    for module in (health, alarms, registry, troubles, stream, reports, manage, acklink):
+    for module in (health, alarms, registry, troubles, stream, reports, manage, acklink, docs):
         app.include_router(module.router)
     return app

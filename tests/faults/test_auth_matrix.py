@@ -35,9 +35,12 @@ PUBLIC: Final[Public] = "public"
 
 DECISIONS: Final[dict[tuple[str, str], Role | Public]] = {
     # FastAPI's description of the API: it describes routes (all in the public source), never
-    # alarms, buttons or people. (Its interactive pages, /docs and /redoc, are not served.)
+    # alarms, buttons or people; /docs shows it, with Swagger UI served by the hub itself.
     ("GET", "/openapi.json"): PUBLIC,
     ("HEAD", "/openapi.json"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/start.js"): PUBLIC,
+    ("GET", "/docs/assets/{name}"): PUBLIC,
     # systemd, the load balancer and the page's "hub lost" bar ask these without a login; they
     # say "alive", "ready or why not" and the version, nothing about alarms.
     ("GET", "/healthz"): PUBLIC,
@@ -201,6 +204,7 @@ async def _path_values(running: RunningHub, buttons: Buttons) -> dict[str, str]:
         "trouble_id": "999999",
         "username": "nobody",
         "path": "app.js",
+        "name": "swagger-ui.css",
     }
 
 

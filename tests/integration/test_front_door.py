@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final
 
@@ -286,12 +287,33 @@ async def test_an_unhandled_error_is_500_with_the_security_headers(start_hub: St
     assert _problems("500", response, data=True) == []
 
 
-async def test_no_interactive_docs_only_the_description(start_hub: StartHub) -> None:
-    """/docs and /redoc would run scripts from a CDN on the hub's origin: not served."""
+async def test_the_interactive_docs_load_nothing_from_elsewhere(start_hub: StartHub) -> None:
+    """/docs works offline: its page, script and style come from the hub itself, and its policy
+    lets the browser run scripts from the hub's origin only; FastAPI's CDN pages are not served."""
     running = await start_hub()
     async with httpx.AsyncClient(base_url=running.url, timeout=10) as client:
         assert (await client.get("/openapi.json")).status_code == 200
-        for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        page = await client.get("/docs")
+        assert page.status_code == 200
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self'" in policy
+        assert "http" not in policy
+        assert "http://" not in page.text
+        assert "https://" not in page.text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert "/docs/assets/swagger-ui-bundle.js" in assets
+        for asset in assets:
+            assert asset.startswith("/docs/"), asset
+            answer = await client.get(asset)
+            assert answer.status_code == 200, asset
+            assert len(answer.content) > 100, asset
+        assert "/openapi.json" in (await client.get("/docs/start.js")).text
+        for path in (
+            "/redoc",
+            "/docs/oauth2-redirect",
+            "/docs/assets/index.j2",
+            "/docs/assets/..%2F__init__.py",
+        ):
             assert (await client.get(path)).status_code == 404, path
 
 
