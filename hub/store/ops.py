@@ -302,6 +302,17 @@ class DeleteUser:
 
 
 @dataclass(frozen=True, slots=True)
+class UserListing:
+    """A user as the admin's list shows them: no hash, the count of live sessions."""
+
+    username: str
+    role: Role
+    created_at: str
+    display_name: str
+    sessions: int
+
+
+@dataclass(frozen=True, slots=True)
 class UserRecord:
     id: int
     username: str

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
 from hub.api.auth import Admin, Context, Principal, Viewer
 from hub.api.context import ApiContext
-from hub.clock import iso
 from hub.domain.model import Role
 from hub.errors import ChuongError
 from hub.store.ops import DeleteUser, EndUserSessions, InsertUser, SetUserField
@@ -35,12 +34,6 @@ from hub.web.accounts import PASSWORD_MAX, check_password, check_username, hash_
 from hub.writer.plan import Command, Plan
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
-
-_LIST: Final = (  # read on the hub's read-only connection
-    "SELECT u.username, u.role, u.created_at, u.display_name, "
-    "(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?) AS sessions "
-    "FROM users u ORDER BY u.username"
-)
 
 UserName = Annotated[str, Path(max_length=64)]
 
@@ -129,16 +122,15 @@ class RemoveUser(Command):
 
 
 async def _users(ctx: ApiContext) -> dict[str, UserView]:
-    rows = await ctx.store.reader.execute_fetchall(_LIST, (iso(ctx.clock.now()),))
     return {
-        row[0]: UserView(
-            username=row[0],
-            role=Role(row[1]),
-            created_at=row[2],
-            display_name=row[3],
-            sessions=int(row[4]),
+        user.username: UserView(
+            username=user.username,
+            role=user.role,
+            created_at=user.created_at,
+            display_name=user.display_name,
+            sessions=user.sessions,
         )
-        for row in rows
+        for user in await ctx.store.list_users(ctx.clock.now())
     }
 
 
