@@ -1,13 +1,14 @@
 """Managing the registry and the troubles (admins), and the report of untested buttons.
 
     POST   /api/v1/devices                    add a button (a registry entry, as in the file)
-    PATCH  /api/v1/devices/{id}               change some of its fields (site, label, …)
+    PATCH  /api/v1/devices/{id}               change its site, label or check-in period
     DELETE /api/v1/devices/{id}               remove it
     PUT    /api/v1/devices/{id}/test-mode     {"test_mode": true} for a maintenance visit
     POST   /api/v1/sites                      add a site
-    PATCH  /api/v1/sites/{id}                 change some of its fields (name, phone, …)
+    PATCH  /api/v1/sites/{id}                 change its name, address, phone or position
     DELETE /api/v1/sites/{id}                 remove a site without buttons
     PUT    /api/v1/sites/{id}/test-mode       the whole site in test mode
+    GET    /api/v1/registry.toml              the registry as a file (what `registry import` reads)
     POST   /api/v1/troubles/{id}/clear        {"note"}: clear a latched trouble (a tamper)
     GET    /api/v1/reports/untested?days=30   buttons without a test press in that many days
 
@@ -20,9 +21,9 @@ import sqlite3
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from devices.profiles import Power
 from hub.api.auth import Admin, Context, Viewer
 from hub.api.errors import responses, unprocessable
 from hub.api.registry import DeviceView, SiteView, device_view, site_views
@@ -39,6 +40,8 @@ from hub.registry.commands import (
     RemoveButton,
     RemoveSite,
     SetTestMode,
+    registry_file,
+    to_toml,
     untested_cutoff,
 )
 from hub.registry.file import ButtonEntry, SiteEntry
@@ -49,42 +52,35 @@ router = APIRouter(prefix="/api/v1", tags=["manage"])
 
 class TestModeBody(BaseModel):
     test_mode: bool = Field(description="true for a maintenance visit; false when it is over")
-
-
-class SitePatch(BaseModel):
-    """The fields to change; those left out stay as they are (test mode: its own route)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    address: str | None = Field(default=None, max_length=500)
-    phone: str | None = Field(default=None, max_length=50)
-    lat: float | None = Field(default=None, ge=-90, le=90, description="null: no position")
-    lon: float | None = Field(default=None, ge=-180, le=180, description="null: no position")
-
-
-class ButtonPatch(BaseModel):
-    """The fields to change; those left out stay as they are (test mode: its own route)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    site: str | None = Field(default=None, max_length=64, description="null: no site")
-    label: str | None = Field(default=None, max_length=200)
-    profile: str | None = Field(default=None, max_length=64, description="null: the contract")
-    native_id: str | None = Field(default=None, max_length=200)
-    power: Power | None = Field(default=None, description="null: the profile's default")
-    checkin_s: int | None = Field(
-        default=None, ge=1, le=7 * 24 * 3600, description="null: the profile's default"
+    duration_s: int | None = Field(
+        default=None,
+        ge=1,
+        le=7 * 24 * 3600,
+        description="with test_mode true: it ends by itself after this many seconds (the page "
+        "offers 2 h by default); left out: it stays on until turned off",
     )
 
 
-def _given(body: BaseModel, required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The fields the request named (a null among them clears the field)."""
-    changes = body.model_dump(include=body.model_fields_set, mode="json")
-    for name in required:
-        if name in changes and changes[name] is None:
-            raise unprocessable("may not be null", "body", name)
-    return changes
+class SiteChange(BaseModel):
+    """The fields to change; those left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="", min_length=1, max_length=200)
+    address: str = Field(default="", max_length=500)
+    phone: str = Field(default="", max_length=50)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+
+
+class ButtonChange(BaseModel):
+    """The fields to change; those left out stay as they are. `site: null` detaches the button."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site: str | None = Field(default=None, max_length=64)
+    label: str = Field(default="", max_length=200)
+    checkin_s: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
 
 
 class ClearBody(BaseModel):
@@ -136,11 +132,14 @@ async def add_device(entry: ButtonEntry, ctx: Context, who: Admin) -> DeviceView
 @router.patch(
     "/devices/{button_id}",
     response_model=DeviceView,
-    summary="Change some fields of a button",
+    summary="Change a button",
     responses=responses(404, 409),
 )
-async def edit_device(button_id: str, body: ButtonPatch, ctx: Context, who: Admin) -> DeviceView:
-    await _run(ctx, EditButton(button_id, _given(body, ("label",)), who.actor))
+async def edit_device(button_id: str, body: ButtonChange, ctx: Context, who: Admin) -> DeviceView:
+    changes = body.model_dump(include=body.model_fields_set)
+    if "site" in changes:
+        changes["site_id"] = changes.pop("site")
+    await _run(ctx, EditButton(button_id, changes, who.actor))
     return _device(ctx, button_id)
 
 
@@ -156,7 +155,7 @@ async def remove_device(button_id: str, ctx: Context, who: Admin) -> Removed:
 async def device_test_mode(
     button_id: str, body: TestModeBody, ctx: Context, who: Admin
 ) -> DeviceView:
-    await _run(ctx, SetTestMode("button", button_id, body.test_mode, who.actor))
+    await _run(ctx, SetTestMode("button", button_id, body.test_mode, who.actor, body.duration_s))
     return _device(ctx, button_id)
 
 
@@ -169,13 +168,10 @@ async def add_site(entry: SiteEntry, ctx: Context, who: Admin) -> SiteView:
 
 
 @router.patch(
-    "/sites/{site_id}",
-    response_model=SiteView,
-    summary="Change some fields of a site",
-    responses=responses(404),
+    "/sites/{site_id}", response_model=SiteView, summary="Change a site", responses=responses(404)
 )
-async def edit_site(site_id: str, body: SitePatch, ctx: Context, who: Admin) -> SiteView:
-    changes = _given(body, ("name", "address", "phone"))
+async def edit_site(site_id: str, body: SiteChange, ctx: Context, who: Admin) -> SiteView:
+    changes = body.model_dump(include=body.model_fields_set)
     site = await _run(ctx, EditSite(site_id, changes, who.actor))
     return site_views(ctx.pipeline.state.registry, [site])[0]
 
@@ -188,8 +184,25 @@ async def remove_site(site_id: str, ctx: Context, who: Admin) -> Removed:
 
 @router.put("/sites/{site_id}/test-mode", response_model=SiteView, summary="Test mode of a site")
 async def site_test_mode(site_id: str, body: TestModeBody, ctx: Context, who: Admin) -> SiteView:
-    site = await _run(ctx, SetTestMode("site", site_id, body.test_mode, who.actor))
+    site = await _run(ctx, SetTestMode("site", site_id, body.test_mode, who.actor, body.duration_s))
     return site_views(ctx.pipeline.state.registry, [site])[0]
+
+
+@router.get(
+    "/registry.toml",
+    response_class=PlainTextResponse,
+    summary="The registry as a file, to keep or to edit and import again (admins)",
+)
+async def registry_toml(ctx: Context, _: Admin) -> PlainTextResponse:
+    registry = ctx.pipeline.state.registry
+    sites = sorted(registry.sites.values(), key=lambda site: site.id)
+    buttons = sorted(registry.buttons.values(), key=lambda button: button.id)
+    day = ctx.clock.now().strftime("%Y%m%d")
+    return PlainTextResponse(
+        to_toml(registry_file(sites, buttons)),
+        media_type="application/toml; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="chuong-registry-{day}.toml"'},
+    )
 
 
 @router.post(

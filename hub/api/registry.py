@@ -26,6 +26,8 @@ class DeviceView(BaseModel):
     profile: str | None
     native_id: str | None
     test_mode: bool
+    test_until: datetime | None = None
+    """when the test mode (the button's, else its site's) ends by itself; null: no end set"""
     power: str | None
     """mains or battery, as registered (null: the profile's default)"""
     checkin_s: int | None
@@ -41,7 +43,7 @@ class DeviceView(BaseModel):
     fw: str | None
     last_event: str | None
 
-    @field_serializer("first_seen", "last_seen", "online_since")
+    @field_serializer("first_seen", "last_seen", "online_since", "test_until")
     def _utc(self, value: datetime | None) -> str | None:
         return None if value is None else iso(value)
 
@@ -54,7 +56,13 @@ class SiteView(BaseModel):
     lat: float | None
     lon: float | None
     test_mode: bool
+    test_until: datetime | None = None
+    """when its test mode ends by itself; null: no end set"""
     buttons: list[str]
+
+    @field_serializer("test_until")
+    def _utc(self, value: datetime | None) -> str | None:
+        return None if value is None else iso(value)
 
 
 def device_view(state: HubState, button_id: str) -> DeviceView | None:
@@ -73,6 +81,11 @@ def device_view(state: HubState, button_id: str) -> DeviceView | None:
         profile=button.profile if button else None,
         native_id=button.native_id if button else None,
         test_mode=bool((button and button.test_mode) or (site and site.test_mode)),
+        test_until=(
+            button.test_until
+            if button and button.test_mode
+            else (site.test_until if site and site.test_mode else None)
+        ),
         power=button.power if button else None,
         checkin_s=button.checkin_s if button else None,
         online=device.online if device else None,
@@ -122,6 +135,7 @@ def site_views(registry: Registry, sites: Iterable[Site]) -> list[SiteView]:
             lat=site.lat,
             lon=site.lon,
             test_mode=site.test_mode,
+            test_until=site.test_until,
             buttons=sorted(buttons_of.get(site.id, [])),
         )
         for site in sites

@@ -97,6 +97,8 @@ class Site:
     lat: float | None = None
     lon: float | None = None
     test_mode: bool = False
+    test_until: datetime | None = None
+    """when test mode ends by itself; None: it stays until turned off"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,8 @@ class Button:
     """battery buttons: the period within which the button checks in; None: the profile's"""
     sign_key: str | None = None
     """hex HMAC key of a button that signs its events (devices/signing.py); never shown"""
+    test_until: datetime | None = None
+    """when test mode ends by itself; None: it stays until turned off"""
 
 
 @dataclass(frozen=True, slots=True)

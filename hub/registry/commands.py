@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
-
-from pydantic import ValidationError
+from typing import Any, Final
 
 from devices.signing import key_id
+from hub.clock import iso
 from hub.domain.bus import DeviceChanged
 from hub.domain.model import Button, Site, Trouble
 from hub.domain.state import Registry
@@ -46,35 +46,6 @@ from hub.store.ops import (
     UpdateTestMode,
 )
 from hub.writer.plan import Command, Plan
-
-_Entry = TypeVar("_Entry", SiteEntry, ButtonEntry)
-
-
-def entry_of_site(site: Site) -> SiteEntry:
-    return SiteEntry(
-        id=site.id,
-        name=site.name,
-        address=site.address,
-        phone=site.phone,
-        lat=site.lat,
-        lon=site.lon,
-        test_mode=site.test_mode,
-    )
-
-
-def entry_of_button(button: Button) -> ButtonEntry:
-    return ButtonEntry.model_validate(
-        {
-            "id": button.id,
-            "site": button.site_id,
-            "label": button.label,
-            "profile": button.profile,
-            "native_id": button.native_id,
-            "test_mode": button.test_mode,
-            "power": button.power,
-            "checkin_s": button.checkin_s,
-        }
-    )
 
 
 def _changed(
@@ -129,21 +100,6 @@ class RemoveSite(Command):
         return site
 
 
-def _check_button(registry: Registry, entry: ButtonEntry) -> None:
-    """Its site exists; no other button is the same vendor device."""
-    if entry.site is not None and entry.site not in registry.sites:
-        raise RegistryError(f"no site {entry.site!r}: add the site first")
-    for other in registry.buttons.values():
-        if (
-            other.id != entry.id
-            and entry.native_id
-            and (other.profile, other.native_id) == (entry.profile, entry.native_id)
-        ):
-            raise RegistryConflict(
-                f"{entry.profile} device {entry.native_id!r} is button {other.id!r} already"
-            )
-
-
 @dataclass(slots=True)
 class AddButton(Command):
     entry: ButtonEntry
@@ -154,7 +110,16 @@ class AddButton(Command):
         entry = self.entry
         if entry.id in registry.buttons:
             raise RegistryConflict(f"button {entry.id!r} exists already")
-        _check_button(registry, entry)
+        if entry.site is not None and entry.site not in registry.sites:
+            raise RegistryError(f"no site {entry.site!r}: add the site first")
+        for other in registry.buttons.values():
+            if entry.native_id and (other.profile, other.native_id) == (
+                entry.profile,
+                entry.native_id,
+            ):
+                raise RegistryConflict(
+                    f"{entry.profile} device {entry.native_id!r} is button {other.id!r} already"
+                )
         button = button_of_entry(entry)
         plan.draft.put_registry(_changed(registry, buttons={**registry.buttons, button.id: button}))
         plan.write(InsertButton(button, plan.now))
@@ -186,83 +151,28 @@ class RemoveButton(Command):
         return button
 
 
-def _edited(model: type[_Entry], current: _Entry, changes: dict[str, Any]) -> _Entry:
-    """The entry with the fields given changed, checked as a whole (a profile and its native_id
-    go together), or RegistryError naming what is wrong."""
-    try:
-        return model.model_validate({**current.model_dump(), **changes})
-    except ValidationError as exc:
-        reasons = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
-        raise RegistryError(reasons) from None
-
-
-@dataclass(slots=True)
-class EditSite(Command):
-    """Change some fields of a site (not its id, nor its test mode: SetTestMode)."""
-
-    site_id: str
-    changes: dict[str, Any]
-    actor: str
-
-    def plan(self, plan: Plan) -> Site:
-        registry = plan.draft.registry
-        old = registry.sites.get(self.site_id)
-        if old is None:
-            raise RegistryNotFound(f"no site {self.site_id!r}")
-        entry = _edited(SiteEntry, entry_of_site(old), self.changes)
-        site = site_of_entry(entry)
-        plan.draft.put_registry(_changed(registry, sites={**registry.sites, site.id: site}))
-        plan.write(UpdateSite(site, plan.now))
-        plan.audit("registry.site_changed", self.actor, site=site.id, changed=sorted(self.changes))
-        return site
-
-
-@dataclass(slots=True)
-class EditButton(Command):
-    """Change some fields of a button: its site, label, profile and native_id, power, check-in
-    (not its id, nor its test mode: SetTestMode)."""
-
-    button_id: str
-    changes: dict[str, Any]
-    actor: str
-
-    def plan(self, plan: Plan) -> Button:
-        registry = plan.draft.registry
-        old = registry.buttons.get(self.button_id)
-        if old is None:
-            raise RegistryNotFound(f"no button {self.button_id!r}")
-        entry = _edited(ButtonEntry, entry_of_button(old), self.changes)
-        _check_button(registry, entry)
-        button = button_of_entry(entry)
-        plan.draft.put_registry(_changed(registry, buttons={**registry.buttons, button.id: button}))
-        plan.write(UpdateButton(button, plan.now))
-        plan.audit(
-            "registry.button_changed",
-            self.actor,
-            button=button.id,
-            changed=sorted(self.changes),
-        )
-        return button
-
-
 @dataclass(slots=True)
 class SetTestMode(Command):
     kind: TestModeKind
     subject: str
     on: bool
     actor: str
+    duration_s: int | None = None
+    """on for this long, then off by itself (the supervisor turns it off); None: until turned off"""
 
     def plan(self, plan: Plan) -> Button | Site:
         registry = plan.draft.registry
         affected: list[str]
+        until = (
+            plan.now + timedelta(seconds=self.duration_s)
+            if self.on and self.duration_s is not None
+            else None
+        )
         if self.kind == "site":
             site = registry.sites.get(self.subject)
             if site is None:
                 raise RegistryNotFound(f"no site {self.subject!r}")
-            changed_site = replace(site, test_mode=self.on)
+            changed_site = replace(site, test_mode=self.on, test_until=until)
             plan.draft.put_registry(
                 _changed(registry, sites={**registry.sites, site.id: changed_site})
             )
@@ -272,22 +182,101 @@ class SetTestMode(Command):
             button = registry.buttons.get(self.subject)
             if button is None:
                 raise RegistryNotFound(f"no button {self.subject!r}")
-            changed_button = replace(button, test_mode=self.on)
+            changed_button = replace(button, test_mode=self.on, test_until=until)
             plan.draft.put_registry(
                 _changed(registry, buttons={**registry.buttons, button.id: changed_button})
             )
             affected = [button.id]
             result = changed_button
-        plan.write(UpdateTestMode(self.kind, self.subject, self.on, plan.now))
+        plan.write(UpdateTestMode(self.kind, self.subject, self.on, plan.now, until))
+        ends = None if until is None else iso(until)
         if self.kind == "site":
-            plan.audit("registry.test_mode", self.actor, site=self.subject, on=self.on)
+            plan.audit("registry.test_mode", self.actor, site=self.subject, on=self.on, until=ends)
         else:
-            plan.audit("registry.test_mode", self.actor, button=self.subject, on=self.on)
-        for button_id in affected:  # the page shows `test_mode` with each button
-            device = plan.draft.device(button_id)
-            if device is not None:
-                plan.events.append(DeviceChanged(device))
+            plan.audit(
+                "registry.test_mode", self.actor, button=self.subject, on=self.on, until=ends
+            )
+        _touch_devices(plan, affected)
         return result
+
+
+SITE_EDITABLE: Final = frozenset({"name", "address", "phone", "lat", "lon"})
+BUTTON_EDITABLE: Final = frozenset({"site_id", "label", "checkin_s"})
+
+
+def _touch_devices(plan: Plan, button_ids: list[str]) -> None:
+    """The page shows each button with its site and test mode: tell it they changed."""
+    for button_id in button_ids:
+        device = plan.draft.device(button_id)
+        if device is not None:
+            plan.events.append(DeviceChanged(device))
+
+
+@dataclass(slots=True)
+class EditSite(Command):
+    """Change a site's name, address, phone or position (its id and test mode stay)."""
+
+    site_id: str
+    changes: dict[str, object]
+    actor: str
+
+    def plan(self, plan: Plan) -> Site:
+        registry = plan.draft.registry
+        site = registry.sites.get(self.site_id)
+        if site is None:
+            raise RegistryNotFound(f"no site {self.site_id!r}")
+        unknown = sorted(set(self.changes) - SITE_EDITABLE)
+        if unknown:
+            raise RegistryError(f"a site's {', '.join(unknown)} cannot be changed here")
+        changed = replace(site, **self.changes)  # type: ignore[arg-type]
+        plan.draft.put_registry(_changed(registry, sites={**registry.sites, site.id: changed}))
+        plan.write(UpdateSite(changed, plan.now))
+        was = {name: getattr(site, name) for name in sorted(self.changes)}
+        plan.audit(
+            "registry.site_changed",
+            self.actor,
+            site=site.id,
+            before=was,
+            after=dict(sorted(self.changes.items())),
+        )
+        _touch_devices(plan, [b.id for b in registry.buttons.values() if b.site_id == site.id])
+        return changed
+
+
+@dataclass(slots=True)
+class EditButton(Command):
+    """Change a button's site, label or check-in period (its id, device and test mode stay)."""
+
+    button_id: str
+    changes: dict[str, object]
+    actor: str
+
+    def plan(self, plan: Plan) -> Button:
+        registry = plan.draft.registry
+        button = registry.buttons.get(self.button_id)
+        if button is None:
+            raise RegistryNotFound(f"no button {self.button_id!r}")
+        unknown = sorted(set(self.changes) - BUTTON_EDITABLE)
+        if unknown:
+            raise RegistryError(f"a button's {', '.join(unknown)} cannot be changed here")
+        site_id = self.changes.get("site_id", button.site_id)
+        if site_id is not None and site_id not in registry.sites:
+            raise RegistryError(f"no site {site_id!r}: add the site first")
+        changed = replace(button, **self.changes)  # type: ignore[arg-type]
+        plan.draft.put_registry(
+            _changed(registry, buttons={**registry.buttons, button.id: changed})
+        )
+        plan.write(UpdateButton(changed, plan.now))
+        was = {name: getattr(button, name) for name in sorted(self.changes)}
+        plan.audit(
+            "registry.button_changed",
+            self.actor,
+            button=button.id,
+            before=was,
+            after=dict(sorted(self.changes.items())),
+        )
+        _touch_devices(plan, [button.id])
+        return changed
 
 
 @dataclass(slots=True)
@@ -361,11 +350,39 @@ def set_sign_key(
 
 def read_registry(conn: sqlite3.Connection) -> RegistryFile:
     """The registry in the store, as a registry file (what `registry export` writes)."""
-    sites = admin.all_sites(conn)
-    buttons = admin.all_buttons(conn)
+    return registry_file(admin.all_sites(conn), admin.all_buttons(conn))
+
+
+def registry_file(sites: Iterable[Site], buttons: Iterable[Button]) -> RegistryFile:
+    """Sites and buttons as a registry file (no signing key: those are never written out)."""
     return RegistryFile(
-        sites=[entry_of_site(site) for site in sites],
-        buttons=[entry_of_button(button) for button in buttons],
+        sites=[
+            SiteEntry(
+                id=s.id,
+                name=s.name,
+                address=s.address,
+                phone=s.phone,
+                lat=s.lat,
+                lon=s.lon,
+                test_mode=s.test_mode,
+            )
+            for s in sites
+        ],
+        buttons=[
+            ButtonEntry.model_validate(
+                {
+                    "id": b.id,
+                    "site": b.site_id,
+                    "label": b.label,
+                    "profile": b.profile,
+                    "native_id": b.native_id,
+                    "test_mode": b.test_mode,
+                    "power": b.power,
+                    "checkin_s": b.checkin_s,
+                }
+            )
+            for b in buttons
+        ],
     )
 
 

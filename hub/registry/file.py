@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import sqlite3
 import tomllib
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -178,7 +179,11 @@ def button_of_entry(entry: ButtonEntry) -> Button:
 def import_registry(
     conn: sqlite3.Connection, registry: RegistryFile, now: datetime, actor: str = "cli"
 ) -> dict[str, int]:
-    """Upsert every site and button in one transaction; return how many of each changed."""
+    """Upsert every site and button in one transaction; return how many of each changed.
+
+    Test mode is kept as it is in the store for an entry whose file does not write `test_mode`
+    (an admin's maintenance visit is not ended by re-importing the file); a file that writes it
+    sets it."""
     known_sites = admin.site_ids(conn)
     referenced = {b.site for b in registry.buttons if b.site is not None}
     missing = referenced - known_sites - {s.id for s in registry.sites}
@@ -186,8 +191,15 @@ def import_registry(
         raise RegistryError(
             f"buttons refer to sites that exist nowhere: {', '.join(sorted(missing))}"
         )
-    sites = [site_of_entry(entry) for entry in registry.sites]
-    buttons = [button_of_entry(entry) for entry in registry.buttons]
+    testing = admin.test_modes(conn)
+
+    def kept(table: str, entry: SiteEntry | ButtonEntry) -> bool:
+        if "test_mode" in entry.model_fields_set:
+            return entry.test_mode
+        return testing[table].get(entry.id, entry.test_mode)
+
+    sites = [replace(site_of_entry(e), test_mode=kept("sites", e)) for e in registry.sites]
+    buttons = [replace(button_of_entry(e), test_mode=kept("buttons", e)) for e in registry.buttons]
     try:
         return admin.import_registry(conn, sites, buttons, now, actor)
     except admin.RowConflict as exc:

@@ -8,7 +8,9 @@ Counted per site, for the month:
 - `outcomes`: how the real alarms ended (`open` for those not resolved yet);
 - `ack`: time from raising to acknowledgement of the real alarms: median, longest, and how many
   within 30 s and 60 s (the figures alarm-receiving standards ask for); `unacknowledged` are those
-  never acknowledged (still active, or closed by an admin without acknowledging);
+  never acknowledged (still active, or closed by an admin without acknowledging), of which
+  `waiting` are still active: someone may yet acknowledge them (the page counts only the others as
+  "never acknowledged", so that an alarm raised a moment ago is not held against the post);
 - `false_alarms_12m`: real alarms closed as false alarms in the 12 months ending with the month,
   which is what police policies on repeated false alarms count.
 """
@@ -92,6 +94,8 @@ def month_bounds(month: str, timezone: str) -> MonthBounds:
 class AckSummary(BaseModel):
     acknowledged: int
     unacknowledged: int
+    waiting: int
+    """of `unacknowledged`: still active when the report was made"""
     median_s: float | None
     max_s: float | None
     within_30s: int
@@ -139,6 +143,7 @@ def _ack_summary(alarms: list[Alarm]) -> AckSummary:
     return AckSummary(
         acknowledged=len(waits),
         unacknowledged=len(alarms) - len(waits),
+        waiting=sum(1 for alarm in alarms if alarm.state is AlarmState.ACTIVE),
         median_s=round(statistics.median(waits), 1) if waits else None,
         max_s=round(waits[-1], 1) if waits else None,
         within_30s=sum(1 for wait in waits if wait <= ACK_TARGETS_S[0]),

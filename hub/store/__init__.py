@@ -24,7 +24,7 @@ from hub.domain.state import HubState, Registry
 from hub.store import changes as _changes
 from hub.store.changes import Changes
 from hub.store.db import WRITE_ERRORS, WriterConnection, open_reader, open_writer, write_may_pass
-from hub.store.ops import Due, OutboxRow, SessionRecord, UntestedButton, UserRecord
+from hub.store.ops import Due, OutboxRow, SessionRecord, UntestedButton, UserListing, UserRecord
 from hub.store.rows import (
     ALARM_COLUMNS,
     DEVICE_COLUMNS,
@@ -310,6 +310,16 @@ class Store:
             )
         )
         return str(rows[0][0]) if rows else None
+
+    async def list_users(self, now: datetime) -> list[UserListing]:
+        """Every user, by name, with the count of their sessions live at `now`."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT u.username, u.role, u.created_at, u.display_name, "
+            "(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?) "
+            "FROM users u ORDER BY u.username",
+            (iso(now),),
+        )
+        return [UserListing(row[0], Role(row[1]), row[2], row[3], int(row[4])) for row in rows]
 
     async def find_user(self, username: str) -> UserRecord | None:
         rows = list(

@@ -179,7 +179,7 @@ def set_test_mode(
         found = conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (subject,)).fetchone()
         if found is None:
             return False
-        conn.execute(TEST_MODE_UPDATE[kind], (int(on), iso(now), subject))
+        conn.execute(TEST_MODE_UPDATE[kind], (int(on), None, iso(now), subject))
         button, detail = (
             (subject, {"on": on}) if kind == "button" else (None, {kind: subject, "on": on})
         )
@@ -300,6 +300,16 @@ _BUTTON_UPSERT = _upsert_if_changed(
 
 def site_ids(conn: sqlite3.Connection) -> set[str]:
     return {row[0] for row in conn.execute("SELECT id FROM sites")}
+
+
+def test_modes(conn: sqlite3.Connection) -> dict[str, dict[str, bool]]:
+    """{"sites": {id: in test mode}, "buttons": {id: in test mode}} as the store has them."""
+    return {
+        "sites": {row[0]: bool(row[1]) for row in conn.execute("SELECT id, test_mode FROM sites")},
+        "buttons": {
+            row[0]: bool(row[1]) for row in conn.execute("SELECT id, test_mode FROM buttons")
+        },
+    }
 
 
 def import_registry(

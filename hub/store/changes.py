@@ -186,18 +186,33 @@ _BUTTON_INSERT: Final = (
     "INSERT INTO buttons (id, site_id, label, profile, native_id, test_mode, power, checkin_s, "
     "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+TEST_MODE_UPDATE: Final = {
+    "button": "UPDATE buttons SET test_mode = ?, test_until = ?, updated_at = ? WHERE id = ?",
+    "site": "UPDATE sites SET test_mode = ?, test_until = ?, updated_at = ? WHERE id = ?",
+}
 _SITE_UPDATE: Final = (
     "UPDATE sites SET name = ?, address = ?, phone = ?, lat = ?, lon = ?, updated_at = ? "
     "WHERE id = ?"
 )
 _BUTTON_UPDATE: Final = (
-    "UPDATE buttons SET site_id = ?, label = ?, profile = ?, native_id = ?, power = ?, "
-    "checkin_s = ?, updated_at = ? WHERE id = ?"
+    "UPDATE buttons SET site_id = ?, label = ?, checkin_s = ?, updated_at = ? WHERE id = ?"
 )
-TEST_MODE_UPDATE: Final = {
-    "button": "UPDATE buttons SET test_mode = ?, updated_at = ? WHERE id = ?",
-    "site": "UPDATE sites SET test_mode = ?, updated_at = ? WHERE id = ?",
+# Users from the page (hub/web/users.py): none of these can fail in a batch that carries presses
+# (a name taken or gone meanwhile changes nothing; the API reads what happened).
+_USER_INSERT: Final = (
+    "INSERT OR IGNORE INTO users "
+    "(username, role, password_hash, display_name, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_USER_SET: Final = {
+    "role": "UPDATE users SET role = ?, updated_at = ? WHERE username = ?",
+    "password_hash": "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?",
+    "display_name": "UPDATE users SET display_name = ?, updated_at = ? WHERE username = ?",
 }
+_USER_END_SESSIONS: Final = (
+    "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username = ?)"
+)
+_USER_DELETE: Final = "DELETE FROM users WHERE username = ?"
 _SESSIONS_DELETE_EXPIRED: Final = "DELETE FROM sessions WHERE expires_at <= ?"
 _SESSION_INSERT: Final = (
     "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, address) "
@@ -328,23 +343,52 @@ def _delete_button(op: o.DeleteButton) -> Statement:
     return "DELETE FROM buttons WHERE id = ?", (op.button_id,)
 
 
+@_makes(o.UpdateTestMode)
+def _test_mode(op: o.UpdateTestMode) -> Statement:
+    until = None if op.until is None else iso(op.until)
+    return TEST_MODE_UPDATE[op.kind], (int(op.on), until, iso(op.at), op.subject)
+
+
 @_makes(o.UpdateSite)
 def _update_site(op: o.UpdateSite) -> Statement:
     site = op.site
-    values = (site.name, site.address, site.phone, site.lat, site.lon, iso(op.at), site.id)
-    return _SITE_UPDATE, values
+    return _SITE_UPDATE, (
+        site.name,
+        site.address,
+        site.phone,
+        site.lat,
+        site.lon,
+        iso(op.at),
+        site.id,
+    )
 
 
 @_makes(o.UpdateButton)
 def _update_button(op: o.UpdateButton) -> Statement:
-    b = op.button
-    values = (b.site_id, b.label, b.profile, b.native_id, b.power, b.checkin_s, iso(op.at), b.id)
+    button = op.button
+    values = (button.site_id, button.label, button.checkin_s, iso(op.at), button.id)
     return _BUTTON_UPDATE, values
 
 
-@_makes(o.UpdateTestMode)
-def _test_mode(op: o.UpdateTestMode) -> Statement:
-    return TEST_MODE_UPDATE[op.kind], (int(op.on), iso(op.at), op.subject)
+@_makes(o.InsertUser)
+def _insert_user(op: o.InsertUser) -> Statement:
+    at = iso(op.at)
+    return _USER_INSERT, (op.username, op.role.value, op.password_hash, op.display_name, at, at)
+
+
+@_makes(o.SetUserField)
+def _set_user_field(op: o.SetUserField) -> Statement:
+    return _USER_SET[op.field], (op.value, iso(op.at), op.username)
+
+
+@_makes(o.EndUserSessions)
+def _end_user_sessions(op: o.EndUserSessions) -> Statement:
+    return _USER_END_SESSIONS, (op.username,)
+
+
+@_makes(o.DeleteUser)
+def _delete_user(op: o.DeleteUser) -> Statement:
+    return _USER_DELETE, (op.username,)
 
 
 @_makes(o.DeleteExpiredSessions)

@@ -189,22 +189,6 @@ class DeleteButton:
     button_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class UpdateSite:
-    """A site's fields as they are now (not its test mode: UpdateTestMode)."""
-
-    site: Site
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateButton:
-    """A button's fields as they are now (not its test mode, nor its signing key)."""
-
-    button: Button
-    at: datetime
-
-
 TestModeKind: TypeAlias = Literal["button", "site"]
 
 
@@ -213,6 +197,24 @@ class UpdateTestMode:
     kind: TestModeKind
     subject: str
     on: bool
+    at: datetime
+    until: datetime | None = None
+    """when it ends by itself; None: no end"""
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateSite:
+    """A site's name, address, phone and position (its id and test mode stay)."""
+
+    site: Site
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateButton:
+    """A button's site, label and check-in period (its device and test mode stay)."""
+
+    button: Button
     at: datetime
 
 
@@ -268,6 +270,49 @@ class DeleteSession:
 
 
 @dataclass(frozen=True, slots=True)
+class InsertUser:
+    """A new user (nothing if the name is taken meanwhile)."""
+
+    username: str
+    role: Role
+    password_hash: str
+    display_name: str
+    at: datetime
+
+
+UserField: TypeAlias = Literal["role", "password_hash", "display_name"]
+
+
+@dataclass(frozen=True, slots=True)
+class SetUserField:
+    username: str
+    field: UserField
+    value: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EndUserSessions:
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteUser:
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserListing:
+    """A user as the admin's list shows them: no hash, the count of live sessions."""
+
+    username: str
+    role: Role
+    created_at: str
+    display_name: str
+    sessions: int
+
+
+@dataclass(frozen=True, slots=True)
 class UserRecord:
     id: int
     username: str
@@ -314,12 +359,16 @@ Op: TypeAlias = (
     | DeleteSite
     | InsertButton
     | DeleteButton
+    | UpdateTestMode
     | UpdateSite
     | UpdateButton
-    | UpdateTestMode
     | DeleteExpiredSessions
     | InsertSession
     | RehashPassword
     | DeleteSession
+    | InsertUser
+    | SetUserField
+    | EndUserSessions
+    | DeleteUser
 )
 """Every operation a feature may add to a batch's `Changes.ops`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 from typing import Any, Final, TypeAlias
 
 from hub.clock import iso, parse_iso
@@ -230,7 +231,12 @@ def site_from_row(row: Row) -> Site:
         lat=row["lat"],
         lon=row["lon"],
         test_mode=bool(row["test_mode"]),
+        test_until=_moment(row["test_until"]),
     )
+
+
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else parse_iso(text)
 
 
 def button_from_row(row: Row) -> Button:
@@ -244,4 +250,5 @@ def button_from_row(row: Row) -> Button:
         power=row["power"],
         checkin_s=row["checkin_s"],
         sign_key=row["sign_key"],
+        test_until=_moment(row["test_until"]),
     )

@@ -7,6 +7,7 @@
       GET  /api/v1/session   who is calling (and the CSRF token of a session)
       DELETE /api/v1/session logout
       DELETE /api/v1/login-locks/{username}   an admin lifts a user name's login locks
+      /api/v1/users          the people who log in, for admins (hub/web/users.py)
     and sets `app.state.session_auth`, the hook `hub.api.auth` calls when a request carries no
     bearer token, so that a session authenticates every /api/ route with its user's role.
 
@@ -30,6 +31,7 @@ from hub.api.context import ApiContext
 from hub.web.ratelimit import LoginLimiter
 from hub.web.routes import PAGE_HEADERS, WebState, router
 from hub.web.session import session_auth
+from hub.web.users import router as users_router
 
 __all__ = ["install"]
 
@@ -59,4 +61,5 @@ def install(app: FastAPI) -> None:
     )
     app.state.session_auth = session_auth
     app.include_router(router)
+    app.include_router(users_router)
     app.mount("/static", _PageFiles(packages=[("hub.web", "static")]), name="static")

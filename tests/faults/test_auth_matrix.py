@@ -80,14 +80,20 @@ DECISIONS: Final[dict[tuple[str, str], Role | Public]] = {
     ("POST", "/api/v1/alarms/{alarm_id}/resolve"): Role.OFFICER,
     # The registry and latched troubles are the installer's.
     ("POST", "/api/v1/devices"): Role.ADMIN,
-    ("DELETE", "/api/v1/devices/{button_id}"): Role.ADMIN,
     ("PATCH", "/api/v1/devices/{button_id}"): Role.ADMIN,
+    ("DELETE", "/api/v1/devices/{button_id}"): Role.ADMIN,
     ("PUT", "/api/v1/devices/{button_id}/test-mode"): Role.ADMIN,
     ("POST", "/api/v1/sites"): Role.ADMIN,
-    ("DELETE", "/api/v1/sites/{site_id}"): Role.ADMIN,
     ("PATCH", "/api/v1/sites/{site_id}"): Role.ADMIN,
+    ("DELETE", "/api/v1/sites/{site_id}"): Role.ADMIN,
     ("PUT", "/api/v1/sites/{site_id}/test-mode"): Role.ADMIN,
     ("POST", "/api/v1/troubles/{trouble_id}/clear"): Role.ADMIN,
+    ("GET", "/api/v1/users"): Role.ADMIN,
+    ("GET", "/api/v1/registry.toml"): Role.ADMIN,
+    ("GET", "/api/v1/users/names"): Role.VIEWER,
+    ("POST", "/api/v1/users"): Role.ADMIN,
+    ("PATCH", "/api/v1/users/{username}"): Role.ADMIN,
+    ("DELETE", "/api/v1/users/{username}"): Role.ADMIN,
 }
 
 STREAM: Final = "/api/v1/stream"
@@ -196,8 +202,8 @@ async def _path_values(running: RunningHub, buttons: Buttons) -> dict[str, str]:
         "button_id": "nobody",
         "site_id": "nowhere",
         "trouble_id": "999999",
-        "path": "app.js",
         "username": "nobody",
+        "path": "app.js",
         "name": "swagger-ui.css",
     }
 
@@ -224,10 +230,10 @@ def _wrong(caller: Caller, method: str, need: Role | Public, got: httpx.Response
         return f"{status} (must be allowed)" if status in (401, 403) or status >= 500 else ""
     if status != refusal:
         return f"{status} (must be {refusal})"
-    return "" if method == "HEAD" else _unexplained(caller, need, got)
+    return "" if method == "HEAD" else _unexplained(caller, method, need, got)
 
 
-def _unexplained(caller: Caller, need: Role | Public, refused: httpx.Response) -> str:
+def _unexplained(caller: Caller, method: str, need: Role | Public, refused: httpx.Response) -> str:
     """What a refusal fails to say: its reason, and for a 401 how to authenticate."""
     detail = refused.json().get("detail")
     if not isinstance(detail, str) or not detail:
@@ -235,7 +241,8 @@ def _unexplained(caller: Caller, need: Role | Public, refused: httpx.Response) -
     if refused.status_code == 401:
         challenge = refused.headers.get("www-authenticate")
         return "" if challenge == "Bearer" else f"401 with WWW-Authenticate {challenge!r}"
-    reason = "CSRF" if caller.session and caller.csrf is None else f"the {need} role"
+    needs_csrf = caller.session and caller.csrf is None and method not in SAFE_METHODS
+    reason = "CSRF" if needs_csrf else f"the {need} role"
     return "" if reason in detail else f"403 whose reason does not say {reason!r}: {detail}"
 
 

@@ -5,6 +5,7 @@
 // seconds. If either fails, a red banner says the hub is lost (the page cannot hear alarms), the
 // stream is opened again with a growing delay, and every list is loaded again once it answers.
 
+import { initAdmin, initUsers, showUsers } from "./admin.js";
 import { api, ApiError, setCsrfToken, whenSessionEnds } from "./api.js";
 import {
   initBoard, renderAlarms, renderTroubles, setClockSkew, tick, unacknowledged,
@@ -23,6 +24,7 @@ const READY_TIMEOUT_MS = 4000;
 const SESSION_CHECK_MS = 60000;
 const SESSION_WARN_MS = 60 * 60 * 1000;
 const RECONNECT_MAX_MS = 5000;
+const NIGHT_KEY = "chuong.night";
 
 const connection = {
   stream: null,
@@ -32,20 +34,54 @@ const connection = {
   retryTimer: null,
   reloading: null,
   buffered: [],
+  brokerLost: false,
 };
+let currentView = "board";
 const timers = [];
 let sound = null;
 let flashOn = false;
 
 // -- start ----------------------------------------------------------------------------------------
 
+/** Night mode: dark surfaces for a dim room; kept by the browser. */
+function setNight(on, remember) {
+  document.documentElement.classList.toggle("night", on);
+  $("night").setAttribute("aria-pressed", String(on));
+  if (remember) {
+    try {
+      localStorage.setItem(NIGHT_KEY, on ? "on" : "off");
+    } catch {
+      // private mode: night until reloaded
+    }
+  }
+}
+
+function nightWanted() {
+  try {
+    return localStorage.getItem(NIGHT_KEY) === "on";
+  } catch {
+    return false;
+  }
+}
+
 async function boot() {
+  setNight(nightWanted(), false);
   applyLanguage(initialLanguage("vi"), false);
   fillLanguageChoices();
   whenSessionEnds(() => sessionEnded(t("session_expired")));
   sound = new Sound(updateSignals);
+  // Turned on before in this browser: on again without a click if the browser allows it (a kiosk
+  // started with autoplay allowed); else the first click or key anywhere in the page does it.
+  sound.resumeIfWanted();
+  for (const type of ["pointerdown", "keydown"]) {
+    document.addEventListener(type, () => {
+      if (sound.wanted && !sound.enabled) sound.enable().then(updateSignals, () => {});
+    }, { capture: true });
+  }
   initBoard(reportError);
   initTables(reportError);
+  initAdmin(renderAll);
+  initUsers(reportError);
   whenTroublesSeen(updateSignals);
   wireControls();
   try {
@@ -81,6 +117,11 @@ function wireControls() {
     updateSignals();
   });
   $("error-close").addEventListener("click", () => show($("error-banner"), false));
+  $("night").addEventListener("click", () => setNight(!document.documentElement.classList.contains("night"), true));
+  $("alarm-banner-go").addEventListener("click", () => {
+    selectView("board");
+    $("tab-board").focus();
+  });
   for (const tab of document.querySelectorAll("[role=tab]")) {
     tab.addEventListener("click", () => selectView(tab.dataset.view));
     tab.addEventListener("keydown", moveBetweenTabs);
@@ -151,6 +192,7 @@ function startApp(me) {
   setTimeZone(me.hub.timezone);
   applyLanguage(initialLanguage(me.hub.language), false);
   $("post-name").textContent = me.hub.name;
+  document.body.dataset.role = me.role; // admin-only controls show for admins only
   show($("login"), false);
   show($("app"), true);
   showWho();
@@ -179,10 +221,12 @@ function stopApp() {
 }
 
 function showWho() {
-  $("who").textContent = t("signed_in_as", { user: state.me.username, role: t(`role_${state.me.role}`) });
+  const user = state.names.get(state.me.username) || state.me.username;
+  $("who").textContent = t("signed_in_as", { user, role: t(`role_${state.me.role}`) });
 }
 
 function selectView(name) {
+  currentView = name;
   for (const tab of document.querySelectorAll("[role=tab]")) {
     const selected = tab.dataset.view === name;
     tab.setAttribute("aria-selected", String(selected));
@@ -190,10 +234,12 @@ function selectView(name) {
     show($(`view-${tab.dataset.view}`), selected);
   }
   if (name === "history") searchHistory(false);
+  if (name === "users") showUsers(reportError);
+  updateSignals();
 }
 
 function moveBetweenTabs(event) {
-  const tabs = [...document.querySelectorAll("[role=tab]")];
+  const tabs = [...document.querySelectorAll("[role=tab]")].filter((tab) => tab.checkVisibility());
   const at = tabs.indexOf(event.currentTarget);
   const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
   if (step === undefined) return;
@@ -225,7 +271,7 @@ function openStream() {
   stream.addEventListener("alarm", (event) => onEvent("alarm", event.data));
   stream.addEventListener("trouble", (event) => onEvent("trouble", event.data));
   stream.addEventListener("device", (event) => onEvent("device", event.data));
-  stream.addEventListener("broker", (event) => show($("broker-banner"), !JSON.parse(event.data).connected));
+  stream.addEventListener("broker", (event) => setBrokerLost(!JSON.parse(event.data).connected));
   stream.addEventListener("error", () => {
     if (connection.stream !== stream) return;
     markLost();
@@ -257,12 +303,14 @@ async function reloadLists() {
     api("GET", "/api/v1/troubles"),
     api("GET", "/api/v1/devices"),
     api("GET", "/api/v1/sites"),
+    api("GET", "/api/v1/users/names"),
   ]);
   connection.reloading = reload;
   connection.buffered = [];
   try {
-    const [alarms, troubles, devices, sites] = await reload;
-    replaceLists({ alarms, troubles, devices, sites });
+    const [alarms, troubles, devices, sites, names] = await reload;
+    replaceLists({ alarms, troubles, devices, sites, names });
+    showWho();
     for (const [kind, data] of connection.buffered) apply(kind, data);
   } catch (error) {
     if (!(error instanceof ApiError && error.status === 401)) {
@@ -281,6 +329,7 @@ async function reloadLists() {
   showConnection();
   renderAll();
   updateSignals();
+  checkReady(); // the broker's state now, not in 5 s
 }
 
 function onEvent(kind, data) {
@@ -292,18 +341,35 @@ function onEvent(kind, data) {
     if (changed === "new") announce(JSON.parse(data));
   } else if (kind === "trouble") {
     renderTroubles();
+    // A site's test mode began or ended (perhaps by itself): the sites list says so too.
+    if (JSON.parse(data).kind === "site_test_mode") refreshSites();
   } else {
     renderButtons();
+    // A site's test mode changed (its buttons are told): the sites list says so too.
+    if (changed === "test_mode") refreshSites();
   }
   updateSignals();
+}
+
+async function refreshSites() {
+  try {
+    const sites = await api("GET", "/api/v1/sites");
+    state.sites = new Map(sites.map((site) => [site.id, site]));
+    renderSites();
+    renderSiteChoices();
+  } catch {
+    // a lost hub shows as such; the lists are loaded again when it is back
+  }
 }
 
 function apply(kind, data) {
   const record = JSON.parse(data);
   if (kind === "alarm") return putAlarm(record);
   if (kind === "trouble") return putTrouble(record);
+  const before = state.devices.get(record.id);
   state.devices.set(record.id, record);
-  return true;
+  const testChanged = before && (before.test_mode !== record.test_mode || before.test_until !== record.test_until);
+  return testChanged ? "test_mode" : true;
 }
 
 function announce(alarm) {
@@ -325,7 +391,7 @@ async function checkReady() {
     const hubDate = Date.parse(response.headers.get("Date"));
     if (!Number.isNaN(hubDate)) setClockSkew(hubDate - Date.now());
     const body = await response.json();
-    show($("broker-banner"), (body.reasons ?? []).some((reason) => reason.startsWith("broker")));
+    setBrokerLost((body.reasons ?? []).some((reason) => reason.startsWith("broker")));
     // The hub answers, but the stream may have died without a word (a half-open connection).
     if (!connection.live && connection.stream?.readyState !== EventSource.CONNECTING) openStream();
   } catch {
@@ -354,11 +420,19 @@ function showSessionNotice() {
   show($("session-banner"), soon);
 }
 
+/** The hub answers but has lost its broker: no press can reach it. Never shown as "connected". */
+function setBrokerLost(lost) {
+  connection.brokerLost = lost;
+  show($("broker-banner"), lost);
+  showConnection();
+}
+
 function showConnection() {
   const conn = $("conn");
   const lost = connection.lostSince !== null;
-  conn.dataset.state = connection.live ? "live" : lost ? "lost" : "connecting";
-  conn.textContent = t(connection.live ? "conn_live" : lost ? "conn_lost" : "conn_connecting");
+  const live = connection.live ? (connection.brokerLost ? "degraded" : "live") : null;
+  conn.dataset.state = live ?? (lost ? "lost" : "connecting");
+  conn.textContent = t(live ? `conn_${live}` : lost ? "conn_lost" : "conn_connecting");
   show($("lost-banner"), lost);
   if (lost) $("lost-banner").textContent = t("lost_banner", { time: formatTime(connection.lostSince.toISOString()) });
 }
@@ -375,10 +449,36 @@ function updateSignals() {
   else if (lost || unseenTroubles().length) mode = "trouble";
   sound.setMode(state.me ? mode : "quiet");
   const gate = !sound.enabled && state.me !== null;
+  const count = waiting.real.length + waiting.test.length;
   show($("sound-gate"), gate);
+  if (gate) {
+    // Why there is no sound: never heard yet, lost with a reload, or (worst) an alarm is waiting.
+    const reason = count ? "alarm" : sound.wanted ? "reload" : "first";
+    $("sound-gate").dataset.reason = reason;
+    $("sound-gate-text").textContent = t(`sound_gate_${reason}`);
+  }
   show($("sound-state"), sound.enabled);
-  document.body.classList.toggle("alarming", waiting.real.length + waiting.test.length > 0);
+  document.body.classList.toggle("alarming", count > 0);
+  showAlarmBanner(waiting);
   flash();
+}
+
+/** Away from the board, a waiting alarm is a banner over every view with one click back to the
+ * board; the board's tab shows how many wait. */
+function showAlarmBanner(waiting) {
+  const all = [...waiting.real, ...waiting.test];
+  const badge = $("board-count");
+  badge.textContent = all.length ? String(all.length) : "";
+  show(badge, all.length > 0 && state.me !== null);
+  const banner = $("alarm-banner");
+  const away = currentView !== "board" && all.length > 0 && state.me !== null;
+  show(banner, away);
+  banner.classList.toggle("is-test", waiting.real.length === 0);
+  if (!away) return;
+  const names = [...new Set(all.map((alarm) => (alarm.site ? alarm.site.name : t("unknown_site"))))];
+  const shown = names.slice(0, 2).join(", ");
+  const sites = names.length > 2 ? t("alarm_banner_more", { sites: shown, n: names.length - 2 }) : shown;
+  $("alarm-banner-text").textContent = t("alarm_banner", { sites });
 }
 
 function flash() {

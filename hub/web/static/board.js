@@ -1,9 +1,10 @@
 // The live board: open alarms as large cards (not acknowledged first), the technical troubles
 // apart, and the dialogs to resolve an alarm and to read its audit trail.
 
+import { troubleActions } from "./admin.js";
 import { api } from "./api.js";
-import { $, h, show } from "./dom.js";
-import { formatDuration, formatTime, t, tOr } from "./i18n.js";
+import { $, h, labelCells, show } from "./dom.js";
+import { actorName, formatDuration, formatTime, t, tOr } from "./i18n.js";
 import { putAlarm, state } from "./state.js";
 
 const SEEN_KEY = "chuong.troubles.seen";
@@ -81,13 +82,39 @@ function markTroublesSeen() {
 
 // -- alarm cards ------------------------------------------------------------------------------------
 
-function buttonName(id) {
+export function buttonName(id) {
   const label = state.devices.get(id)?.label;
   return label ? `${label} (${id})` : id;
 }
 
+/** Who did it, in words: the person's name ("Nguyễn Văn An", else the user name), not "user:…". */
+export function who(actor) {
+  if (actor?.startsWith("user:")) {
+    const username = actor.slice("user:".length);
+    return state.names.get(username) || username;
+  }
+  return actorName(actor, buttonName);
+}
+
 function since(alarm) {
   return (hubNow() - Date.parse(alarm.raised_at)) / 1000;
+}
+
+/** A phone number as a link a phone can call. */
+export function phoneLink(phone) {
+  const digits = phone.replace(/[^\d+]/g, "");
+  return digits ? h("a", { href: `tel:${digits}` }, phone) : phone;
+}
+
+/** A site with coordinates: its position, as a link a phone opens in its map application. */
+function position(site) {
+  const known = site ? state.sites.get(site.id) : null;
+  if (known?.lat == null || known?.lon == null) return null;
+  const where = `${known.lat.toFixed(5)}, ${known.lon.toFixed(5)}`;
+  return [
+    h("dt", {}, t("position")),
+    h("dd", { class: "position" }, h("a", { href: `geo:${known.lat},${known.lon}` }, where)),
+  ];
 }
 
 function card(alarm) {
@@ -96,12 +123,12 @@ function card(alarm) {
     h("span", { class: `badge state-${alarm.state}` }, t(`state_${alarm.state}`)),
     alarm.test && h("span", { class: "badge test" }, t("test_flag")),
     alarm.unregistered && h("span", { class: "badge unregistered" }, t("unregistered")),
-    h("span", { class: "badge level" }, `${t("level")}: ${alarm.level}`),
+    alarm.level > 0 && h("span", { class: "badge level" }, t("escalated", { n: alarm.level })),
   ];
   const repeated = alarm.press_count > 1;
   const acknowledged = alarm.acknowledged_at
     ? h("p", { class: "acked" }, t("acknowledged_by", {
-      who: alarm.acknowledged_by,
+      who: who(alarm.acknowledged_by),
       time: formatTime(alarm.acknowledged_at),
       wait: formatDuration((Date.parse(alarm.acknowledged_at) - Date.parse(alarm.raised_at)) / 1000),
     }))
@@ -119,7 +146,8 @@ function card(alarm) {
       "dl",
       { class: "facts" },
       site?.address && [h("dt", {}, t("address")), h("dd", {}, site.address)],
-      site?.phone && [h("dt", {}, t("phone")), h("dd", { class: "phone" }, site.phone)],
+      site?.phone && [h("dt", {}, t("phone")), h("dd", { class: "phone" }, phoneLink(site.phone))],
+      position(site),
       h("dt", {}, t("buttons")),
       h("dd", {}, alarm.devices.map(buttonName).join(", ")),
       h("dt", {}, t("presses")),
@@ -146,6 +174,15 @@ function actions(alarm) {
   const buttons = [];
   if (can("officer")) {
     if (alarm.state === "active") {
+      // What was done, said in a few words with the acknowledgement ("đã điều tổ tuần tra").
+      buttons.push(h("input", {
+        type: "text",
+        class: "ack-note",
+        maxlength: 500,
+        "aria-label": t("ack_note"),
+        placeholder: t("ack_note"),
+        dataset: { focus: `note-${alarm.id}`, alarm: alarm.id },
+      }));
       buttons.push(h("button", {
         type: "button",
         class: "primary big ack",
@@ -176,7 +213,10 @@ function actions(alarm) {
 export function renderAlarms() {
   const list = $("alarms");
   const focused = document.activeElement?.dataset?.focus;
+  // A card is drawn again on every change: keep what the officer was typing in its note.
+  const typed = new Map([...list.querySelectorAll(".ack-note")].map((input) => [input.dataset.alarm, input.value]));
   list.replaceChildren(...orderedAlarms().map(card));
+  for (const input of list.querySelectorAll(".ack-note")) input.value = typed.get(input.dataset.alarm) ?? "";
   if (focused) list.querySelector(`[data-focus="${CSS.escape(focused)}"]`)?.focus();
   $("alarm-count").textContent = String(state.alarms.size);
   show($("no-alarms"), state.alarms.size === 0);
@@ -198,22 +238,53 @@ export function renderTroubles() {
   $("troubles").replaceChildren(...troubles.map((trouble) => h(
     "li",
     { class: seen.has(troubleKey(trouble)) ? "trouble seen" : "trouble", dataset: { kind: trouble.kind } },
-    h("strong", {}, tOr(`trouble.${trouble.kind}`, trouble.kind)),
-    ` — ${trouble.subject === "hub" ? "hub" : buttonName(trouble.subject)}`,
-    trouble.detail && h("span", { class: "detail" }, ` (${trouble.detail})`),
+    h("strong", { class: "what" }, tOr(`trouble.${trouble.kind}`, t("trouble.other"))),
+    h("span", { class: "subject" }, ` — ${troubleSubject(trouble)}`),
     h("span", { class: "when" }, ` ${t("trouble_since", { time: formatTime(trouble.raised_at) })}`),
+    h("p", { class: "help" }, troubleHelp(trouble)),
+    trouble.detail && h(
+      "details",
+      { class: "tech" },
+      h("summary", {}, t("tech_detail")),
+      h("code", { lang: "en" }, `${trouble.kind}: ${trouble.detail}`),
+    ),
+    troubleActions(trouble),
   )));
   $("trouble-count").textContent = String(troubles.length);
   show($("no-troubles"), troubles.length === 0);
   show($("troubles-seen"), troubles.some((trouble) => !seen.has(troubleKey(trouble))));
 }
 
+/** What the trouble is about, for people: a button with its site, a site, or the server. */
+function troubleSubject(trouble) {
+  if (trouble.subject === "hub") return t("subject_hub");
+  const site = state.sites.get(trouble.subject);
+  if (trouble.kind === "site_test_mode" || (site && !state.devices.has(trouble.subject))) {
+    return t("subject_site", { name: site?.name ?? trouble.subject });
+  }
+  const siteName = state.devices.get(trouble.subject)?.site_name ?? (trouble.site_id && state.sites.get(trouble.site_id)?.name);
+  return siteName ? `${buttonName(trouble.subject)}, ${siteName}` : buttonName(trouble.subject);
+}
+
+/** What it means and what to do, in the page's language (the hub's detail is for technicians). */
+function troubleHelp(trouble) {
+  if (trouble.kind === "low_battery") {
+    const level = /battery (\d+)%/.exec(trouble.detail ?? "");
+    if (level) return t("help.low_battery_level", { battery: level[1] });
+  }
+  const help = tOr(`help.${trouble.kind}`, t("help.other"));
+  const record = trouble.kind === "test_mode" ? state.devices.get(trouble.subject)
+    : trouble.kind === "site_test_mode" ? state.sites.get(trouble.subject) : null;
+  return record?.test_until ? `${help} ${t("test_ends_sentence", { time: formatTime(record.test_until) })}` : help;
+}
+
 // -- acknowledge, resolve, details --------------------------------------------------------------------
 
 async function acknowledge(alarmId, button) {
   button.disabled = true;
+  const note = button.closest(".actions")?.querySelector(".ack-note")?.value.trim();
   try {
-    const alarm = await api("POST", `/api/v1/alarms/${encodeURIComponent(alarmId)}/ack`, {});
+    const alarm = await api("POST", `/api/v1/alarms/${encodeURIComponent(alarmId)}/ack`, note ? { note } : {});
     if (putAlarm(alarm)) document.dispatchEvent(new CustomEvent("chuong:alarms"));
   } catch (error) {
     button.disabled = false;
@@ -259,24 +330,30 @@ async function submitResolve(event) {
 }
 
 function table(headings, rows) {
-  return h(
+  return labelCells(h(
     "table",
     { class: "grid" },
     h("thead", {}, h("tr", {}, headings.map((heading) => h("th", { scope: "col" }, heading)))),
     h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell) => h("td", {}, cell))))),
-  );
+  ));
 }
 
 function describeDetail(detail) {
   const parts = [];
   if (detail.outcome) parts.push(tOr(`outcome_${detail.outcome}`, detail.outcome));
   if (detail.note) parts.push(detail.note);
-  if (detail.event) parts.push(`event ${detail.event}`);
-  if (detail.type) parts.push(detail.type);
-  for (const [name, value] of Object.entries(detail)) {
-    if (!["outcome", "note", "event", "type"].includes(name)) parts.push(`${name}: ${value}`);
-  }
-  return parts.join(" · ");
+  if (detail.button) parts.push(buttonName(detail.button));
+  // Event ids and the like are for technicians: folded away, in their own words.
+  const rest = Object.entries(detail).filter(([name]) => !["outcome", "note", "button"].includes(name));
+  return [
+    parts.join(" · "),
+    rest.length > 0 && h(
+      "details",
+      { class: "tech" },
+      h("summary", {}, t("tech_detail")),
+      h("code", { lang: "en" }, rest.map(([name, value]) => `${name}: ${typeof value === "object" ? JSON.stringify(value) : value}`).join("; ")),
+    ),
+  ];
 }
 
 export async function openDetail(alarmId) {
@@ -297,7 +374,7 @@ export async function openDetail(alarmId) {
       [t("time"), t("by"), t("action"), t("note_short")],
       alarm.audit.map((entry) => [
         formatTime(entry.ts),
-        entry.actor,
+        who(entry.actor),
         tOr(`action.${entry.action}`, entry.action),
         describeDetail(entry.detail),
       ]),

@@ -24,3 +24,15 @@ export function $(id) {
 export function show(element, visible) {
   element.hidden = !visible;
 }
+
+/** Give each body cell of a table its column's heading as `data-label`, which the narrow (phone)
+ * layout shows before the cell when a table is laid out as one block per row. */
+export function labelCells(table) {
+  const headings = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+  for (const row of table.querySelectorAll("tbody tr, tfoot tr")) {
+    [...row.cells].forEach((cell, index) => {
+      if (headings[index]) cell.dataset.label = headings[index];
+    });
+  }
+  return table;
+}

@@ -6,8 +6,13 @@
 //   quiet    nothing
 //
 // Browsers keep a page silent until the person clicks in it, so `enable()` must be called from a
-// click (the "turn on the sound" gate). `document.body.dataset.sound` says what is playing, and
+// click (the "turn on the sound" gate). The choice is remembered in the browser (local storage):
+// after a reload `resumeIfWanted()` turns the sound on without a click where the browser allows it
+// (a kiosk started with --autoplay-policy=no-user-gesture-required), and the page asks for a click
+// where it does not. `document.body.dataset.sound` says what is playing, and
 // `dataset.tones` counts the tones played, for people debugging the page and for the tests.
+
+const WANTED_KEY = "chuong.sound";
 
 const PATTERNS = {
   alarm: {
@@ -41,18 +46,47 @@ export class Sound {
     return this.context !== null && this.context.state === "running";
   }
 
-  /** Called from a click: create (or wake) the audio context. */
-  async enable() {
-    if (this.context === null) {
-      this.context = new AudioContext();
-      this.context.addEventListener("statechange", () => {
-        this.restart();
-        this.onStateChange();
-      });
+  /** The person turned the sound on in this browser (and it stays their wish across reloads). */
+  get wanted() {
+    try {
+      return localStorage.getItem(WANTED_KEY) === "on";
+    } catch {
+      return false;
     }
+  }
+
+  createContext() {
+    if (this.context !== null) return;
+    this.context = new AudioContext();
+    this.context.addEventListener("statechange", () => {
+      this.restart();
+      this.onStateChange();
+    });
+  }
+
+  /** Called from a click: create (or wake) the audio context, and remember the wish. */
+  async enable() {
+    try {
+      localStorage.setItem(WANTED_KEY, "on");
+    } catch {
+      // private mode: the sound is on until the page is reloaded
+    }
+    this.createContext();
     await this.context.resume();
     this.restart();
     this.onStateChange();
+  }
+
+  /** At start: on again if it was on before and the browser lets a page play without a click. */
+  resumeIfWanted() {
+    if (!this.wanted || this.enabled) return;
+    this.createContext();
+    // Without the browser's leave this stays pending (or fails): the page then shows the gate.
+    this.context.resume().then(() => {
+      this.restart();
+      this.onStateChange();
+    }, () => {});
+    this.restart();
   }
 
   setMode(mode) {

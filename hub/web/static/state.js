@@ -13,6 +13,8 @@ export const state = {
   cleared: new Set(),
   devices: new Map(),
   sites: new Map(),
+  names: new Map(),
+  /** user name -> the name people know them by (those who have one) */
 };
 
 const STATE_RANK = { active: 0, acknowledged: 1, resolved: 2 };
@@ -53,7 +55,8 @@ export function putTrouble(trouble) {
 }
 
 /** Replace the lists with fresh ones (after a (re)connection). */
-export function replaceLists({ alarms, troubles, devices, sites }) {
+export function replaceLists({ alarms, troubles, devices, sites, names }) {
+  state.names = new Map(Object.entries(names ?? {}).filter(([, name]) => name));
   const previous = state.alarms;
   state.alarms = new Map();
   for (const alarm of alarms) {

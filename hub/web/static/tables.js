@@ -1,11 +1,12 @@
 // The buttons and sites tables with their filters, the history with its search and CSV export,
 // and the printable monthly report.
 
+import { buttonActions, isAdmin, siteActions, testModeText } from "./admin.js";
 import { api } from "./api.js";
-import { openDetail } from "./board.js";
-import { $, h, show } from "./dom.js";
+import { openDetail, phoneLink, who } from "./board.js";
+import { $, h, labelCells, show } from "./dom.js";
 import {
-  currentMonth, formatDate, formatDuration, formatTime, localDayStart, nextDay, t, zone,
+  currentMonth, formatDate, formatDuration, formatTime, localDayStart, nextDay, parseDay, t, zone,
 } from "./i18n.js";
 import { state } from "./state.js";
 
@@ -33,7 +34,24 @@ export function initTables(reportError) {
     showReport();
   });
   $("report-print").addEventListener("click", () => window.print());
-  $("report-month").value = currentMonth(new Date());
+}
+
+const MONTHS_OFFERED = 36;
+
+/** The report's months: this month (in the hub's zone) and the ones before, as "12/2026". */
+function renderMonthChoices() {
+  const select = $("report-month");
+  const chosen = select.value;
+  const [year, month] = currentMonth(new Date()).split("-").map(Number);
+  const options = [];
+  for (let back = 0; back < MONTHS_OFFERED; back += 1) {
+    const date = new Date(Date.UTC(year, month - 1 - back, 1));
+    const value = date.toISOString().slice(0, 7);
+    const [y, m] = value.split("-");
+    options.push(h("option", { value }, t("month_option", { m, y })));
+  }
+  select.replaceChildren(...options);
+  select.value = chosen && options.some((option) => option.value === chosen) ? chosen : options[0].value;
 }
 
 function yesNo(value) {
@@ -51,6 +69,7 @@ export function renderSiteChoices() {
     );
     select.value = chosen;
   }
+  renderMonthChoices();
 }
 
 // -- buttons and sites ------------------------------------------------------------------------------
@@ -88,9 +107,11 @@ export function renderButtons() {
     h("td", { class: device.battery !== null && device.battery < LOW_BATTERY ? "low" : "" },
       device.battery === null ? "" : `${device.battery} %`),
     h("td", {}, formatTime(device.last_seen)),
-    h("td", {}, yesNo(device.test_mode)),
+    h("td", { class: "test-mode-state" }, testModeText(device, yesNo, formatTime)),
     h("td", {}, yesNo(device.registered)),
+    isAdmin() && h("td", { class: "admin-actions" }, buttonActions(device, onError)),
   )));
+  labelCells($("buttons-table"));
   $("buttons-shown").textContent = t("shown", { n: rows.length, total: all.length });
 }
 
@@ -103,20 +124,31 @@ export function renderSites() {
     { dataset: { site: site.id } },
     h("td", {}, site.name),
     h("td", {}, site.address),
-    h("td", {}, site.phone),
+    h("td", {}, site.phone ? phoneLink(site.phone) : ""),
     h("td", {}, String(site.buttons.length)),
-    h("td", {}, yesNo(site.test_mode)),
+    h("td", { class: "test-mode-state" }, testModeText(site, yesNo, formatTime)),
+    isAdmin() && h("td", { class: "admin-actions" }, siteActions(site, onError)),
   )));
+  labelCells($("sites-table"));
   $("sites-shown").textContent = t("shown", { n: rows.length, total: all.length });
 }
 
 // -- history ------------------------------------------------------------------------------------
 
+/** The search's parameters, or null (and the reason shown) when a date cannot be read. */
 function historyFilters() {
   const params = new URLSearchParams();
   const site = $("history-site").value;
-  const from = $("history-from").value;
-  const to = $("history-to").value;
+  const from = parseDay($("history-from").value);
+  const to = parseDay($("history-to").value);
+  const wrong = from === null ? $("history-from") : to === null ? $("history-to") : null;
+  $("history-error").textContent = wrong ? t("bad_date", { value: wrong.value.trim() }) : "";
+  if (wrong) {
+    wrong.setAttribute("aria-invalid", "true");
+    return null;
+  }
+  $("history-from").removeAttribute("aria-invalid");
+  $("history-to").removeAttribute("aria-invalid");
   const outcome = $("history-outcome").value;
   const stateWanted = $("history-state").value;
   if (stateWanted) params.set("state", stateWanted);
@@ -138,8 +170,8 @@ function historyRow(alarm) {
     h("td", {}, formatTime(alarm.raised_at)),
     h("td", {}, alarm.site ? alarm.site.name : t("unknown_site")),
     h("td", {}, String(alarm.press_count)),
-    h("td", {}, alarm.acknowledged_at ? `${alarm.acknowledged_by}${waited}` : ""),
-    h("td", {}, alarm.resolved_at ? `${formatTime(alarm.resolved_at)} — ${alarm.resolved_by}` : t(`state_${alarm.state}`)),
+    h("td", {}, alarm.acknowledged_at ? `${who(alarm.acknowledged_by)}${waited}` : ""),
+    h("td", {}, alarm.resolved_at ? `${formatTime(alarm.resolved_at)} — ${who(alarm.resolved_by)}` : t(`state_${alarm.state}`)),
     h("td", { class: "outcome" }, alarm.outcome ? t(`outcome_${alarm.outcome}`) : ""),
     h("td", { class: "note" }, alarm.note ?? ""),
     h("td", {}, h("button", { type: "button", onclick: () => openDetail(alarm.id) }, t("details"))),
@@ -148,6 +180,7 @@ function historyRow(alarm) {
 
 export async function searchHistory(more) {
   const params = historyFilters();
+  if (params === null) return;
   $("history-export").href = `/api/v1/reports/alarms.csv?${params}`;
   historyOffset = more ? historyOffset : 0;
   params.set("limit", String(HISTORY_PAGE));
@@ -164,6 +197,7 @@ export async function searchHistory(more) {
   if (more) body.append(...rows);
   else body.replaceChildren(...rows);
   historyOffset += alarms.length;
+  labelCells($("history-table"));
   show($("history-empty"), body.rows.length === 0);
   show($("history-more"), alarms.length === HISTORY_PAGE);
 }
@@ -174,22 +208,26 @@ function seconds(value) {
   return value === null ? "—" : formatDuration(value);
 }
 
+/** One row: every alarm counted once, either as a real alarm (then by how it ended) or as a
+ * test (a test press, or a real alarm the officer resolved as "test"). An alarm still waiting
+ * for someone is not (yet) "never acknowledged". */
 function reportRow(name, figures, className = "") {
   const outcomes = figures.outcomes;
+  const neverAcknowledged = figures.ack.unacknowledged - (figures.ack.waiting ?? 0);
   return h(
     "tr",
     { class: className },
     h("th", { scope: "row" }, name),
-    h("td", {}, String(figures.alarms)),
+    h("td", { class: "alarms" }, String(figures.alarms - outcomes.test)),
     h("td", {}, String(outcomes.genuine)),
-    h("td", {}, String(outcomes.false_alarm)),
-    h("td", {}, String(outcomes.test + outcomes.other)),
+    h("td", { class: "false-alarms" }, String(outcomes.false_alarm)),
+    h("td", {}, String(outcomes.other)),
     h("td", {}, String(outcomes.open)),
-    h("td", {}, String(figures.tests)),
+    h("td", { class: "tests" }, String(figures.tests + outcomes.test)),
     h("td", {}, seconds(figures.ack.median_s)),
     h("td", {}, seconds(figures.ack.max_s)),
     h("td", {}, `${figures.ack.within_30s} / ${figures.ack.within_60s}`),
-    h("td", {}, String(figures.ack.unacknowledged)),
+    h("td", { class: "unacked" }, String(neverAcknowledged)),
     h("td", { class: "false-12m" }, String(figures.false_alarms_12m)),
   );
 }
@@ -207,7 +245,7 @@ export async function showReport() {
   const [year, month] = report.month.split("-");
   const headings = [
     t("site"), t("col_alarms"), t("outcome_genuine"), t("outcome_false_alarm"),
-    `${t("outcome_test")} / ${t("outcome_other")}`, t("outcome_open"), t("col_tests"),
+    t("col_other"), t("outcome_open"), t("col_tests"),
     t("col_ack_median"), t("col_ack_max"), t("col_within"), t("col_unacked"), t("col_false_12m"),
   ];
   $("report").replaceChildren(
@@ -221,7 +259,11 @@ export async function showReport() {
     h(
       "table",
       { class: "grid report" },
-      h("thead", {}, h("tr", {}, headings.map((heading) => h("th", { scope: "col" }, heading)))),
+      h("thead", {}, h("tr", {}, headings.map((heading) => h(
+        "th",
+        { scope: "col", title: heading === t("col_tests") ? t("col_tests_title") : null },
+        heading,
+      )))),
       h(
         "tbody",
         {},
@@ -230,5 +272,6 @@ export async function showReport() {
       h("tfoot", {}, reportRow(t("total"), report.total, "total")),
     ),
   );
+  labelCells($("report").querySelector("table"));
   $("report-print").disabled = false;
 }

@@ -282,3 +282,19 @@ def test_button_without_site_is_imported(tmp_path: Path, conn: sqlite3.Connectio
     """A button with no site (not yet installed) is stored with a NULL site."""
     assert import_registry(conn, load(tmp_path, '[[buttons]]\nid = "spare"\n'), NOW)["buttons"] == 1
     assert conn.execute("SELECT site_id FROM buttons WHERE id = 'spare'").fetchone()[0] is None
+
+
+def test_import_keeps_test_modes_the_file_does_not_write(
+    tmp_path: Path, conn: sqlite3.Connection
+) -> None:
+    """A site put in test mode since the last import stays so when the file (which does not write
+    `test_mode` for it) is imported again; a button whose entry writes `test_mode` gets it."""
+    import_registry(conn, load(tmp_path, SAMPLE), NOW)
+    conn.execute("UPDATE sites SET test_mode = 1 WHERE id = 'vcb-xa-phuoc'")
+    conn.execute("UPDATE buttons SET test_mode = 0 WHERE id = 'an-1'")
+    changed = import_registry(conn, load(tmp_path, SAMPLE), NOW + timedelta(hours=1))
+    assert changed == {"sites": 0, "buttons": 1}
+    site = conn.execute("SELECT test_mode FROM sites WHERE id = 'vcb-xa-phuoc'").fetchone()
+    assert site["test_mode"] == 1
+    button = conn.execute("SELECT test_mode FROM buttons WHERE id = 'an-1'").fetchone()
+    assert button["test_mode"] == 1  # its entry says `test_mode = true`

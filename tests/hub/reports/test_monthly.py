@@ -83,7 +83,7 @@ def test_bad_months_are_refused(month: str) -> None:
 def test_figures_count_real_alarms_and_tests_apart() -> None:
     """Four real alarms (acknowledged after 20 s and 45 s, one still active, one closed by an
     admin without acknowledgement) and one test: outcomes, and the time to acknowledge of the
-    real ones only."""
+    real ones only. Of the two never acknowledged, the active one is still waiting."""
     alarms = [
         make_alarm(1, ack_after=20, outcome=Outcome.GENUINE),
         make_alarm(2, ack_after=45, outcome=Outcome.FALSE_ALARM),
@@ -95,7 +95,7 @@ def test_figures_count_real_alarms_and_tests_apart() -> None:
     assert (result.alarms, result.tests, result.false_alarms_12m) == (4, 1, 3)
     assert result.outcomes == {"genuine": 1, "false_alarm": 1, "test": 0, "other": 1, "open": 1}
     ack = result.ack
-    assert (ack.acknowledged, ack.unacknowledged) == (2, 2)
+    assert (ack.acknowledged, ack.unacknowledged, ack.waiting) == (2, 2, 1)
     assert (ack.median_s, ack.max_s, ack.within_30s, ack.within_60s) == (32.5, 45.0, 1, 2)
 
 

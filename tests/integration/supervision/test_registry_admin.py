@@ -122,6 +122,53 @@ async def test_removing_buttons_and_sites(supervised: Supervised) -> None:
     assert len(audit(running, "registry.button_removed")) == 3
 
 
+async def test_an_admin_edits_a_site_and_moves_a_button_and_presses_follow(
+    supervised: Supervised, buttons: Buttons
+) -> None:
+    """PATCH changes only the fields sent: a site's name and phone (its address stays), a
+    button's label and site. The button's next press raises its alarm at the new site under the
+    new names; each change is audited with what it was and what it became; the store keeps it
+    (the listing after a restart would read it); bad edits are refused with a reason."""
+    running = await supervised()
+    admin = running.api(Role.ADMIN)
+    body = {"name": "Nhà thuốc An Khang", "phone": "0272 3800 000"}
+    edited = await admin.patch("/api/v1/sites/pharmacy", json=body)
+    assert edited.status_code == 200, edited.text
+    assert (edited.json()["name"], edited.json()["phone"]) == tuple(body.values())
+    moved = await admin.patch("/api/v1/devices/bank-2", json={"site": "pharmacy", "label": "Kho"})
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["site_id"], moved.json()["label"]) == ("pharmacy", "Kho")
+    press = await (button := await buttons("bank-2")).press()
+    alarm_id = (await button.wait_ack(press.event_id)).ack.alarm
+    alarm = (await admin.get(f"/api/v1/alarms/{alarm_id}")).json()
+    assert (alarm["site"]["id"], alarm["site"]["name"]) == ("pharmacy", "Nhà thuốc An Khang")
+    [row] = audit(running, "registry.button_changed", "bank-2")
+    assert json.loads(row["detail"]) == {
+        "before": {"label": "Quầy 2", "site_id": "bank"},
+        "after": {"label": "Kho", "site_id": "pharmacy"},
+    }
+    assert row["actor"] == "token:test-admin"
+    [site_row] = audit(running, "registry.site_changed")
+    assert json.loads(site_row["detail"])["before"]["name"] == "Nhà thuốc An"
+    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
+        stored = conn.execute("SELECT name, address FROM sites WHERE id = 'pharmacy'").fetchone()
+        assert stored == ("Nhà thuốc An Khang", "")
+        site_of = conn.execute("SELECT site_id FROM buttons WHERE id = 'bank-2'").fetchone()
+        assert site_of == ("pharmacy",)
+    for path, bad, status, reason in [
+        ("/api/v1/sites/nope", {"name": "x"}, 404, "nope"),
+        ("/api/v1/sites/bank", {"name": ""}, 422, "name"),
+        ("/api/v1/sites/bank", {"id": "other"}, 422, "id"),
+        ("/api/v1/devices/bank-1", {"site": "nowhere"}, 422, "nowhere"),
+        ("/api/v1/devices/bank-1", {"profile": "tasmota"}, 422, "profile"),
+    ]:
+        response = await admin.patch(path, json=bad)
+        assert response.status_code == status, (path, bad, response.text)
+        assert reason in str(response.json()["detail"]), response.text
+    officer = running.api(Role.OFFICER)
+    assert (await officer.patch("/api/v1/sites/bank", json={"name": "x"})).status_code == 403
+
+
 async def test_test_mode_of_a_button_and_a_site_makes_their_presses_tests(
     supervised: Supervised, buttons: Buttons
 ) -> None:
@@ -158,6 +205,42 @@ async def test_test_mode_of_a_button_and_a_site_makes_their_presses_tests(
     ).status_code == 403
     [row, *_] = audit(running, "registry.test_mode", "bank-1")
     assert row["actor"] == "token:test-admin"
+
+
+async def test_a_test_mode_with_a_duration_ends_by_itself(
+    supervised: Supervised, buttons: Buttons
+) -> None:
+    """A site put in test mode for 2 s says when it ends; once past, the supervisor turns it off
+    (audited as `hub`), its trouble clears, the store says so, and the next press is real. One
+    without a duration stays on."""
+    running = await supervised()
+    admin = running.api(Role.ADMIN)
+    body = {"test_mode": True, "duration_s": 2}
+    on = await admin.put("/api/v1/sites/pharmacy/test-mode", json=body)
+    assert on.status_code == 200, on.text
+    assert on.json()["test_until"] is not None
+    device = (await admin.get("/api/v1/devices/quay-shelly")).json()
+    assert (device["test_mode"], device["test_until"]) == (True, on.json()["test_until"])
+    forever = await admin.put("/api/v1/devices/bank-1/test-mode", json={"test_mode": True})
+    assert forever.json()["test_until"] is None
+    await trouble(running, "site_test_mode", "pharmacy")
+    await no_trouble(running, "site_test_mode", "pharmacy")  # waits for the end
+
+    async def ended() -> bool:
+        sites = {site["id"]: site for site in (await admin.get("/api/v1/sites")).json()}
+        return sites["pharmacy"]["test_mode"] is False
+
+    await wait_for(ended, timeout=15)
+    [row] = [r for r in audit(running, "registry.test_mode") if r["actor"] == "hub"]
+    assert json.loads(row["detail"]) == {"site": "pharmacy", "on": False}
+    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
+        stored = conn.execute("SELECT test_mode, test_until FROM sites WHERE id = 'pharmacy'")
+        assert stored.fetchone() == (0, None)
+    assert (await admin.get("/api/v1/devices/bank-1")).json()["test_mode"] is True
+    too_long = {"test_mode": True, "duration_s": 8 * 24 * 3600}
+    refused = await admin.put("/api/v1/sites/pharmacy/test-mode", json=too_long)
+    assert refused.status_code == 422
+    assert "duration_s" in refused.text
 
 
 async def test_test_mode_from_the_command_line_reaches_the_running_hub(
@@ -270,54 +353,3 @@ async def test_registry_remove_from_the_command_line_reaches_the_running_hub(
         return "bank" not in {site["id"] for site in sites}
 
     await wait_for(site_gone)
-
-
-async def test_an_admin_edits_a_site_and_a_button(supervised: Supervised, buttons: Buttons) -> None:
-    """PATCH changes only the fields given: the bank's phone, bank-2's label and site. The next
-    press of bank-2 raises an alarm at its new site. Each change is on the record."""
-    running = await supervised()
-    admin = running.api(Role.ADMIN)
-    site = await admin.patch("/api/v1/sites/bank", json={"phone": "0272 3999 999"})
-    assert site.status_code == 200, site.text
-    assert (site.json()["name"], site.json()["phone"]) == ("Ngân hàng Phước Hòa", "0272 3999 999")
-    moved = await admin.patch(
-        "/api/v1/devices/bank-2", json={"label": "Quầy 9", "site": "pharmacy"}
-    )
-    assert moved.status_code == 200, moved.text
-    assert (moved.json()["label"], moved.json()["site_id"]) == ("Quầy 9", "pharmacy")
-    button = await buttons("bank-2")
-    press = await button.press()
-    alarm_id = (await button.wait_ack(press.event_id)).ack.alarm
-    alarm = (await admin.get(f"/api/v1/alarms/{alarm_id}")).json()
-    assert alarm["site"]["id"] == "pharmacy"
-    changed = audit(running, "registry.button_changed", "bank-2")
-    assert json.loads(changed[-1]["detail"]) == {"changed": ["label", "site"]}
-    [site_changed] = audit(running, "registry.site_changed")
-    assert json.loads(site_changed["detail"]) == {"site": "bank", "changed": ["phone"]}
-
-
-@pytest.mark.parametrize(
-    ("path", "body", "status", "reason"),
-    [
-        ("/api/v1/devices/bank-2", {"site": "nowhere"}, 422, "no site 'nowhere'"),
-        ("/api/v1/devices/bank-2", {"native_id": "x"}, 422, "native_id needs a profile"),
-        ("/api/v1/devices/bank-2", {"id": "bank-9"}, 422, "body.id: "),
-        ("/api/v1/devices/bank-2", {"checkin_s": 0}, 422, "body.checkin_s: "),
-        ("/api/v1/devices/nope", {"label": "x"}, 404, "no button 'nope'"),
-        ("/api/v1/sites/nope", {"name": "x"}, 404, "no site 'nope'"),
-        ("/api/v1/sites/bank", {"name": ""}, 422, "body.name: "),
-        (
-            "/api/v1/devices/quay-tasmota",
-            {"native_id": "shellybutton1-A4CF12", "profile": "shelly-gen1"},
-            409,
-            "is button",
-        ),
-    ],
-)
-async def test_a_bad_edit_is_refused_with_its_reason(
-    supervised: Supervised, path: str, body: dict[str, Any], status: int, reason: str
-) -> None:
-    running = await supervised()
-    response = await running.api(Role.ADMIN).patch(path, json=body)
-    assert response.status_code == status, response.text
-    assert reason in response.json()["detail"]

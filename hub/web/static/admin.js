@@ -1,0 +1,269 @@
+// What an admin does from the page: change a site or a button, turn test mode on and off, and
+// clear a latched trouble once the button is checked. Every change goes through the API, which
+// checks the role and writes it to the audit log; viewers and officers never see these controls.
+
+import { api } from "./api.js";
+import { $, h, labelCells } from "./dom.js";
+import { t } from "./i18n.js";
+import { state } from "./state.js";
+
+let onChange = () => {};
+let submitting = null;
+
+export function isAdmin() {
+  return state.me?.role === "admin";
+}
+
+function siteChoices() {
+  const sites = [...state.sites.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return [["", t("no_site")], ...sites.map((site) => [site.id, site.name])];
+}
+
+/** Remove after saying what will happen; the hub refuses a site that still has buttons. */
+function removeButton(kind, record) {
+  return h("button", {
+    type: "button",
+    class: "remove",
+    onclick: () => openEdit(t(`remove_${kind}`, { name: record.name ?? record.id }), [], async () => {
+      await api("DELETE", path(kind === "site" ? "sites" : "devices", record.id));
+      (kind === "site" ? state.sites : state.devices).delete(record.id);
+    }),
+  }, t("remove"));
+}
+
+export function initAdmin(changed) {
+  onChange = changed;
+  $("site-add").addEventListener("click", () => openEdit(t("site_add"), [
+    { name: "id", label: t("site_id"), max: 64 },
+    { name: "name", label: t("col_site_name") },
+    { name: "address", label: t("address"), max: 500 },
+    { name: "phone", label: t("phone"), max: 50 },
+  ], async (values) => {
+    const view = await api("POST", "/api/v1/sites", values);
+    state.sites.set(view.id, view);
+  }));
+  $("button-add").addEventListener("click", () => openEdit(t("button_add"), [
+    { name: "id", label: t("col_button"), max: 64 },
+    { name: "label", label: t("col_label") },
+    { name: "site", label: t("site"), value: "", options: siteChoices() },
+  ], async (values) => {
+    const view = await api("POST", "/api/v1/devices", {
+      id: values.id.trim(), label: values.label, site: values.site || null,
+    });
+    state.devices.set(view.id, view);
+  }));
+  $("edit-form").addEventListener("submit", submitEdit);
+  $("edit-cancel").addEventListener("click", () => $("edit-dialog").close());
+}
+
+/** A dialog of fields; `save(values)` is called with the values the person typed. */
+function openEdit(title, fields, save) {
+  $("edit-title").textContent = title;
+  $("edit-error").textContent = "";
+  $("edit-fields").replaceChildren(...fields.map((field) => {
+    const id = `edit-${field.name}`;
+    const control = field.options
+      ? h("select", { id, name: field.name }, field.options.map(([value, label]) =>
+        h("option", { value, selected: value === field.value }, label)))
+      : h(field.multiline ? "textarea" : "input", {
+        id,
+        name: field.name,
+        value: field.value ?? "",
+        type: field.multiline ? null : field.type ?? "text",
+        autocomplete: field.type === "password" ? "new-password" : null,
+        maxlength: field.max ?? 200,
+        rows: field.multiline ? 3 : null,
+      });
+    if (field.multiline) control.value = field.value ?? "";
+    return h("div", { class: "field" }, h("label", { for: id }, field.label), control);
+  }));
+  submitting = save;
+  $("edit-dialog").showModal();
+  $("edit-fields").querySelector("input, select, textarea")?.focus();
+}
+
+async function submitEdit(event) {
+  event.preventDefault();
+  const values = Object.fromEntries(new FormData(event.currentTarget));
+  const submit = event.currentTarget.querySelector("button[type=submit]");
+  submit.disabled = true;
+  try {
+    await submitting(values);
+    $("edit-dialog").close();
+    onChange();
+  } catch (error) {
+    $("edit-error").textContent = error.describe ? error.describe() : error.message;
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+function path(kind, id, tail = "") {
+  return `/api/v1/${kind}/${encodeURIComponent(id)}${tail}`;
+}
+
+const DURATIONS = [1800, 3600, 7200, 14400, 28800, 86400];
+const DEFAULT_DURATION = 7200;
+
+async function setTestMode(kind, id, on, duration = null) {
+  const body = on && duration ? { test_mode: true, duration_s: duration } : { test_mode: on };
+  const view = await api("PUT", path(kind, id, "/test-mode"), body);
+  if (kind === "sites") state.sites.set(view.id, view);
+  else state.devices.set(view.id, view);
+  onChange();
+}
+
+/** Off at once; on for a while (2 h unless chosen otherwise), after which the hub ends it. */
+function testModeButton(kind, record, onError) {
+  const turnOn = () => openEdit(t("test_mode_title", { name: record.name ?? record.id }), [{
+    name: "duration",
+    label: t("test_duration"),
+    value: String(DEFAULT_DURATION),
+    options: [
+      ...DURATIONS.map((seconds) => [
+        String(seconds), seconds < 3600 ? t("minutes", { n: seconds / 60 }) : t("hours", { n: seconds / 3600 }),
+      ]),
+      ["", t("until_turned_off")],
+    ],
+  }], (values) => setTestMode(kind, record.id, true, values.duration ? Number(values.duration) : null));
+  return h("button", {
+    type: "button",
+    class: "test-mode",
+    onclick: () => (record.test_mode ? setTestMode(kind, record.id, false).catch(onError) : turnOn()),
+  }, t(record.test_mode ? "test_mode_off" : "test_mode_on"));
+}
+
+/** "Có — tự tắt lúc 16:30:00 06/12/2026" */
+export function testModeText(record, yesNo, formatTime) {
+  const text = yesNo(record.test_mode);
+  return record.test_mode && record.test_until ? `${text} — ${t("test_ends", { time: formatTime(record.test_until) })}` : text;
+}
+
+/** The admin's controls for a site's row. */
+export function siteActions(site, onError) {
+  const edit = () => openEdit(t("edit_site", { name: site.name }), [
+    { name: "name", label: t("col_site_name"), value: site.name },
+    { name: "address", label: t("address"), value: site.address, max: 500 },
+    { name: "phone", label: t("phone"), value: site.phone, max: 50 },
+  ], async (values) => {
+    const view = await api("PATCH", path("sites", site.id), values);
+    state.sites.set(view.id, view);
+  });
+  return [
+    h("button", { type: "button", class: "edit", onclick: edit }, t("edit")),
+    " ",
+    testModeButton("sites", site, onError),
+    " ",
+    removeButton("site", site),
+  ];
+}
+
+/** The admin's controls for a registered button's row. */
+export function buttonActions(device, onError) {
+  if (!device.registered) return [];
+  const edit = () => openEdit(t("edit_button", { id: device.id }), [
+    { name: "label", label: t("col_label"), value: device.label },
+    {
+      name: "site",
+      label: t("site"),
+      value: device.site_id ?? "",
+      options: siteChoices(),
+    },
+  ], async (values) => {
+    const view = await api("PATCH", path("devices", device.id), {
+      label: values.label,
+      site: values.site || null,
+    });
+    state.devices.set(view.id, view);
+  });
+  return [
+    h("button", { type: "button", class: "edit", onclick: edit }, t("edit")),
+    " ",
+    testModeButton("devices", device, onError),
+    " ",
+    removeButton("button", device),
+  ];
+}
+
+/** Latched troubles stay until someone checks the button: an admin clears them with a note. */
+const LATCHED = new Set(["tamper", "possible_forgery", "bad_messages"]);
+
+export function troubleActions(trouble) {
+  if (!isAdmin() || !LATCHED.has(trouble.kind) || !trouble.id) return null;
+  const clear = () => openEdit(t("clear_trouble_title"), [
+    { name: "note", label: t("clear_trouble_note"), value: "", multiline: true, max: 500 },
+  ], async (values) => {
+    if (!values.note.trim()) throw new Error(t("note_required"));
+    await api("POST", `/api/v1/troubles/${trouble.id}/clear`, { note: values.note.trim() });
+  });
+  return h("button", { type: "button", class: "clear-trouble", onclick: clear }, t("clear_trouble"));
+}
+
+// -- users ----------------------------------------------------------------------------------------
+
+const ROLES = ["viewer", "officer", "admin"];
+
+function roleOptions() {
+  return ROLES.map((role) => [role, t(`role_${role}`)]);
+}
+
+/** The users view: everyone who logs in, with their role and open sessions. */
+export async function showUsers(onError) {
+  let users;
+  try {
+    users = await api("GET", "/api/v1/users");
+  } catch (error) {
+    onError(error);
+    return;
+  }
+  state.names = new Map(users.filter((user) => user.display_name).map((user) => [user.username, user.display_name]));
+  const reload = () => showUsers(onError);
+  const userPath = (name) => `/api/v1/users/${encodeURIComponent(name)}`;
+  $("users-table").tBodies[0].replaceChildren(...users.map((user) => h(
+    "tr",
+    { dataset: { user: user.username } },
+    h("td", {}, user.username),
+    h("td", { class: "display-name" }, user.display_name),
+    h("td", { class: "role" }, t(`role_${user.role}`)),
+    h("td", {}, String(user.sessions)),
+    h("td", { class: "admin-actions" },
+      h("button", {
+        type: "button",
+        class: "change-role",
+        onclick: () => openEdit(t("change_role", { name: user.username }), [
+          { name: "display_name", label: t("display_name"), value: user.display_name, max: 100 },
+          { name: "role", label: t("role"), value: user.role, options: roleOptions() },
+        ], (values) => {
+          const body = { display_name: values.display_name };
+          if (values.role !== user.role) body.role = values.role; // an admin keeps their own role
+          return api("PATCH", userPath(user.username), body).then(reload);
+        }),
+      }, t("change_role_short")),
+      " ",
+      h("button", {
+        type: "button",
+        class: "reset-password",
+        onclick: () => openEdit(t("reset_password", { name: user.username }), [
+          { name: "password", label: t("new_password"), type: "password", max: 1024 },
+        ], (values) => api("PATCH", userPath(user.username), { password: values.password }).then(reload)),
+      }, t("reset_password_short")),
+      " ",
+      h("button", {
+        type: "button",
+        class: "remove-user",
+        onclick: () => openEdit(t("remove_user", { name: user.username }), [],
+          () => api("DELETE", userPath(user.username)).then(reload)),
+      }, t("remove")),
+    ),
+  )));
+  labelCells($("users-table"));
+}
+
+export function initUsers(onError) {
+  $("user-add").addEventListener("click", () => openEdit(t("user_add"), [
+    { name: "username", label: t("username"), max: 64 },
+    { name: "display_name", label: t("display_name"), max: 100 },
+    { name: "role", label: t("role"), value: "officer", options: roleOptions() },
+    { name: "password", label: t("new_password"), type: "password", max: 1024 },
+  ], (values) => api("POST", "/api/v1/users", values).then(() => showUsers(onError))));
+}
