@@ -18,7 +18,7 @@ Every change is committed with its audit entry, the admin as actor (hub/registry
 from __future__ import annotations
 
 import sqlite3
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import PlainTextResponse
@@ -81,6 +81,9 @@ class ButtonChange(BaseModel):
     site: str | None = Field(default=None, max_length=64)
     label: str = Field(default="", max_length=200)
     checkin_s: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+    power: Literal["mains", "battery"] | None = Field(
+        default=None, description="How the button is powered (null: as its profile says)."
+    )
 
 
 class ClearBody(BaseModel):

@@ -201,7 +201,10 @@ class SetTestMode(Command):
 
 
 SITE_EDITABLE: Final = frozenset({"name", "address", "phone", "lat", "lon"})
-BUTTON_EDITABLE: Final = frozenset({"site_id", "label", "checkin_s"})
+BUTTON_EDITABLE: Final = frozenset({"site_id", "label", "checkin_s", "power"})
+"""A button's identity on the broker (its id, profile and native id) is not edited: an admin
+removes it and adds the new one, so that no press of the old device is ever taken for the new
+(docs/DECISIONS.md, "Editing a button")."""
 
 
 def _touch_devices(plan: Plan, button_ids: list[str]) -> None:
@@ -245,7 +248,7 @@ class EditSite(Command):
 
 @dataclass(slots=True)
 class EditButton(Command):
-    """Change a button's site, label or check-in period (its id, device and test mode stay)."""
+    """Change a button's site, label, check-in period or power (id, device, test mode stay)."""
 
     button_id: str
     changes: dict[str, object]

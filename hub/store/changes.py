@@ -195,7 +195,8 @@ _SITE_UPDATE: Final = (
     "WHERE id = ?"
 )
 _BUTTON_UPDATE: Final = (
-    "UPDATE buttons SET site_id = ?, label = ?, checkin_s = ?, updated_at = ? WHERE id = ?"
+    "UPDATE buttons SET site_id = ?, label = ?, checkin_s = ?, power = ?, updated_at = ? "
+    "WHERE id = ?"
 )
 # Users from the page (hub/web/users.py): none of these can fail in a batch that carries presses
 # (a name taken or gone meanwhile changes nothing; the API reads what happened).
@@ -366,7 +367,7 @@ def _update_site(op: o.UpdateSite) -> Statement:
 @_makes(o.UpdateButton)
 def _update_button(op: o.UpdateButton) -> Statement:
     button = op.button
-    values = (button.site_id, button.label, button.checkin_s, iso(op.at), button.id)
+    values = (button.site_id, button.label, button.checkin_s, button.power, iso(op.at), button.id)
     return _BUTTON_UPDATE, values
 
 

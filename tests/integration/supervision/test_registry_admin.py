@@ -165,6 +165,17 @@ async def test_an_admin_edits_a_site_and_moves_a_button_and_presses_follow(
         response = await admin.patch(path, json=bad)
         assert response.status_code == status, (path, bad, response.text)
         assert reason in str(response.json()["detail"]), response.text
+        if status == 422:  # the API's one shape of a 422: a line, and the list of problems
+            assert isinstance(response.json()["detail"], str), response.text
+            assert response.json()["errors"], response.text
+    powered = await admin.patch("/api/v1/devices/bank-1", json={"power": "battery"})
+    assert powered.status_code == 200, powered.text
+    assert powered.json()["power"] == "battery"
+    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
+        assert conn.execute("SELECT power FROM buttons WHERE id = 'bank-1'").fetchone() == (
+            "battery",
+        )
+    assert (await admin.patch("/api/v1/devices/bank-1", json={"power": "solar"})).status_code == 422
     officer = running.api(Role.OFFICER)
     assert (await officer.patch("/api/v1/sites/bank", json={"name": "x"})).status_code == 403
 
