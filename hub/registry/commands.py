@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from devices.signing import key_id
 from hub.clock import iso
@@ -207,6 +207,22 @@ removes it and adds the new one, so that no press of the old device is ever take
 (docs/DECISIONS.md, "Editing a button")."""
 
 
+_Edited = TypeVar("_Edited", Site, Button)
+
+
+def _edited(
+    item: _Edited, changes: dict[str, object], editable: frozenset[str], what: str
+) -> tuple[_Edited, dict[str, object], dict[str, object]]:
+    """The item with `changes` applied, and what the changed fields were and became (for the
+    audit); a field that may not be changed here is refused by name."""
+    unknown = sorted(set(changes) - editable)
+    if unknown:
+        raise RegistryError(f"a {what}'s {', '.join(unknown)} cannot be changed here")
+    changed = replace(item, **changes)  # type: ignore[arg-type]
+    before = {name: getattr(item, name) for name in sorted(changes)}
+    return changed, before, dict(sorted(changes.items()))
+
+
 def _touch_devices(plan: Plan, button_ids: list[str]) -> None:
     """The page shows each button with its site and test mode: tell it they changed."""
     for button_id in button_ids:
@@ -228,20 +244,10 @@ class EditSite(Command):
         site = registry.sites.get(self.site_id)
         if site is None:
             raise RegistryNotFound(f"no site {self.site_id!r}")
-        unknown = sorted(set(self.changes) - SITE_EDITABLE)
-        if unknown:
-            raise RegistryError(f"a site's {', '.join(unknown)} cannot be changed here")
-        changed = replace(site, **self.changes)  # type: ignore[arg-type]
+        changed, before, after = _edited(site, self.changes, SITE_EDITABLE, "site")
         plan.draft.put_registry(_changed(registry, sites={**registry.sites, site.id: changed}))
         plan.write(UpdateSite(changed, plan.now))
-        was = {name: getattr(site, name) for name in sorted(self.changes)}
-        plan.audit(
-            "registry.site_changed",
-            self.actor,
-            site=site.id,
-            before=was,
-            after=dict(sorted(self.changes.items())),
-        )
+        plan.audit("registry.site_changed", self.actor, site=site.id, before=before, after=after)
         _touch_devices(plan, [b.id for b in registry.buttons.values() if b.site_id == site.id])
         return changed
 
@@ -259,24 +265,15 @@ class EditButton(Command):
         button = registry.buttons.get(self.button_id)
         if button is None:
             raise RegistryNotFound(f"no button {self.button_id!r}")
-        unknown = sorted(set(self.changes) - BUTTON_EDITABLE)
-        if unknown:
-            raise RegistryError(f"a button's {', '.join(unknown)} cannot be changed here")
-        site_id = self.changes.get("site_id", button.site_id)
-        if site_id is not None and site_id not in registry.sites:
-            raise RegistryError(f"no site {site_id!r}: add the site first")
-        changed = replace(button, **self.changes)  # type: ignore[arg-type]
+        changed, before, after = _edited(button, self.changes, BUTTON_EDITABLE, "button")
+        if changed.site_id is not None and changed.site_id not in registry.sites:
+            raise RegistryError(f"no site {changed.site_id!r}: add the site first")
         plan.draft.put_registry(
             _changed(registry, buttons={**registry.buttons, button.id: changed})
         )
         plan.write(UpdateButton(changed, plan.now))
-        was = {name: getattr(button, name) for name in sorted(self.changes)}
         plan.audit(
-            "registry.button_changed",
-            self.actor,
-            button=button.id,
-            before=was,
-            after=dict(sorted(self.changes.items())),
+            "registry.button_changed", self.actor, button=button.id, before=before, after=after
         )
         _touch_devices(plan, [button.id])
         return changed

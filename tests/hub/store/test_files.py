@@ -70,11 +70,11 @@ def test_a_store_left_readable_by_others_is_closed_at_open(tmp_path: Path) -> No
     assert modes.get("hub.db-shm", 0o640) == 0o640
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="only root can create a file for another user")
 def test_a_store_root_creates_belongs_to_its_directorys_owner(tmp_path: Path) -> None:
     """The installer runs `chuong user add` as root before the hub ever started: the new database
     belongs to the owner of the state directory (the service's user), or the hub could not open
     it."""
+    assert os.geteuid() == 0, "only root can create a file for another user: run make test as root"
     directory = tmp_path / "state"
     directory.mkdir()
     os.chown(directory, 4242, 4343)

@@ -223,10 +223,6 @@ def post_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or not _has_group("mosquitto"),
-    reason="needs root and the mosquitto user, as on a post",
-)
 async def test_the_broker_reads_them_as_its_own_user_after_a_rerun_and_a_reload(
     post_dir: Path, monkeypatch: pytest.MonkeyPatch, raw: Raw
 ) -> None:
@@ -235,6 +231,8 @@ async def test_the_broker_reads_them_as_its_own_user_after_a_rerun_and_a_reload(
     all). Under umask 022: the directory is root:mosquitto 0750, passwd and acl root:mosquitto
     0640, the clear passwords 0600; a re-run keeps all of it, and after the reload the hub and
     the buttons still connect and the ACL still holds."""
+    assert os.geteuid() == 0, "needs root, as on a post: run make test as root"
+    assert _has_group("mosquitto"), "no mosquitto group: Debian's mosquitto package makes it"
     old_umask = os.umask(0o022)
     try:
         store = post_dir / "hub.db"
