@@ -78,6 +78,17 @@ class Topics:
             (f"{self.root}/dev/+/heartbeat", 0),
         )
 
+    @property
+    def event_subscriptions(self) -> tuple[tuple[str, int], ...]:
+        """What the hub's persistent session subscribes to when a clean telemetry connection
+        takes the heartbeats: the presses and the statuses (events, queued while it is away)."""
+        return ((f"{self.root}/dev/+/event", 1), (f"{self.root}/dev/+/status", 1))
+
+    @property
+    def telemetry_subscriptions(self) -> tuple[tuple[str, int], ...]:
+        """What the telemetry connection subscribes to: the heartbeats, never queued."""
+        return ((f"{self.root}/dev/+/heartbeat", 0),)
+
     def parse_device_topic(self, topic: str) -> DeviceTopic | None:
         """The button and kind of a button topic; None if the topic is not a button topic.
 

@@ -1,13 +1,19 @@
 """The composition root: builds the hub's parts, starts them in order, stops them in reverse.
 
-    store ─▶ pipeline ─▶ vendors ─▶ fanout ─▶ broker watch ─▶ supervisor ─▶ notify ─▶ escalation
-          ─▶ http ─▶ mqtt
+    store ─▶ pipeline ─▶ vendors ─▶ fanout ─▶ broker watch ─▶ supervisor ─▶ telemetry watch
+          ─▶ notify ─▶ escalation ─▶ http ─▶ mqtt ─▶ mqtt-telemetry
                  ▲                                                              │
                  └──────────── ingest (+ vendors) ◀──────── messages ───────────┘
 
-Start: each part in the order above; the MQTT connection comes last, so that everything a message
+Start: each part in the order above; the MQTT connections come last, so that everything a message
 touches is ready before the first one arrives. A part that fails to start is named in the log and
 the parts already started are stopped.
+
+Two connections (docs/BROKER.md): `mqtt`, the persistent session, takes the presses and statuses
+and answers PUBACK after commit; `mqtt-telemetry`, a clean session with its own broker user, takes
+the heartbeats and vendor check-ins, so that none is queued for the hub while it is away and a
+fleet's cannot stall the presses queued behind them. Without a telemetry login
+(`mqtt.telemetry_password`) everything comes on `mqtt`.
 
 Hooks: every hook of the pipeline (supervision's clock check, escalation's deadlines) is
 registered here, before the pipeline starts, so that no batch is planned without them.
@@ -29,15 +35,16 @@ from typing import Final, Protocol
 
 import uvicorn
 
+from devices.profiles.base import Profile
 from devices.topics import Topics
 from hub import __version__, sdnotify, web
 from hub.api import ApiContext, Readiness, create_app, guard
 from hub.broker.fanout import MqttFanout
 from hub.broker.ingest import Ingest
-from hub.broker.mqtt import MqttAdapter, MqttMessage, Subscription
+from hub.broker.mqtt import Login, MqttAdapter, MqttMessage, Subscription
 from hub.broker.repair import TopicRepair
 from hub.broker.vendors import VendorRouter
-from hub.broker.watch import BrokerWatch
+from hub.broker.watch import BrokerWatch, TelemetryWatch
 from hub.clock import Clock, SystemClock
 from hub.config import Config, HttpSection
 from hub.domain.bus import Bus
@@ -208,6 +215,9 @@ class Hub:
         )
         self.pipeline: Pipeline | None = None
         self.mqtt: MqttAdapter | None = None
+        self.telemetry: MqttAdapter | None = None
+        """The clean-session connection for heartbeats and check-ins (None: they share `mqtt`)."""
+        self.telemetry_watch: TelemetryWatch | None = None
         self.ingest: Ingest | None = None
         self.http: HttpServer | None = None
         self.watch: BrokerWatch | None = None
@@ -222,20 +232,8 @@ class Hub:
 
     async def start(self) -> None:
         cfg = self.config
-        # The adapter is built first (its constructor does no I/O) and connects last.
-        mqtt = MqttAdapter(
-            cfg.mqtt,
-            client_id=cfg.client_id,
-            status_topic=self.topics.hub_status(cfg.hub.id),
-            version=__version__,
-            subscriptions=[Subscription(t, q) for t, q in self.topics.device_subscriptions],
-            clock=self.clock,
-            on_message=self._on_message,
-            on_connected=self._on_connected,
-            on_disconnected=self._on_disconnected,
-            on_publication_dropped=self._on_publication_dropped,
-        )
-        self.mqtt = mqtt
+        # The adapters are built first (their constructors do no I/O) and connect last.
+        mqtt, profiles = self._make_adapters()
         await self._start("store", _StoreOpener(self.store))
         state = await self.store.load_state()
         pipeline = Pipeline(
@@ -252,11 +250,12 @@ class Hub:
         )
         self.pipeline = pipeline
         self.vendors = VendorRouter(
-            profiles=cfg.profiles.make_profiles(),
+            profiles=profiles,
             listen=cfg.profiles.listen,
             supervision=cfg.supervision,
             state=lambda: pipeline.state,
             subscribe=mqtt.add_subscriptions,
+            subscribe_checkins=None if self.telemetry is None else self.telemetry.add_subscriptions,
         )
         self.ingest = Ingest(self.topics, pipeline.submit, self.vendors)
         self.supervisor = Supervisor(
@@ -286,6 +285,15 @@ class Hub:
         self.watch = BrokerWatch(pipeline=pipeline, store=self.store, clock=self.clock)
         await self._start("broker-watch", self.watch)
         await self._start("supervisor", self.supervisor)
+        if self.telemetry is not None:
+            self.supervisor.separate_telemetry = True
+            supervisor = self.supervisor
+            self.telemetry_watch = TelemetryWatch(
+                pipeline=pipeline,
+                clock=self.clock,
+                on_listening=lambda since: setattr(supervisor, "telemetry_since", since),
+            )
+            await self._start("telemetry-watch", self.telemetry_watch)
         notify = Dispatcher(
             config=cfg,
             store=self.store,
@@ -326,8 +334,64 @@ class Hub:
             self.http = HttpServer(app, cfg.http, self.metrics, self.bus.end_queues)
             await self._start("http", self.http)
         await self._start("mqtt", mqtt)
+        if self.telemetry is not None:
+            await self._start("mqtt-telemetry", self.telemetry)
         self._spawn(self._announce_ready(), "ready")
         self._spawn(self._watchdog(), "watchdog")
+
+    def _make_adapters(self) -> tuple[MqttAdapter, dict[str, Profile]]:
+        """The hub's persistent connection and, when it has a login of its own, the telemetry
+        connection (`self.telemetry`); with the vendor profiles."""
+        cfg = self.config
+        login = cfg.mqtt.telemetry_login()
+        profiles = cfg.profiles.make_profiles()
+        checkin_filters = [
+            *(t for t, _ in self.topics.telemetry_subscriptions),
+            *(t for p in profiles.values() for t in p.checkins()),
+        ]
+        status_topic = self.topics.hub_status(cfg.hub.id)
+        mqtt = MqttAdapter(
+            cfg.mqtt,
+            client_id=cfg.client_id,
+            status_topic=status_topic,
+            version=__version__,
+            subscriptions=[
+                Subscription(t, q)
+                for t, q in (
+                    self.topics.device_subscriptions
+                    if login is None
+                    else self.topics.event_subscriptions
+                )
+            ],
+            clock=self.clock,
+            on_message=self._on_message,
+            on_connected=self._on_connected,
+            on_disconnected=self._on_disconnected,
+            on_publication_dropped=self._on_publication_dropped,
+            unsubscribe=() if login is None else checkin_filters,
+        )
+        self.mqtt = mqtt
+        if login is None:
+            log.warning(
+                "mqtt: no telemetry login (mqtt.telemetry_password, docs/BROKER.md): the"
+                " buttons' heartbeats share the hub's persistent session, where a large"
+                " fleet's can stall the presses queued behind them while the hub is away"
+            )
+        else:
+            self.telemetry = MqttAdapter(
+                cfg.mqtt,
+                client_id=cfg.telemetry_client_id,
+                status_topic=status_topic,
+                version=__version__,
+                subscriptions=[Subscription(t, q) for t, q in self.topics.telemetry_subscriptions],
+                clock=self.clock,
+                on_message=self._on_message,
+                on_connected=self._on_telemetry_connected,
+                on_disconnected=self._on_telemetry_disconnected,
+                clean=True,
+                login=Login(*login),
+            )
+        return mqtt, profiles
 
     async def stop(self) -> None:
         """Drain, then stop every started part in reverse order. Never raises."""
@@ -389,6 +453,14 @@ class Hub:
         self.metrics.mqtt_connects.labels("resumed" if session_present else "new").inc()
         if self.watch is not None:
             self.watch.connected(session_present)
+
+    def _on_telemetry_connected(self, session_present: bool) -> None:
+        if self.telemetry_watch is not None:
+            self.telemetry_watch.connected(session_present)
+
+    def _on_telemetry_disconnected(self, reason: str) -> None:
+        if self.telemetry_watch is not None:
+            self.telemetry_watch.disconnected(reason)
 
     def _on_disconnected(self, reason: str) -> None:
         self.metrics.mqtt_connected.set(0)

@@ -105,6 +105,11 @@ class Config(BaseSettings):
     def client_id(self) -> str:
         return self.mqtt.client_id or f"chuong-hub-{self.hub.id}"
 
+    @property
+    def telemetry_client_id(self) -> str:
+        """The telemetry connection's client id (a broker as shipped uses its user name)."""
+        return f"{self.client_id}-telemetry"
+
 
 def load_config(path: Path | str | None = None) -> Config:
     """Read the TOML file (if any), apply the environment, validate; raise `ConfigError`.
