@@ -314,7 +314,9 @@ class MqttAdapter:
             CallbackAPIVersion.VERSION2,
             client_id=self._client_id,
             protocol=paho.MQTTv5,
-            manual_ack=True,  # before connecting: queued messages follow CONNACK at once
+            # Before connecting: queued messages follow CONNACK at once. A clean connection
+            # subscribes at QoS 0 only and has nothing to acknowledge after a commit.
+            manual_ack=not self._clean,
             reconnect_on_failure=False,  # this adapter reconnects, with jitter
         )
         client.max_queued_messages_set(self.outgoing_limit)
@@ -575,7 +577,10 @@ class MqttAdapter:
             topic, valid = message.topic, True
         except UnicodeDecodeError:
             topic, valid = repr(message._topic)[:200], False  # raw bytes, for the log
-        delivery = Delivery(message.mid, message.qos, self._connection) if message.qos > 0 else None
+        # Never a delivery from a clean connection: the pipeline's PUBACKs go to the hub's own
+        # session (`ack` would match this connection's numbers against that one's).
+        acked_later = message.qos > 0 and not self._clean
+        delivery = Delivery(message.mid, message.qos, self._connection) if acked_later else None
         item = MqttMessage(
             topic=topic,
             payload=bytes(message.payload),
