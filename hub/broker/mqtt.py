@@ -122,7 +122,7 @@ class MqttAdapter:
     ) -> None:
         """`clean`: a clean session, expiring at disconnection, with no last will and no
         status of the hub: nothing is queued for it while it is away (the telemetry connection,
-        hub/broker/telemetry.py). `login` replaces `mqtt.username` and `mqtt.password`.
+        docs/BROKER.md, hub/broker/watch.py). `login` replaces `mqtt.username` and `mqtt.password`.
         `unsubscribe`: filters this session must not hold (taken over by another connection,
         perhaps subscribed by an earlier version of the hub), unsubscribed at every connection
         so that the broker stops queueing their messages here."""

@@ -17,7 +17,7 @@ and native id:
   (the same rule applies to canonical buttons on battery, through `canonical_status`).
 
 A profile's check-in filters (periodic telemetry, never a press or a status) go to the hub's
-clean telemetry connection when it has one (hub/broker/telemetry.py), the rest to its persistent
+clean telemetry connection when it has one (docs/BROKER.md), the rest to its persistent
 session. Only the profiles in use by the registry, or named in `profiles.listen`, are subscribed
 to; a registry change that brings a new profile into use subscribes to it within
 `SYNC_INTERVAL_S`.
