@@ -71,7 +71,9 @@ class Topics:
 
     @property
     def device_subscriptions(self) -> tuple[tuple[str, int], ...]:
-        """What the hub subscribes to, with the QoS of each (heartbeats are QoS 0)."""
+        """What the hub subscribes to on one connection, with the QoS of each (heartbeats are
+        QoS 0): a hub without a telemetry login. With one, `event_subscriptions` and
+        `telemetry_subscriptions` split them between its two connections."""
         return (
             (f"{self.root}/dev/+/event", 1),
             (f"{self.root}/dev/+/status", 1),
