@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Final
 
-from hub.domain.model import Alarm, AlarmDevice, AlarmState, Outcome, Site, SiteRef
+from hub.domain.model import Alarm, AlarmDevice, AlarmKind, AlarmState, Outcome, Site, SiteRef
 from hub.errors import InvalidTransition
 
 NOTE_MAX_CHARS: Final = 2000
@@ -35,6 +35,7 @@ def raise_alarm(
     registered: bool,
     test: bool,
     now: datetime,
+    kind: AlarmKind = AlarmKind.HOLDUP,
 ) -> Alarm:
     return Alarm(
         id=alarm_id(hub_id, seq),
@@ -49,6 +50,7 @@ def raise_alarm(
         raised_at=now,
         last_press_at=now,
         updated_at=now,
+        kind=kind,
     )
 
 

@@ -26,6 +26,17 @@ class Outcome(StrEnum):
     OTHER = "other"
 
 
+class AlarmKind(StrEnum):
+    """What an alarm is about: set per button in the registry, or by the press pattern."""
+
+    HOLDUP = "holdup"
+    FIRE = "fire"
+    MEDICAL = "medical"
+    ASSISTANCE = "assistance"
+    COMM_LOSS = "comm_loss"
+    """several buttons of a site (or of the commune) went offline at once"""
+
+
 class Role(StrEnum):
     VIEWER = "viewer"
     OFFICER = "officer"
@@ -155,6 +166,7 @@ class Alarm:
     resolved_by: str | None = None
     outcome: Outcome | None = None
     note: str | None = None
+    kind: AlarmKind = AlarmKind.HOLDUP
 
     @property
     def is_open(self) -> bool:

@@ -2,7 +2,7 @@
 
     {"id", "state", "level", "site": {"id", "name"} | null, "devices": [button ids],
      "press_count", "raised_at", "acknowledged_at", "acknowledged_by", "resolved_at", "outcome",
-     "test"}
+     "test", "kind"}
 
 plus fields the contract leaves room for and the officer needs: the site's address and phone,
 `unregistered`, `last_press_at`, `resolved_by` and `note`. Times are UTC ISO-8601.
@@ -15,7 +15,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from hub.clock import iso
-from hub.domain.model import Alarm, AlarmState, Outcome
+from hub.domain.model import Alarm, AlarmKind, AlarmState, Outcome
 
 
 class SiteRefView(BaseModel):
@@ -46,6 +46,10 @@ class AlarmView(BaseModel):
     last_press_at: datetime
     resolved_by: str | None
     note: str | None
+    kind: AlarmKind = Field(
+        description="what the alarm is about: holdup (the default), fire, medical, assistance, "
+        "comm_loss (several buttons went offline at once)"
+    )
 
     @field_serializer("raised_at", "acknowledged_at", "resolved_at", "last_press_at")
     def _utc(self, value: datetime | None) -> str | None:
@@ -73,6 +77,7 @@ class AlarmView(BaseModel):
             last_press_at=alarm.last_press_at,
             resolved_by=alarm.resolved_by,
             note=alarm.note,
+            kind=alarm.kind,
         )
 
 

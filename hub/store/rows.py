@@ -11,6 +11,7 @@ from hub.clock import iso, parse_iso
 from hub.domain.model import (
     Alarm,
     AlarmDevice,
+    AlarmKind,
     AlarmState,
     Button,
     DeviceState,
@@ -28,7 +29,7 @@ Row: TypeAlias = sqlite3.Row
 ALARM_COLUMNS: Final = (
     "id, seq, state, level, site_id, site_name, site_address, site_phone, devices, press_count, "
     "test, unregistered, raised_at, last_press_at, acknowledged_at, acknowledged_by, resolved_at, "
-    "resolved_by, outcome, note, updated_at"
+    "resolved_by, outcome, note, updated_at, kind"
 )
 
 
@@ -64,6 +65,7 @@ def alarm_to_row(alarm: Alarm) -> tuple[Any, ...]:
         alarm.outcome.value if alarm.outcome else None,
         alarm.note,
         iso(alarm.updated_at),
+        alarm.kind.value,
     )
 
 
@@ -95,6 +97,7 @@ def alarm_from_row(row: Row) -> Alarm:
         resolved_by=row["resolved_by"],
         outcome=Outcome(row["outcome"]) if row["outcome"] else None,
         note=row["note"],
+        kind=AlarmKind(row["kind"]),
     )
 
 
