@@ -128,6 +128,10 @@ class Button:
     """hex HMAC key of a button that signs its events (devices/signing.py); never shown"""
     test_until: datetime | None = None
     """when test mode ends by itself; None: it stays until turned off"""
+    kind: AlarmKind = AlarmKind.HOLDUP
+    """the kind of alarm its presses raise (`hub.domain.kinds`)"""
+    press_patterns: tuple[tuple[str, AlarmKind], ...] = ()
+    """(press pattern, kind): presses of that pattern raise that kind instead"""
 
 
 @dataclass(frozen=True, slots=True)

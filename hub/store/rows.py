@@ -254,4 +254,19 @@ def button_from_row(row: Row) -> Button:
         checkin_s=row["checkin_s"],
         sign_key=row["sign_key"],
         test_until=_moment(row["test_until"]),
+        kind=AlarmKind(row["kind"]),
+        press_patterns=patterns_from_text(row["press_patterns"]),
     )
+
+
+def patterns_to_text(patterns: tuple[tuple[str, AlarmKind], ...]) -> str | None:
+    """A button's press patterns as stored: a JSON object, or NULL for none."""
+    if not patterns:
+        return None
+    return json.dumps({word: kind.value for word, kind in patterns}, separators=(",", ":"))
+
+
+def patterns_from_text(text: str | None) -> tuple[tuple[str, AlarmKind], ...]:
+    if not text:
+        return ()
+    return tuple((word, AlarmKind(kind)) for word, kind in json.loads(text).items())
