@@ -67,6 +67,19 @@ steps = [{ after_s = 120, notify = ["commander"] }]
 """
 
 
+KINDS = (
+    GOOD
+    + """
+[escalation.kinds]
+fire = "market"
+
+[profiles.press_patterns]
+zigbee2mqtt = { emergency = "medical" }
+canonical = { long_press = "fire" }
+"""
+)
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
@@ -161,12 +174,29 @@ def test_env_overrides_a_notifier_key(tmp_path: Path, monkeypatch: pytest.Monkey
             ('payload_off = "OFF"', 'payload_off = "OFF"\nperson = "duty"'),
             "notifiers.post-siren.person: an mqtt notifier drives a device and sends no link",
         ),
+        (
+            ('fire = "market"', 'smoke = "market"'),
+            "escalation.kinds.smoke: Input should be 'holdup', 'fire', 'medical'",
+        ),
+        (('fire = "market"', 'fire = "mall"'), "escalation.kinds.fire: unknown policy 'mall'"),
+        (
+            ('emergency = "medical"', 'emergency = "ambulance"'),
+            "profiles.press_patterns.zigbee2mqtt.emergency: unknown alarm kind 'ambulance'",
+        ),
+        (
+            ("canonical = {", "shelly = {"),
+            "profiles.press_patterns.shelly: unknown profile 'shelly' (known: canonical",
+        ),
+        (
+            ('long_press = "fire"', 'cancel = "fire"'),
+            "profiles.press_patterns.canonical.cancel: press pattern 'cancel': a cancel event",
+        ),
     ],
 )
 def test_problems_name_their_key(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
     old, new = change
-    assert old in GOOD
-    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert old in KINDS
+    found = problems(tmp_path, KINDS.replace(old, new, 1))
     assert any(line.startswith(expected) for line in found), found
 
 
@@ -212,19 +242,6 @@ def test_the_shipped_example_is_valid() -> None:
     assert config.notifiers["chi_huy_sms"].person == "chi-huy"
 
 
-KINDS = (
-    GOOD
-    + """
-[escalation.kinds]
-fire = "market"
-
-[profiles.press_patterns]
-zigbee2mqtt = { emergency = "medical" }
-canonical = { long_press = "fire" }
-"""
-)
-
-
 def test_a_policy_per_alarm_kind_and_press_patterns_load(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, KINDS))
     assert config.escalation.kinds == {AlarmKind.FIRE: "market"}
@@ -232,32 +249,3 @@ def test_a_policy_per_alarm_kind_and_press_patterns_load(tmp_path: Path) -> None
         "zigbee2mqtt": {"emergency": AlarmKind.MEDICAL},
         "canonical": {"long_press": AlarmKind.FIRE},
     }
-
-
-@pytest.mark.parametrize(
-    ("change", "expected"),
-    [
-        (
-            ('fire = "market"', 'smoke = "market"'),
-            "escalation.kinds.smoke: Input should be 'holdup', 'fire', 'medical'",
-        ),
-        (('fire = "market"', 'fire = "mall"'), "escalation.kinds.fire: unknown policy 'mall'"),
-        (
-            ('emergency = "medical"', 'emergency = "ambulance"'),
-            "profiles.press_patterns.zigbee2mqtt.emergency: unknown alarm kind 'ambulance'",
-        ),
-        (
-            ("canonical = {", "shelly = {"),
-            "profiles.press_patterns.shelly: unknown profile 'shelly' (known: canonical",
-        ),
-        (
-            ('long_press = "fire"', 'cancel = "fire"'),
-            "profiles.press_patterns.canonical.cancel: press pattern 'cancel': a cancel event",
-        ),
-    ],
-)
-def test_a_bad_kind_key_is_named(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
-    old, new = change
-    assert old in KINDS
-    found = problems(tmp_path, KINDS.replace(old, new, 1))
-    assert any(line.startswith(expected) for line in found), found
