@@ -29,7 +29,8 @@ from hub.api.errors import responses, unprocessable
 from hub.api.registry import DeviceView, SiteView, device_view, site_views
 from hub.api.troubles import TroubleView
 from hub.clock import parse_iso
-from hub.domain.model import TroubleState
+from hub.domain.kinds import PatternWord, PressKind
+from hub.domain.model import AlarmKind, TroubleState
 from hub.errors import RegistryConflict, RegistryError, RegistryNotFound
 from hub.registry.commands import (
     AddButton,
@@ -83,6 +84,15 @@ class ButtonChange(BaseModel):
     checkin_s: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
     power: Literal["mains", "battery"] | None = Field(
         default=None, description="How the button is powered (null: as its profile says)."
+    )
+    kind: PressKind = Field(
+        default=AlarmKind.HOLDUP,
+        description="The kind of alarm its presses raise: holdup, fire, medical or assistance.",
+    )
+    press_patterns: dict[PatternWord, PressKind] = Field(
+        default_factory=dict,
+        max_length=16,
+        description='Press patterns that raise another kind, `{"long_press": "fire"}`.',
     )
 
 
@@ -142,6 +152,8 @@ async def edit_device(button_id: str, body: ButtonChange, ctx: Context, who: Adm
     changes = body.model_dump(include=body.model_fields_set)
     if "site" in changes:
         changes["site_id"] = changes.pop("site")
+    if "press_patterns" in changes:
+        changes["press_patterns"] = tuple(body.press_patterns.items())
     await _run(ctx, EditButton(button_id, changes, who.actor))
     return _device(ctx, button_id)
 

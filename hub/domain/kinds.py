@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Final
+from typing import Annotated, Final
+
+from pydantic import AfterValidator, BeforeValidator
 
 from devices.messages import EventType
 from hub.domain.model import AlarmKind, Button
@@ -61,6 +63,16 @@ def check_press_kind(value: str) -> AlarmKind:
 
 def check_patterns(patterns: Mapping[str, str]) -> dict[str, AlarmKind]:
     return {check_pattern(word): check_press_kind(kind) for word, kind in patterns.items()}
+
+
+def _press_kind(value: object) -> object:
+    return check_press_kind(value) if isinstance(value, str) else value
+
+
+PatternWord = Annotated[str, AfterValidator(check_pattern)]
+"""A press pattern in a registry entry, an API body or the configuration."""
+PressKind = Annotated[AlarmKind, BeforeValidator(_press_kind)]
+"""A kind a press may raise, in a registry entry, an API body or the configuration."""
 
 
 def kind_of_press(

@@ -161,6 +161,9 @@ async def test_an_admin_edits_a_site_and_moves_a_button_and_presses_follow(
         ("/api/v1/sites/bank", {"id": "other"}, 422, "id"),
         ("/api/v1/devices/bank-1", {"site": "nowhere"}, 422, "nowhere"),
         ("/api/v1/devices/bank-1", {"profile": "tasmota"}, 422, "profile"),
+        ("/api/v1/devices/bank-1", {"kind": "smoke"}, 422, "unknown alarm kind 'smoke'"),
+        ("/api/v1/devices/bank-1", {"kind": "comm_loss"}, 422, "cannot raise 'comm_loss'"),
+        ("/api/v1/devices/bank-1", {"press_patterns": {"tamper": "fire"}}, 422, "tamper"),
     ]:
         response = await admin.patch(path, json=bad)
         assert response.status_code == status, (path, bad, response.text)
@@ -176,6 +179,16 @@ async def test_an_admin_edits_a_site_and_moves_a_button_and_presses_follow(
             "battery",
         )
     assert (await admin.patch("/api/v1/devices/bank-1", json={"power": "solar"})).status_code == 422
+    kinds = {"kind": "medical", "press_patterns": {"long_press": "fire"}}
+    changed = await admin.patch("/api/v1/devices/bank-1", json=kinds)
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["kind"], changed.json()["press_patterns"]) == tuple(kinds.values())
+    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
+        row = conn.execute("SELECT kind, press_patterns FROM buttons WHERE id = 'bank-1'")
+        assert row.fetchone() == ("medical", '{"long_press":"fire"}')
+    medical = await (button := await buttons("bank-1")).press()
+    alarm_id = (await button.wait_ack(medical.event_id)).ack.alarm
+    assert (await admin.get(f"/api/v1/alarms/{alarm_id}")).json()["kind"] == "medical"
     officer = running.api(Role.OFFICER)
     assert (await officer.patch("/api/v1/sites/bank", json={"name": "x"})).status_code == 403
 
