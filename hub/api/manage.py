@@ -29,8 +29,8 @@ from hub.api.errors import responses, unprocessable
 from hub.api.registry import DeviceView, SiteView, device_view, site_views
 from hub.api.troubles import TroubleView
 from hub.clock import parse_iso
-from hub.domain.kinds import PatternWord, PressKind
-from hub.domain.model import AlarmKind, TroubleState
+from hub.domain.kinds import ButtonKind, ButtonPatterns
+from hub.domain.model import TroubleState
 from hub.errors import RegistryConflict, RegistryError, RegistryNotFound
 from hub.registry.commands import (
     AddButton,
@@ -85,15 +85,8 @@ class ButtonChange(BaseModel):
     power: Literal["mains", "battery"] | None = Field(
         default=None, description="How the button is powered (null: as its profile says)."
     )
-    kind: PressKind = Field(
-        default=AlarmKind.HOLDUP,
-        description="The kind of alarm its presses raise: holdup, fire, medical or assistance.",
-    )
-    press_patterns: dict[PatternWord, PressKind] = Field(
-        default_factory=dict,
-        max_length=16,
-        description='Press patterns that raise another kind, `{"long_press": "fire"}`.',
-    )
+    kind: ButtonKind
+    press_patterns: ButtonPatterns
 
 
 class ClearBody(BaseModel):

@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Final
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from devices.messages import EventType
 from hub.domain.model import AlarmKind, Button
@@ -73,6 +73,26 @@ PatternWord = Annotated[str, AfterValidator(check_pattern)]
 """A press pattern in a registry entry, an API body or the configuration."""
 PressKind = Annotated[AlarmKind, BeforeValidator(_press_kind)]
 """A kind a press may raise, in a registry entry, an API body or the configuration."""
+
+ButtonKind = Annotated[
+    PressKind,
+    Field(
+        default=AlarmKind.HOLDUP,
+        description="The kind of alarm its presses raise: holdup, fire, medical or assistance.",
+    ),
+]
+"""A button's kind, in a registry entry or an API body."""
+ButtonPatterns = Annotated[
+    dict[PatternWord, PressKind],
+    Field(
+        default_factory=dict,
+        max_length=16,
+        description="Press patterns that raise another kind: an event type (press, "
+        "double_press, long_press) or the vendor's word for the action, as "
+        '`{"long_press": "fire"}`.',
+    ),
+]
+"""A button's own press patterns, in a registry entry or an API body."""
 
 
 def kind_of_press(

@@ -37,8 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from devices.messages import ButtonId, SiteId
 from devices.profiles import PROFILE_NAMES, Power, check_native_id, supervised_by
 from hub.config.strict import file_type_problems, key_of, suggestion
-from hub.domain.kinds import PatternWord, PressKind
-from hub.domain.model import AlarmKind, Button, Site
+from hub.domain.kinds import ButtonKind, ButtonPatterns
+from hub.domain.model import Button, Site
 from hub.errors import RegistryError
 from hub.registry.credentials import RESERVED_PREFIX
 from hub.store import admin
@@ -67,16 +67,8 @@ class ButtonEntry(BaseModel):
     test_mode: bool = False
     power: Power | None = None
     checkin_s: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
-    kind: PressKind = Field(
-        default=AlarmKind.HOLDUP,
-        description="The kind of alarm its presses raise: holdup, fire, medical or assistance.",
-    )
-    press_patterns: dict[PatternWord, PressKind] = Field(
-        default_factory=dict,
-        max_length=16,
-        description="Press patterns that raise another kind: an event type (press, "
-        'double_press, long_press) or the vendor\'s word for the action: `{"long_press": "fire"}`.',
-    )
+    kind: ButtonKind
+    press_patterns: ButtonPatterns
 
     @model_validator(mode="after")
     def _not_a_reserved_user(self) -> ButtonEntry:

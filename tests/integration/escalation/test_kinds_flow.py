@@ -12,7 +12,7 @@ from simulator.broker import Mosquitto
 from simulator.button import VirtualButton
 from simulator.vendors import VirtualShellyGen1, VirtualZigbee2MQTT
 from tests.conftest import RunningHub, wait_for
-from tests.integration.escalation.conftest import webhook
+from tests.integration.escalation.conftest import press, webhook
 from tests.integration.notify.loopback import HttpRecorder
 
 StartHub = Callable[..., Awaitable[RunningHub]]
@@ -37,11 +37,6 @@ REGISTRY = RegistryFile(
         ButtonEntry(id="pharmacy-sos", site="pharmacy", profile="zigbee2mqtt", native_id=SOS),
     ],
 )
-
-
-async def press(button: VirtualButton, kind: str = "press") -> str:
-    sent = await button.press(kind)
-    return (await button.wait_ack(sent.event_id)).ack.alarm
 
 
 async def test_each_kind_follows_its_own_policy(
