@@ -321,8 +321,11 @@ async def test_export_and_list_from_the_command_line(
     supervised: Supervised, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     """`registry export` writes TOML that `registry import` reads back to the same registry;
-    `registry list` shows each button with its profile and what was last heard."""
+    `registry list` shows each button with its profile, its alarm kind and press patterns, and
+    what was last heard."""
     running = await supervised()
+    kinds = {"kind": "fire", "press_patterns": {"L": "medical"}}
+    assert (await running.api().patch("/api/v1/devices/quay-shelly", json=kinds)).is_success
     monkeypatch.setenv("CHUONG_STORE__PATH", str(running.config.store.path))
     exported = tmp_path / "registry.toml"
     assert await command(["registry", "export", "--out", str(exported)]) == 0
@@ -335,7 +338,12 @@ async def test_export_and_list_from_the_command_line(
     assert capsys.readouterr().out == exported.read_text()
     assert await command(["registry", "list"]) == 0
     listing = capsys.readouterr().out
-    assert "quay-shelly\tsite pharmacy\tshelly-gen1:shellybutton1-A4CF12\tnever heard" in listing
+    assert (
+        "quay-shelly\tsite pharmacy\tshelly-gen1:shellybutton1-A4CF12\talarm fire, L=medical\t"
+        "never heard"
+    ) in listing
+    assert "\tcontract\talarm holdup\t" in listing
+    assert 'press_patterns = { "L" = "medical" }' in exported.read_text()
     assert listing.startswith("2 sites")
     with contextlib.closing(sqlite3.connect(tmp_path / "copy.db")) as conn:
         assert conn.execute("SELECT count(*) FROM buttons").fetchone()[0] == 8
