@@ -31,6 +31,25 @@ CANONICAL_SOURCE: Final = "canonical"
 PRESS_KINDS: Final = (AlarmKind.HOLDUP, AlarmKind.FIRE, AlarmKind.MEDICAL, AlarmKind.ASSISTANCE)
 """The kinds a press may raise."""
 
+KIND_LABELS: Final[dict[str, dict[AlarmKind, str]]] = {
+    "vi": {
+        AlarmKind.HOLDUP: "Cướp giật / đột nhập",
+        AlarmKind.FIRE: "Cháy",
+        AlarmKind.MEDICAL: "Cấp cứu y tế",
+        AlarmKind.ASSISTANCE: "Cần hỗ trợ",
+        AlarmKind.COMM_LOSS: "Mất liên lạc",
+    },
+    "en": {
+        AlarmKind.HOLDUP: "Hold-up / break-in",
+        AlarmKind.FIRE: "Fire",
+        AlarmKind.MEDICAL: "Medical emergency",
+        AlarmKind.ASSISTANCE: "Assistance needed",
+        AlarmKind.COMM_LOSS: "Loss of communication",
+    },
+}
+"""The words for each alarm kind by language (vi, en), in messages and reports; the page has
+the same words (hub/web/static/i18n.js, `kind.*`)."""
+
 _PATTERN: Final = re.compile(r"[A-Za-z0-9_.:-]{1,32}")
 _NOT_PATTERNS: Final = frozenset({EventType.TEST, EventType.CANCEL, EventType.TAMPER})
 

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, field_serializer
 
 from hub.clock import iso
+from hub.domain.kinds import KIND_LABELS
 from hub.domain.model import AlarmKind, Trouble, TroubleKind
 from hub.domain.views import AlarmView
 
@@ -123,23 +124,6 @@ TROUBLE_LABELS: Final[dict[Language, dict[TroubleKind, str]]] = {
 }
 """One label per trouble kind and language (a test checks that none is missing)."""
 
-KIND_LABELS: Final[dict[Language, dict[AlarmKind, str]]] = {
-    "vi": {
-        AlarmKind.HOLDUP: "Cướp giật / đột nhập",
-        AlarmKind.FIRE: "Cháy",
-        AlarmKind.MEDICAL: "Cấp cứu y tế",
-        AlarmKind.ASSISTANCE: "Cần hỗ trợ",
-        AlarmKind.COMM_LOSS: "Mất liên lạc",
-    },
-    "en": {
-        AlarmKind.HOLDUP: "Hold-up / break-in",
-        AlarmKind.FIRE: "Fire",
-        AlarmKind.MEDICAL: "Medical emergency",
-        AlarmKind.ASSISTANCE: "Assistance needed",
-        AlarmKind.COMM_LOSS: "Loss of communication",
-    },
-}
-"""The words for each alarm kind, as the page shows them too (hub/web/static/i18n.js)."""
 
 _PUNCTUATION: Final = str.maketrans(
     {

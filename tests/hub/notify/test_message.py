@@ -9,11 +9,11 @@ import pytest
 
 import hub.web
 from hub.domain import alarms
+from hub.domain.kinds import KIND_LABELS
 from hub.domain.model import AlarmKind, Site, Trouble, TroubleKind, TroubleState
 from hub.escalation.engine import alarm_body
 from hub.notify.links import LinkCheck, LinkMaker, check, sign
 from hub.notify.message import (
-    KIND_LABELS,
     TROUBLE_LABELS,
     Language,
     TroubleSnapshot,
