@@ -47,8 +47,9 @@ class AlarmView(BaseModel):
     resolved_by: str | None
     note: str | None
     kind: AlarmKind = Field(
+        default=AlarmKind.HOLDUP,
         description="what the alarm is about: holdup (the default), fire, medical, assistance, "
-        "comm_loss (several buttons went offline at once)"
+        "comm_loss (several buttons went offline at once)",
     )
 
     @field_serializer("raised_at", "acknowledged_at", "resolved_at", "last_press_at")
