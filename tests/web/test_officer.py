@@ -375,9 +375,16 @@ async def test_an_admin_runs_the_post_from_the_page(
     await row.locator("button.edit").click()
     await page.fill("#edit-label", "Cửa sau")
     await page.select_option("#edit-site", "clinic")
+    await expect(page.locator("#edit-kind")).to_have_value("holdup")
+    await page.select_option("#edit-kind", label="Cấp cứu y tế")
+    await page.fill("#edit-press_patterns", "long_press=fire\ntamper=fire")
+    await page.click("#edit-form button[type=submit]")
+    await expect(page.locator("#edit-error")).to_contain_text("a tamper event raises no alarm")
+    await page.fill("#edit-press_patterns", "long_press=fire")
     await page.click("#edit-form button[type=submit]")
     await expect(row).to_contain_text("Cửa sau")
     await expect(row).to_contain_text("Trạm y tế xã Phước Hòa")
+    await expect(row.locator("td.kind")).to_have_text("Cấp cứu y tế long_press: Cháy")
 
     await page.click("#tab-board")
     tamper = page.locator("#troubles li[data-kind=tamper]")
@@ -408,6 +415,8 @@ async def test_an_admin_runs_the_post_from_the_page(
     sites = {site.id: site.name for site in exported.sites}
     assert sites["clinic"] == "Trạm y tế xã Phước Hòa"
     assert {b.id: b.site for b in exported.buttons}["bank-2"] == "clinic"
+    moved = next(b for b in exported.buttons if b.id == "bank-2")
+    assert (moved.kind, moved.press_patterns) == ("medical", {"long_press": "fire"})
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.OFFICER])
