@@ -4,8 +4,9 @@ The rules (docs/CONTRACT.md, "Dedup and correlation"), in the order they are app
 
 1. Same button, same event id as an earlier event: a **duplicate**. Nothing new is recorded; the
    message is acknowledged again and the button's ack is sent again.
-2. A `cancel` or `tamper` event is **recorded** (on the button's open alarm, if it has one); it
-   never raises an alarm and never closes one: a caller may be forced to cancel.
+2. A `cancel` or `tamper` event is **recorded** (on the button's open alarm, if it has one, of its
+   own kind first, else of any kind); it never raises an alarm and never closes one: a caller may
+   be forced to cancel.
 3. The button already belongs to an open alarm: a **repeat** press on that alarm.
 4. Another button of the same site has an open alarm: the press **joins** that alarm.
 5. Otherwise the press **raises** a new alarm. (A resolved alarm is not open, so a press after
@@ -75,8 +76,10 @@ def correlate(
     if earlier is not None:
         return Correlation(Verdict.DUPLICATE, earlier.alarm_id)
     own = open_alarms.alarm_of_button(press.button, press.test, press.kind)
-    if not press.type.raises_alarm:
-        return Correlation(Verdict.RECORD, own)
+    if not press.type.raises_alarm:  # a cancel or tamper: on the button's open alarm of any kind
+        kinds = (press.kind, *(kind for kind in AlarmKind if kind is not press.kind))
+        found = (open_alarms.alarm_of_button(press.button, press.test, kind) for kind in kinds)
+        return Correlation(Verdict.RECORD, next((a for a in found if a is not None), None))
     if own is not None:
         return Correlation(Verdict.REPEAT, own)
     if press.site is not None:

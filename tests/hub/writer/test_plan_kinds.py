@@ -108,3 +108,14 @@ def test_the_button_s_own_pattern_comes_before_the_profile_s() -> None:
         "post-2": (FIRE, ("counter",), 1),
         "post-3": (AlarmKind.HOLDUP, ("back",), 1),
     }
+
+
+def test_a_cancel_is_recorded_on_the_button_s_open_alarm_of_another_kind() -> None:
+    """`counter`'s long press raised a fire alarm; its cancel (which has no pattern) is put on
+    that alarm's record, though the button's own kind is a hold-up."""
+    hub = state()
+    run(hub, press("counter", "e1", "long_press"))
+    plan = run(hub, press("counter", "e2", "cancel"))
+    [row] = [row for row in plan.changes.audit if row[2] == "button.cancel_requested"]
+    assert row[3] == "post-1"
+    assert hub.alarms["post-1"].kind is FIRE
