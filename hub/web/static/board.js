@@ -133,6 +133,13 @@ function card(alarm) {
       wait: formatDuration((Date.parse(alarm.acknowledged_at) - Date.parse(alarm.raised_at)) / 1000),
     }))
     : null;
+  // People an `ack = "each"` step called, who acknowledged from their links (while the alarm
+  // waits for the others, and after).
+  const personAcks = alarm.acks?.length
+    ? h("p", { class: "person-acks" }, t("person_acks", {
+      who: alarm.acks.map((ack) => `${ack.person} (${formatTime(ack.at)})`).join(", "),
+    }))
+    : null;
   return h(
     "article",
     {
@@ -166,6 +173,7 @@ function card(alarm) {
       h("strong", { class: "ago", dataset: { raised: alarm.raised_at } }, t("ago", { duration: formatDuration(since(alarm)) })),
     ),
     acknowledged,
+    personAcks,
     actions(alarm),
   );
 }

@@ -158,6 +158,18 @@ def test_env_overrides_a_notifier_key(tmp_path: Path, monkeypatch: pytest.Monkey
             ('payload_off = "OFF"', 'payload_off = "OFF"\nperson = "duty"'),
             "notifiers.post-siren.person: an mqtt notifier drives a device and sends no link",
         ),
+        (("repeat_s = 60", 'repeat_s = 60\nack = "every"'), "escalation.steps.2.ack: "),
+        (
+            ('notify = ["post-siren"]', 'notify = ["post-siren"]\nack = "each"'),
+            'escalation.steps.1.ack: "each" needs a notifier that sends a person a link',
+        ),
+        (
+            (
+                'steps = [{ after_s = 120, notify = ["commander"] }]',
+                'steps = [{ after_s = 120, notify = ["commander"], ack = "each" }]',
+            ),
+            "escalation.troubles.steps.1.ack: troubles are not acknowledged from links",
+        ),
     ],
 )
 def test_problems_name_their_key(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
@@ -165,6 +177,18 @@ def test_problems_name_their_key(tmp_path: Path, change: tuple[str, str], expect
     assert old in GOOD
     found = problems(tmp_path, GOOD.replace(old, new, 1))
     assert any(line.startswith(expected) for line in found), found
+
+
+def test_a_step_where_each_person_acknowledges(tmp_path: Path) -> None:
+    """`ack = "each"` loads on a step that calls people (default "any"); without
+    hub.public_url no message carries a link, and check-config says so by key."""
+    each = GOOD.replace("repeat_s = 60", 'repeat_s = 60\nack = "each"', 1)
+    config = load_config(write(tmp_path, each))
+    assert [step.ack for step in config.escalation.steps] == ["any", "each"]
+    found = problems(tmp_path, each.replace('public_url = "http://10.0.0.5:8080"\n', ""))
+    assert found == [
+        'escalation.steps.2.ack: "each" needs hub.public_url: without it no message carries a link'
+    ], found
 
 
 def test_steps_out_of_order(tmp_path: Path) -> None:
