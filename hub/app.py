@@ -249,6 +249,7 @@ class Hub:
             batch_max=cfg.store.batch_max,
             retry_max_s=cfg.store.retry_max_s,
             probe_interval_s=cfg.store.probe_interval_s,
+            press_patterns=cfg.profiles.patterns(),
         )
         self.pipeline = pipeline
         self.vendors = VendorRouter(

@@ -12,9 +12,12 @@
     [escalation.policies.market]    # another policy, chosen by a rule
     steps = [{ after_s = 0, notify = ["post-siren", "fire-brigade"] }]
 
-    [[escalation.rules]]            # first match wins; otherwise the default policy
+    [[escalation.rules]]            # first match wins; otherwise the kind's policy
     sites = ["market-*"]            # site ids (shell patterns)
     policy = "market"
+
+    [escalation.kinds]              # a policy per alarm kind; otherwise the default policy
+    fire = "fire"                   # names a policy in [escalation.policies]
 
     [escalation.troubles]           # the gentler policy for troubles
     kinds = ["tamper", "notifier_failing"]
@@ -31,7 +34,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hub.domain.model import TroubleKind
+from hub.domain.model import AlarmKind, TroubleKind
 from hub.notify.settings import check_name
 
 
@@ -82,12 +85,15 @@ class RuleSection(BaseModel):
     unregistered: bool | None = Field(
         default=None, description="true: only alarms from buttons the registry does not know."
     )
+    kinds: list[AlarmKind] = Field(
+        default_factory=list, description="Alarm kinds (holdup, fire, medical, ...)."
+    )
     policy: str = Field(description="Name of a policy in [escalation.policies].")
 
     @model_validator(mode="after")
     def _has_a_condition(self) -> RuleSection:
-        if not self.sites and not self.buttons and self.unregistered is None:
-            raise ValueError("a rule needs sites, buttons or unregistered")
+        if not self.sites and not self.buttons and self.unregistered is None and not self.kinds:
+            raise ValueError("a rule needs sites, buttons, unregistered or kinds")
         return self
 
 
@@ -113,6 +119,11 @@ class EscalationSection(BaseModel):
     )
     policies: dict[str, PolicySection] = Field(default_factory=dict)
     rules: list[RuleSection] = Field(default_factory=list)
+    kinds: dict[AlarmKind, str] = Field(
+        default_factory=dict,
+        description="The policy of each alarm kind (a name in [escalation.policies]); a kind not "
+        "listed follows the default policy. Rules come first.",
+    )
     troubles: TroubleSection = Field(default_factory=TroubleSection)
     link_ttl_s: int = Field(
         default=12 * 3600,
@@ -161,12 +172,15 @@ def check_references(
                 f"escalation.troubles.steps.{index}.ack: troubles are not acknowledged from "
                 'links; only an alarm step may say "each"'
             )
+    known = ", ".join(sorted(escalation.policies)) or "none is configured"
     for index, rule in enumerate(escalation.rules, 1):
         if rule.policy not in escalation.policies:
-            known = ", ".join(sorted(escalation.policies)) or "none is configured"
             problems.append(
                 f"escalation.rules.{index}.policy: unknown policy {rule.policy!r} (known: {known})"
             )
+    for kind, wanted in escalation.kinds.items():
+        if wanted not in escalation.policies:
+            problems.append(f"escalation.kinds.{kind}: unknown policy {wanted!r} (known: {known})")
     return problems
 
 

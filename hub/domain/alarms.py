@@ -14,7 +14,16 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Final
 
-from hub.domain.model import Alarm, AlarmDevice, AlarmState, Outcome, PersonAck, Site, SiteRef
+from hub.domain.model import (
+    Alarm,
+    AlarmDevice,
+    AlarmKind,
+    AlarmState,
+    Outcome,
+    PersonAck,
+    Site,
+    SiteRef,
+)
 from hub.errors import InvalidTransition
 
 NOTE_MAX_CHARS: Final = 2000
@@ -35,6 +44,7 @@ def raise_alarm(
     registered: bool,
     test: bool,
     now: datetime,
+    kind: AlarmKind = AlarmKind.HOLDUP,
 ) -> Alarm:
     return Alarm(
         id=alarm_id(hub_id, seq),
@@ -49,6 +59,7 @@ def raise_alarm(
         raised_at=now,
         last_press_at=now,
         updated_at=now,
+        kind=kind,
     )
 
 

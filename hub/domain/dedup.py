@@ -12,7 +12,9 @@ The rules (docs/CONTRACT.md, "Dedup and correlation"), in the order they are app
    resolve raises a new one.)
 
 Test presses (type `test`, or a button or site in test mode) correlate only with test alarms and
-real presses only with real alarms: a maintenance test must never absorb a real hold-up.
+real presses only with real alarms: a maintenance test must never absorb a real hold-up. Likewise
+a press correlates only with alarms of its own kind (`hub.domain.kinds`): a fire press at a site
+with an open hold-up raises a fire alarm of its own, since it needs other people.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from devices.messages import EventType
+from hub.domain.model import AlarmKind
 
 
 class Verdict(StrEnum):
@@ -40,6 +43,7 @@ class PressFacts:
     type: EventType
     site: str | None
     test: bool
+    kind: AlarmKind = AlarmKind.HOLDUP
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +60,12 @@ class Correlation:
 
 
 class OpenAlarms(Protocol):
-    def alarm_of_button(self, button: str, test: bool) -> str | None:
-        """The open alarm this button belongs to, among test or real alarms."""
+    def alarm_of_button(self, button: str, test: bool, kind: AlarmKind) -> str | None:
+        """The open alarm of this kind this button belongs to, among test or real alarms."""
         ...
 
-    def alarm_of_site(self, site: str, test: bool) -> str | None:
-        """The open alarm of this site, among test or real alarms."""
+    def alarm_of_site(self, site: str, test: bool, kind: AlarmKind) -> str | None:
+        """The open alarm of this kind of this site, among test or real alarms."""
         ...
 
 
@@ -70,13 +74,13 @@ def correlate(
 ) -> Correlation:
     if earlier is not None:
         return Correlation(Verdict.DUPLICATE, earlier.alarm_id)
-    own = open_alarms.alarm_of_button(press.button, press.test)
+    own = open_alarms.alarm_of_button(press.button, press.test, press.kind)
     if not press.type.raises_alarm:
         return Correlation(Verdict.RECORD, own)
     if own is not None:
         return Correlation(Verdict.REPEAT, own)
     if press.site is not None:
-        shared = open_alarms.alarm_of_site(press.site, press.test)
+        shared = open_alarms.alarm_of_site(press.site, press.test, press.kind)
         if shared is not None:
             return Correlation(Verdict.JOIN, shared)
     return Correlation(Verdict.RAISE)

@@ -26,6 +26,17 @@ class Outcome(StrEnum):
     OTHER = "other"
 
 
+class AlarmKind(StrEnum):
+    """What an alarm is about: set per button in the registry, or by the press pattern."""
+
+    HOLDUP = "holdup"
+    FIRE = "fire"
+    MEDICAL = "medical"
+    ASSISTANCE = "assistance"
+    COMM_LOSS = "comm_loss"
+    """several buttons of a site (or of the commune) went offline at once"""
+
+
 class Role(StrEnum):
     VIEWER = "viewer"
     OFFICER = "officer"
@@ -120,6 +131,10 @@ class Button:
     """hex HMAC key of a button that signs its events (devices/signing.py); never shown"""
     test_until: datetime | None = None
     """when test mode ends by itself; None: it stays until turned off"""
+    kind: AlarmKind = AlarmKind.HOLDUP
+    """the kind of alarm its presses raise (`hub.domain.kinds`)"""
+    press_patterns: tuple[tuple[str, AlarmKind], ...] = ()
+    """(press pattern, kind): presses of that pattern raise that kind instead"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +181,7 @@ class Alarm:
     resolved_by: str | None = None
     outcome: Outcome | None = None
     note: str | None = None
+    kind: AlarmKind = AlarmKind.HOLDUP
     acks: tuple[PersonAck, ...] = ()
     """who acknowledged from their own link, in order (every link acknowledgement is listed,
     also the one that acknowledged the alarm)"""

@@ -2,7 +2,7 @@
 
     {"id", "state", "level", "site": {"id", "name"} | null, "devices": [button ids],
      "press_count", "raised_at", "acknowledged_at", "acknowledged_by", "resolved_at", "outcome",
-     "test"}
+     "test", "kind"}
 
 plus fields the contract leaves room for and the officer needs: the site's address and phone,
 `unregistered`, `last_press_at`, `resolved_by`, `note` and `acks` (people who acknowledged from
@@ -16,7 +16,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from hub.clock import iso
-from hub.domain.model import Alarm, AlarmState, Outcome
+from hub.domain.model import Alarm, AlarmKind, AlarmState, Outcome
 
 
 class SiteRefView(BaseModel):
@@ -63,6 +63,10 @@ class AlarmView(BaseModel):
         description="who acknowledged from their own phone link, in order; with a step's "
         '`ack = "each"` the alarm stays active until all its people are here',
     )
+    kind: AlarmKind = Field(
+        description="what the alarm is about: holdup (the default), fire, medical, assistance, "
+        "comm_loss (several buttons went offline at once)"
+    )
 
     @field_serializer("raised_at", "acknowledged_at", "resolved_at", "last_press_at")
     def _utc(self, value: datetime | None) -> str | None:
@@ -90,6 +94,7 @@ class AlarmView(BaseModel):
             last_press_at=alarm.last_press_at,
             resolved_by=alarm.resolved_by,
             note=alarm.note,
+            kind=alarm.kind,
             acks=[PersonAckView(person=a.person, at=a.at) for a in alarm.acks],
         )
 

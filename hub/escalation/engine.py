@@ -213,9 +213,7 @@ class RunDue(Command):
         if policy is None:
             return Decision((), due.progress, None)
         site = trouble.site_id
-        site_alarming = site is not None and any(
-            plan.draft.alarm_of_site(site, test) is not None for test in (False, True)
-        )
+        site_alarming = site is not None and plan.draft.site_alarming(site)
         decision = decide_for_trouble(
             policy, trouble, due.progress, plan.now, site_alarming=site_alarming
         )

@@ -53,9 +53,16 @@ class Policies:
         for name, configured in section.policies.items():
             self._alarm[name] = Policy(name, _steps(configured.steps, notifiers))
         self._rules = tuple(
-            Rule(rule.policy, tuple(rule.sites), tuple(rule.buttons), rule.unregistered)
+            Rule(
+                rule.policy,
+                tuple(rule.sites),
+                tuple(rule.buttons),
+                rule.unregistered,
+                tuple(rule.kinds),
+            )
             for rule in section.rules
         )
+        self._kinds = dict(section.kinds)
         self._trouble = Policy(TROUBLE_POLICY, _steps(section.troubles.steps, notifiers))
         kinds = section.troubles.kinds
         self._trouble_kinds = None if kinds is None else frozenset(kinds)
@@ -82,7 +89,7 @@ class Policies:
         return any(p.steps for p in self._alarm.values()) or self.troubles_escalate
 
     def name_for(self, alarm: Alarm) -> str:
-        return choose(self._rules, alarm)
+        return choose(self._rules, alarm, self._kinds)
 
     def for_alarm(self, alarm: Alarm, name: str | None = None) -> Policy | None:
         """The alarm's policy (by name if given, as stored when it was raised); None if it has

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Final
 
-from hub.domain.model import Alarm, AlarmState, Trouble, TroubleState
+from hub.domain.model import Alarm, AlarmKind, AlarmState, Trouble, TroubleState
 
 DEFAULT_POLICY: Final = "default"
 TROUBLE_POLICY: Final = "troubles"
@@ -180,9 +180,12 @@ class Rule:
     sites: tuple[str, ...] = ()
     buttons: tuple[str, ...] = ()
     unregistered: bool | None = None
+    kinds: tuple[AlarmKind, ...] = ()
 
     def matches(self, alarm: Alarm) -> bool:
         if self.unregistered is not None and alarm.unregistered != self.unregistered:
+            return False
+        if self.kinds and alarm.kind not in self.kinds:
             return False
         if self.sites and (
             alarm.site is None or not any(fnmatchcase(alarm.site.id, p) for p in self.sites)
@@ -193,6 +196,10 @@ class Rule:
         )
 
 
-def choose(rules: Iterable[Rule], alarm: Alarm) -> str:
-    """The name of the policy for an alarm: the first rule that matches, else the default."""
-    return next((rule.policy for rule in rules if rule.matches(alarm)), DEFAULT_POLICY)
+def choose(
+    rules: Iterable[Rule], alarm: Alarm, kinds: Mapping[AlarmKind, str] | None = None
+) -> str:
+    """The name of the policy for an alarm: the first rule that matches, else its kind's policy,
+    else the default."""
+    fallback = (kinds or {}).get(alarm.kind, DEFAULT_POLICY)
+    return next((rule.policy for rule in rules if rule.matches(alarm)), fallback)

@@ -10,7 +10,7 @@ import pytest
 
 from hub import cli
 from hub.config import load_config
-from hub.domain.model import TroubleKind
+from hub.domain.model import AlarmKind, TroubleKind
 from hub.errors import ConfigError
 from hub.notify.mqtt import MqttNotifier
 from hub.notify.sms import SmsNotifier
@@ -65,6 +65,19 @@ policy = "market"
 kinds = ["tamper"]
 steps = [{ after_s = 120, notify = ["commander"] }]
 """
+
+
+KINDS = (
+    GOOD
+    + """
+[escalation.kinds]
+fire = "market"
+
+[profiles.press_patterns]
+zigbee2mqtt = { emergency = "medical" }
+canonical = { long_press = "fire" }
+"""
+)
 
 
 @pytest.fixture(autouse=True)
@@ -152,7 +165,10 @@ def test_env_overrides_a_notifier_key(tmp_path: Path, monkeypatch: pytest.Monkey
             ('person = "commander"', 'person = "commander"\ntests = true'),
             "notifiers.commander-sms: tests: only local notifiers",
         ),
-        (('sites = ["market-*"]', ""), "escalation.rules.1: a rule needs sites, buttons or"),
+        (
+            ('sites = ["market-*"]', ""),
+            "escalation.rules.1: a rule needs sites, buttons, unregistered or kinds",
+        ),
         (("[notifiers.hook]", "[notifiers.Hook]"), "notifiers.Hook: 'Hook': must be 1-64"),
         (
             ('payload_off = "OFF"', 'payload_off = "OFF"\nperson = "duty"'),
@@ -170,12 +186,29 @@ def test_env_overrides_a_notifier_key(tmp_path: Path, monkeypatch: pytest.Monkey
             ),
             "escalation.troubles.steps.1.ack: troubles are not acknowledged from links",
         ),
+        (
+            ('fire = "market"', 'smoke = "market"'),
+            "escalation.kinds.smoke: Input should be 'holdup', 'fire', 'medical'",
+        ),
+        (('fire = "market"', 'fire = "mall"'), "escalation.kinds.fire: unknown policy 'mall'"),
+        (
+            ('emergency = "medical"', 'emergency = "ambulance"'),
+            "profiles.press_patterns.zigbee2mqtt.emergency: unknown alarm kind 'ambulance'",
+        ),
+        (
+            ("canonical = {", "shelly = {"),
+            "profiles.press_patterns.shelly: unknown profile 'shelly' (known: canonical",
+        ),
+        (
+            ('long_press = "fire"', 'cancel = "fire"'),
+            "profiles.press_patterns.canonical.cancel: press pattern 'cancel': a cancel event",
+        ),
     ],
 )
 def test_problems_name_their_key(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
     old, new = change
-    assert old in GOOD
-    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert old in KINDS
+    found = problems(tmp_path, KINDS.replace(old, new, 1))
     assert any(line.startswith(expected) for line in found), found
 
 
@@ -231,3 +264,12 @@ def test_the_shipped_example_is_valid() -> None:
     assert len(config.escalation.steps) == 4
     assert config.escalation.rules[0].policy == "cho"
     assert config.notifiers["chi_huy_sms"].person == "chi-huy"
+
+
+def test_a_policy_per_alarm_kind_and_press_patterns_load(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, KINDS))
+    assert config.escalation.kinds == {AlarmKind.FIRE: "market"}
+    assert config.profiles.patterns() == {
+        "zigbee2mqtt": {"emergency": AlarmKind.MEDICAL},
+        "canonical": {"long_press": AlarmKind.FIRE},
+    }

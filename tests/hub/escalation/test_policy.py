@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 from hub.clock import iso, parse_iso
 from hub.domain import alarms
-from hub.domain.model import Alarm, AlarmDevice, Outcome, Site, SiteRef, Trouble, TroubleState
+from hub.domain.model import (
+    Alarm,
+    AlarmDevice,
+    AlarmKind,
+    Outcome,
+    Site,
+    SiteRef,
+    Trouble,
+    TroubleState,
+)
 from hub.escalation.policy import (
     DEFAULT_POLICY,
     MUTED_RECHECK,
@@ -189,6 +198,19 @@ def test_rules_choose_a_policy_by_site_button_or_unregistered() -> None:
     assert not Rule("x", sites=("bank",), unregistered=False).matches(
         alarm_at("bank", unregistered=True)
     )
+
+
+def test_a_kind_follows_its_policy_after_the_rules_and_before_the_default() -> None:
+    """Rules come first (one may name kinds); then the kind's policy; else the default."""
+    rules = [Rule("market-fire", sites=("market-*",), kinds=(AlarmKind.FIRE,))]
+    kinds = {AlarmKind.FIRE: "fire", AlarmKind.MEDICAL: "medical"}
+    fire = replace(alarm_at("bank"), kind=AlarmKind.FIRE)
+    assert choose(rules, fire, kinds) == "fire"
+    assert choose(rules, replace(alarm_at("market-1"), kind=AlarmKind.FIRE), kinds) == "market-fire"
+    assert choose(rules, alarm_at("market-1"), kinds) == DEFAULT_POLICY
+    assert choose(rules, replace(fire, kind=AlarmKind.MEDICAL), kinds) == "medical"
+    assert choose(rules, replace(fire, kind=AlarmKind.ASSISTANCE), kinds) == DEFAULT_POLICY
+    assert choose(rules, fire) == DEFAULT_POLICY
 
 
 def test_each_person_of_an_each_step_acknowledges() -> None:
