@@ -23,9 +23,11 @@ Recorders = Callable[[], HttpRecorder]
 PUBLIC = "http://phone.invalid:8080"
 
 
-def sections(server: HttpRecorder, *, repeat_s: float | None = None) -> dict[str, Any]:
-    """Step 1 calls the commander and the deputy, who must each acknowledge; step 2 (4 s later)
-    calls the district."""
+def sections(
+    server: HttpRecorder, *, repeat_s: float | None = None, later_s: float = 4
+) -> dict[str, Any]:
+    """Step 1 calls the commander and the deputy, who must each acknowledge; step 2 (`later_s`
+    after the raise) calls the district."""
     first: dict[str, Any] = {"after_s": 0, "notify": ["boss", "deputy"], "ack": "each"}
     if repeat_s is not None:
         first["repeat_s"] = repeat_s
@@ -36,7 +38,7 @@ def sections(server: HttpRecorder, *, repeat_s: float | None = None) -> dict[str
             "deputy": webhook(server, "deputy", send_links=True, person="pho-chi-huy"),
             "district": webhook(server, "district", send_links=True, person="huyen"),
         },
-        "escalation": {"steps": [first, {"after_s": 4, "notify": ["district"]}]},
+        "escalation": {"steps": [first, {"after_s": later_s, "notify": ["district"]}]},
     }
 
 
