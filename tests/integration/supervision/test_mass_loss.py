@@ -165,3 +165,55 @@ async def test_a_restart_of_the_hub_raises_no_comm_loss(
     await trouble(again, "offline", "bank-2")
     await ticks(again, 5)
     assert await again.alarms() == []
+
+
+COMMUNE = RegistryFile(
+    sites=[
+        SiteEntry(id="a", name="Tiệm vàng A"),
+        SiteEntry(id="b", name="Nhà thuốc B"),
+        SiteEntry(id="c", name="Ngân hàng C"),
+    ],
+    buttons=[
+        ButtonEntry(id=name, site=name[0]) for name in ("a1", "a2", "b1", "b2", "c1", "c2", "c3")
+    ],
+)
+
+
+async def test_a_commune_wide_loss_is_one_alarm_that_later_drops_join(
+    start_hub: StartHub, buttons: Buttons, http_recorder: Callable[[], HttpRecorder]
+) -> None:
+    """Half the commune's seven mains buttons (at least 3), at three sites, drop together: ONE
+    alarm at the pseudo-site `_commune` (its address names the sites), which a rule sends to
+    the commander; no site lost all its buttons. Then the rest of site A drops: it joins the
+    commune's alarm instead of raising A's own."""
+    server = http_recorder()
+    running = await start_hub(
+        COMMUNE,
+        supervision=supervision(
+            mass_loss={"settle_s": SETTLE_S, "commune_percent": 50.0, "commune_min_buttons": 3}
+        ),
+        notifiers={"boss": webhook(server, "boss")},
+        escalation={
+            "policies": {"ca-xa": {"steps": [{"after_s": 0, "notify": ["boss"]}]}},
+            "rules": [{"sites": ["_commune"], "policy": "ca-xa"}],
+        },
+    )
+    connected = {}
+    for name in ("a1", "a2", "b1", "b2", "c1", "c2", "c3"):
+        connected[name] = await buttons(name)
+        await heard(running, name)
+    await settled(running)
+    for name in ("a1", "b1", "c1", "c2"):
+        connected[name].kill()
+    await wait_for(lambda: _one(comm_losses(running)), timeout=10)
+    (alarm,) = await comm_losses(running)
+    assert alarm["site"]["id"] == "_commune"
+    assert sorted(alarm["devices"]) == ["a1", "b1", "c1", "c2"]
+    assert all(name in alarm["site"]["address"] for name in ("Tiệm vàng A", "Ngân hàng C"))
+    sent = await server.wait(1, "/boss")
+    assert sent[0].json()["alarm"]["id"] == alarm["id"]
+
+    connected["a2"].kill()
+    await trouble(running, "offline", "a2")
+    (joined,) = await running.alarms()
+    assert sorted(joined["devices"]) == ["a1", "a2", "b1", "c1", "c2"]
