@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 import hub.web
 from hub.domain import alarms
-from hub.domain.model import Site, Trouble, TroubleKind, TroubleState
+from hub.domain.model import AlarmKind, Site, Trouble, TroubleKind, TroubleState
 from hub.escalation.engine import alarm_body
 from hub.notify.links import LinkCheck, LinkMaker, check, sign
 from hub.notify.message import TROUBLE_LABELS, TroubleSnapshot, ascii_fold, render, zone
@@ -55,6 +56,28 @@ def test_alarm_message_in_vietnamese_with_local_time_level_and_link() -> None:
         "BÁO ĐỘNG Ngân hàng Phước Hòa, 12 Quốc lộ 1A, ĐT 0272 3812 345. 03:05 23/11, mức 2. "
         "Mã post-7."
     )
+
+
+def test_a_communication_loss_says_its_buttons_went_silent() -> None:
+    """A comm_loss alarm counts no press: its buttons "cùng mất kết nối"."""
+    alarm = replace(
+        alarms.raise_alarm(
+            hub_id="post",
+            seq=8,
+            button="bank-1",
+            event_id="comm-loss",
+            site=BANK,
+            registered=True,
+            test=False,
+            now=RAISED,
+            kind=AlarmKind.COMM_LOSS,
+        ),
+        press_count=0,
+    )
+    message = render("alarm", alarm_body(alarm), language="vi", where=VN, link=None)
+    assert "Nút: bank-1 (cùng mất kết nối)" in message.text.splitlines()
+    english = render("alarm", alarm_body(alarm), language="en", where=VN, link=None)
+    assert "Buttons: bank-1 (all lost contact)" in english.text.splitlines()
 
 
 def test_alarm_message_in_english_repeat_and_unregistered() -> None:
