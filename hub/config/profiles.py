@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
@@ -15,8 +14,7 @@ from pydantic import (
 
 from devices.profiles import PROFILE_NAMES, Profile, ProfileName, ProfileSettings, make_profiles
 from devices.topics import check_root
-from hub.domain.kinds import CANONICAL_SOURCE, Patterns, check_pattern, check_press_kind
-from hub.domain.model import AlarmKind
+from hub.domain.kinds import CANONICAL_SOURCE, Patterns, PatternWord, PressKind
 
 
 def _source(value: str) -> str:
@@ -27,8 +25,6 @@ def _source(value: str) -> str:
 
 
 PatternSource = Annotated[str, AfterValidator(_source)]
-PatternWord = Annotated[str, AfterValidator(check_pattern)]
-PressKind = Annotated[AlarmKind, BeforeValidator(check_press_kind)]
 
 
 class ProfilesSection(BaseModel):

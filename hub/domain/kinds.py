@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Final
+from typing import Annotated, Final
+
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from devices.messages import EventType
 from hub.domain.model import AlarmKind, Button
@@ -28,6 +30,25 @@ CANONICAL_SOURCE: Final = "canonical"
 
 PRESS_KINDS: Final = (AlarmKind.HOLDUP, AlarmKind.FIRE, AlarmKind.MEDICAL, AlarmKind.ASSISTANCE)
 """The kinds a press may raise."""
+
+KIND_LABELS: Final[dict[str, dict[AlarmKind, str]]] = {
+    "vi": {
+        AlarmKind.HOLDUP: "Cướp giật / đột nhập",
+        AlarmKind.FIRE: "Cháy",
+        AlarmKind.MEDICAL: "Cấp cứu y tế",
+        AlarmKind.ASSISTANCE: "Cần hỗ trợ",
+        AlarmKind.COMM_LOSS: "Mất liên lạc",
+    },
+    "en": {
+        AlarmKind.HOLDUP: "Hold-up / break-in",
+        AlarmKind.FIRE: "Fire",
+        AlarmKind.MEDICAL: "Medical emergency",
+        AlarmKind.ASSISTANCE: "Assistance needed",
+        AlarmKind.COMM_LOSS: "Loss of communication",
+    },
+}
+"""The words for each alarm kind by language (vi, en), in messages and reports; the page has
+the same words (hub/web/static/i18n.js, `kind.*`)."""
 
 _PATTERN: Final = re.compile(r"[A-Za-z0-9_.:-]{1,32}")
 _NOT_PATTERNS: Final = frozenset({EventType.TEST, EventType.CANCEL, EventType.TAMPER})
@@ -61,6 +82,36 @@ def check_press_kind(value: str) -> AlarmKind:
 
 def check_patterns(patterns: Mapping[str, str]) -> dict[str, AlarmKind]:
     return {check_pattern(word): check_press_kind(kind) for word, kind in patterns.items()}
+
+
+def _press_kind(value: object) -> object:
+    return check_press_kind(value) if isinstance(value, str) else value
+
+
+PatternWord = Annotated[str, AfterValidator(check_pattern)]
+"""A press pattern in a registry entry, an API body or the configuration."""
+PressKind = Annotated[AlarmKind, BeforeValidator(_press_kind)]
+"""A kind a press may raise, in a registry entry, an API body or the configuration."""
+
+ButtonKind = Annotated[
+    PressKind,
+    Field(
+        default=AlarmKind.HOLDUP,
+        description="The kind of alarm its presses raise: holdup, fire, medical or assistance.",
+    ),
+]
+"""A button's kind, in a registry entry or an API body."""
+ButtonPatterns = Annotated[
+    dict[PatternWord, PressKind],
+    Field(
+        default_factory=dict,
+        max_length=16,
+        description="Press patterns that raise another kind: an event type (press, "
+        "double_press, long_press) or the vendor's word for the action, as "
+        '`{"long_press": "fire"}`.',
+    ),
+]
+"""A button's own press patterns, in a registry entry or an API body."""
 
 
 def kind_of_press(
