@@ -157,13 +157,18 @@ function card(alarm) {
       position(site),
       h("dt", {}, t("buttons")),
       h("dd", {}, alarm.devices.map(buttonName).join(", ")),
-      h("dt", {}, t("presses")),
-      h(
-        "dd",
-        { class: repeated ? "presses repeated" : "presses", dataset: { count: alarm.press_count } },
-        String(alarm.press_count),
-        repeated && h("span", { class: "repeat-note" }, ` — ${t("repeated")}`),
-      ),
+      // A loss of communication counts no press: its buttons went silent together.
+      alarm.kind === "comm_loss"
+        ? h("dd", { class: "lost-together" }, t("lost_together"))
+        : [
+          h("dt", {}, t("presses")),
+          h(
+            "dd",
+            { class: repeated ? "presses repeated" : "presses", dataset: { count: alarm.press_count } },
+            String(alarm.press_count),
+            repeated && h("span", { class: "repeat-note" }, ` — ${t("repeated")}`),
+          ),
+        ],
     ),
     h(
       "p",
