@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse
 
 from hub.api.auth import Context
 from hub.api.context import ApiContext
+from hub.domain.kinds import KIND_LABELS
 from hub.domain.model import Alarm, AlarmState
 from hub.errors import AlarmNotFound, ChuongError, InvalidTransition
 from hub.escalation.engine import AcknowledgeByLink
@@ -54,6 +55,7 @@ _TEXT: Final[dict[str, dict[str, str]]] = {
         "phone": "Điện thoại",
         "time": "Lúc",
         "level": "Mức",
+        "kind": "Loại",
         "unknown_place": "nút chưa đăng ký",
         "button": "Tôi đã nhận tin — xác nhận",
         "done": "Đã xác nhận. Trực ban thấy bạn ({person}) đang xử lý.",
@@ -74,6 +76,7 @@ _TEXT: Final[dict[str, dict[str, str]]] = {
         "phone": "Phone",
         "time": "Time",
         "level": "Level",
+        "kind": "Kind",
         "unknown_place": "unregistered button",
         "button": "I have it — acknowledge",
         "done": "Acknowledged. The duty officer sees that you ({person}) are on it.",
@@ -148,6 +151,7 @@ def _details(ctx: ApiContext, alarm: Alarm) -> str:
     where = zone(ctx.config.hub.timezone)
     site = alarm.site
     rows = [
+        (text["kind"], KIND_LABELS[ctx.config.hub.language][alarm.kind]),
         (
             text["place"],
             site.name if site else f"{text['unknown_place']} {', '.join(alarm.buttons)}",

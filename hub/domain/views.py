@@ -64,8 +64,9 @@ class AlarmView(BaseModel):
         '`ack = "each"` the alarm stays active until all its people are here',
     )
     kind: AlarmKind = Field(
+        default=AlarmKind.HOLDUP,
         description="what the alarm is about: holdup (the default), fire, medical, assistance, "
-        "comm_loss (several buttons went offline at once)"
+        "comm_loss (several buttons went offline at once)",
     )
 
     @field_serializer("raised_at", "acknowledged_at", "resolved_at", "last_press_at")

@@ -14,7 +14,8 @@ Counted per site, for the month:
 - `false_alarms_12m`: real alarms closed as false alarms in the 12 months ending with the month,
   which is what police policies on repeated false alarms count;
 - `kinds`: the real alarms by kind (holdup, fire, medical, assistance, comm_loss), every kind
-  listed, 0 when none.
+  listed, 0 when none; an alarm the officer resolved as a test is not counted (as the page's
+  alarms column does not count it).
 """
 
 from __future__ import annotations
@@ -162,7 +163,8 @@ def figures(alarms: Iterable[Alarm], false_alarms_12m: int) -> Figures:
     outcomes = {outcome.value: 0 for outcome in Outcome} | {OPEN: 0}
     kinds = dict.fromkeys(AlarmKind, 0)
     for alarm in real:
-        kinds[alarm.kind] += 1
+        if alarm.outcome is not Outcome.TEST:
+            kinds[alarm.kind] += 1
         key = alarm.outcome.value if alarm.outcome and alarm.state is AlarmState.RESOLVED else OPEN
         outcomes[key] += 1
     return Figures(

@@ -117,9 +117,20 @@ function position(site) {
   ];
 }
 
+/** What the alarm is about, in words (a kind this page does not know reads as a hold-up). */
+export function kindName(kind) {
+  return tOr(`kind.${kind}`, t("kind.holdup"));
+}
+
+export function kindBadge(alarm, small = false) {
+  const kind = alarm.kind ?? "holdup";
+  return h("span", { class: `badge kind kind-${kind}${small ? " small" : ""}`, dataset: { kind } }, kindName(kind));
+}
+
 function card(alarm) {
   const site = alarm.site;
   const flags = [
+    kindBadge(alarm),
     h("span", { class: `badge state-${alarm.state}` }, t(`state_${alarm.state}`)),
     alarm.test && h("span", { class: "badge test" }, t("test_flag")),
     alarm.unregistered && h("span", { class: "badge unregistered" }, t("unregistered")),
@@ -143,9 +154,9 @@ function card(alarm) {
   return h(
     "article",
     {
-      class: `card ${alarm.state}${alarm.test ? " is-test" : ""}`,
+      class: `card ${alarm.state} kind-${alarm.kind ?? "holdup"}${alarm.test ? " is-test" : ""}`,
       "aria-labelledby": `title-${alarm.id}`,
-      dataset: { alarm: alarm.id, state: alarm.state },
+      dataset: { alarm: alarm.id, state: alarm.state, kind: alarm.kind ?? "holdup" },
     },
     h("div", { class: "flags" }, flags, h("span", { class: "alarm-id" }, `${t("alarm_id")}: ${alarm.id}`)),
     h("h3", { id: `title-${alarm.id}`, class: "site-name" }, site ? site.name : t("unknown_site")),

@@ -102,12 +102,14 @@ def test_figures_count_real_alarms_and_tests_apart() -> None:
 
 
 def test_figures_count_real_alarms_per_kind() -> None:
-    """Every kind is listed (0 when none); test alarms are not counted; per site and in total."""
+    """Every kind is listed (0 when none); test alarms, and alarms resolved as tests, are not
+    counted; per site and in total."""
     alarms = [
         make_alarm(1),
         make_alarm(2, kind=AlarmKind.FIRE),
         make_alarm(3, kind=AlarmKind.FIRE, site=SiteRef("clinic", "Trạm y tế", "", "")),
         make_alarm(4, kind=AlarmKind.MEDICAL, test=True),
+        make_alarm(5, kind=AlarmKind.MEDICAL, outcome=Outcome.TEST),  # resolved as a test
     ]
     result = figures(alarms, false_alarms_12m=0)
     assert result.kinds == {

@@ -8,12 +8,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from hub.domain.alarms import raise_alarm
-from hub.domain.model import AlarmKind
+from hub.domain.model import Alarm, AlarmKind
 from hub.domain.views import AlarmView
 from hub.store import Changes, Store
 from hub.store.db import migrations, open_sync
 
 NOW = datetime(2026, 11, 22, 14, 5, 1, 123000, tzinfo=UTC)
+
+
+def raised(seq: int, kind: AlarmKind = AlarmKind.HOLDUP) -> Alarm:
+    return raise_alarm(
+        hub_id="h",
+        seq=seq,
+        button=f"b{seq}",
+        event_id="e1",
+        site=None,
+        registered=False,
+        test=False,
+        now=NOW,
+        kind=kind,
+    )
 
 
 async def test_each_kind_is_stored_loaded_and_shown(tmp_path: Path) -> None:
@@ -22,17 +36,7 @@ async def test_each_kind_is_stored_loaded_and_shown(tmp_path: Path) -> None:
     try:
         changes = Changes()
         for seq, kind in enumerate(AlarmKind, start=1):
-            alarm = raise_alarm(
-                hub_id="h",
-                seq=seq,
-                button=f"b{seq}",
-                event_id="e1",
-                site=None,
-                registered=False,
-                test=False,
-                now=NOW,
-                kind=kind,
-            )
+            alarm = raised(seq, kind)
             changes.alarms[alarm.id] = alarm
         await store.commit(changes)
         for seq, kind in enumerate(AlarmKind, start=1):
@@ -67,3 +71,10 @@ def test_an_alarm_from_before_kinds_is_a_holdup(tmp_path: Path) -> None:
             "holdup",
             None,
         )
+
+
+def test_an_alarm_object_without_a_kind_reads_as_a_holdup() -> None:
+    """A notification queued by an older hub (its body's alarm has no `kind`) is still sent."""
+    old = AlarmView.of(raised(1)).model_dump(mode="json")
+    del old["kind"]
+    assert AlarmView.model_validate(old).kind is AlarmKind.HOLDUP
