@@ -276,10 +276,15 @@ def test_a_policy_per_alarm_kind_and_press_patterns_load(tmp_path: Path) -> None
 
 
 def test_the_commune_policy_in_the_docs_loads(tmp_path: Path) -> None:
-    """docs/ESCALATION.md's "A commune's policy" (kinds and Zalo) passes the checks as written."""
+    """docs/ESCALATION.md's "A commune's policy" (kinds, Zalo, the mass-loss rule) passes the
+    checks as written."""
     docs = (Path(__file__).parents[3] / "docs" / "ESCALATION.md").read_text(encoding="utf-8")
     section = docs.split("### A commune's policy", 1)[1]
     block = section.split("```toml\n", 1)[1].split("```", 1)[0]
     config = load_config(write(tmp_path, block))
     assert config.escalation.kinds == {AlarmKind.FIRE: "chay", AlarmKind.MEDICAL: "cap-cuu"}
     assert {n.type for n in config.notifiers.values()} >= {"zalo", "zns"}
+    assert config.supervision.mass_loss.commune_percent == 30
+    assert [(rule.sites, rule.policy) for rule in config.escalation.rules] == [
+        (["_commune"], "ca-xa")
+    ]
