@@ -261,7 +261,11 @@ class Hub:
         )
         self.ingest = Ingest(self.topics, pipeline.submit, self.vendors)
         self.supervisor = Supervisor(
-            config=cfg.supervision, pipeline=pipeline, bus=self.bus, clock=self.clock
+            config=cfg.supervision,
+            pipeline=pipeline,
+            bus=self.bus,
+            clock=self.clock,
+            language=cfg.hub.language,
         )
         if cfg.supervision.enabled:
             pipeline.add_press_hook(self.supervisor.check_clock)

@@ -58,6 +58,9 @@ class AlarmChange(StrEnum):
     JOINED = "joined"
     """another button of the site joined the open alarm"""
     ACKNOWLEDGED = "acknowledged"
+    PERSON_ACKNOWLEDGED = "person_acknowledged"
+    """one of the people an `ack = "each"` step named acknowledged from their link; the alarm
+    stays active until all of them have (docs/ESCALATION.md, "Each person acknowledges")"""
     RESOLVED = "resolved"
     ESCALATED = "escalated"
 
@@ -151,6 +154,14 @@ class AlarmDevice:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonAck:
+    """One person's acknowledgement from their phone link."""
+
+    person: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Alarm:
     id: str
     seq: int
@@ -171,6 +182,9 @@ class Alarm:
     outcome: Outcome | None = None
     note: str | None = None
     kind: AlarmKind = AlarmKind.HOLDUP
+    acks: tuple[PersonAck, ...] = ()
+    """who acknowledged from their own link, in order (every link acknowledgement is listed,
+    also the one that acknowledged the alarm)"""
 
     @property
     def is_open(self) -> bool:

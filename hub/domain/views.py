@@ -5,7 +5,8 @@
      "test", "kind"}
 
 plus fields the contract leaves room for and the officer needs: the site's address and phone,
-`unregistered`, `last_press_at`, `resolved_by` and `note`. Times are UTC ISO-8601.
+`unregistered`, `last_press_at`, `resolved_by`, `note` and `acks` (people who acknowledged from
+their phone links). Times are UTC ISO-8601.
 """
 
 from __future__ import annotations
@@ -27,6 +28,17 @@ class SiteRefView(BaseModel):
     phone: str = ""
 
 
+class PersonAckView(BaseModel):
+    """One person's acknowledgement from their phone link."""
+
+    person: str
+    at: datetime
+
+    @field_serializer("at")
+    def _utc(self, value: datetime) -> str:
+        return iso(value)
+
+
 class AlarmView(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -46,6 +58,11 @@ class AlarmView(BaseModel):
     last_press_at: datetime
     resolved_by: str | None
     note: str | None
+    acks: list[PersonAckView] = Field(
+        default_factory=list,
+        description="who acknowledged from their own phone link, in order; with a step's "
+        '`ack = "each"` the alarm stays active until all its people are here',
+    )
     kind: AlarmKind = Field(
         default=AlarmKind.HOLDUP,
         description="what the alarm is about: holdup (the default), fire, medical, assistance, "
@@ -79,6 +96,7 @@ class AlarmView(BaseModel):
             resolved_by=alarm.resolved_by,
             note=alarm.note,
             kind=alarm.kind,
+            acks=[PersonAckView(person=a.person, at=a.at) for a in alarm.acks],
         )
 
 

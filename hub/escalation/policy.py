@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Final
@@ -42,6 +42,10 @@ class Step:
     after_s: float
     notify: tuple[str, ...]
     repeat_s: float | None = None
+    each: bool = False
+    """`ack = "each"`: every person of the step acknowledges from their own link"""
+    people: tuple[str, ...] = ()
+    """the people the step's notifiers reach (their `person`; devices reach nobody)"""
 
     def due_at(self, start: datetime, round_no: int) -> datetime | None:
         if round_no > 0 and self.repeat_s is None:
@@ -71,8 +75,13 @@ class Policy:
         for step in self.steps:
             notify = tuple(name for name in step.notify if name in keep)
             if notify:
-                steps.append(Step(step.number, step.after_s, notify, step.repeat_s))
+                steps.append(replace(step, notify=notify))
         return Policy(self.name, tuple(steps))
+
+    def fired(self, level: int) -> tuple[Step, ...]:
+        """The steps that have fired at an alarm's `level`: listed in the order they fire, so
+        every step up to the level has."""
+        return tuple(step for step in self.steps if step.number <= level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +148,30 @@ def decide_for_trouble(
     if site_alarming and decision.firings:
         return Decision((), dict(progress), now + MUTED_RECHECK)
     return decision
+
+
+def link_acknowledges(policy: Policy | None, level: int, acked: Iterable[str], person: str) -> bool:
+    """Does `person`'s acknowledgement from their link acknowledge the alarm?
+
+    Each fired step that named the person is a group: an `any` step is satisfied by one of its
+    people, an `each` step by all of them. The alarm is acknowledged once one of these groups is
+    satisfied, counting the people who acknowledged before (`acked`). A person no fired step
+    names (the configuration changed since) acknowledges it, as before steps had `ack`."""
+    steps = [step for step in (policy.fired(level) if policy else ()) if person in step.people]
+    if not steps:
+        return True
+    done = {*acked, person}
+    return any(not step.each or done.issuperset(step.people) for step in steps)
+
+
+def still_waiting(policy: Policy | None, level: int, acked: Iterable[str]) -> tuple[str, ...]:
+    """The people of the fired `each` steps who have not acknowledged yet, in step order."""
+    done = set(acked)
+    waiting: dict[str, None] = {}
+    for step in policy.fired(level) if policy else ():
+        if step.each:
+            waiting.update((person, None) for person in step.people if person not in done)
+    return tuple(waiting)
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "time": "Lúc",
         "buttons": "Nút",
         "presses": "{count} lần bấm",
+        "lost": "cùng mất kết nối",
         "ack": "Xác nhận",
         "subject": "Đối tượng",
         "site": "Cơ sở",
@@ -76,6 +77,7 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "time": "Time",
         "buttons": "Buttons",
         "presses": "{count} presses",
+        "lost": "all lost contact",
         "ack": "Acknowledge",
         "subject": "Subject",
         "site": "Site",
@@ -242,6 +244,8 @@ def _alarm(
         lines.append(f"{words['phone']}: {site.phone}")
     lines.append(f"{words['time']}: {local_time(raised_at, where)}")
     presses = words["presses"].format(count=alarm.press_count)
+    if alarm.kind is AlarmKind.COMM_LOSS:  # nobody pressed: the buttons went silent together
+        presses = words["lost"]
     lines.append(f"{words['buttons']}: {', '.join(alarm.devices)} ({presses})")
     if link:
         lines.append(f"{words['ack']}: {link}")

@@ -166,6 +166,7 @@ _OUTBOX_CANCEL_ALARM: Final = (
     "UPDATE outbox SET state = 'cancelled', finished_at = ? "
     "WHERE alarm_id = ? AND event = 'alarm' AND state = 'pending'"
 )
+_OUTBOX_CANCEL_NOTIFIER: Final = _OUTBOX_CANCEL_ALARM + " AND notifier = ?"
 _OUTBOX_CANCEL_TROUBLE: Final = (
     "UPDATE outbox SET state = 'cancelled', finished_at = ? "
     "WHERE trouble_id = ? AND state = 'pending'"
@@ -294,6 +295,11 @@ def _queue_notification(op: o.QueueNotification) -> Statement:
 @_makes(o.CancelAlarmNotifications)
 def _cancel_alarm(op: o.CancelAlarmNotifications) -> Statement:
     return _OUTBOX_CANCEL_ALARM, (iso(op.at), op.alarm_id)
+
+
+@_makes(o.CancelNotifierForAlarm)
+def _cancel_notifier(op: o.CancelNotifierForAlarm) -> Statement:
+    return _OUTBOX_CANCEL_NOTIFIER, (iso(op.at), op.alarm_id, op.notifier)
 
 
 @_makes(o.CancelTroubleNotifications)

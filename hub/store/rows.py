@@ -16,6 +16,7 @@ from hub.domain.model import (
     Button,
     DeviceState,
     Outcome,
+    PersonAck,
     Site,
     SiteRef,
     Trouble,
@@ -29,7 +30,7 @@ Row: TypeAlias = sqlite3.Row
 ALARM_COLUMNS: Final = (
     "id, seq, state, level, site_id, site_name, site_address, site_phone, devices, press_count, "
     "test, unregistered, raised_at, last_press_at, acknowledged_at, acknowledged_by, resolved_at, "
-    "resolved_by, outcome, note, updated_at, kind"
+    "resolved_by, outcome, note, updated_at, kind, acks"
 )
 
 
@@ -66,6 +67,7 @@ def alarm_to_row(alarm: Alarm) -> tuple[Any, ...]:
         alarm.note,
         iso(alarm.updated_at),
         alarm.kind.value,
+        json.dumps([[a.person, iso(a.at)] for a in alarm.acks], separators=(",", ":")),
     )
 
 
@@ -98,6 +100,7 @@ def alarm_from_row(row: Row) -> Alarm:
         outcome=Outcome(row["outcome"]) if row["outcome"] else None,
         note=row["note"],
         kind=AlarmKind(row["kind"]),
+        acks=tuple(PersonAck(person, parse_iso(at)) for person, at in json.loads(row["acks"])),
     )
 
 

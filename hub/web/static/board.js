@@ -144,6 +144,13 @@ function card(alarm) {
       wait: formatDuration((Date.parse(alarm.acknowledged_at) - Date.parse(alarm.raised_at)) / 1000),
     }))
     : null;
+  // People an `ack = "each"` step called, who acknowledged from their links (while the alarm
+  // waits for the others, and after).
+  const personAcks = alarm.acks?.length
+    ? h("p", { class: "person-acks" }, t("person_acks", {
+      who: alarm.acks.map((ack) => `${ack.person} (${formatTime(ack.at)})`).join(", "),
+    }))
+    : null;
   return h(
     "article",
     {
@@ -161,13 +168,18 @@ function card(alarm) {
       position(site),
       h("dt", {}, t("buttons")),
       h("dd", {}, alarm.devices.map(buttonName).join(", ")),
-      h("dt", {}, t("presses")),
-      h(
-        "dd",
-        { class: repeated ? "presses repeated" : "presses", dataset: { count: alarm.press_count } },
-        String(alarm.press_count),
-        repeated && h("span", { class: "repeat-note" }, ` — ${t("repeated")}`),
-      ),
+      // A loss of communication counts no press: its buttons went silent together.
+      alarm.kind === "comm_loss"
+        ? h("dd", { class: "lost-together" }, t("lost_together"))
+        : [
+          h("dt", {}, t("presses")),
+          h(
+            "dd",
+            { class: repeated ? "presses repeated" : "presses", dataset: { count: alarm.press_count } },
+            String(alarm.press_count),
+            repeated && h("span", { class: "repeat-note" }, ` — ${t("repeated")}`),
+          ),
+        ],
     ),
     h(
       "p",
@@ -177,6 +189,7 @@ function card(alarm) {
       h("strong", { class: "ago", dataset: { raised: alarm.raised_at } }, t("ago", { duration: formatDuration(since(alarm)) })),
     ),
     acknowledged,
+    personAcks,
     actions(alarm),
   );
 }

@@ -174,6 +174,18 @@ def test_env_overrides_a_notifier_key(tmp_path: Path, monkeypatch: pytest.Monkey
             ('payload_off = "OFF"', 'payload_off = "OFF"\nperson = "duty"'),
             "notifiers.post-siren.person: an mqtt notifier drives a device and sends no link",
         ),
+        (("repeat_s = 60", 'repeat_s = 60\nack = "every"'), "escalation.steps.2.ack: "),
+        (
+            ('notify = ["post-siren"]', 'notify = ["post-siren"]\nack = "each"'),
+            'escalation.steps.1.ack: "each" needs a notifier that sends a person a link',
+        ),
+        (
+            (
+                'steps = [{ after_s = 120, notify = ["commander"] }]',
+                'steps = [{ after_s = 120, notify = ["commander"], ack = "each" }]',
+            ),
+            "escalation.troubles.steps.1.ack: troubles are not acknowledged from links",
+        ),
         (
             ('fire = "market"', 'smoke = "market"'),
             "escalation.kinds.smoke: Input should be 'holdup', 'fire', 'medical'",
@@ -198,6 +210,18 @@ def test_problems_name_their_key(tmp_path: Path, change: tuple[str, str], expect
     assert old in KINDS
     found = problems(tmp_path, KINDS.replace(old, new, 1))
     assert any(line.startswith(expected) for line in found), found
+
+
+def test_a_step_where_each_person_acknowledges(tmp_path: Path) -> None:
+    """`ack = "each"` loads on a step that calls people (default "any"); without
+    hub.public_url no message carries a link, and check-config says so by key."""
+    each = GOOD.replace("repeat_s = 60", 'repeat_s = 60\nack = "each"', 1)
+    config = load_config(write(tmp_path, each))
+    assert [step.ack for step in config.escalation.steps] == ["any", "each"]
+    found = problems(tmp_path, each.replace('public_url = "http://10.0.0.5:8080"\n', ""))
+    assert found == [
+        'escalation.steps.2.ack: "each" needs hub.public_url: without it no message carries a link'
+    ], found
 
 
 def test_steps_out_of_order(tmp_path: Path) -> None:
@@ -252,10 +276,15 @@ def test_a_policy_per_alarm_kind_and_press_patterns_load(tmp_path: Path) -> None
 
 
 def test_the_commune_policy_in_the_docs_loads(tmp_path: Path) -> None:
-    """docs/ESCALATION.md's "A commune's policy" (kinds and Zalo) passes the checks as written."""
+    """docs/ESCALATION.md's "A commune's policy" (kinds, Zalo, the mass-loss rule) passes the
+    checks as written."""
     docs = (Path(__file__).parents[3] / "docs" / "ESCALATION.md").read_text(encoding="utf-8")
     section = docs.split("### A commune's policy", 1)[1]
     block = section.split("```toml\n", 1)[1].split("```", 1)[0]
     config = load_config(write(tmp_path, block))
     assert config.escalation.kinds == {AlarmKind.FIRE: "chay", AlarmKind.MEDICAL: "cap-cuu"}
     assert {n.type for n in config.notifiers.values()} >= {"zalo", "zns"}
+    assert config.supervision.mass_loss.commune_percent == 30
+    assert [(rule.sites, rule.policy) for rule in config.escalation.rules] == [
+        (["_commune"], "ca-xa")
+    ]

@@ -28,7 +28,14 @@ LINK = "http://10.0.0.5/ack/post-7/boss/1795000000/" + "ab" * 16
 VN = zone("Asia/Ho_Chi_Minh")
 
 
-def body(*, site: Site | None, level: int = 2, round_no: int = 0, test: bool = False) -> dict:  # type: ignore[type-arg]
+def body(  # type: ignore[type-arg]
+    *,
+    site: Site | None,
+    level: int = 2,
+    round_no: int = 0,
+    test: bool = False,
+    kind: AlarmKind = AlarmKind.HOLDUP,
+) -> dict:
     alarm = alarms.raise_alarm(
         hub_id="post",
         seq=7,
@@ -38,6 +45,7 @@ def body(*, site: Site | None, level: int = 2, round_no: int = 0, test: bool = F
         registered=site is not None,
         test=test,
         now=RAISED,
+        kind=kind,
     )
     return alarm_body(alarms.escalate(alarm, level, RAISED), step=level, round=round_no)
 
@@ -64,6 +72,16 @@ def test_alarm_message_in_vietnamese_with_local_time_level_and_link() -> None:
         "BÁO ĐỘNG Ngân hàng Phước Hòa, 12 Quốc lộ 1A, ĐT 0272 3812 345. 03:05 23/11, mức 2. "
         "Mã post-7."
     )
+
+
+def test_a_communication_loss_says_its_buttons_went_silent() -> None:
+    """A comm_loss alarm counts no press: its buttons "cùng mất kết nối"."""
+    lost = body(site=BANK, kind=AlarmKind.COMM_LOSS)
+    lost["alarm"]["press_count"] = 0
+    message = render("alarm", lost, language="vi", where=VN, link=None)
+    assert "Nút: bank-1 (cùng mất kết nối)" in message.text.splitlines()
+    english = render("alarm", lost, language="en", where=VN, link=None)
+    assert "Buttons: bank-1 (all lost contact)" in english.text.splitlines()
 
 
 def test_alarm_message_in_english_repeat_and_unregistered() -> None:
