@@ -49,6 +49,7 @@ class PgCluster:
         self._dir: Path | None = None
         self._user: str | None = None
         self._bin: Path | None = None
+        self._options = ""
 
     def _run(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
         command = list(args)
@@ -83,31 +84,51 @@ class PgCluster:
                 "--locale=C",
                 "--no-sync",
             )
-            # fsync off: the tests kill the hub, never this server's machine; the cluster is
-            # thrown away afterwards. Sockets in the cluster's own directory, TCP on loopback.
-            options = (
+            self._options = (
                 f"-p {port} -k {self._dir} -c listen_addresses=127.0.0.1 -c fsync=off "
                 "-c full_page_writes=off -c max_connections=200"
             )
-            self._run(
-                str(self._bin / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(self._dir / "server.log"),
-                "-o",
-                options,
-                "-w",
-                "-t",
-                "60",
-                "start",
-            )
+            self.start_server()
         except subprocess.CalledProcessError as exc:
             raise RuntimeError(
                 f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')}\n{self.log()}"
             ) from exc
         self.base_url = f"postgresql://chuong@127.0.0.1:{port}/postgres"
         return self
+
+    @property
+    def owned(self) -> bool:
+        """The cluster is this object's (not CHUONG_TEST_PG_URL's server): it may be stopped."""
+        return self._dir is not None
+
+    def start_server(self) -> None:
+        """Start the server (again, after `stop_server`), on the same port and data."""
+        assert self._dir is not None
+        assert self._bin is not None
+        # fsync off: the tests kill the hub or stop this server cleanly, never cut its machine's
+        # power; the cluster is thrown away afterwards. Sockets in the cluster's own directory,
+        # TCP on loopback.
+        self._run(
+            str(self._bin / "pg_ctl"),
+            "-D",
+            str(self._dir / "data"),
+            "-l",
+            str(self._dir / "server.log"),
+            "-o",
+            self._options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server: `fast` ends every connection (a restart, a failover); `immediate`
+        is a crash (recovery at the next start)."""
+        assert self._dir is not None
+        assert self._bin is not None
+        data = str(self._dir / "data")
+        self._run(str(self._bin / "pg_ctl"), "-D", data, "-m", mode, "-w", "stop")
 
     def log(self) -> str:
         if self._dir is None:
