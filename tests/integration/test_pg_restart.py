@@ -13,6 +13,7 @@ rejected.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -57,7 +58,7 @@ async def test_postgresql_stopped_during_a_burst_loses_nothing(
         await _burst(publisher, 0, PRESSES, PRESSES // 3, own_cluster.stop_server)
         assert await publisher.drain(120), "the broker did not acknowledge every press"
         # The hub goes on receiving and retrying; its commits fail until the server is back.
-        await wait_for(lambda: "store: commit failed" in hub.log(), timeout=30)
+        await wait_for(lambda: re.search(r"store: (commit|read) failed", hub.log()), timeout=30)
         if kill_hub:
             hub.kill()
         await asyncio.to_thread(own_cluster.start_server)
