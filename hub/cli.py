@@ -98,8 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate",
         help="copy a SQLite store into an empty PostgreSQL database (stop the hub first)",
     )
-    move.add_argument("--from", dest="source", required=True, metavar="sqlite:PATH")
-    move.add_argument("--to", dest="target", required=True, metavar="postgresql://…")
+    move.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="sqlite:PATH",
+        help="the post's SQLite store file (brought to this hub's schema first)",
+    )
+    move.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        metavar="postgresql://…",
+        help="an empty PostgreSQL database (docs/HA.md)",
+    )
     move.set_defaults(handler=cmd_store_migrate)
 
     from hub import demo  # noqa: PLC0415  # the demo pulls in the simulator
@@ -132,10 +144,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     print(
         f"configuration OK: hub {config.hub.id}, broker {config.mqtt.host}:{config.mqtt.port} "
-        f"root {config.mqtt.root}, store {config.store.path}, "
+        f"root {config.mqtt.root}, store {_store_name(config.store.url, config.store.path)}, "
         f"http {config.http.host}:{config.http.port}"
     )
     return 0
+
+
+def _store_name(url: str | None, path: Path) -> str:
+    from hub.store.pg import redact  # noqa: PLC0415
+
+    return redact(url) if url else str(path)
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:

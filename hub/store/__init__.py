@@ -18,9 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+import psycopg
+
 from hub.clock import iso
 from hub.domain.model import Alarm, DeviceState, Role, Trouble
 from hub.domain.state import HubState, Registry
+from hub.errors import StoreError
 from hub.store import changes as _changes
 from hub.store.changes import Changes
 from hub.store.db import (
@@ -90,8 +93,12 @@ class Store:
     async def open(self) -> None:
         if self.url:
             await asyncio.to_thread(migrate_pg, self.url)
-            self._pg_writer = await PgConnection.open(self.url, read_only=False)
-            self._reader = await PgConnection.open(self.url, read_only=True)
+            try:
+                self._pg_writer = await PgConnection.open(self.url, read_only=False)
+                self._reader = await PgConnection.open(self.url, read_only=True)
+            except psycopg.Error as exc:
+                await self.close()
+                raise StoreError(f"cannot open the store {self.where}: {exc}") from exc
             log.info("store: %s open (PostgreSQL)", self.where)
             return
         self._writer = await open_writer(self.path, self._busy_timeout_ms)

@@ -101,7 +101,8 @@ CREATE INDEX audit_alarm ON audit(alarm_id) WHERE alarm_id IS NOT NULL;
 CREATE INDEX audit_trouble ON audit(trouble_id) WHERE trouble_id IS NOT NULL;
 CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'the audit log is append-only';
+    RAISE EXCEPTION 'the audit log is append-only'
+        USING ERRCODE = 'integrity_constraint_violation';
 END;
 $$;
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit

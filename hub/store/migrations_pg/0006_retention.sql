@@ -5,7 +5,8 @@ DROP TRIGGER audit_no_delete ON audit;
 CREATE FUNCTION audit_delete_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF OLD.ts >= coalesce((SELECT value FROM meta WHERE key = 'audit_prunable_before'), '') THEN
-        RAISE EXCEPTION 'the audit log is append-only';
+        RAISE EXCEPTION 'the audit log is append-only'
+        USING ERRCODE = 'integrity_constraint_violation';
     END IF;
     RETURN OLD;
 END;
