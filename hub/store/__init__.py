@@ -129,7 +129,7 @@ class Store:
 
     async def commit(self, changes: Changes) -> None:
         if self._pg_writer is not None:
-            await self._pg_writer.write(changes.statements(self._rejected_keep))
+            await self._pg_writer.write(changes.statements(self._rejected_keep), changes)
             return
         if self._writer is None:
             raise RuntimeError("the store is not open")

@@ -297,6 +297,8 @@ class PgConnection:
         self.url = url
         self._read_only = read_only
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._unsure: tuple[object, int] | None = None
+        """(batch, transaction id) of a write whose connection broke: committed or not?"""
 
     @classmethod
     async def open(cls, url: str, *, read_only: bool) -> PgConnection:
@@ -337,21 +339,52 @@ class PgConnection:
             await self._lost()
             raise
 
-    async def write(self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
+    async def write(
+        self, statements: Sequence[tuple[str, Sequence[Sequence[Any]]]], batch: object = None
+    ) -> None:
         """Every statement with its rows in one transaction, or none of them: the commit has
-        returned when this does."""
+        returned when this does.
+
+        When the connection breaks, the transaction may or may not have committed (the break
+        may come during COMMIT). Its id is kept, and the next write first asks the server what
+        became of it: if it committed and the next write is the same `batch` again (the
+        pipeline retries a failed commit with the same batch), that write is already done and
+        returns at once; writing it again would fail on the presses' unique key. Anything else
+        (aborted, or a different batch) writes normally."""
+        if self._unsure is not None and await self._was_committed(batch):
+            return
         conn = await self._connection()
+        xid: int | None = None
         try:
             async with conn.transaction():
                 cursor = conn.cursor()
+                await cursor.execute(b"SELECT txid_current()")
+                first = await cursor.fetchone()
+                xid = int(first[0]) if first else None
                 for sql, rows in statements:
                     query, numbered = translate(sql)
                     await cursor.executemany(
                         query.encode("utf-8"), [_params(numbered, row) for row in rows]
                     )
         except psycopg.OperationalError:
+            if xid is not None:
+                self._unsure = (batch, xid)
             await self._lost()
             raise
+
+    async def _was_committed(self, batch: object) -> bool:
+        """Whether the transaction whose outcome was unknown committed, and was this `batch`;
+        raises OperationalError while the server cannot say yet."""
+        assert self._unsure is not None
+        earlier, xid = self._unsure
+        rows = await self.execute_fetchall("SELECT txid_status(?)", (xid,))
+        status = rows[0][0] if rows else None
+        if status == "in progress":
+            raise psycopg.OperationalError(f"the outcome of transaction {xid} is not known yet")
+        self._unsure = None
+        if status == "committed":
+            log.warning("store: the commit whose connection broke had succeeded (%s)", xid)
+        return status == "committed" and batch is not None and earlier is batch
 
     async def close(self) -> None:
         await self._lost()

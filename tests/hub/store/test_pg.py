@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from hub.domain.model import Role, Site
 from hub.domain.state import Registry
-from hub.store import Store, admin, write_may_pass
+from hub.store import Changes, Store, admin, write_may_pass
 from hub.store.db import migrations as sqlite_migrations
 from hub.store.db import open_sync_at
-from hub.store.ops import InsertSite
+from hub.store.ops import InsertSite, PressRow
 from hub.store.pg import PgRow, migrations, redact, translate
 from tests.hub.store.test_changes import NOW, _changes
 
@@ -145,3 +147,54 @@ def test_the_command_lines_functions_run_on_postgresql(pg_database: str) -> None
             _delete_sites_then_fail(conn)
         assert [s.id for s in admin.all_sites(conn)] == ["s1"]
         assert not conn.in_transaction
+
+
+def _with_a_press() -> Changes:
+    changes = _changes()
+    changes.presses.append(
+        PressRow("b1", "e1", "press", None, "2026-11-22T14:05:01.123Z", None, None, None, 0, None)
+    )
+    return changes
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["break-after-commit", "break-before"])
+async def test_a_commit_whose_connection_broke_is_neither_lost_nor_doubled(
+    pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, committed: bool
+) -> None:
+    """The connection breaks at the end of a batch's transaction, after COMMIT reached the server
+    or before: the pipeline retries the same batch, which the store then finds committed (and
+    does not write again: its press would break the unique key) or writes."""
+    store = Store(tmp_path / "unused.db", url=pg_database)
+    await store.open()
+    real = psycopg.AsyncConnection.transaction
+
+    @contextlib.asynccontextmanager
+    async def breaking(self: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        if committed:
+            async with real(self, *args, **kwargs) as transaction:
+                yield transaction
+        else:
+            async with real(self, *args, **kwargs) as transaction:
+                yield transaction
+                raise psycopg.OperationalError("server closed the connection unexpectedly")
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    try:
+        batch = _with_a_press()
+        monkeypatch.setattr(psycopg.AsyncConnection, "transaction", breaking)
+        with pytest.raises(psycopg.OperationalError):
+            await store.commit(batch)
+        monkeypatch.undo()
+        [[stored]] = await store.reader.execute_fetchall("SELECT count(*) FROM presses")
+        assert stored == (1 if committed else 0)
+        await store.commit(batch)  # the pipeline's retry
+        [[stored]] = await store.reader.execute_fetchall("SELECT count(*) FROM presses")
+        assert stored == 1
+        assert len(await store.list_rejected()) == 1
+        later = _changes()
+        later.presses.append(batch.presses[0]._replace(event_id="e2"))
+        await store.commit(later)  # the next batch is written as usual
+        [[stored]] = await store.reader.execute_fetchall("SELECT count(*) FROM presses")
+        assert stored == 2
+    finally:
+        await store.close()
