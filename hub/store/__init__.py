@@ -35,7 +35,7 @@ from hub.store.db import (
     write_may_pass,
 )
 from hub.store.ops import Due, OutboxRow, SessionRecord, UntestedButton, UserListing, UserRecord
-from hub.store.pg import PgConnection, migrate_pg, redact
+from hub.store.pg import PgConnection, StoreLock, migrate_pg, redact
 from hub.store.rows import (
     ALARM_COLUMNS,
     DEVICE_COLUMNS,
@@ -83,6 +83,7 @@ class Store:
         self._rejected_keep = rejected_keep
         self._writer: WriterConnection | None = None
         self._pg_writer: PgConnection | None = None
+        self._lock: StoreLock | None = None
         self._reader: Reader | None = None
 
     @property
@@ -94,7 +95,10 @@ class Store:
         if self.url:
             await asyncio.to_thread(migrate_pg, self.url)
             try:
-                self._pg_writer = await PgConnection.open(self.url, read_only=False)
+                self._lock = await StoreLock.take(self.url)
+                self._pg_writer = await PgConnection.open(
+                    self.url, read_only=False, lock=self._lock
+                )
                 self._reader = await PgConnection.open(self.url, read_only=True)
             except psycopg.Error as exc:
                 await self.close()
@@ -110,6 +114,9 @@ class Store:
             if conn is not None:
                 await conn.close()
         self._reader = self._writer = self._pg_writer = None
+        if self._lock is not None:
+            await self._lock.release()
+            self._lock = None
 
     @property
     def writer(self) -> WriterConnection | PgConnection:

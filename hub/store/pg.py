@@ -28,6 +28,7 @@ of it, and raises `sqlite3`'s exception classes, so they run unchanged on Postgr
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -286,6 +287,120 @@ class PgSyncConnection:
         self._conn.close()
 
 
+# -- one hub per store ---------------------------------------------------------------------------
+
+LOCK_KEY: Final = "chuong-store"
+"""The advisory lock of the hub that writes the store (one per database)."""
+LOCK_CHECK_S: Final = 1.0
+LOCK_WAIT_S: Final = 10.0
+"""How long a starting hub waits for the lock before it refuses to start."""
+LOCK_IDLE_TIMEOUT: Final = "5s"
+"""The server ends the lock's session when it stays silent this long (a frozen hub)."""
+
+
+class StoreFenced(psycopg.OperationalError):
+    """This hub no longer holds the store (another took it over): it must not write. An
+    OperationalError, so the pipeline keeps the batch and retries, acknowledging nothing, until
+    the lock is taken back."""
+
+
+class StoreLock:
+    """The store's one writer: a session-level advisory lock on a connection of its own, and an
+    epoch in `store_lease`, incremented by each hub that takes the lock. Every batch's
+    transaction reads the epoch (`FOR SHARE`) and writes only if it is still this hub's: a hub
+    that lost the lock without noticing (frozen, cut off) commits nothing once another took it.
+
+    The lock's connection is checked every `LOCK_CHECK_S`; the server ends it after
+    `LOCK_IDLE_TIMEOUT` of silence, so a frozen hub loses the lock. When the connection breaks,
+    the lock is taken again if it is free (with a new epoch).
+
+    This is not a standby: a second hub does not wait for the lock, it refuses to start."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.epoch: int | None = None
+        """this hub's epoch while it holds the lock"""
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def take(cls, url: str) -> StoreLock:
+        """The lock, or StoreError naming the reason if another hub still holds it after
+        `LOCK_WAIT_S` (the server may not have noticed yet that the previous hub died)."""
+        lock = cls(url)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LOCK_WAIT_S
+        while not await lock._try():
+            if loop.time() >= deadline:
+                break
+            await asyncio.sleep(0.2)
+        if lock.epoch is None:
+            raise StoreError(
+                f"another hub is writing the store {redact(url)} (it holds its lock); "
+                "one hub per PostgreSQL database"
+            )
+        lock._task = asyncio.create_task(lock._watch(), name="store-lock")
+        return lock
+
+    async def _try(self) -> bool:
+        await self._drop()
+        conn = await psycopg.AsyncConnection.connect(
+            self.url,
+            autocommit=True,
+            options=f"-c idle_session_timeout={LOCK_IDLE_TIMEOUT}",
+            **CONNECT_OPTIONS,
+        )
+        self._conn = conn
+        cursor = await conn.execute(
+            "SELECT pg_try_advisory_lock(hashtext(%s))", (LOCK_KEY,), prepare=False
+        )
+        row = await cursor.fetchone()
+        if not row or not row[0]:
+            await self._drop()
+            return False
+        cursor = await conn.execute(
+            "INSERT INTO store_lease (key, epoch) VALUES (%s, 1) ON CONFLICT (key) "
+            "DO UPDATE SET epoch = store_lease.epoch + 1 RETURNING epoch",
+            (LOCK_KEY,),
+        )
+        row = await cursor.fetchone()
+        self.epoch = int(row[0]) if row else None
+        log.info("store: this hub writes the store (epoch %s)", self.epoch)
+        return self.epoch is not None
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(LOCK_CHECK_S)
+            try:
+                if self._conn is None or self._conn.broken or self._conn.closed:
+                    raise psycopg.OperationalError("the lock's connection is closed")
+                await self._conn.execute("SELECT 1")
+            except psycopg.Error as exc:
+                if self.epoch is not None:
+                    log.error("store: the store's lock was lost (%s); taking it again", exc)
+                self.epoch = None
+                try:
+                    if not await self._try():
+                        log.error("store: another hub holds the store's lock; writing nothing")
+                except psycopg.Error as again:
+                    log.warning("store: cannot take the store's lock yet: %s", again)
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        self.epoch = None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                await conn.close()
+
+    async def release(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._drop()
+
+
 # -- the hub's connections -----------------------------------------------------------------------
 
 
@@ -293,16 +408,19 @@ class PgConnection:
     """One asynchronous connection of the hub (the writer's, or the API's read-only one),
     replaced at its next use after it broke."""
 
-    def __init__(self, url: str, *, read_only: bool) -> None:
+    def __init__(self, url: str, *, read_only: bool, lock: StoreLock | None = None) -> None:
         self.url = url
         self._read_only = read_only
+        self._lock = lock
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._unsure: tuple[object, int] | None = None
         """(batch, transaction id) of a write whose connection broke: committed or not?"""
 
     @classmethod
-    async def open(cls, url: str, *, read_only: bool) -> PgConnection:
-        conn = cls(url, read_only=read_only)
+    async def open(
+        cls, url: str, *, read_only: bool, lock: StoreLock | None = None
+    ) -> PgConnection:
+        conn = cls(url, read_only=read_only, lock=lock)
         await conn._connection()
         return conn
 
@@ -358,19 +476,34 @@ class PgConnection:
         try:
             async with conn.transaction():
                 cursor = conn.cursor()
-                await cursor.execute(b"SELECT txid_current()")
+                await cursor.execute(
+                    b"SELECT txid_current(), epoch FROM store_lease WHERE key = %s FOR SHARE",
+                    (LOCK_KEY,),
+                )
                 first = await cursor.fetchone()
                 xid = int(first[0]) if first else None
+                self._check_epoch(first[1] if first else None)
                 for sql, rows in statements:
                     query, numbered = translate(sql)
                     await cursor.executemany(
                         query.encode("utf-8"), [_params(numbered, row) for row in rows]
                     )
+        except StoreFenced:
+            raise  # rolled back; the connection is fine
         except psycopg.OperationalError:
             if xid is not None:
                 self._unsure = (batch, xid)
             await self._lost()
             raise
+
+    def _check_epoch(self, stored: int | None) -> None:
+        if self._lock is None:
+            return
+        if self._lock.epoch is None or stored != self._lock.epoch:
+            raise StoreFenced(
+                f"this hub does not hold the store's lock (its epoch {self._lock.epoch}, "
+                f"the store's {stored}): writing nothing"
+            )
 
     async def _was_committed(self, batch: object) -> bool:
         """Whether the transaction whose outcome was unknown committed, and was this `batch`;

@@ -143,6 +143,12 @@ CREATE TABLE api_tokens (
 );
 CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens(name) WHERE revoked_at IS NULL;
 
+-- PostgreSQL only: the epoch of the hub that writes the store (hub/store/pg.py, StoreLock).
+CREATE TABLE store_lease (
+    key   TEXT PRIMARY KEY,
+    epoch BIGINT NOT NULL
+);
+
 -- PostgreSQL only: what SQLite's `PRAGMA data_version` tells the hub (another connection, a
 -- command-line tool, changed the registry). Counted in the changing transaction itself.
 CREATE TABLE registry_version (

@@ -15,11 +15,12 @@ import pytest
 
 from hub.domain.model import Role, Site
 from hub.domain.state import Registry
-from hub.store import Changes, Store, admin, write_may_pass
+from hub.errors import StoreError
+from hub.store import Changes, Store, admin, pg, write_may_pass
 from hub.store.db import migrations as sqlite_migrations
 from hub.store.db import open_sync_at
 from hub.store.ops import InsertSite, PressRow
-from hub.store.pg import PgRow, migrations, redact, translate
+from hub.store.pg import PgRow, StoreFenced, migrations, redact, translate
 from tests.hub.store.test_changes import NOW, _changes
 
 
@@ -198,3 +199,57 @@ async def test_a_commit_whose_connection_broke_is_neither_lost_nor_doubled(
         assert stored == 2
     finally:
         await store.close()
+
+
+async def test_a_second_hub_cannot_open_a_store_another_writes(
+    pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One hub writes a PostgreSQL store: a second one refuses to start, saying why; once the
+    first has closed it, the next one opens it."""
+    monkeypatch.setattr(pg, "LOCK_WAIT_S", 0.5)
+    first = Store(tmp_path / "unused.db", url=pg_database)
+    await first.open()
+    second = Store(tmp_path / "unused.db", url=pg_database)
+    try:
+        with pytest.raises(StoreError, match="another hub is writing the store"):
+            await second.open()
+    finally:
+        await first.close()
+    await second.open()
+    await second.commit(_changes())
+    await second.close()
+
+
+async def test_a_hub_that_lost_the_lock_without_noticing_commits_nothing(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """Fencing: the first hub's lock is taken from it while it is not looking (frozen: its check
+    does not run); a second hub takes the lock with a new epoch. The first hub's next batch is
+    refused (an error the pipeline retries, acknowledging nothing) and writes nothing; the
+    second hub's commits."""
+    first = Store(tmp_path / "unused.db", url=pg_database)
+    await first.open()
+    second = Store(tmp_path / "unused.db", url=pg_database)
+    try:
+        lock = first._lock
+        assert lock is not None
+        assert lock._task is not None
+        lock._task.cancel()  # frozen: it does not notice
+        assert lock._conn is not None
+        [[lock_pid]] = await (await lock._conn.execute("SELECT pg_backend_pid()")).fetchall()
+        with psycopg.connect(pg_database, autocommit=True) as admin_conn:
+            admin_conn.execute("SELECT pg_terminate_backend(%s)", (lock_pid,))
+        await second.open()
+        assert second._lock is not None
+        assert second._lock.epoch == (lock.epoch or 0) + 1
+        with pytest.raises(StoreFenced) as raised:
+            await first.commit(_with_a_press())
+        assert write_may_pass(raised.value)
+        [[stored]] = await second.reader.execute_fetchall("SELECT count(*) FROM presses")
+        assert stored == 0
+        await second.commit(_with_a_press())
+        [[stored]] = await second.reader.execute_fetchall("SELECT count(*) FROM presses")
+        assert stored == 1
+    finally:
+        await first.close()
+        await second.close()
