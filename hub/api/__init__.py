@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from hub.api import (
     acklink,
     alarms,
+    cap,
     docs,
     errors,
     health,
@@ -43,6 +44,6 @@ def create_app(context: ApiContext) -> FastAPI:
     app.add_middleware(SecurityHeaders)  # added last: outside the body limit, so its 413 has them
     app.add_exception_handler(Exception, internal_error)
     errors.install(app)
-    for module in (health, alarms, registry, troubles, stream, reports, manage, acklink, docs):
+    for module in (health, alarms, cap, registry, troubles, stream, reports, manage, acklink, docs):
         app.include_router(module.router)
     return app

@@ -43,7 +43,7 @@ import contextlib
 import functools
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypeVar, assert_never
@@ -52,6 +52,7 @@ from hub.backoff import Backoff
 from hub.clock import Clock, iso
 from hub.domain.bus import AlarmChanged, Bus
 from hub.domain.inbound import Acker, HeartbeatIn, Inbound, PressIn
+from hub.domain.kinds import Patterns
 from hub.domain.model import AlarmChange, TroubleKind
 from hub.domain.state import HubState
 from hub.errors import ChuongError
@@ -122,8 +123,10 @@ class Pipeline:
         probe_interval_s: float = 5.0,
         heartbeat_flush_s: float = HEARTBEAT_FLUSH_S,
         hooks: Sequence[AlarmHook] = (),
+        press_patterns: Mapping[str, Patterns] | None = None,
     ) -> None:
         self.store = store
+        self._press_patterns = dict(press_patterns or {})
         self.state = state
         self._bus = bus
         self._metrics = metrics
@@ -339,6 +342,7 @@ class Pipeline:
             hooks=self._hooks,
             trouble_hooks=self._trouble_hooks,
             press_hooks=self._press_hooks,
+            press_patterns=self._press_patterns,
         )
         for item in batch:
             if isinstance(item, _Pending):
