@@ -135,6 +135,9 @@ def open_sync_at(location: Path | str, busy_timeout_ms: int = 5000) -> sqlite3.C
     return open_sync(Path(location), busy_timeout_ms)
 
 
+READ_ERRORS: Final = (sqlite3.Error, psycopg.Error)
+"""What a read of either store may raise when the store fails (not when the hub has a bug)."""
+
 WRITE_ERRORS: Final = (sqlite3.DatabaseError, OSError, psycopg.Error)
 """What a failed commit may raise (sqlite3.OperationalError is a DatabaseError)."""
 
