@@ -54,7 +54,8 @@ class PgCluster:
     def _run(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
         command = list(args)
         if self._user is not None:
-            command = ["runuser", "-u", self._user, "--", *command]
+            runuser = shutil.which("runuser") or "/usr/sbin/runuser"
+            command = [runuser, "-u", self._user, "--", *command]
         # The commands are this module's own: PostgreSQL's tools with the cluster's paths.
         return subprocess.run(  # noqa: S603
             command, check=True, capture_output=True, timeout=120, **kwargs
