@@ -51,6 +51,9 @@ from hub.notify.dispatcher import Dispatcher
 from hub.store import Store
 from hub.store.retention import Policy, Pruner
 from hub.supervision import Supervisor
+from hub.upstream.district import DistrictReceiver
+from hub.upstream.post import UpstreamHook, UpstreamSender
+from hub.upstream.wire import UpTopics
 from hub.writer.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -215,6 +218,9 @@ class Hub:
         self.supervisor: Supervisor | None = None
         self.repair: TopicRepair | None = None
         self.pruner: Pruner | None = None
+        self.district: DistrictReceiver | None = None
+        self.upstream: UpstreamSender | None = None
+        self._up_prefix = UpTopics(config.mqtt.root).prefix
         self._started: list[tuple[str, Part]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -223,12 +229,18 @@ class Hub:
     async def start(self) -> None:
         cfg = self.config
         # The adapter is built first (its constructor does no I/O) and connects last.
+        # A district has no buttons: it listens to its posts' upstream topics instead.
+        subscribed = (
+            UpTopics(cfg.mqtt.root).district_subscriptions
+            if cfg.hub.mode == "district"
+            else self.topics.device_subscriptions
+        )
         mqtt = MqttAdapter(
             cfg.mqtt,
             client_id=cfg.client_id,
             status_topic=self.topics.hub_status(cfg.hub.id),
             version=__version__,
-            subscriptions=[Subscription(t, q) for t, q in self.topics.device_subscriptions],
+            subscriptions=[Subscription(t, q) for t, q in subscribed],
             clock=self.clock,
             on_message=self._on_message,
             on_connected=self._on_connected,
@@ -268,6 +280,8 @@ class Hub:
         escalation_hooks = EscalationHooks(policies)
         pipeline.add_hook(escalation_hooks.on_alarm)
         pipeline.add_trouble_hook(escalation_hooks.on_trouble)
+        if cfg.upstream is not None:
+            pipeline.add_hook(UpstreamHook().on_alarm)
         await self._start("pipeline", pipeline)
         await self._start("vendors", self.vendors)
         fanout = MqttFanout(bus=self.bus, publisher=mqtt, topics=self.topics)
@@ -305,6 +319,26 @@ class Hub:
             on_queued=notify.wake,
         )
         await self._start("escalation", escalator)
+        if cfg.hub.mode == "district":
+            self.district = DistrictReceiver(
+                config=cfg,
+                store=self.store,
+                pipeline=pipeline,
+                clock=self.clock,
+                metrics=self.metrics,
+                mqtt=mqtt,
+            )
+            await self._start("district", self.district)
+        if cfg.upstream is not None:
+            self.upstream = UpstreamSender(
+                config=cfg,
+                store=self.store,
+                pipeline=pipeline,
+                bus=self.bus,
+                clock=self.clock,
+                broker_connected=lambda: mqtt.connected,
+            )
+            await self._start("upstream", self.upstream)
         retention = cfg.store.retention
         self.pruner = Pruner(
             cfg.store.path,
@@ -375,6 +409,12 @@ class Hub:
                 self.repair.seen(message.topic, message.payload, message.retain)
             if message.delivery is not None and self.mqtt is not None:  # read at QoS 0; in case
                 self.mqtt.ack(message.delivery)
+            return
+        if self.district is not None:
+            if message.topic.startswith(self._up_prefix):
+                self.district.handle(message)
+            elif message.delivery is not None and self.mqtt is not None:
+                self.mqtt.ack(message.delivery)  # a district takes no button messages
             return
         if self.ingest is not None:
             self.ingest.handle(message)

@@ -86,6 +86,9 @@ class TroubleKind(StrEnum):
     STORE_UNWRITABLE = "store_unwritable"
     INTERNAL_ERROR = "internal_error"
     NOTIFIER_FAILING = "notifier_failing"
+    # a district: one of its posts (subject: the post id)
+    POST_SILENT = "post_silent"
+    """no heartbeat from the post for longer than its period plus the grace"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,14 @@ class SiteRef:
 
 
 @dataclass(frozen=True, slots=True)
+class PostRef:
+    """At a district (or province) hub: the post whose alarm this is (docs/DISTRICT.md)."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class AlarmDevice:
     button: str
     last_event: str
@@ -155,6 +166,8 @@ class Alarm:
     resolved_by: str | None = None
     outcome: Outcome | None = None
     note: str | None = None
+    post: PostRef | None = None
+    """None at the post itself; at a district, the post that raised it (changed there only)"""
 
     @property
     def is_open(self) -> bool:

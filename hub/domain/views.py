@@ -27,6 +27,13 @@ class SiteRefView(BaseModel):
     phone: str = ""
 
 
+class PostRefView(BaseModel):
+    """At a district: the post whose alarm it is (docs/DISTRICT.md)."""
+
+    id: str
+    name: str
+
+
 class AlarmView(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -46,6 +53,9 @@ class AlarmView(BaseModel):
     last_press_at: datetime
     resolved_by: str | None
     note: str | None
+    post: PostRefView | None = Field(
+        default=None, description="at a district: the post that raised it; null at the post"
+    )
 
     @field_serializer("raised_at", "acknowledged_at", "resolved_at", "last_press_at")
     def _utc(self, value: datetime | None) -> str | None:
@@ -73,6 +83,9 @@ class AlarmView(BaseModel):
             last_press_at=alarm.last_press_at,
             resolved_by=alarm.resolved_by,
             note=alarm.note,
+            post=None
+            if alarm.post is None
+            else PostRefView(id=alarm.post.id, name=alarm.post.name),
         )
 
 

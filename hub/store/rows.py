@@ -15,6 +15,7 @@ from hub.domain.model import (
     Button,
     DeviceState,
     Outcome,
+    PostRef,
     Site,
     SiteRef,
     Trouble,
@@ -28,7 +29,7 @@ Row: TypeAlias = sqlite3.Row
 ALARM_COLUMNS: Final = (
     "id, seq, state, level, site_id, site_name, site_address, site_phone, devices, press_count, "
     "test, unregistered, raised_at, last_press_at, acknowledged_at, acknowledged_by, resolved_at, "
-    "resolved_by, outcome, note, updated_at"
+    "resolved_by, outcome, note, updated_at, post_id, post_name"
 )
 
 
@@ -64,6 +65,8 @@ def alarm_to_row(alarm: Alarm) -> tuple[Any, ...]:
         alarm.outcome.value if alarm.outcome else None,
         alarm.note,
         iso(alarm.updated_at),
+        alarm.post.id if alarm.post else None,
+        alarm.post.name if alarm.post else None,
     )
 
 
@@ -95,6 +98,7 @@ def alarm_from_row(row: Row) -> Alarm:
         resolved_by=row["resolved_by"],
         outcome=Outcome(row["outcome"]) if row["outcome"] else None,
         note=row["note"],
+        post=PostRef(row["post_id"], row["post_name"] or "") if row["post_id"] else None,
     )
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from hub.domain import alarms
 from hub.domain.bus import BrokerConnected, BrokerDisconnected
 from hub.domain.model import Alarm, AlarmChange, Outcome, Trouble, TroubleKind
-from hub.errors import AlarmNotFound
+from hub.errors import AlarmNotFound, InvalidTransition
 from hub.writer.plan import Command, Plan
 
 
@@ -53,6 +53,11 @@ def _open_alarm(plan: Plan, alarm_id: str) -> Alarm:
     if alarm is None:
         # Not open: the caller (the API) tells "resolved" (409) from "unknown" (404).
         raise AlarmNotFound(alarm_id)
+    if alarm.post is not None:
+        raise InvalidTransition(
+            f"alarm {alarm.id} belongs to post {alarm.post.name or alarm.post.id}: it is "
+            "acknowledged and resolved there; call the post (docs/DISTRICT.md)"
+        )
     return alarm
 
 

@@ -34,11 +34,14 @@ from hub.store.ops import (
     InsertSession,
     InsertSite,
     InsertUser,
+    MarkUpstreamAcked,
     Op,
     PressRow,
     QueueNotification,
+    QueueUpstream,
     RecheckSiteTroubles,
     RecordNotificationAttempt,
+    RecordPostChange,
     RehashPassword,
     RetryNotification,
     SetUserField,
@@ -49,6 +52,7 @@ from hub.store.ops import (
     UpdateEscalation,
     UpdateSite,
     UpdateTestMode,
+    UpsertPost,
 )
 from hub.writer.plan import Plan
 
@@ -106,6 +110,10 @@ def test_every_operation_has_a_statement() -> None:
             SetUserField("an", "role", "viewer", NOW),
             EndUserSessions("an"),
             DeleteUser("an"),
+            QueueUpstream("post-1", "raised", {"alarm": {}}, NOW),
+            MarkUpstreamAcked((1, 2), NOW),
+            RecordPostChange("p1", "p1-1", 1, "raised", "button:b1", NOW, NOW, {}),
+            UpsertPost("p1", "Xã Phước Hòa", 30.0, NOW),
         )
     }
     assert set(samples) == set(typing.get_args(Op))
@@ -441,3 +449,41 @@ def test_registry_changes_from_the_command_line(tmp_path: Path) -> None:
         assert [s.id for s in admin.all_sites(conn)] == ["bank"]
         actions = [r[0] for r in conn.execute("SELECT action FROM audit ORDER BY id")]
     assert actions == ["registry.imported", "registry.test_mode", "registry.sign_key"]
+
+
+async def test_upstream_rows_count_each_alarms_changes_and_stay_until_acknowledged(
+    store: Store,
+) -> None:
+    """Each alarm's changes are numbered 1, 2, 3 without gaps, also several in one batch; a row
+    leaves the pending list only once marked acknowledged."""
+    await commit(store, QueueUpstream("a", "raised", {"n": 1}, NOW))
+    await commit(
+        store,
+        QueueUpstream("b", "raised", {"n": 2}, NOW),
+        QueueUpstream("a", "press", {"n": 3}, NOW),
+        QueueUpstream("a", "acknowledged", {"n": 4}, NOW),
+    )
+    pending = await store.upstream_pending(10)
+    assert [(r.alarm_id, r.change_seq, r.change) for r in pending] == [
+        ("a", 1, "raised"),
+        ("b", 1, "raised"),
+        ("a", 2, "press"),
+        ("a", 3, "acknowledged"),
+    ]
+    assert [r.body["n"] for r in pending] == [1, 2, 3, 4]
+    await commit(store, MarkUpstreamAcked((pending[0].seq, pending[2].seq), LATER))
+    assert [r.seq for r in await store.upstream_pending(10)] == [pending[1].seq, pending[3].seq]
+    await commit(store, QueueUpstream("a", "resolved", {}, LATER))
+    assert (await store.upstream_pending(10))[-1].change_seq == 4
+
+
+async def test_a_post_change_is_kept_once(store: Store) -> None:
+    """The district's record of a post's change: the same (post, alarm, change_seq) twice is
+    kept once; the last applied change of each alarm is read back."""
+    change = RecordPostChange("p1", "p1-1", 1, "raised", "button:b1", NOW, LATER, {"id": "p1-1"})
+    await commit(store, change, change, UpsertPost("p1", "Xã A", 30.0, NOW))
+    await commit(store, RecordPostChange("p1", "p1-1", 2, "press", None, NOW, LATER, {}))
+    assert await store.post_last_changes() == {("p1", "p1-1"): 2}
+    assert [c.change for c in await store.post_changes("p1-1")] == ["raised", "press"]
+    [post] = await store.posts()
+    assert (post.id, post.name, post.period_s) == ("p1", "Xã A", 30.0)

@@ -1,0 +1,254 @@
+"""The post's side of the link: every alarm change into the `upstream` table with the change
+itself, and a sender that delivers them to the district until it acknowledges each.
+
+Why its own MQTT connection and not a Mosquitto bridge: the bridge's queue lives in the broker,
+and Debian's Mosquitto 2.0.11 loses it on restart (fixed in 2.0.15) and drops what is beyond its
+queue limit; a change then never reaches the district and nobody knows. Here the queue is the
+hub's store: a change is a row before it is a message, and stays one until the district says it
+has it (docs/DISTRICT.md, "Why not a bridge").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Final
+
+from hub import __version__
+from hub.broker.mqtt import MqttAdapter, MqttMessage, Subscription
+from hub.clock import Clock, iso
+from hub.config import Config, MqttSection, UpstreamSection
+from hub.domain.bus import AlarmChanged, Bus, Event
+from hub.domain.model import Alarm, AlarmChange
+from hub.domain.views import AlarmView
+from hub.errors import ChuongError
+from hub.store import Store
+from hub.store.ops import MarkUpstreamAcked, QueueUpstream, UpstreamRow
+from hub.upstream.wire import AckMessage, UpTopics
+from hub.writer.pipeline import Pipeline
+from hub.writer.plan import Command, Plan
+
+log = logging.getLogger(__name__)
+
+POLL_S: Final = 1.0
+"""The sender looks at the table at least this often (it is woken at once by each change)."""
+
+
+class UpstreamHook:
+    """The `AlarmHook` that queues every alarm change for the district, in its transaction."""
+
+    def on_alarm(self, plan: Plan, old: Alarm | None, new: Alarm, change: AlarmChange) -> None:
+        actor = None
+        if plan.events and isinstance(last := plan.events[-1], AlarmChanged):
+            actor = last.actor  # `save_alarm` publishes the change just before calling its hooks
+        body = {"alarm": AlarmView.of(new).model_dump(mode="json"), "actor": actor, "at": None}
+        body["at"] = iso(new.updated_at)
+        plan.write(QueueUpstream(new.id, change.value, body, plan.now))
+
+
+class MarkAcked(Command):
+    def __init__(self, seqs: tuple[int, ...]) -> None:
+        self.seqs = seqs
+
+    def plan(self, plan: Plan) -> None:
+        plan.write(MarkUpstreamAcked(self.seqs, plan.now))
+
+
+def link_settings(up: UpstreamSection) -> MqttSection:
+    """The upstream link as the MQTT adapter's settings."""
+    return MqttSection(
+        host=up.host,
+        port=up.port,
+        root=up.root,
+        username=up.username,
+        password=up.secret(),
+        tls=up.tls,
+        ca_file=up.ca_file,
+        cert_file=up.cert_file,
+        key_file=up.key_file,
+        reconnect_min_s=up.reconnect_min_s,
+        reconnect_max_s=up.reconnect_max_s,
+        session_expiry_s=up.session_expiry_s,
+    )
+
+
+class UpstreamSender:
+    """Sends the pending rows in their order over its own connection; each again after
+    `resend_s` (and at once after a reconnection) until the district's ack names it."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        pipeline: Pipeline,
+        bus: Bus,
+        clock: Clock,
+        broker_connected: Callable[[], bool],
+    ) -> None:
+        assert config.upstream is not None
+        self._up = config.upstream
+        self._hub = config.hub
+        self._store = store
+        self._pipeline = pipeline
+        self._bus = bus
+        self._clock = clock
+        self._broker_connected = broker_connected
+        self._topics = UpTopics(self._up.root)
+        self._sent: dict[int, float] = {}
+        self._confirmed: set[int] = set()
+        """acknowledged by the district, not yet marked in the store"""
+        self._wake = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.pending = 0
+        self.acked_total = 0
+        self.link = MqttAdapter(
+            link_settings(self._up),
+            client_id=f"chuong-up-{self._hub.id}",
+            status_topic=self._topics.of(self._hub.id, "status"),
+            version=__version__,
+            subscriptions=[Subscription(self._topics.of(self._hub.id, "ack"), 1)],
+            clock=clock,
+            on_message=self._on_message,
+            on_connected=self._on_connected,
+            on_disconnected=lambda reason: None,
+        )
+
+    async def start(self) -> None:
+        self._bus.subscribe(self._on_event)
+        await self.link.start()
+        self._tasks = [
+            asyncio.create_task(self._send_loop(), name="upstream-sender"),
+            asyncio.create_task(self._heartbeat_loop(), name="upstream-heartbeat"),
+        ]
+
+    async def stop(self) -> None:
+        self._bus.unsubscribe(self._on_event)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(ChuongError):
+            await self._mark()
+        await self.link.stop()
+
+    # -- callbacks (on the loop; never block) -----------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, AlarmChanged):
+            self._wake.set()
+
+    def _on_connected(self, session_present: bool) -> None:
+        self._sent.clear()  # everything unacknowledged goes again, in order
+        self._wake.set()
+        self._connected.set()
+
+    def _on_message(self, message: MqttMessage) -> None:
+        if message.delivery is not None:
+            self.link.ack(message.delivery)  # an ack lost here only means a resend, deduplicated
+        try:
+            ack = AckMessage.model_validate_json(message.payload)
+        except ValueError:
+            log.warning("upstream: an ack that is not one on %s: ignored", message.topic)
+            return
+        for seq in ack.seqs:
+            self._sent.pop(seq, None)
+            self._confirmed.add(seq)
+        self._wake.set()
+
+    # -- the loops --------------------------------------------------------------------------------
+
+    async def _send_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_S)
+            self._wake.clear()
+            try:
+                await self._mark()
+                await self._send()
+            except ChuongError as exc:
+                log.warning("upstream: %s; trying again", exc)
+            except Exception:
+                log.exception("upstream: the sender failed; trying again")
+
+    async def _mark(self) -> None:
+        if not self._confirmed:
+            return
+        seqs = tuple(sorted(self._confirmed))
+        await self._pipeline.execute(MarkAcked(seqs))
+        self._confirmed.difference_update(seqs)
+        self.acked_total += len(seqs)
+
+    async def _send(self) -> None:
+        rows = await self._store.upstream_pending(self._up.window + len(self._confirmed))
+        rows = [r for r in rows if r.seq not in self._confirmed][: self._up.window]
+        self.pending = len(rows)
+        if not self.link.connected:
+            return
+        now = self._clock.monotonic()
+        live = {r.seq for r in rows}
+        for seq in [s for s in self._sent if s not in live]:
+            del self._sent[seq]
+        for row in rows:
+            sent = self._sent.get(row.seq)
+            if sent is not None and now - sent < self._up.resend_s:
+                continue
+            self.link.publish(self._topics.of(self._hub.id, "change"), self._message(row), qos=1)
+            self._sent[row.seq] = now
+
+    def _message(self, row: UpstreamRow) -> bytes:
+        body = row.body
+        return json.dumps(
+            {
+                "v": 1,
+                "post": {"id": self._hub.id, "name": self._hub.name},
+                "seq": row.seq,
+                "change_seq": row.change_seq,
+                "change": row.change,
+                "actor": body.get("actor"),
+                "at": body.get("at"),
+                "alarm": body["alarm"],
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+
+    async def _heartbeat_loop(self) -> None:
+        """A heartbeat every `heartbeat_s`, and one at once on every (re)connection: the
+        district starts watching a post from its first heartbeat."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._connected.wait(), self._up.heartbeat_s)
+            self._connected.clear()
+            try:
+                if self.link.connected:
+                    self.link.publish(
+                        self._topics.of(self._hub.id, "heartbeat"), self._beat(), qos=1
+                    )
+            except Exception:
+                log.exception("upstream: the heartbeat failed")
+
+    def _beat(self) -> bytes:
+        state = self._pipeline.state
+        offline = sum(
+            1
+            for button in state.registry.buttons
+            if (device := state.devices.get(button)) is not None and device.online is False
+        )
+        return json.dumps(
+            {
+                "v": 1,
+                "post": {"id": self._hub.id, "name": self._hub.name},
+                "at": iso(self._clock.now()),
+                "period_s": self._up.heartbeat_s,
+                "broker_connected": self._broker_connected(),
+                "buttons_offline": offline,
+                "open_alarms": len(state.alarms),
+                "pending": self.pending,
+                "version": __version__,
+            },
+            ensure_ascii=False,
+        ).encode()

@@ -1,0 +1,110 @@
+"""A district hub and two post hubs, each a real process with its own Mosquitto
+(docs/DISTRICT.md): presses at both posts show at the district with their post and site; a post
+hub killed is "post silent" at the district within its heartbeat period plus the grace."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from tests.conftest import wait_for
+from tests.integration.district import (
+    DISTRICT_ENV,
+    GRACE_S,
+    HEARTBEAT_S,
+    Node,
+    changes_received,
+    changes_sent,
+    closing_nodes,
+    make_node,
+    post_env,
+    registry,
+)
+
+
+async def _district_alarms(district: Node) -> list[dict[str, object]]:
+    async with district.api() as api:
+        response = await api.get("/api/v1/alarms")
+        response.raise_for_status()
+        return list(response.json()["alarms"] if "alarms" in response.json() else response.json())
+
+
+async def test_presses_at_two_posts_show_at_the_district_and_a_killed_post_is_silent(
+    tmp_path: Path,
+) -> None:
+    """Presses at post A (a bank) and post B (a clinic) reach the district's API with the right
+    post and site; the post's acknowledgement follows; the district refuses to acknowledge a
+    post's alarm (409). Post B killed: the district raises `post_silent` for B (not A) within
+    B's heartbeat period plus the grace (and the watch's second)."""
+    district = make_node(tmp_path, "district", DISTRICT_ENV)
+    with closing_nodes([district]) as nodes:
+        district.hub.start()
+        await district.hub.wait_ready()
+        a = make_node(
+            tmp_path, "post-a", post_env(district, "Xã Phước Hòa"), registry("bank", "Ngân hàng", 1)
+        )
+        b = make_node(
+            tmp_path,
+            "post-b",
+            post_env(district, "Xã Tân Thạch"),
+            registry("clinic", "Trạm y tế", 1),
+        )
+        nodes += [a, b]
+        for post in (a, b):
+            post.hub.start()
+        for post in (a, b):
+            await post.hub.wait_ready()
+        bank, clinic = await a.button("bank-1"), await b.button("clinic-1")
+        started = time.monotonic()
+        await bank.press()
+        await clinic.press()
+
+        async def both_seen() -> bool:
+            return len(await _district_alarms(district)) == 2
+
+        await wait_for(both_seen, 20)
+        seen_after = time.monotonic() - started
+        alarms = {a_["post"]["id"]: a_ for a_ in await _district_alarms(district)}  # type: ignore[index]
+        assert alarms["post-a"]["post"] == {"id": "post-a", "name": "Xã Phước Hòa"}
+        assert alarms["post-a"]["site"]["name"] == "Ngân hàng"  # type: ignore[index]
+        assert alarms["post-b"]["post"] == {"id": "post-b", "name": "Xã Tân Thạch"}
+        assert alarms["post-b"]["site"]["name"] == "Trạm y tế"  # type: ignore[index]
+        print(f"both presses at the district {seen_after:.2f} s after the first press")
+
+        alarm_a = str(alarms["post-a"]["id"])
+        async with district.api() as api:
+            refused = await api.post(f"/api/v1/alarms/{alarm_a}/ack", json={})
+            assert refused.status_code == 409, refused.text
+            assert "post-a" in refused.json()["detail"] or "Phước Hòa" in refused.json()["detail"]
+        async with a.api() as api:
+            (await api.post(f"/api/v1/alarms/{alarm_a}/ack", json={})).raise_for_status()
+
+        async def acknowledged_at_district() -> bool:
+            found = {x["id"]: x for x in await _district_alarms(district)}
+            return found[alarm_a]["state"] == "acknowledged"
+
+        await wait_for(acknowledged_at_district, 20)
+        assert changes_received(district, "post-a") == changes_sent(a)
+
+        async def troubles() -> list[dict[str, object]]:
+            async with district.api() as api:
+                body = (await api.get("/api/v1/troubles")).json()
+                return list(body["troubles"] if isinstance(body, dict) else body)
+
+        def both_watched() -> bool:  # a post is watched from its first heartbeat
+            return len(district.rows("SELECT id FROM posts")) == 2
+
+        await wait_for(both_watched, 20)
+        b.hub.kill()
+        killed = time.monotonic()
+
+        async def b_silent() -> bool:
+            return any(
+                t["kind"] == "post_silent" and t["subject"] == "post-b" for t in await troubles()
+            )
+
+        await wait_for(b_silent, HEARTBEAT_S + GRACE_S + 15)
+        print(f"post silent raised {time.monotonic() - killed:.2f} s after the kill")
+        assert not any(t["subject"] == "post-a" for t in await troubles())
+        await asyncio.sleep(0)
