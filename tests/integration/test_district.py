@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from tests.conftest import wait_for
+from simulator.button import VirtualButton
+from tests.conftest import RunningHub, wait_for
 from tests.integration.district import (
     DISTRICT_ENV,
     GRACE_S,
@@ -50,7 +52,7 @@ async def test_presses_at_two_posts_show_at_the_district_and_a_killed_post_is_si
             post_env(district, "Xã Tân Thạch"),
             registry("clinic", "Trạm y tế", 1),
         )
-        nodes += [a, b]
+        nodes.extend([a, b])
         for post in (a, b):
             post.hub.start()
         for post in (a, b):
@@ -108,3 +110,18 @@ async def test_presses_at_two_posts_show_at_the_district_and_a_killed_post_is_si
         print(f"post silent raised {time.monotonic() - killed:.2f} s after the kill")
         assert not any(t["subject"] == "post-a" for t in await troubles())
         await asyncio.sleep(0)
+
+
+async def test_a_post_without_upstream_sends_nothing_and_keeps_no_outbox(
+    start_hub: Callable[..., Awaitable[RunningHub]],
+    buttons: Callable[..., Awaitable[VirtualButton]],
+) -> None:
+    """Without [upstream] the hub is as before: no link, no upstream row for a raised alarm."""
+    running = await start_hub()
+    assert running.hub.upstream is None
+    assert running.hub.district is None
+    button = await buttons("bank-1")
+    press = await button.press()
+    await button.wait_ack(press.event_id)
+    rows = running.hub.store.upstream_pending(10)
+    assert await rows == []
