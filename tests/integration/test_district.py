@@ -125,3 +125,43 @@ async def test_a_post_without_upstream_sends_nothing_and_keeps_no_outbox(
     await button.wait_ack(press.event_id)
     rows = running.hub.store.upstream_pending(10)
     assert await rows == []
+
+
+async def test_a_district_passes_its_posts_alarms_on_to_the_province(tmp_path: Path) -> None:
+    """post → district → province, the same link twice: a press at the post shows at the
+    province with the post (not the district) as its post, and the site; the post's
+    acknowledgement follows it there; the province watches the district's heartbeat."""
+    province = make_node(tmp_path, "province", {**DISTRICT_ENV, "CHUONG_HUB__NAME": "Tỉnh"})
+    with closing_nodes([province]) as nodes:
+        province.hub.start()
+        await province.hub.wait_ready()
+        district = make_node(
+            tmp_path, "district", {**DISTRICT_ENV, **post_env(province, "Huyện Châu Thành")}
+        )
+        nodes.append(district)
+        district.hub.start()
+        await district.hub.wait_ready()
+        post = make_node(
+            tmp_path, "post-a", post_env(district, "Xã Phước Hòa"), registry("bank", "Ngân hàng", 1)
+        )
+        nodes.append(post)
+        post.hub.start()
+        await post.hub.wait_ready()
+        await (await post.button("bank-1")).press()
+
+        async def at_province() -> bool:
+            return len(await _district_alarms(province)) == 1
+
+        await wait_for(at_province, 20)
+        [alarm] = await _district_alarms(province)
+        assert alarm["post"] == {"id": "post-a", "name": "Xã Phước Hòa"}
+        assert alarm["site"]["name"] == "Ngân hàng"  # type: ignore[index]
+        async with post.api() as api:
+            (await api.post(f"/api/v1/alarms/{alarm['id']}/ack", json={})).raise_for_status()
+
+        async def acknowledged_at_province() -> bool:
+            [found] = await _district_alarms(province)
+            return found["state"] == "acknowledged"
+
+        await wait_for(acknowledged_at_province, 20)
+        assert province.rows("SELECT id, name FROM posts") == [("district", "Huyện Châu Thành")]

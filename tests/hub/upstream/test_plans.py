@@ -7,12 +7,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hub.config import Config
 from hub.domain import alarms
 from hub.domain.model import Alarm, AlarmChange, AlarmState, Outcome, Site, TroubleKind
 from hub.domain.state import HubState
 from hub.domain.views import AlarmView
 from hub.errors import InvalidTransition
-from hub.store.ops import QueueUpstream, RecordPostChange, UpsertPost
+from hub.escalation.engine import EscalationHooks
+from hub.escalation.policies import Policies
+from hub.store.ops import (
+    QueueUpstream,
+    RecordPostChange,
+    StartEscalation,
+    StopEscalation,
+    UpsertPost,
+)
 from hub.upstream.district import ApplyPostChanges, Beat
 from hub.upstream.post import UpstreamHook
 from hub.upstream.wire import ChangeMessage, PostId, UpTopics
@@ -150,3 +159,25 @@ def test_upstream_topics() -> None:
     assert topics.parse("chuong/v1/up/XA/change") is None
     assert topics.parse("chuong/v1/up/xa-a/ack") is None  # the district's own answer
     assert topics.parse("chuong/v1/dev/b1/event") is None
+
+
+def test_the_districts_own_escalation_starts_with_the_posts_raise_and_stops_at_its_ack() -> None:
+    """A district policy "unacknowledged at the post for 3 minutes rings at the district": the
+    post's alarm arriving starts it (from the raise at the post); the post's acknowledgement
+    arriving stops it and cancels what was not sent."""
+    config = Config(
+        notifiers={"duty": {"type": "webhook", "url": "http://127.0.0.1:9/duty"}},
+        escalation={"steps": [{"after_s": 180, "notify": ["duty"]}]},
+    )
+    hooks = EscalationHooks(Policies(config.escalation, config.notifiers))
+    st = state()
+    one, two, three, _ = messages()
+    p = plan(st, hooks=[hooks.on_alarm])
+    ApplyPostChanges([one, two], [], [], {}).plan(p)
+    [start] = [op for op in p.changes.ops if isinstance(op, StartEscalation)]
+    assert start.started_at == one.alarm.raised_at
+    assert start.next_due_at == one.alarm.raised_at + timedelta(seconds=180)
+    st.absorb(p.draft)
+    p = plan(st, hooks=[hooks.on_alarm])
+    ApplyPostChanges([three], [], [], {("xa-a", one.alarm.id): 2}).plan(p)
+    assert [type(op) for op in p.changes.ops if isinstance(op, StopEscalation)] == [StopEscalation]
