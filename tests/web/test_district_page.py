@@ -30,12 +30,17 @@ async def test_the_district_board_names_the_post_and_leaves_acknowledging_to_it(
     await log_in_page(page, running, Role.OFFICER)
     card = page.locator("article.card[data-state=active]")
     await expect(card).to_have_count(1)
-    await expect(card).to_contain_text("Công an xã: Xã A")
+    await expect(card).to_contain_text("Đơn vị: Xã A")
     await expect(card.locator(".site-name")).to_have_text("Ngân hàng")
     await expect(card.locator("button.ack")).to_have_count(0)
     await expect(card.locator("button.resolve")).to_have_count(0)
     await expect(card.locator(".post-handles")).to_contain_text("Công an xã tiếp nhận")
     await expect(page.locator("#board-count")).to_have_text("1")
+    await card.locator("button.details").click()
+    history = page.locator("#detail-dialog")
+    await expect(history).to_contain_text("Công an xã xa-a")  # the changes as received
+    await expect(history).to_contain_text("Phát sinh báo động")
+    await page.keyboard.press("Escape")
 
     await pipeline.execute(ApplyPostChanges([acked], [], [], {("xa-a", raised.alarm.id): 2}))
     await expect(page.locator("article.card[data-state=acknowledged]")).to_have_count(1)

@@ -59,7 +59,7 @@ const STRINGS = {
     details: "Chi tiết",
     acknowledged_by: "Tiếp nhận bởi {who} lúc {time} (sau {wait})",
     resolve_needs_ack: "Cán bộ trực cần tiếp nhận trước khi kết thúc.",
-    post_of: "Công an xã: {name}",
+    post_of: "Đơn vị: {name}",
     post_handles: "Công an xã tiếp nhận và kết thúc báo động này; huyện theo dõi và gọi điện cho xã.",
     viewer_readonly: "Tài khoản chỉ xem: không tiếp nhận, không kết thúc được.",
     resolve_title: "Kết thúc báo động {id}",
@@ -659,5 +659,6 @@ export function actorName(actor, buttonName = (id) => id) {
   if (kind === "token") return t("actor_token", { name });
   if (kind === "link") return t("actor_link", { name });
   if (kind === "button") return t("actor_button", { name: buttonName(name) });
+  if (kind === "post") return t("subject_post", { name });
   return actor;
 }
