@@ -336,6 +336,7 @@ class Hub:
                 pipeline=pipeline,
                 bus=self.bus,
                 clock=self.clock,
+                metrics=self.metrics,
                 broker_connected=lambda: mqtt.connected,
             )
             await self._start("upstream", self.upstream)

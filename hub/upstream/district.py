@@ -253,6 +253,8 @@ class DistrictReceiver:
                 change = ChangeMessage.model_validate_json(message.payload)
                 self._check_sender(post, change.post.id)
                 into.changes.append(change)
+                if (heard := self._posts.get(post)) is not None:
+                    heard.at = self._clock.monotonic()  # a change is a sign of life too
                 return
             beat = HeartbeatMessage.model_validate_json(message.payload)
             self._check_sender(post, beat.post.id)
@@ -272,6 +274,10 @@ class DistrictReceiver:
     def _answer(self, result: Applied, sorted_: _Sorted) -> None:
         """After the commit: the acks to the posts, the counts."""
         self._last.update(result.last)
+        changes = self._metrics.district_changes
+        changes.labels("applied").inc(result.applied)
+        changes.labels("duplicate").inc(result.duplicates)
+        changes.labels("early").inc(result.early)
         for item in sorted_.rejected:
             self._metrics.rejected.labels(item.reason).inc()
         for post, seqs in result.acks.items():

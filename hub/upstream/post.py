@@ -25,6 +25,7 @@ from hub.domain.bus import AlarmChanged, Bus, Event
 from hub.domain.model import Alarm, AlarmChange
 from hub.domain.views import AlarmView
 from hub.errors import ChuongError
+from hub.metrics import Metrics
 from hub.store import Store
 from hub.store.ops import MarkUpstreamAcked, QueueUpstream, UpstreamRow
 from hub.upstream.wire import AckMessage, UpTopics
@@ -34,6 +35,9 @@ from hub.writer.plan import Command, Plan
 log = logging.getLogger(__name__)
 
 POLL_S: Final = 1.0
+RESEND_MAX: Final = 16
+"""A row not acknowledged is sent again after `resend_s`, then twice that, up to this many
+times `resend_s`."""
 """The sender looks at the table at least this often (it is woken at once by each change)."""
 
 
@@ -87,6 +91,7 @@ class UpstreamSender:
         pipeline: Pipeline,
         bus: Bus,
         clock: Clock,
+        metrics: Metrics,
         broker_connected: Callable[[], bool],
     ) -> None:
         assert config.upstream is not None
@@ -96,16 +101,17 @@ class UpstreamSender:
         self._pipeline = pipeline
         self._bus = bus
         self._clock = clock
+        self._metrics = metrics
         self._broker_connected = broker_connected
         self._topics = UpTopics(self._up.root)
-        self._sent: dict[int, float] = {}
+        self._sent: dict[int, tuple[float, float]] = {}
+        """seq -> (when last sent, the wait before sending it again)"""
         self._confirmed: set[int] = set()
         """acknowledged by the district, not yet marked in the store"""
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.pending = 0
-        self.acked_total = 0
         self.link = MqttAdapter(
             link_settings(self._up),
             client_id=f"chuong-up-{self._hub.id}",
@@ -115,7 +121,7 @@ class UpstreamSender:
             clock=clock,
             on_message=self._on_message,
             on_connected=self._on_connected,
-            on_disconnected=lambda reason: None,
+            on_disconnected=lambda reason: metrics.upstream_connected.set(0),
         )
 
     async def start(self) -> None:
@@ -142,8 +148,8 @@ class UpstreamSender:
             self._wake.set()
 
     def _on_connected(self, session_present: bool) -> None:
-        self._sent.clear()  # everything unacknowledged goes again, in order
-        self._wake.set()
+        self._metrics.upstream_connected.set(1)
+        self._wake.set()  # what paho still holds it sends again itself; the rest follows
         self._connected.set()
 
     def _on_message(self, message: MqttMessage) -> None:
@@ -180,24 +186,32 @@ class UpstreamSender:
         seqs = tuple(sorted(self._confirmed))
         await self._pipeline.execute(MarkAcked(seqs))
         self._confirmed.difference_update(seqs)
-        self.acked_total += len(seqs)
+        self._metrics.upstream_acknowledged.inc(len(seqs))
 
     async def _send(self) -> None:
         rows = await self._store.upstream_pending(self._up.window + len(self._confirmed))
         rows = [r for r in rows if r.seq not in self._confirmed][: self._up.window]
         self.pending = len(rows)
+        self._metrics.upstream_pending.set(self.pending)
         if not self.link.connected:
             return
         now = self._clock.monotonic()
         live = {r.seq for r in rows}
         for seq in [s for s in self._sent if s not in live]:
             del self._sent[seq]
+        # Again only once the district's broker has taken every copy sent before (nothing waits
+        # in paho), each row at most every `resend_s`, doubling up to `RESEND_MAX`: a slow
+        # district is not buried under copies of what it is still working through.
+        may_resend = self.link.outgoing == 0
+        topic = self._topics.of(self._hub.id, "change")
         for row in rows:
             sent = self._sent.get(row.seq)
-            if sent is not None and now - sent < self._up.resend_s:
-                continue
-            self.link.publish(self._topics.of(self._hub.id, "change"), self._message(row), qos=1)
-            self._sent[row.seq] = now
+            if sent is None:
+                self.link.publish(topic, self._message(row), qos=1)
+                self._sent[row.seq] = (now, self._up.resend_s)
+            elif may_resend and now - sent[0] >= sent[1]:
+                self.link.publish(topic, self._message(row), qos=1)
+                self._sent[row.seq] = (now, min(sent[1] * 2, self._up.resend_s * RESEND_MAX))
 
     def _message(self, row: UpstreamRow) -> bytes:
         body = row.body

@@ -89,6 +89,19 @@ async def test_presses_at_two_posts_show_at_the_district_and_a_killed_post_is_si
         await wait_for(acknowledged_at_district, 20)
         assert changes_received(district, "post-a") == changes_sent(a)
 
+        async def counted() -> bool:  # the link's metrics, at both ends
+            async with a.api() as api:
+                post_side = (await api.get("/metrics")).text
+            async with district.api() as api:
+                district_side = (await api.get("/metrics")).text
+            return (
+                "chuong_upstream_connected 1.0" in post_side
+                and "chuong_upstream_acknowledged_total 2.0" in post_side
+                and 'chuong_district_changes_total{outcome="applied"} 3.0' in district_side
+            )
+
+        await wait_for(counted, 20)
+
         async def troubles() -> list[dict[str, object]]:
             async with district.api() as api:
                 body = (await api.get("/api/v1/troubles")).json()
