@@ -2,10 +2,11 @@
 itself, and a sender that delivers them to the district until it acknowledges each.
 
 Why its own MQTT connection and not a Mosquitto bridge: the bridge's queue lives in the broker,
-and Debian's Mosquitto 2.0.11 loses it on restart (fixed in 2.0.15) and drops what is beyond its
-queue limit; a change then never reaches the district and nobody knows. Here the queue is the
-hub's store: a change is a row before it is a message, and stays one until the district says it
-has it (docs/DISTRICT.md, "Why not a bridge").
+which can lose it on a restart (Debian's 2.0.11 in some settings; fixed in 2.0.15, itself
+reported to regress) and drops what is beyond its queue limit; a change then never reaches the
+district and nobody knows. Here the queue is the hub's store: a change is a row before it is a
+message, and stays one until the district says it has it (docs/DISTRICT.md, "Why the hub's own
+connection, not a Mosquitto bridge"; docs/FACTS.md).
 """
 
 from __future__ import annotations
@@ -39,6 +40,22 @@ RESEND_MAX: Final = 16
 """A row not acknowledged is sent again after `resend_s`, then twice that, up to this many
 times `resend_s`."""
 """The sender looks at the table at least this often (it is woken at once by each change)."""
+
+
+def send_now(
+    sent: tuple[float, float] | None, now: float, resend_s: float, may_resend: bool
+) -> tuple[float, float] | None:
+    """Whether a pending row goes now: its new (sent at, wait before the next copy), or None.
+
+    A row never sent goes at once. A copy goes again only when `may_resend` (the broker has taken
+    every copy before) and its wait is over; each wait doubles, up to `RESEND_MAX` x `resend_s`.
+    """
+    if sent is None:
+        return now, resend_s
+    sent_at, wait = sent
+    if not may_resend or now - sent_at < wait:
+        return None
+    return now, min(wait * 2, resend_s * RESEND_MAX)
 
 
 class UpstreamHook:
@@ -205,13 +222,10 @@ class UpstreamSender:
         may_resend = self.link.outgoing == 0
         topic = self._topics.of(self._hub.id, "change")
         for row in rows:
-            sent = self._sent.get(row.seq)
-            if sent is None:
+            due = send_now(self._sent.get(row.seq), now, self._up.resend_s, may_resend)
+            if due is not None:
                 self.link.publish(topic, self._message(row), qos=1)
-                self._sent[row.seq] = (now, self._up.resend_s)
-            elif may_resend and now - sent[0] >= sent[1]:
-                self.link.publish(topic, self._message(row), qos=1)
-                self._sent[row.seq] = (now, min(sent[1] * 2, self._up.resend_s * RESEND_MAX))
+                self._sent[row.seq] = due
 
     def _message(self, row: UpstreamRow) -> bytes:
         body = row.body

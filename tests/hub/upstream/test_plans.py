@@ -23,7 +23,7 @@ from hub.store.ops import (
     UpsertPost,
 )
 from hub.upstream.district import ApplyPostChanges, Beat
-from hub.upstream.post import UpstreamHook
+from hub.upstream.post import UpstreamHook, send_now
 from hub.upstream.wire import ChangeMessage, PostId, UpTopics
 from hub.writer.commands import AcknowledgeAlarm
 from hub.writer.plan import Plan
@@ -181,3 +181,21 @@ def test_the_districts_own_escalation_starts_with_the_posts_raise_and_stops_at_i
     p = plan(st, hooks=[hooks.on_alarm])
     ApplyPostChanges([three], [], [], {("xa-a", one.alarm.id): 2}).plan(p)
     assert [type(op) for op in p.changes.ops if isinstance(op, StopEscalation)] == [StopEscalation]
+
+
+def test_a_copy_goes_again_only_after_its_wait_and_once_the_broker_took_the_last() -> None:
+    """A new row goes at once; again after `resend_s` only if nothing waits in the client; each
+    wait doubles up to 16 times `resend_s` (a slow district is not buried under copies)."""
+    assert send_now(None, 0.0, 10.0, may_resend=False) == (0.0, 10.0)
+    assert send_now((0.0, 10.0), 9.9, 10.0, may_resend=True) is None
+    assert send_now((0.0, 10.0), 10.0, 10.0, may_resend=False) is None
+    sent: tuple[float, float] | None = (0.0, 10.0)
+    waits = []
+    now = 0.0
+    for _ in range(8):
+        assert sent is not None
+        now = sent[0] + sent[1]
+        sent = send_now(sent, now, 10.0, may_resend=True)
+        assert sent is not None
+        waits.append(sent[1])
+    assert waits == [20.0, 40.0, 80.0, 160.0, 160.0, 160.0, 160.0, 160.0]
