@@ -12,6 +12,7 @@ from hub.upstream.district import ApplyPostChanges
 from hub.writer.commands import RaiseTrouble
 from tests.hub.upstream.test_plans import messages
 from tests.web.conftest import StartHub, add_users, log_in_page
+from tests.web.test_browser import _search_history
 
 
 async def test_the_district_board_names_the_post_and_leaves_acknowledging_to_it(
@@ -50,3 +51,8 @@ async def test_the_district_board_names_the_post_and_leaves_acknowledging_to_it(
     silent = page.locator("#troubles li[data-kind=post_silent]")
     await expect(silent).to_contain_text("Công an xã mất liên lạc")
     await expect(silent).to_contain_text("Công an xã xa-b")
+
+    await page.click("#tab-history")
+    await _search_history(page, state="")
+    row = page.locator(f"#history-table tr[data-alarm='{raised.alarm.id}']")
+    await expect(row).to_contain_text("Xã A: Ngân hàng")
