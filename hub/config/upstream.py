@@ -35,6 +35,12 @@ class UpstreamSection(BaseModel):
         le=600,
         description="A change the district has not acknowledged after this long is sent again.",
     )
+    lost_after_s: float = Field(
+        default=60.0,
+        ge=1,
+        le=86_400,
+        description="The link down this long is an `upstream_lost` trouble at the post.",
+    )
     window: int = Field(
         default=200, ge=1, le=10_000, description="Changes in flight at once, at most."
     )

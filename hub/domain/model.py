@@ -86,6 +86,8 @@ class TroubleKind(StrEnum):
     STORE_UNWRITABLE = "store_unwritable"
     INTERNAL_ERROR = "internal_error"
     NOTIFIER_FAILING = "notifier_failing"
+    UPSTREAM_LOST = "upstream_lost"
+    """the link to the district is down: the district cannot see the post's alarms"""
     # a district: one of its posts (subject: the post id)
     POST_SILENT = "post_silent"
     """no heartbeat from the post for longer than its period plus the grace"""

@@ -23,13 +23,14 @@ from hub.broker.mqtt import MqttAdapter, MqttMessage, Subscription
 from hub.clock import Clock, iso
 from hub.config import Config, MqttSection, UpstreamSection
 from hub.domain.bus import AlarmChanged, Bus, Event
-from hub.domain.model import Alarm, AlarmChange
+from hub.domain.model import Alarm, AlarmChange, TroubleKind
 from hub.domain.views import AlarmView
 from hub.errors import ChuongError
 from hub.metrics import Metrics
 from hub.store import Store
 from hub.store.ops import MarkUpstreamAcked, QueueUpstream, UpstreamRow
 from hub.upstream.wire import AckMessage, UpTopics
+from hub.writer.commands import ClearTrouble, RaiseTrouble
 from hub.writer.pipeline import Pipeline
 from hub.writer.plan import Command, Plan
 
@@ -127,6 +128,11 @@ class UpstreamSender:
         """acknowledged by the district, not yet marked in the store"""
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
+        self._down_since: float | None = clock.monotonic()
+        """since when the link is down (None while connected); from the start until connected"""
+        self._down_reason = "not connected yet"
+        self._lost = False
+        """an `upstream_lost` trouble is open"""
         self._tasks: list[asyncio.Task[None]] = []
         self.pending = 0
         self.link = MqttAdapter(
@@ -138,10 +144,11 @@ class UpstreamSender:
             clock=clock,
             on_message=self._on_message,
             on_connected=self._on_connected,
-            on_disconnected=lambda reason: metrics.upstream_connected.set(0),
+            on_disconnected=self._on_disconnected,
         )
 
     async def start(self) -> None:
+        self._lost = (TroubleKind.UPSTREAM_LOST, "hub") in self._pipeline.state.troubles
         self._bus.subscribe(self._on_event)
         await self.link.start()
         self._tasks = [
@@ -164,8 +171,15 @@ class UpstreamSender:
         if isinstance(event, AlarmChanged):
             self._wake.set()
 
+    def _on_disconnected(self, reason: str) -> None:
+        self._metrics.upstream_connected.set(0)
+        if self._down_since is None:
+            self._down_since = self._clock.monotonic()
+        self._down_reason = reason
+
     def _on_connected(self, session_present: bool) -> None:
         self._metrics.upstream_connected.set(1)
+        self._down_since = None
         self._wake.set()  # what paho still holds it sends again itself; the rest follows
         self._connected.set()
 
@@ -191,11 +205,33 @@ class UpstreamSender:
             self._wake.clear()
             try:
                 await self._mark()
+                await self._watch_link()
                 await self._send()
             except ChuongError as exc:
                 log.warning("upstream: %s; trying again", exc)
             except Exception:
                 log.exception("upstream: the sender failed; trying again")
+
+    async def _watch_link(self) -> None:
+        """The post's officer knows when the district cannot see the post's alarms."""
+        down = self._down_since
+        if down is None and self._lost:
+            await self._pipeline.execute(
+                ClearTrouble(TroubleKind.UPSTREAM_LOST, "hub", "the district is reached again")
+            )
+            self._lost = False
+        elif (
+            down is not None
+            and not self._lost
+            and self._clock.monotonic() - down > self._up.lost_after_s
+        ):
+            detail = (
+                f"the district's broker {self._up.host}:{self._up.port} has not been reached "
+                f"for {self._up.lost_after_s:.0f} s ({self._down_reason}); the alarms wait here "
+                "and go up when it is back"
+            )
+            await self._pipeline.execute(RaiseTrouble(TroubleKind.UPSTREAM_LOST, "hub", detail))
+            self._lost = True
 
     async def _mark(self) -> None:
         if not self._confirmed:

@@ -25,6 +25,7 @@ from tests.integration.district import (
     changes_sent,
     closing_nodes,
     make_node,
+    open_troubles,
     post_env,
     registry,
 )
@@ -73,7 +74,7 @@ async def test_a_cut_link_and_restarted_posts_lose_and_repeat_no_change(tmp_path
     first changes have arrived, the district hub is killed (SIGKILL) and started again. Then: the
     district holds each post's changes exactly once (one audit entry each), numbered 1.. without
     gaps per alarm, in the post's order; the district's alarms end in the posts' states; no post
-    is left silent."""
+    is left silent. During the cut each post shows `upstream_lost`; after it, no more."""
     district = make_node(tmp_path, "district", DISTRICT_ENV)
     with closing_nodes([district]) as nodes:
         district.hub.start()
@@ -107,6 +108,12 @@ async def test_a_cut_link_and_restarted_posts_lose_and_repeat_no_change(tmp_path
                     restarted.add(post.name)
                     break
             rounds += 1
+        for post in posts:  # each post's officer is told the district cannot see it
+
+            async def lost(post: Node = post) -> bool:
+                return await open_troubles(post, "upstream_lost") == ["hub"]
+
+            await wait_for(lost, 30)
         outage = time.monotonic() - cut_at
         before = sum(len(changes_received(district, post.name)) for post in posts)
         district.broker.start()
@@ -166,6 +173,12 @@ async def test_a_cut_link_and_restarted_posts_lose_and_repeat_no_change(tmp_path
             )
 
         await wait_for(none_silent, 30)
+        for post in posts:
+
+            async def found(post: Node = post) -> bool:
+                return await open_troubles(post, "upstream_lost") == []
+
+            await wait_for(found, 30)
         total = sum(len(changes_sent(post)) for post in posts)
         print(
             f"link cut {outage:.1f} s, {rounds} rounds per post, {total} changes, "

@@ -23,6 +23,7 @@ from tests.conftest import HubProcess
 
 HEARTBEAT_S = 1.0
 GRACE_S = 2.0
+LOST_AFTER_S = 2.0
 
 
 @dataclass
@@ -93,6 +94,7 @@ def post_env(district: Node, post_name: str, **extra: str) -> dict[str, str]:
         "CHUONG_UPSTREAM__RESEND_S": "2",
         "CHUONG_UPSTREAM__RECONNECT_MIN_S": "0.1",
         "CHUONG_UPSTREAM__RECONNECT_MAX_S": "1",
+        "CHUONG_UPSTREAM__LOST_AFTER_S": str(LOST_AFTER_S),
         **extra,
     }
 
@@ -131,3 +133,11 @@ def changes_received(district: Node, post: str) -> list[tuple[str, int, str]]:
             post,
         )
     ]
+
+
+async def open_troubles(node: Node, kind: str) -> list[str]:
+    """The subjects of the node's open troubles of this kind (through its API)."""
+    async with node.api() as api:
+        response = await api.get("/api/v1/troubles")
+        response.raise_for_status()
+        return [t["subject"] for t in response.json() if t["kind"] == kind]
