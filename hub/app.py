@@ -228,6 +228,8 @@ class Hub:
 
     async def start(self) -> None:
         cfg = self.config
+        if cfg.upstream is not None:
+            cfg.upstream.secret()  # an unreadable password file stops the start before any part
         # The adapter is built first (its constructor does no I/O) and connects last.
         # A district has no buttons: it listens to its posts' upstream topics instead.
         subscribed = (
@@ -319,27 +321,7 @@ class Hub:
             on_queued=notify.wake,
         )
         await self._start("escalation", escalator)
-        if cfg.hub.mode == "district":
-            self.district = DistrictReceiver(
-                config=cfg,
-                store=self.store,
-                pipeline=pipeline,
-                clock=self.clock,
-                metrics=self.metrics,
-                mqtt=mqtt,
-            )
-            await self._start("district", self.district)
-        if cfg.upstream is not None:
-            self.upstream = UpstreamSender(
-                config=cfg,
-                store=self.store,
-                pipeline=pipeline,
-                bus=self.bus,
-                clock=self.clock,
-                metrics=self.metrics,
-                broker_connected=lambda: mqtt.connected,
-            )
-            await self._start("upstream", self.upstream)
+        await self._start_links(pipeline, mqtt)
         retention = cfg.store.retention
         self.pruner = Pruner(
             cfg.store.path,
@@ -363,6 +345,31 @@ class Hub:
         await self._start("mqtt", mqtt)
         self._spawn(self._announce_ready(), "ready")
         self._spawn(self._watchdog(), "watchdog")
+
+    async def _start_links(self, pipeline: Pipeline, mqtt: MqttAdapter) -> None:
+        """A district's receiver of its posts' changes; the link to the hub above, if any."""
+        cfg = self.config
+        if cfg.hub.mode == "district":
+            self.district = DistrictReceiver(
+                config=cfg,
+                store=self.store,
+                pipeline=pipeline,
+                clock=self.clock,
+                metrics=self.metrics,
+                mqtt=mqtt,
+            )
+            await self._start("district", self.district)
+        if cfg.upstream is not None:
+            self.upstream = UpstreamSender(
+                config=cfg,
+                store=self.store,
+                pipeline=pipeline,
+                bus=self.bus,
+                clock=self.clock,
+                metrics=self.metrics,
+                broker_connected=lambda: mqtt.connected,
+            )
+            await self._start("upstream", self.upstream)
 
     async def stop(self) -> None:
         """Drain, then stop every started part in reverse order. Never raises."""

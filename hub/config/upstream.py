@@ -8,7 +8,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from devices.messages import BUTTON_ID_RE
 from devices.topics import DEFAULT_ROOT, check_root
+from hub.errors import ConfigError
 
 
 class UpstreamSection(BaseModel):
@@ -77,8 +79,8 @@ class UpstreamSection(BaseModel):
         try:
             text = self.password_file.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ValueError(
-                f"upstream.password_file: cannot read {self.password_file}: {exc.strerror}"
+            raise ConfigError(
+                [f"upstream.password_file: cannot read {self.password_file}: {exc.strerror}"]
             ) from exc
         lines = text.splitlines()
         return SecretStr(lines[0] if lines else "")
@@ -93,3 +95,22 @@ class DistrictSection(BaseModel):
         le=3600,
         description="A post is silent once no heartbeat came for its own period plus this.",
     )
+    expect: list[str] = Field(
+        default_factory=list,
+        description="Ids of the posts that must be heard from: one never heard is silent too, "
+        "after `expect_period_s` plus the grace from the district's start.",
+    )
+    expect_period_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="The heartbeat period assumed for an expected post not heard from yet.",
+    )
+
+    @field_validator("expect")
+    @classmethod
+    def _ids_are_valid(cls, value: list[str]) -> list[str]:
+        for post in value:
+            if not BUTTON_ID_RE.match(post):
+                raise ValueError(f"{post!r} is not a hub id (1-64 of a-z, 0-9, '_' or '-')")
+        return value

@@ -175,6 +175,8 @@ class DistrictReceiver:
         mqtt: MqttAdapter,
     ) -> None:
         self._grace = config.district.grace_s
+        self._expect = config.district.expect
+        self._expect_period_s = config.district.expect_period_s
         self._store = store
         self._pipeline = pipeline
         self._clock = clock
@@ -193,6 +195,10 @@ class DistrictReceiver:
         for post in await self._store.posts():
             silent = (TroubleKind.POST_SILENT, post.id) in troubles
             self._posts[post.id] = _Heard(post.name, post.period_s, now, silent)
+        for expected in self._expect:  # never heard from yet: watched all the same
+            if expected not in self._posts:
+                silent = (TroubleKind.POST_SILENT, expected) in troubles
+                self._posts[expected] = _Heard("", self._expect_period_s, now, silent)
         self._tasks = [
             asyncio.create_task(self._apply_loop(), name="district-receiver"),
             asyncio.create_task(self._watch_loop(), name="district-watch"),
@@ -314,6 +320,9 @@ class DistrictReceiver:
                 detail = (
                     f"no heartbeat from post {heard.name or post} for more than {limit:.0f} s "
                     f"(its period {heard.period_s:.0f} s + grace {self._grace:.0f} s)"
+                    if heard.name
+                    else f"nothing heard from expected post {post} in the {limit:.0f} s since "
+                    "the district started"
                 )
                 try:
                     await self._pipeline.execute(RaisePostSilent(post, detail))

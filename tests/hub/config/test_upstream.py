@@ -58,3 +58,14 @@ def test_a_mistake_names_the_key(tmp_path: Path, text: str, said: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, text))
     assert any(said in problem for problem in info.value.problems), info.value.problems
+
+
+def test_an_unreadable_password_file_is_named(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, f'[upstream]\nhost = "h"\nusername = "u"\npassword_file = "{tmp_path}/nope"\n'
+    )
+    config = load_config(path)
+    assert config.upstream is not None
+    with pytest.raises(ConfigError) as info:
+        config.upstream.secret()
+    assert info.value.problems[0].startswith("upstream.password_file: cannot read")
