@@ -19,13 +19,15 @@ shape against the OASIS schema with `capvalidator`. Sources: OASIS CAP 1.2 (2010
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
-from hub.domain.model import Alarm, AlarmState
+from hub.domain.kinds import KIND_LABELS
+from hub.domain.model import Alarm, AlarmKind, AlarmState
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -34,20 +36,14 @@ CAP_MEDIA_TYPE = "application/cap+xml"
 RESTRICTION = "Chỉ dành cho lực lượng Công an và đơn vị được chia sẻ / Police use only"
 
 # CAP's categories by the alarm's kind; a hold-up (robbery) is the default kind of a press.
-_CATEGORY = {
-    "holdup": "Security",
-    "fire": "Fire",
-    "medical": "Health",
-    "assistance": "Safety",
-    "comm_loss": "Infra",
+_CATEGORY: Final[Mapping[AlarmKind, str]] = {
+    AlarmKind.HOLDUP: "Security",
+    AlarmKind.FIRE: "Fire",
+    AlarmKind.MEDICAL: "Health",
+    AlarmKind.ASSISTANCE: "Safety",
+    AlarmKind.COMM_LOSS: "Infra",
 }
-_EVENT = {
-    "holdup": "Báo động cướp / đột nhập",
-    "fire": "Báo cháy",
-    "medical": "Cấp cứu y tế",
-    "assistance": "Cần hỗ trợ",
-    "comm_loss": "Mất liên lạc với nút báo động",
-}
+_EVENT: Final = KIND_LABELS["vi"]
 _STATE_WORDS = {
     AlarmState.ACTIVE: "đang báo động, chưa có người tiếp nhận",
     AlarmState.ACKNOWLEDGED: "đã có người tiếp nhận",
@@ -92,11 +88,6 @@ def _sent(alarm: Alarm) -> datetime:
     return alarm.raised_at
 
 
-def _kind(alarm: Alarm) -> str:
-    kind = getattr(alarm, "kind", "holdup")
-    return str(kind) if str(kind) in _CATEGORY else "holdup"
-
-
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
     element = ET.SubElement(parent, f"{{{CAP_NS}}}{tag}")
     if text is not None:
@@ -108,7 +99,7 @@ def cap_alert(
     alarm: Alarm, source: CapSource, *, position: tuple[float, float] | None = None
 ) -> ET.Element:
     """The CAP `<alert>` of `alarm` as it is now; `position` is the site's (lat, lon), if known."""
-    kind = _kind(alarm)
+    kind = alarm.kind
     alert = ET.Element(f"{{{CAP_NS}}}alert")
     _sub(alert, "identifier", identifier_of(alarm))
     _sub(alert, "sender", source.sender)

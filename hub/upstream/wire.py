@@ -23,6 +23,7 @@ from hub.domain.model import (
     Alarm,
     AlarmChange,
     AlarmDevice,
+    PersonAck,
     PostRef,
     SiteRef,
 )
@@ -137,5 +138,7 @@ def alarm_at_district(
         resolved_by=view.resolved_by,
         outcome=view.outcome,
         note=view.note,
+        kind=view.kind,
+        acks=tuple(PersonAck(ack.person, ack.at) for ack in view.acks),
         post=post,
     )

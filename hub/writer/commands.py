@@ -53,12 +53,17 @@ def _open_alarm(plan: Plan, alarm_id: str) -> Alarm:
     if alarm is None:
         # Not open: the caller (the API) tells "resolved" (409) from "unknown" (404).
         raise AlarmNotFound(alarm_id)
+    refuse_post_alarm(alarm)
+    return alarm
+
+
+def refuse_post_alarm(alarm: Alarm) -> None:
+    """At a district: a post's alarm is acknowledged and resolved at its post, not here."""
     if alarm.post is not None:
         raise InvalidTransition(
             f"alarm {alarm.id} belongs to post {alarm.post.name or alarm.post.id}: it is "
             "acknowledged and resolved there; call the post (docs/DISTRICT.md)"
         )
-    return alarm
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from capvalidator import check_schema
 
-from hub.domain.model import Alarm, AlarmDevice, AlarmState, Outcome, SiteRef
+from hub.domain.model import Alarm, AlarmDevice, AlarmKind, AlarmState, Outcome, SiteRef
 from hub.reports.cap import (
     ATOM_NS,
     CAP_NS,
@@ -28,7 +28,13 @@ SOURCE = CapSource(sender=sender_of("xa-an-binh"), zone=ZoneInfo("Asia/Ho_Chi_Mi
 NS = {"cap": CAP_NS, "atom": ATOM_NS}
 
 
-def make_alarm(state: AlarmState, *, site: SiteRef | None = BANK, test: bool = False) -> Alarm:
+def make_alarm(
+    state: AlarmState,
+    *,
+    site: SiteRef | None = BANK,
+    test: bool = False,
+    kind: AlarmKind = AlarmKind.HOLDUP,
+) -> Alarm:
     acknowledged = T0 + timedelta(seconds=40) if state is not AlarmState.ACTIVE else None
     resolved = T0 + timedelta(minutes=20) if state is AlarmState.RESOLVED else None
     return Alarm(
@@ -50,6 +56,7 @@ def make_alarm(state: AlarmState, *, site: SiteRef | None = BANK, test: bool = F
         resolved_by="user:an" if resolved else None,
         outcome=Outcome.FALSE_ALARM if resolved else None,
         note="đã điều tổ tuần tra" if resolved else None,
+        kind=kind,
     )
 
 
@@ -94,7 +101,7 @@ def test_the_alert_says_what_where_and_when() -> None:
     assert text(root, "cap:info/cap:category") == "Security"
     assert text(root, "cap:info/cap:urgency") == "Immediate"
     assert text(root, "cap:info/cap:severity") == "Severe"
-    assert text(root, "cap:info/cap:headline") == "Báo động cướp / đột nhập: Ngân hàng <An & Bình>"
+    assert text(root, "cap:info/cap:headline") == "Cướp giật / đột nhập: Ngân hàng <An & Bình>"
     assert text(root, "cap:info/cap:contact") == "0272 3812 345"
     assert text(root, "cap:info/cap:area/cap:circle") == "10.500000,106.400000 0"
     assert "12 Quốc lộ 1A" in (text(root, "cap:info/cap:area/cap:areaDesc") or "")
@@ -152,3 +159,23 @@ def test_the_feed_carries_each_alarm_as_a_valid_cap_message() -> None:
         link = entry.find("atom:link[@rel='alternate']", NS)
         assert link is not None
         assert link.get("href") == "http://post/api/v1/cap/alarms/xa-an-binh-42.xml"
+
+
+@pytest.mark.parametrize(
+    ("kind", "category", "event"),
+    [
+        (AlarmKind.HOLDUP, "Security", "Cướp giật / đột nhập"),
+        (AlarmKind.FIRE, "Fire", "Cháy"),
+        (AlarmKind.MEDICAL, "Health", "Cấp cứu y tế"),
+        (AlarmKind.ASSISTANCE, "Safety", "Cần hỗ trợ"),
+        (AlarmKind.COMM_LOSS, "Infra", "Mất liên lạc"),
+    ],
+)
+def test_each_kind_has_its_cap_category_and_words(
+    kind: AlarmKind, category: str, event: str
+) -> None:
+    body = cap_xml(make_alarm(AlarmState.ACTIVE, kind=kind), SOURCE)
+    assert check_schema(body).passed
+    root = ET.fromstring(body)
+    assert text(root, "cap:info/cap:category") == category
+    assert text(root, "cap:info/cap:event") == event

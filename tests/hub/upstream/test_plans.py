@@ -9,11 +9,11 @@ import pytest
 
 from hub.config import Config
 from hub.domain import alarms
-from hub.domain.model import Alarm, AlarmChange, AlarmState, Outcome, Site, TroubleKind
+from hub.domain.model import Alarm, AlarmChange, AlarmKind, AlarmState, Outcome, Site, TroubleKind
 from hub.domain.state import HubState
 from hub.domain.views import AlarmView
 from hub.errors import InvalidTransition
-from hub.escalation.engine import EscalationHooks
+from hub.escalation.engine import AcknowledgeByLink, EscalationHooks
 from hub.escalation.policies import Policies
 from hub.store.ops import (
     QueueUpstream,
@@ -139,6 +139,14 @@ def test_the_district_does_not_acknowledge_a_posts_alarm() -> None:
     apply(st, [one], {})
     with pytest.raises(InvalidTransition, match="Xã A"):
         AcknowledgeAlarm(one.alarm.id, "user:boss").plan(plan(st))
+    by_link = AcknowledgeByLink(Policies(Config().escalation, {}), one.alarm.id, "boss", None)
+    with pytest.raises(InvalidTransition, match="Xã A"):  # nor from a phone link
+        by_link.plan(plan(st))
+
+    fire = one.model_copy(update={"alarm": one.alarm.model_copy(update={"kind": AlarmKind.FIRE})})
+    other = state()
+    apply(other, [fire], {})
+    assert other.alarms[one.alarm.id].kind is AlarmKind.FIRE  # the alarm's kind travels with it
 
 
 def test_a_heartbeat_records_a_new_post_and_ends_its_silence() -> None:
