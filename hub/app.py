@@ -206,6 +206,7 @@ class Hub:
         self._alarm_prefix = self.topics.alarm("")
         self.store = Store(
             config.store.path,
+            url=config.store.url,
             busy_timeout_ms=config.store.busy_timeout_ms,
             rejected_keep=config.store.rejected_keep,
         )
@@ -329,7 +330,7 @@ class Hub:
         await self._start_links(pipeline, mqtt)
         retention = cfg.store.retention
         self.pruner = Pruner(
-            cfg.store.path,
+            cfg.store.url or cfg.store.path,
             Policy(
                 history_days=retention.history_days,
                 outbox_days=retention.outbox_days,

@@ -17,7 +17,6 @@ Every change is committed with its audit entry, the admin as actor (hub/registry
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -46,6 +45,7 @@ from hub.registry.commands import (
     untested_cutoff,
 )
 from hub.registry.file import ButtonEntry, SiteEntry
+from hub.store.db import READ_ERRORS
 from hub.writer.plan import Command
 
 router = APIRouter(prefix="/api/v1", tags=["manage"])
@@ -235,7 +235,7 @@ async def untested(
     now = ctx.clock.now()
     try:
         rows = await ctx.store.untested_buttons(untested_cutoff(now, days))
-    except sqlite3.Error as exc:
+    except READ_ERRORS as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"store: {exc}") from None
     return [
         Untested(

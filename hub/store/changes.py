@@ -229,10 +229,7 @@ _UPSTREAM_INSERT: Final = (
     "INSERT INTO upstream (alarm_id, change_seq, change, body, queued_at) "
     "SELECT ?, coalesce(max(change_seq), 0) + 1, ?, ?, ? FROM upstream WHERE alarm_id = ?"
 )
-_UPSTREAM_ACKED: Final = (
-    "UPDATE upstream SET acked_at = ? "
-    "WHERE acked_at IS NULL AND seq IN (SELECT value FROM json_each(?))"
-)
+_UPSTREAM_ACKED: Final = "UPDATE upstream SET acked_at = ? WHERE acked_at IS NULL AND seq IN ({})"
 _POST_CHANGE_INSERT: Final = (
     "INSERT OR IGNORE INTO post_changes "
     "(post_id, alarm_id, change_seq, change, actor, at, received_at, body) "
@@ -357,7 +354,8 @@ def _queue_upstream(op: o.QueueUpstream) -> Statement:
 
 @_makes(o.MarkUpstreamAcked)
 def _upstream_acked(op: o.MarkUpstreamAcked) -> Statement:
-    return _UPSTREAM_ACKED, (iso(op.at), json.dumps(list(op.seqs)))
+    marks = ", ".join("?" for _ in op.seqs)
+    return _UPSTREAM_ACKED.format(marks), (iso(op.at), *op.seqs)
 
 
 @_makes(o.RecordPostChange)

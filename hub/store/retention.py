@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Final
 
 from hub.clock import Clock, iso
-from hub.store.db import open_sync
+from hub.errors import StoreError
+from hub.store.db import open_sync_at
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,9 @@ HISTORY: Final = (
     ),
     Rule(
         "post_changes",
-        "SELECT c.rowid FROM post_changes c WHERE c.received_at < ?1 AND "
+        "SELECT c.id FROM post_changes c WHERE c.received_at < ?1 AND "
         f"EXISTS (SELECT 1 FROM alarms a WHERE a.id = c.alarm_id AND {_ALARM_MAY_GO})",
+        "id",
     ),
     Rule(
         "alarms",
@@ -183,7 +185,7 @@ class Pruner:
 
     def __init__(
         self,
-        path: Path,
+        path: Path | str,
         policy: Policy,
         *,
         clock: Clock,
@@ -219,7 +221,7 @@ class Pruner:
         return counts
 
     def _prune(self, now: datetime) -> dict[str, int]:
-        conn = open_sync(self._path, self._busy_timeout_ms)
+        conn = open_sync_at(self._path, self._busy_timeout_ms)
         try:
             return prune(conn, self._policy, now)
         finally:
@@ -230,6 +232,6 @@ class Pruner:
             await asyncio.sleep(self._policy.interval_s)
             try:
                 await self.run_once()
-            except (sqlite3.Error, OSError) as exc:
+            except (sqlite3.Error, OSError, StoreError) as exc:
                 # A full disk or a locked store: the press path reports those; try next time.
                 log.warning("retention: pruning failed, will try again: %s", exc)

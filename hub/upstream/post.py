@@ -37,6 +37,8 @@ from hub.writer.plan import Command, Plan
 log = logging.getLogger(__name__)
 
 POLL_S: Final = 1.0
+MARK_MAX: Final = 500
+"""acknowledged rows marked in one command, at most (one statement, one parameter each)"""
 RESEND_MAX: Final = 16
 """A row not acknowledged is sent again after `resend_s`, then twice that, up to this many
 times `resend_s`."""
@@ -236,7 +238,7 @@ class UpstreamSender:
     async def _mark(self) -> None:
         if not self._confirmed:
             return
-        seqs = tuple(sorted(self._confirmed))
+        seqs = tuple(sorted(self._confirmed))[:MARK_MAX]
         await self._pipeline.execute(MarkAcked(seqs))
         self._confirmed.difference_update(seqs)
         self._metrics.upstream_acknowledged.inc(len(seqs))

@@ -156,7 +156,7 @@ async def test_a_cut_link_and_restarted_posts_lose_and_repeat_no_change(tmp_path
             )
             assert applied == Counter(alarm_id for alarm_id, _, _ in sent)  # each once
             in_order = district.rows(
-                "SELECT alarm_id, change_seq FROM post_changes WHERE post_id = ? ORDER BY rowid",
+                "SELECT alarm_id, change_seq FROM post_changes WHERE post_id = ? ORDER BY id",
                 post.name,
             )
             for alarm_id, seqs in per_alarm.items():

@@ -19,8 +19,9 @@ CREATE TABLE upstream (
 );
 CREATE INDEX upstream_pending ON upstream(seq) WHERE acked_at IS NULL;
 
--- At a district: every change received from a post, once (the idempotency key is the primary key).
+-- At a district: every change received from a post, once (the idempotency key is the unique one).
 CREATE TABLE post_changes (
+    id          INTEGER PRIMARY KEY,   -- the order in which the district applied them
     post_id     TEXT NOT NULL,
     alarm_id    TEXT NOT NULL,
     change_seq  INTEGER NOT NULL,
@@ -29,8 +30,9 @@ CREATE TABLE post_changes (
     at          TEXT NOT NULL,     -- when it happened at the post
     received_at TEXT NOT NULL,     -- when the district committed it
     body        TEXT NOT NULL,
-    PRIMARY KEY (post_id, alarm_id, change_seq)
+    UNIQUE (post_id, alarm_id, change_seq)
 );
+CREATE INDEX post_changes_alarm ON post_changes(alarm_id);
 
 -- At a district: the posts it has heard from.
 CREATE TABLE posts (
