@@ -9,8 +9,13 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import httpx
+
+from hub.config import HubSection
+from hub.upstream.district import ApplyPostChanges
 from simulator.button import VirtualButton
-from tests.conftest import RunningHub, wait_for
+from tests.conftest import LINK_KEY_NOTIFIER, RunningHub, ack_link, wait_for
+from tests.hub.upstream.test_plans import messages
 from tests.integration.district import (
     DISTRICT_ENV,
     GRACE_S,
@@ -185,3 +190,26 @@ async def test_a_district_passes_its_posts_alarms_on_to_the_province(tmp_path: P
 
         await wait_for(acknowledged_at_province, 20)
         assert province.rows("SELECT id, name FROM posts") == [("district", "Huyện Châu Thành")]
+
+
+async def test_a_phone_link_at_the_district_does_not_acknowledge_a_posts_alarm(
+    start_hub: Callable[..., Awaitable[RunningHub]],
+) -> None:
+    """The district's own escalation may call someone with a link; following it on a post's
+    alarm acknowledges nothing: 409, a page naming the post and telling to phone it."""
+    running = await start_hub(
+        registry=None,
+        hub=HubSection(id="district", mode="district", name="Huyện"),
+        notifiers={"boss": LINK_KEY_NOTIFIER},
+    )
+    assert running.hub.pipeline is not None
+    raised = messages()[0]
+    await running.hub.pipeline.execute(ApplyPostChanges([raised], [], [], {}))
+    link = await ack_link(running, raised.alarm.id)
+    async with httpx.AsyncClient(base_url=running.url, timeout=10) as phone:
+        answer = await phone.post(link)
+    assert answer.status_code == 409
+    assert "Xã A" in answer.text
+    assert "gọi điện cho công an xã" in answer.text
+    [alarm] = await running.alarms()
+    assert alarm["state"] == "active"
