@@ -58,6 +58,9 @@ from hub.notify.dispatcher import Dispatcher
 from hub.store import Store
 from hub.store.retention import Policy, Pruner
 from hub.supervision import Supervisor
+from hub.upstream.district import DistrictReceiver
+from hub.upstream.post import UpstreamHook, UpstreamSender
+from hub.upstream.wire import UpTopics
 from hub.writer.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -226,6 +229,9 @@ class Hub:
         self.supervisor: Supervisor | None = None
         self.repair: TopicRepair | None = None
         self.pruner: Pruner | None = None
+        self.district: DistrictReceiver | None = None
+        self.upstream: UpstreamSender | None = None
+        self._up_prefix = UpTopics(config.mqtt.root).prefix
         self._started: list[tuple[str, Part]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -273,6 +279,8 @@ class Hub:
         escalation_hooks = EscalationHooks(policies)
         pipeline.add_hook(escalation_hooks.on_alarm)
         pipeline.add_trouble_hook(escalation_hooks.on_trouble)
+        if cfg.upstream is not None:
+            pipeline.add_hook(UpstreamHook().on_alarm)
         await self._start("pipeline", pipeline)
         await self._start("vendors", self.vendors)
         fanout = MqttFanout(bus=self.bus, publisher=mqtt, topics=self.topics)
@@ -319,6 +327,7 @@ class Hub:
             on_queued=notify.wake,
         )
         await self._start("escalation", escalator)
+        await self._start_links(pipeline, mqtt)
         retention = cfg.store.retention
         self.pruner = Pruner(
             cfg.store.url or cfg.store.path,
@@ -349,7 +358,11 @@ class Hub:
         """The hub's persistent connection and, when it has a login of its own, the telemetry
         connection (`self.telemetry`); with the vendor profiles."""
         cfg = self.config
-        login = cfg.mqtt.telemetry_login()
+        if cfg.upstream is not None:
+            cfg.upstream.secret()  # an unreadable password file stops the start before any part
+        district = cfg.hub.mode == "district"
+        # A district has no buttons: it listens to its posts' upstream topics, on one connection.
+        login = None if district else cfg.mqtt.telemetry_login()
         profiles = cfg.profiles.make_profiles()
         checkin_filters = [
             *(t for t, _ in self.topics.telemetry_subscriptions),
@@ -364,7 +377,9 @@ class Hub:
             subscriptions=[
                 Subscription(t, q)
                 for t, q in (
-                    self.topics.device_subscriptions
+                    UpTopics(cfg.mqtt.root).district_subscriptions
+                    if district
+                    else self.topics.device_subscriptions
                     if login is None
                     else self.topics.event_subscriptions
                 )
@@ -377,13 +392,13 @@ class Hub:
             unsubscribe=() if login is None else checkin_filters,
         )
         self.mqtt = mqtt
-        if login is None:
+        if login is None and not district:
             log.warning(
                 "mqtt: no telemetry login (mqtt.telemetry_password, docs/BROKER.md): the"
                 " buttons' heartbeats share the hub's persistent session, where a large"
                 " fleet's can stall the presses queued behind them while the hub is away"
             )
-        else:
+        elif login is not None:
             self.telemetry = MqttAdapter(
                 cfg.mqtt,
                 client_id=cfg.telemetry_client_id,
@@ -398,6 +413,31 @@ class Hub:
                 login=Login(*login),
             )
         return mqtt, profiles
+
+    async def _start_links(self, pipeline: Pipeline, mqtt: MqttAdapter) -> None:
+        """A district's receiver of its posts' changes; the link to the hub above, if any."""
+        cfg = self.config
+        if cfg.hub.mode == "district":
+            self.district = DistrictReceiver(
+                config=cfg,
+                store=self.store,
+                pipeline=pipeline,
+                clock=self.clock,
+                metrics=self.metrics,
+                mqtt=mqtt,
+            )
+            await self._start("district", self.district)
+        if cfg.upstream is not None:
+            self.upstream = UpstreamSender(
+                config=cfg,
+                store=self.store,
+                pipeline=pipeline,
+                bus=self.bus,
+                clock=self.clock,
+                metrics=self.metrics,
+                broker_connected=lambda: mqtt.connected,
+            )
+            await self._start("upstream", self.upstream)
 
     async def stop(self) -> None:
         """Drain, then stop every started part in reverse order. Never raises."""
@@ -445,6 +485,12 @@ class Hub:
                 self.repair.seen(message.topic, message.payload, message.retain)
             if message.delivery is not None and self.mqtt is not None:  # read at QoS 0; in case
                 self.mqtt.ack(message.delivery)
+            return
+        if self.district is not None:
+            if message.topic.startswith(self._up_prefix):
+                self.district.handle(message)
+            elif message.delivery is not None and self.mqtt is not None:
+                self.mqtt.ack(message.delivery)  # a district takes no button messages
             return
         if self.ingest is not None:
             self.ingest.handle(message)

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import psycopg
 
-from hub.clock import iso
+from hub.clock import iso, parse_iso
 from hub.domain.model import Alarm, DeviceState, Role, Trouble
 from hub.domain.state import HubState, Registry
 from hub.errors import StoreError
@@ -34,7 +34,17 @@ from hub.store.db import (
     open_writer,
     write_may_pass,
 )
-from hub.store.ops import Due, OutboxRow, SessionRecord, UntestedButton, UserListing, UserRecord
+from hub.store.ops import (
+    Due,
+    OutboxRow,
+    PostRecord,
+    RecordPostChange,
+    SessionRecord,
+    UntestedButton,
+    UpstreamRow,
+    UserListing,
+    UserRecord,
+)
 from hub.store.pg import PgConnection, StoreLock, migrate_pg, redact
 from hub.store.rows import (
     ALARM_COLUMNS,
@@ -403,6 +413,44 @@ class Store:
             return None
         row = rows[0]
         return SessionRecord(row[0], Role(row[1]), row[2])
+
+    # -- upstream and the district (docs/DISTRICT.md) --------------------------------------------
+
+    async def upstream_pending(self, limit: int) -> list[UpstreamRow]:
+        """The oldest changes the district has not acknowledged, in the order they happened."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT seq, alarm_id, change_seq, change, body FROM upstream "
+            "WHERE acked_at IS NULL ORDER BY seq LIMIT ?",
+            (limit,),
+        )
+        return [UpstreamRow(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    async def post_last_changes(self) -> dict[tuple[str, str], int]:
+        """At a district: the last change applied of every post's alarm."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT post_id, alarm_id, max(change_seq) FROM post_changes GROUP BY post_id, alarm_id"
+        )
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    async def posts(self) -> list[PostRecord]:
+        rows = await self.reader.execute_fetchall(
+            "SELECT id, name, period_s FROM posts ORDER BY id"
+        )
+        return [PostRecord(r[0], r[1], float(r[2])) for r in rows]
+
+    async def post_changes(self, alarm_id: str) -> list[RecordPostChange]:
+        """At a district: the changes of one post's alarm as received, in order."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT post_id, alarm_id, change_seq, change, actor, at, received_at, body "
+            "FROM post_changes WHERE alarm_id = ? ORDER BY post_id, change_seq",
+            (alarm_id,),
+        )
+        return [
+            RecordPostChange(
+                r[0], r[1], r[2], r[3], r[4], parse_iso(r[5]), parse_iso(r[6]), json.loads(r[7])
+            )
+            for r in rows
+        ]
 
     async def untested_buttons(self, cutoff: datetime) -> list[UntestedButton]:
         """Buttons without a test press since `cutoff`: never tested first, then the longest

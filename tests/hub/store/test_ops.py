@@ -35,11 +35,14 @@ from hub.store.ops import (
     InsertSession,
     InsertSite,
     InsertUser,
+    MarkUpstreamAcked,
     Op,
     PressRow,
     QueueNotification,
+    QueueUpstream,
     RecheckSiteTroubles,
     RecordNotificationAttempt,
+    RecordPostChange,
     RehashPassword,
     RetryNotification,
     SetUserField,
@@ -50,6 +53,7 @@ from hub.store.ops import (
     UpdateEscalation,
     UpdateSite,
     UpdateTestMode,
+    UpsertPost,
 )
 from hub.writer.plan import Plan
 
@@ -108,6 +112,10 @@ def test_every_operation_has_a_statement() -> None:
             SetUserField("an", "role", "viewer", NOW),
             EndUserSessions("an"),
             DeleteUser("an"),
+            QueueUpstream("post-1", "raised", {"alarm": {}}, NOW),
+            MarkUpstreamAcked((1, 2), NOW),
+            RecordPostChange("p1", "p1-1", 1, "raised", "button:b1", NOW, NOW, {}),
+            UpsertPost("p1", "Xã Phước Hòa", 30.0, NOW),
         )
     }
     assert set(samples) == set(typing.get_args(Op))
