@@ -38,7 +38,7 @@ import uvicorn
 from devices.profiles.base import Profile
 from devices.topics import Topics
 from hub import __version__, sdnotify, web
-from hub.api import ApiContext, Readiness, create_app, guard
+from hub.api import ApiContext, Readiness, create_app, guard, standby
 from hub.broker.fanout import MqttFanout
 from hub.broker.ingest import Ingest
 from hub.broker.mqtt import Login, MqttAdapter, MqttMessage, Subscription
@@ -49,6 +49,7 @@ from hub.clock import Clock, SystemClock
 from hub.config import Config, HttpSection
 from hub.domain.bus import Bus
 from hub.domain.model import Trouble, TroubleKind, TroubleState
+from hub.domain.state import HubState
 from hub.errors import ChuongError
 from hub.escalation.engine import EscalationHooks
 from hub.escalation.policies import Policies
@@ -66,6 +67,8 @@ from hub.writer.pipeline import Pipeline
 log = logging.getLogger(__name__)
 
 WATCHDOG_STALL_S: Final = 30.0
+STANDBY_REFRESH_S: Final = 2.0
+"""How often a standby reads the store again for its page (the registry, the devices)."""
 
 
 class Part(Protocol):
@@ -232,16 +235,30 @@ class Hub:
         self.district: DistrictReceiver | None = None
         self.upstream: UpstreamSender | None = None
         self._up_prefix = UpTopics(config.mqtt.root).prefix
+        self.role = "starting"
+        """active (writes the store, on the broker), standby (waits for the store's lock;
+        docs/HA.md) or starting"""
+        self.superseded = asyncio.Event()
+        """Set when another hub took the store over: this one must exit (docs/HA.md)."""
         self._started: list[tuple[str, Part]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start the hub: active at once on SQLite, or on PostgreSQL when it gets the store's
+        lock; otherwise standby (docs/HA.md): the page and the API read-only, no broker, and a
+        background wait for the lock, after which the hub starts as the active one."""
         cfg = self.config
         # The adapters are built first (their constructors do no I/O) and connect last.
         mqtt, profiles = self._make_adapters()
         await self._start("store", _StoreOpener(self.store))
+        lock = self.store.lock
+        if lock is not None:
+            lock.on_lost = self._on_lease_lost
+            lock.on_regained = self._on_lease_regained
+            lock.on_superseded = self._on_superseded
+        leading = await self.store.try_lead()
         state = await self.store.load_state()
         pipeline = Pipeline(
             store=self.store,
@@ -257,6 +274,59 @@ class Hub:
             press_patterns=cfg.profiles.patterns(),
         )
         self.pipeline = pipeline
+        if leading:
+            self.role = "active"
+            await self._activate(pipeline, state, mqtt, profiles)
+            return
+        self.role = "standby"
+        log.warning(
+            "hub: standby: another hub with this hub.id writes the store %s; this one serves "
+            "the page read-only, stays off the broker, and takes over when the lock is free",
+            self.store.where,
+        )
+        await self._start_http()
+        sdnotify.notify("READY=1\nSTATUS=standby")
+        self._spawn(self._standby(pipeline, mqtt, profiles), "standby")
+        self._spawn(self._watchdog(), "watchdog")
+
+    async def _standby(
+        self, pipeline: Pipeline, mqtt: MqttAdapter, profiles: dict[str, Profile]
+    ) -> None:
+        """Wait for the store's lock, keeping the page's state fresh; then become active."""
+        refresh = asyncio.create_task(self._refresh_standby(pipeline), name="standby-refresh")
+        try:
+            await self.store.wait_lead()
+        finally:
+            refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresh
+        log.warning("hub: taking over as the active hub (epoch %s)", self.store.epoch)
+        try:
+            # Everything the previous active hub committed, its deadlines and outbox included.
+            pipeline.state = state = await self.store.load_state()
+            self.role = "active"
+            await self._activate(pipeline, state, mqtt, profiles)
+        except Exception:
+            log.exception("hub: cannot take over as the active hub")
+            self.superseded.set()
+
+    async def _refresh_standby(self, pipeline: Pipeline) -> None:
+        while True:
+            await asyncio.sleep(STANDBY_REFRESH_S)
+            try:
+                pipeline.state = await self.store.load_state()
+            except Exception as exc:  # the page shows older state; the wait goes on
+                log.warning("hub: standby: cannot read the store: %s", exc)
+
+    async def _activate(
+        self,
+        pipeline: Pipeline,
+        state: HubState,
+        mqtt: MqttAdapter,
+        profiles: dict[str, Profile],
+    ) -> None:
+        """The store's lock is this hub's: start the parts, the broker's connections last."""
+        cfg = self.config
         self.vendors = VendorRouter(
             profiles=profiles,
             listen=cfg.profiles.listen,
@@ -343,16 +413,43 @@ class Hub:
             on_pruned=lambda table, count: self.metrics.pruned.labels(table).inc(count),
         )
         await self._start("retention", self.pruner)
-        if cfg.http.enabled:
-            app = create_app(self._api_context())
-            web.install(app)
-            self.http = HttpServer(app, cfg.http, self.metrics, self.bus.end_queues)
-            await self._start("http", self.http)
+        await self._start_http()
         await self._start("mqtt", mqtt)
         if self.telemetry is not None:
             await self._start("mqtt-telemetry", self.telemetry)
         self._spawn(self._announce_ready(), "ready")
         self._spawn(self._watchdog(), "watchdog")
+
+    async def _start_http(self) -> None:
+        if not self.config.http.enabled or self.http is not None:
+            return
+        app = create_app(self._api_context())
+        standby.refuse_writes(app, lambda: self.role == "standby")
+        web.install(app)
+        self.http = HttpServer(app, self.config.http, self.metrics, self.bus.end_queues)
+        await self._start("http", self.http)
+
+    def _may_connect(self) -> bool:
+        """Whether this hub may speak to the broker: active, holding the store's lease."""
+        return self.role == "active" and self.store.leads
+
+    def _on_lease_lost(self) -> None:
+        """The store's lease is not confirmed: off the broker at once (what is not acknowledged
+        stays the broker's); the lock is asked for again."""
+        for adapter in (self.mqtt, self.telemetry):
+            if adapter is not None:
+                adapter.cut()
+
+    def _on_lease_regained(self) -> None:
+        log.warning("hub: the store's lock is this hub's again: back on the broker")
+
+    def _on_superseded(self) -> None:
+        """Another hub is (or was) active meanwhile: this hub's state is stale; it steps down
+        (`chuong run` exits, and systemd starts it again, as a standby)."""
+        for adapter in (self.mqtt, self.telemetry):
+            if adapter is not None:
+                adapter.cut()
+        self.superseded.set()
 
     def _make_adapters(self) -> tuple[MqttAdapter, dict[str, Profile]]:
         """The hub's persistent connection and, when it has a login of its own, the telemetry
@@ -390,6 +487,7 @@ class Hub:
             on_disconnected=self._on_disconnected,
             on_publication_dropped=self._on_publication_dropped,
             unsubscribe=() if login is None else checkin_filters,
+            may_connect=self._may_connect,
         )
         self.mqtt = mqtt
         if login is None and not district:
@@ -411,6 +509,7 @@ class Hub:
                 on_disconnected=self._on_telemetry_disconnected,
                 clean=True,
                 login=Login(*login),
+                may_connect=self._may_connect,
             )
         return mqtt, profiles
 
@@ -532,7 +631,7 @@ class Hub:
         log.info("hub: systemd watchdog on, pinging every %.1fs while healthy", interval)
         while True:
             await asyncio.sleep(interval)
-            if self.writer_alive():
+            if self.role == "standby" or self.writer_alive():
                 sdnotify.notify("WATCHDOG=1")
             else:
                 log.error("hub: the writer has stalled; not pinging the watchdog")
@@ -544,7 +643,18 @@ class Hub:
         return pipeline is not None and pipeline.alive(WATCHDOG_STALL_S)
 
     def readiness(self) -> Readiness:
+        if self.role == "standby":
+            return Readiness(
+                False,
+                [
+                    "standby: another hub with this hub.id is active (it holds the store's "
+                    "lock); this one takes over when it stops"
+                ],
+                role="standby",
+            )
         reasons = []
+        if not self.store.leads:
+            reasons.append("store: this hub's lease of the store is not confirmed")
         mqtt = self.mqtt
         if mqtt is None or not mqtt.connected:
             reasons.append(f"broker: {mqtt.last_error if mqtt else 'not started'}")
@@ -595,7 +705,7 @@ class _StoreOpener:
         self._store = store
 
     async def start(self) -> None:
-        await self._store.open()
+        await self._store.open(lead=False)
 
     async def stop(self) -> None:
         await self._store.close()

@@ -2,7 +2,9 @@
 
 The first SIGTERM or SIGINT asks for a clean stop: drain, acknowledge what is committed, publish
 the hub's clean `offline` status, exit 0. A stop that takes longer than `hub.shutdown_timeout_s`
-is forced (exit 1). A second signal forces the exit at once: whatever is not acknowledged stays
+is forced (exit 1). A hub that another took the store from (docs/HA.md) exits 75 at once, without
+a clean stop (it no longer speaks for the post); systemd starts it again, as the standby. A second
+signal forces the exit at once: whatever is not acknowledged stays
 with the broker, which delivers it again to the next hub, so even a forced exit loses nothing.
 """
 
@@ -19,6 +21,10 @@ from hub.config import Config
 from hub.errors import ChuongError
 
 log = logging.getLogger(__name__)
+
+EXIT_SUPERSEDED = 75
+"""The exit status of a hub that lost the store to another (EX_TEMPFAIL): systemd starts it
+again, and it waits as the standby (docs/HA.md)."""
 
 
 async def serve(config: Config, *, stop: asyncio.Event | None = None) -> int:
@@ -46,7 +52,20 @@ async def serve(config: Config, *, stop: asyncio.Event | None = None) -> int:
         except ChuongError as exc:
             log.error("hub: cannot start: %s", exc)
             return 1
-        await stop.wait()
+        stopping = asyncio.create_task(stop.wait())
+        superseded = asyncio.create_task(hub.superseded.wait())
+        await asyncio.wait({stopping, superseded}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        superseded.cancel()
+        if hub.superseded.is_set() and not stop.is_set():
+            # Off the broker already; nothing unacknowledged is lost (the broker keeps it).
+            # No clean stop: it would publish, and this hub no longer speaks for the post.
+            log.error(
+                "hub: another hub took the store over: exiting (%d) to start again as a standby",
+                EXIT_SUPERSEDED,
+            )
+            logging.shutdown()
+            os._exit(EXIT_SUPERSEDED)
         sdnotify.notify("STOPPING=1")
         try:
             await asyncio.wait_for(hub.stop(), config.hub.shutdown_timeout_s)

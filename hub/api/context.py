@@ -18,6 +18,8 @@ from hub.writer.pipeline import Pipeline
 class Readiness:
     ready: bool
     reasons: list[str]
+    role: str = "active"
+    """"active", or "standby" (another hub with this hub.id writes the store; docs/HA.md)"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,13 +16,16 @@ async def healthz(ctx: Context) -> dict[str, str]:
     return {"status": "ok", "version": ctx.version}
 
 
-@router.get("/readyz", summary="200 only when the broker is connected and the store writable")
+@router.get(
+    "/readyz",
+    summary="200 only when the broker is connected and the store writable; 503 on a standby",
+)
 async def readyz(ctx: Context) -> JSONResponse:
     readiness = ctx.readiness()
     if readiness.ready:
-        return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "ready", "role": readiness.role})
     return JSONResponse(
-        {"status": "not ready", "reasons": readiness.reasons},
+        {"status": "not ready", "role": readiness.role, "reasons": readiness.reasons},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
     )
 

@@ -74,6 +74,8 @@ client that closes its socket while the broker's PUBACKs are still coming resets
 (unread data), the broker may lose the DISCONNECT behind it, and it publishes the last will."""
 STABLE_CONNECTION_S: Final = 30.0
 """A connection that lasted this long resets the reconnect backoff."""
+GATE_POLL_S: Final = 0.05
+"""How often a connection held back by `may_connect` asks again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,13 +121,17 @@ class MqttAdapter:
         clean: bool = False,
         login: Login | None = None,
         unsubscribe: Sequence[str] = (),
+        may_connect: Callable[[], bool] = lambda: True,
     ) -> None:
         """`clean`: a clean session, expiring at disconnection, with no last will and no
         status of the hub: nothing is queued for it while it is away (the telemetry connection,
         docs/BROKER.md, hub/broker/watch.py). `login` replaces `mqtt.username` and `mqtt.password`.
         `unsubscribe`: filters this session must not hold (taken over by another connection,
         perhaps subscribed by an earlier version of the hub), unsubscribed at every connection
-        so that the broker stops queueing their messages here."""
+        so that the broker stops queueing their messages here.
+        `may_connect`: false while this hub must not speak to the broker (a standby, or a hub
+        whose store lease is not confirmed, docs/HA.md): no connection and no publication."""
+        self._may_connect = may_connect
         self._config = config
         self._client_id = client_id
         self._clean = clean
@@ -249,7 +255,7 @@ class MqttAdapter:
         self, topic: str, payload: bytes | str, *, qos: int = 1, retain: bool = False
     ) -> None:
         """Queue a message. QoS 1 messages published while disconnected go out on reconnect."""
-        if self._client is None:
+        if self._client is None or not self._may_connect():
             return
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
@@ -306,6 +312,16 @@ class MqttAdapter:
         )
         self._drop_socket()
 
+    def cut(self) -> None:
+        """Drop the connection at once, sending nothing more (not even DISCONNECT: the broker
+        publishes the hub's last will). Messages not acknowledged stay the broker's. With
+        `may_connect` false, no new connection is made."""
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            log.warning("%s: connection cut: this hub does not hold the store's lease", self.label)
+
     # -- the connection loop -----------------------------------------------------------------------
 
     def _make_client(self) -> paho.Client:
@@ -354,6 +370,10 @@ class MqttAdapter:
         backoff = Retries(Backoff(self._config.reconnect_min_s, self._config.reconnect_max_s))
         loop = asyncio.get_running_loop()
         while not self._stopping:
+            while not self._may_connect() and not self._stopping:  # noqa: ASYNC110
+                await asyncio.sleep(GATE_POLL_S)
+            if self._stopping:
+                return
             self._disconnected.clear()
             try:
                 await loop.run_in_executor(None, self._connect_blocking)
@@ -407,7 +427,7 @@ class MqttAdapter:
         outgoing queue is full (a backlog from the last connection); then it is tried again
         every second, so the status never keeps saying `lost` while the hub is up."""
         client = self._client
-        if client is None or not self.connected or self._stopping:
+        if client is None or not self.connected or self._stopping or not self._may_connect():
             return
         if self._clean:  # the hub's status is its persistent connection's
             self._online_due = False

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -45,7 +46,7 @@ from hub.store.ops import (
     UserListing,
     UserRecord,
 )
-from hub.store.pg import PgConnection, StoreLock, migrate_pg, redact
+from hub.store.pg import WRITER_NAME, PgConnection, StoreLock, migrate_pg, redact
 from hub.store.rows import (
     ALARM_COLUMNS,
     DEVICE_COLUMNS,
@@ -101,11 +102,19 @@ class Store:
         """The store, for logs (a URL without its password)."""
         return redact(self.url) if self.url else str(self.path)
 
-    async def open(self) -> None:
+    async def open(self, *, lead: bool = True) -> None:
+        """Open the connections. On PostgreSQL with `lead`, also take the store's lock (waiting
+        `pg.LOCK_WAIT_S` for it, then StoreError); without it, the lock is left to `try_lead` and
+        `wait_lead` (the hub's standby, docs/HA.md): until then every write is refused."""
         if self.url:
             await asyncio.to_thread(migrate_pg, self.url)
             try:
-                self._lock = await StoreLock.take(self.url)
+                name = f"{WRITER_NAME}-{secrets.token_hex(6)}"
+                self._lock = (
+                    await StoreLock.take(self.url, writer_name=name)
+                    if lead
+                    else StoreLock(self.url, writer_name=name)
+                )
                 self._pg_writer = await PgConnection.open(
                     self.url, read_only=False, lock=self._lock
                 )
@@ -118,6 +127,37 @@ class Store:
         self._writer = await open_writer(self.path, self._busy_timeout_ms)
         self._reader = await open_reader(self.path, self._busy_timeout_ms)
         log.info("store: %s open (WAL, synchronous=FULL)", self.path)
+
+    @property
+    def lock(self) -> StoreLock | None:
+        """The store's lock (PostgreSQL only): who writes it."""
+        return self._lock
+
+    @property
+    def epoch(self) -> int | None:
+        """This hub's epoch of the store's lease (PostgreSQL, while it holds the lock)."""
+        return self._lock.epoch if self._lock is not None else None
+
+    @property
+    def leads(self) -> bool:
+        """Whether this hub may write the store now: always on SQLite; on PostgreSQL while it
+        holds the lock within its lease."""
+        return self._lock is None or self._lock.held
+
+    async def try_lead(self) -> bool:
+        """Ask once for the store's lock (PostgreSQL); True on SQLite."""
+        if self._lock is None:
+            return True
+        try:
+            return await self._lock.try_take()
+        except psycopg.Error as exc:
+            log.warning("store: cannot ask for the store's lock: %s", exc)
+            return False
+
+    async def wait_lead(self) -> None:
+        """Until this hub holds the store's lock (a standby's wait)."""
+        if self._lock is not None:
+            await self._lock.wait()
 
     async def close(self) -> None:
         for conn in (self._reader, self._writer, self._pg_writer):

@@ -34,7 +34,8 @@ import functools
 import logging
 import re
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import resources
 from typing import Any, Final
 
@@ -287,15 +288,27 @@ class PgSyncConnection:
         self._conn.close()
 
 
-# -- one hub per store ---------------------------------------------------------------------------
+# -- one active hub per store ----------------------------------------------------------------------
 
 LOCK_KEY: Final = "chuong-store"
 """The advisory lock of the hub that writes the store (one per database)."""
 LOCK_CHECK_S: Final = 1.0
+"""How often the active hub confirms its lock."""
+LOCK_POLL_S: Final = 0.2
+"""How often a standby asks for the lock."""
 LOCK_WAIT_S: Final = 10.0
-"""How long a starting hub waits for the lock before it refuses to start."""
+"""How long `Store.open(lead=True)` (the tests, the tools) waits for the lock before refusing."""
 LOCK_IDLE_TIMEOUT: Final = "5s"
-"""The server ends the lock's session when it stays silent this long (a frozen hub)."""
+"""The server ends the lock's session when it stays silent this long (a frozen or dead hub):
+the lock is then free for a standby."""
+WRITER_NAME: Final = "chuong-writer"
+"""The `application_name` prefix of every hub's writer connection."""
+LEASE_LOCK_TIMEOUT: Final = "2s"
+"""How long taking the lock waits for the lease row (locked by a frozen hub's open batch)."""
+LEASE_S: Final = 3.0
+"""The active hub's lease: it holds the store only while its last confirmation of the lock is
+younger than this. Shorter than `LOCK_IDLE_TIMEOUT`, so that a hub frozen past its lease knows
+it before anyone can have taken the lock from it."""
 
 
 class StoreFenced(psycopg.OperationalError):
@@ -305,85 +318,195 @@ class StoreFenced(psycopg.OperationalError):
 
 
 class StoreLock:
-    """The store's one writer: a session-level advisory lock on a connection of its own, and an
-    epoch in `store_lease`, incremented by each hub that takes the lock. Every batch's
+    """The store's one writer: a session-level advisory lock on a connection of its own (psycopg
+    3 async, TCP keepalives and `tcp_user_timeout`, `idle_session_timeout`), and an epoch in
+    `store_lease`, incremented by each hub that takes the lock (the fencing token). Every batch's
     transaction reads the epoch (`FOR SHARE`) and writes only if it is still this hub's: a hub
     that lost the lock without noticing (frozen, cut off) commits nothing once another took it.
 
-    The lock's connection is checked every `LOCK_CHECK_S`; the server ends it after
-    `LOCK_IDLE_TIMEOUT` of silence, so a frozen hub loses the lock. When the connection breaks,
-    the lock is taken again if it is free (with a new epoch).
+    A standby polls for the lock (`wait`) every `LOCK_POLL_S` on the same connection. The active
+    confirms it every `LOCK_CHECK_S`; `held` is true only while the last confirmation is younger
+    than `LEASE_S`, so a hub that was frozen knows it at once when it resumes, before any of its
+    callbacks can reconnect to the broker. When a confirmation fails, `on_lost` is called and the
+    lock is asked for again: taken back with the next epoch (nobody held it meanwhile, as when
+    the server restarted), `on_regained` is called; held by another hub, or taken back after
+    another hub held it, `on_superseded` is called (this hub's state is stale) and the lock is
+    left alone."""
 
-    This is not a standby: a second hub does not wait for the lock, it refuses to start."""
-
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        writer_name: str = "",
+        on_lost: Callable[[], None] = lambda: None,
+        on_regained: Callable[[], None] = lambda: None,
+        on_superseded: Callable[[], None] = lambda: None,
+    ) -> None:
         self.url = url
+        self.writer_name = writer_name
+        """the `application_name` of this hub's writer connection (spared by `_fence_others`)"""
         self.epoch: int | None = None
         """this hub's epoch while it holds the lock"""
+        self.on_lost = on_lost
+        self.on_regained = on_regained
+        self.on_superseded = on_superseded
+        self._confirmed_at = 0.0
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def held(self) -> bool:
+        """Whether this hub holds the store now: the lock, confirmed within `LEASE_S`."""
+        return self.epoch is not None and time.monotonic() - self._confirmed_at < LEASE_S
+
     @classmethod
-    async def take(cls, url: str) -> StoreLock:
+    async def take(cls, url: str, *, writer_name: str = "") -> StoreLock:
         """The lock, or StoreError naming the reason if another hub still holds it after
         `LOCK_WAIT_S` (the server may not have noticed yet that the previous hub died)."""
-        lock = cls(url)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + LOCK_WAIT_S
-        while not await lock._try():
-            if loop.time() >= deadline:
-                break
-            await asyncio.sleep(0.2)
-        if lock.epoch is None:
+        lock = cls(url, writer_name=writer_name)
+        try:
+            await asyncio.wait_for(lock.wait(), LOCK_WAIT_S)
+        except TimeoutError:
+            await lock.release()
             raise StoreError(
                 f"another hub is writing the store {redact(url)} (it holds its lock); "
                 "one hub per PostgreSQL database"
-            )
-        lock._task = asyncio.create_task(lock._watch(), name="store-lock")
+            ) from None
         return lock
 
-    async def _try(self) -> bool:
+    async def try_take(self) -> bool:
+        """Ask for the lock once; on success this hub is the store's writer, with a new epoch,
+        and the lock is watched from now on."""
+        if not await self._try():
+            return False
+        self._task = asyncio.create_task(self._watch(), name="store-lock")
+        return True
+
+    async def wait(self) -> None:
+        """Until this hub holds the lock (a standby's wait). Connection errors are retried."""
+        while True:
+            try:
+                if await self.try_take():
+                    return
+            except psycopg.Error as exc:
+                log.warning("store: cannot ask for the store's lock yet: %s", exc)
+                await self._drop()
+            await asyncio.sleep(LOCK_POLL_S)
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        conn = self._conn
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
         await self._drop()
         conn = await psycopg.AsyncConnection.connect(
             self.url,
             autocommit=True,
-            options=f"-c idle_session_timeout={LOCK_IDLE_TIMEOUT}",
+            # A lease row locked by a frozen hub's open transaction (see PgConnection) makes
+            # the epoch's update fail after `lock_timeout` rather than wait for ever; the
+            # connection is then dropped, releasing the lock, and the lock asked for again.
+            options=(
+                f"-c idle_session_timeout={LOCK_IDLE_TIMEOUT} -c lock_timeout={LEASE_LOCK_TIMEOUT}"
+            ),
             **CONNECT_OPTIONS,
         )
         self._conn = conn
+        return conn
+
+    async def _try(self) -> bool:
+        conn = await self._connection()
         cursor = await conn.execute(
             "SELECT pg_try_advisory_lock(hashtext(%s))", (LOCK_KEY,), prepare=False
         )
         row = await cursor.fetchone()
         if not row or not row[0]:
-            await self._drop()
             return False
+        await self._fence_others(conn)
         cursor = await conn.execute(
             "INSERT INTO store_lease (key, epoch) VALUES (%s, 1) ON CONFLICT (key) "
             "DO UPDATE SET epoch = store_lease.epoch + 1 RETURNING epoch",
             (LOCK_KEY,),
         )
         row = await cursor.fetchone()
-        self.epoch = int(row[0]) if row else None
+        if not row:
+            return False
+        self._confirmed_at = time.monotonic()
+        self.epoch = int(row[0])
         log.info("store: this hub writes the store (epoch %s)", self.epoch)
-        return self.epoch is not None
+        return True
+
+    async def _fence_others(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """End the writer connections of every other hub of this store. The lock is this hub's,
+        so they are not writing legitimately; one may be a frozen hub's, in the middle of a batch
+        (its open transaction holds the lease row, which the epoch's update must change; a
+        client frozen between the messages of a pipelined batch is not "idle in transaction"
+        for the server, so no server timeout ends it). Its batch is rolled back, unacknowledged."""
+        cursor = await conn.execute(
+            "SELECT pid, pg_terminate_backend(pid, 2000) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name LIKE %s "
+            "AND application_name <> %s AND pid <> pg_backend_pid()",
+            (f"{WRITER_NAME}-%", self.writer_name),
+            prepare=False,
+        )
+        ended = [row[0] for row in await cursor.fetchall()]
+        if ended:
+            log.warning("store: ended the writer connection of another hub (pid %s)", ended)
+
+    async def _confirm(self) -> None:
+        if self._conn is None or self._conn.broken or self._conn.closed:
+            raise psycopg.OperationalError("the lock's connection is closed")
+        cursor = await self._conn.execute(
+            "SELECT epoch FROM store_lease WHERE key = %s", (LOCK_KEY,), prepare=False
+        )
+        row = await cursor.fetchone()
+        if not row or int(row[0]) != self.epoch:
+            raise psycopg.OperationalError(
+                f"the store's epoch is {row[0] if row else None}, not this hub's {self.epoch}"
+            )
 
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(LOCK_CHECK_S)
+            if not self.held:
+                await self._lose("its lease ran out unconfirmed (was this hub frozen?)")
+                return
             try:
-                if self._conn is None or self._conn.broken or self._conn.closed:
-                    raise psycopg.OperationalError("the lock's connection is closed")
-                await self._conn.execute("SELECT 1")
+                await asyncio.wait_for(self._confirm(), LEASE_S / 2)
+            except (psycopg.Error, TimeoutError) as exc:
+                await self._lose(str(exc) or "no answer in time")
+                return
+            self._confirmed_at = time.monotonic()
+
+    async def _lose(self, why: str) -> None:
+        """The lease is lost: say so at once, then ask for the lock again."""
+        previous = self.epoch
+        self.epoch = None
+        log.error("store: this hub lost the store's lock: %s", why)
+        self.on_lost()
+        await self._drop()
+        while True:
+            try:
+                if await self._try():
+                    break
+                log.error("store: another hub holds the store's lock: this hub steps down")
+                self.on_superseded()
+                return
             except psycopg.Error as exc:
-                if self.epoch is not None:
-                    log.error("store: the store's lock was lost (%s); taking it again", exc)
-                self.epoch = None
-                try:
-                    if not await self._try():
-                        log.error("store: another hub holds the store's lock; writing nothing")
-                except psycopg.Error as again:
-                    log.warning("store: cannot take the store's lock yet: %s", again)
+                log.warning("store: cannot take the store's lock back yet: %s", exc)
+                await self._drop()
+            await asyncio.sleep(LOCK_POLL_S)
+        if previous is not None and self.epoch == previous + 1:
+            log.warning("store: took the store's lock back (epoch %s)", self.epoch)
+            self._task = asyncio.create_task(self._watch(), name="store-lock")
+            self.on_regained()
+            return
+        log.error(
+            "store: another hub held the store meanwhile (epoch %s, this hub had %s): "
+            "this hub steps down",
+            self.epoch,
+            previous,
+        )
+        await self._drop()
+        self.on_superseded()
 
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
@@ -393,11 +516,11 @@ class StoreLock:
                 await conn.close()
 
     async def release(self) -> None:
-        if self._task is not None:
+        if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._task = None
+        self._task = None
         await self._drop()
 
 
@@ -410,6 +533,7 @@ class PgConnection:
 
     def __init__(self, url: str, *, read_only: bool, lock: StoreLock | None = None) -> None:
         self.url = url
+        self._name = lock.writer_name if lock is not None and lock.writer_name else "chuong"
         self._read_only = read_only
         self._lock = lock
         self._conn: psycopg.AsyncConnection[Any] | None = None
@@ -429,10 +553,19 @@ class PgConnection:
         if conn is not None and not conn.closed and not conn.broken:
             return conn
         self._conn = None
-        options = "-c default_transaction_read_only=on" if self._read_only else None
+        # A hub frozen in the middle of a batch holds the lease row (`FOR SHARE`) in an open
+        # transaction; the server ends that transaction after LOCK_IDLE_TIMEOUT, so that a
+        # standby can increment the epoch.
+        options = f"-c idle_in_transaction_session_timeout={LOCK_IDLE_TIMEOUT}"
+        if self._read_only:
+            options += " -c default_transaction_read_only=on"
         # A failure here is a psycopg.OperationalError: the pipeline retries it.
         conn = await psycopg.AsyncConnection.connect(
-            self.url, autocommit=True, options=options, **CONNECT_OPTIONS
+            self.url,
+            autocommit=True,
+            options=options,
+            application_name=self._name,
+            **CONNECT_OPTIONS,
         )
         _prepare(conn)
         self._conn = conn

@@ -242,6 +242,12 @@ async def test_a_hub_that_lost_the_lock_without_noticing_commits_nothing(
         await second.open()
         assert second._lock is not None
         assert second._lock.epoch == (lock.epoch or 0) + 1
+        # Taking the lock ended the first hub's writer connection (it might have been in the
+        # middle of a batch, holding the lease row): its next commit fails on that, and the
+        # one after, on a new connection, is fenced. Both are retried, nothing acknowledged.
+        with pytest.raises(psycopg.OperationalError) as ended:
+            await first.commit(_with_a_press())
+        assert write_may_pass(ended.value)
         with pytest.raises(StoreFenced) as raised:
             await first.commit(_with_a_press())
         assert write_may_pass(raised.value)
