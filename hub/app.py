@@ -418,7 +418,8 @@ class Hub:
         if self.telemetry is not None:
             await self._start("mqtt-telemetry", self.telemetry)
         self._spawn(self._announce_ready(), "ready")
-        self._spawn(self._watchdog(), "watchdog")
+        if not any(task.get_name() == "watchdog" for task in self._tasks):  # not as a standby
+            self._spawn(self._watchdog(), "watchdog")
 
     async def _start_http(self) -> None:
         if not self.config.http.enabled or self.http is not None:

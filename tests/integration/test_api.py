@@ -165,4 +165,4 @@ async def test_state_filter_and_health(start_hub: StartHub, buttons: Buttons) ->
     assert (await api.get("/api/v1/alarms", params={"state": "resolved"})).json() == []
     anonymous = running.api(None)
     assert (await anonymous.get("/healthz")).json()["status"] == "ok"
-    assert (await anonymous.get("/readyz")).json() == {"status": "ready"}
+    assert (await anonymous.get("/readyz")).json() == {"status": "ready", "role": "active"}

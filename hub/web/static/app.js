@@ -392,6 +392,7 @@ async function checkReady() {
     if (!Number.isNaN(hubDate)) setClockSkew(hubDate - Date.now());
     const body = await response.json();
     setBrokerLost((body.reasons ?? []).some((reason) => reason.startsWith("broker")));
+    show($("standby-banner"), body.role === "standby");
     // The hub answers, but the stream may have died without a word (a half-open connection).
     if (!connection.live && connection.stream?.readyState !== EventSource.CONNECTING) openStream();
   } catch {

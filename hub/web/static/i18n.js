@@ -33,6 +33,8 @@ const STRINGS = {
       "MẤT KẾT NỐI VỚI MÁY CHỦ TRỰC BAN từ {time}: trang này KHÔNG nhận được báo động mới! Đang tự kết nối lại… Nếu kéo dài, hãy kiểm tra máy chủ và báo cán bộ kỹ thuật.",
     broker_banner:
       "Máy chủ trực ban MẤT LIÊN LẠC với bộ nhận tín hiệu nút bấm: báo động từ các cơ sở có thể không về tới! Báo ngay cán bộ kỹ thuật.",
+    standby_banner:
+      "Đây là máy chủ DỰ PHÒNG: chỉ xem, không thao tác được. Máy chủ chính đang trực; máy này tự thay khi máy chính ngừng.",
     session_ends_soon: "Phiên đăng nhập hết hạn lúc {time}. Hãy đăng xuất rồi đăng nhập lại khi thuận tiện.",
     open_alarms: "Báo động đang mở",
     no_alarms: "Không có báo động nào đang mở.",
@@ -298,6 +300,8 @@ const STRINGS = {
       "LOST CONTACT WITH THE POST'S SERVER since {time}: this page is NOT receiving new alarms! Reconnecting by itself… If this lasts, check the server and call technical support.",
     broker_banner:
       "The post's server has LOST the receiver of the buttons' signals: alarms from the sites may not reach it! Call technical support now.",
+    standby_banner:
+      "This is the STANDBY server: read-only. The main server is on duty; this one takes over by itself if it stops.",
     session_ends_soon: "Your session ends at {time}. Log out and in again when convenient.",
     open_alarms: "Open alarms",
     no_alarms: "No open alarms.",
