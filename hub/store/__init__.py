@@ -432,6 +432,14 @@ class Store:
         )
         return {(r[0], r[1]): int(r[2]) for r in rows}
 
+    async def post_alarms_raised(self) -> dict[tuple[str, str], str]:
+        """At a district: when each post's alarm on record was raised (UTC ISO-8601), which tells
+        a new alarm of a post whose store was replaced from an old one with the same id."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT post_id, id, raised_at FROM alarms WHERE post_id IS NOT NULL"
+        )
+        return {(r[0], r[1]): str(r[2]) for r in rows}
+
     async def posts(self) -> list[PostRecord]:
         rows = await self.reader.execute_fetchall(
             "SELECT id, name, period_s FROM posts ORDER BY id"

@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -70,9 +71,24 @@ class _Sorted:
 class Applied:
     acks: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     last: dict[tuple[str, str], int] = field(default_factory=dict)
+    raised: dict[tuple[str, str], str] = field(default_factory=dict)
     applied: int = 0
     duplicates: int = 0
     early: int = 0
+
+
+def district_id(message: ChangeMessage, raised: Mapping[tuple[str, str], str]) -> str:
+    """The id the district keeps a post's alarm under: the post's own, unless the district
+    already has another alarm of that post under it, raised at another time. That happens when a
+    post's store was replaced (a re-install, a lost disk) and the post numbers its alarms from 1
+    again: its new alarm `xa-a-1` is then kept as `xa-a-1~<its raise time, Unix seconds>`, so it
+    is shown, and not taken for a copy of the old one."""
+    own = message.alarm.id
+    known = raised.get((message.post.id, own))
+    stamp = iso(message.alarm.raised_at)
+    if known is None or known == stamp:
+        return own
+    return f"{own}~{int(message.alarm.raised_at.timestamp())}"
 
 
 @dataclass(slots=True)
@@ -82,13 +98,17 @@ class ApplyPostChanges(Command):
     rejected: list[Rejected]
     last: dict[tuple[str, str], int]
     """the last change applied of each (post, alarm) the batch touches"""
+    raised: dict[tuple[str, str], str] = field(default_factory=dict)
+    """when each (post, alarm) the batch touches was raised, as the district has it"""
 
     def plan(self, plan: Plan) -> Applied:
         result = Applied()
         last = dict(self.last)
+        raised = dict(self.raised)
         for message in self.changes:
             sender = message.post
-            key = (sender.id, message.alarm.id)
+            key = (sender.id, district_id(message, raised))
+            raised.setdefault(key, iso(message.alarm.raised_at))
             done = last.get(key, 0)
             if message.change_seq <= done:
                 result.duplicates += 1
@@ -96,9 +116,10 @@ class ApplyPostChanges(Command):
             elif message.change_seq > done + 1:
                 result.early += 1  # not acknowledged: the post sends it again after the one missing
             else:
-                self._apply(plan, message)
+                self._apply(plan, message, key[1])
                 last[key] = message.change_seq
                 result.last[key] = message.change_seq
+                result.raised[key] = raised[key]
                 result.applied += 1
                 result.acks[sender.id].append(message.seq)
         for beat in self.beats:
@@ -112,11 +133,12 @@ class ApplyPostChanges(Command):
         return result
 
     @staticmethod
-    def _apply(plan: Plan, message: ChangeMessage) -> None:
-        current = plan.draft.alarm(message.alarm.id)
+    def _apply(plan: Plan, message: ChangeMessage, alarm_id: str) -> None:
+        current = plan.draft.alarm(alarm_id)
         alarm = alarm_at_district(
             message.alarm,
             message.post,
+            alarm_id=alarm_id,
             seq=current.seq if current else plan.draft.take_alarm_seq(),
             level=current.level if current else 0,
             updated_at=plan.now,
@@ -134,7 +156,7 @@ class ApplyPostChanges(Command):
         plan.write(
             RecordPostChange(
                 sender,
-                message.alarm.id,
+                alarm_id,
                 message.change_seq,
                 message.change.value,
                 message.actor,
@@ -185,11 +207,13 @@ class DistrictReceiver:
         self.topics = UpTopics(config.mqtt.root)
         self._queue: asyncio.Queue[MqttMessage] = asyncio.Queue()
         self._last: dict[tuple[str, str], int] = {}
+        self._raised: dict[tuple[str, str], str] = {}
         self._posts: dict[str, _Heard] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._last = await self._store.post_last_changes()
+        self._raised = await self._store.post_alarms_raised()
         now = self._clock.monotonic()
         troubles = self._pipeline.state.troubles
         for post in await self._store.posts():
@@ -233,11 +257,13 @@ class DistrictReceiver:
             self._sort(message, sorted_)
         changes, beats, rejected = sorted_.changes, sorted_.beats, sorted_.rejected
         if changes or beats or rejected:
-            last = {
-                (c.post.id, c.alarm.id): self._last.get((c.post.id, c.alarm.id), 0) for c in changes
-            }
+            keys = {(c.post.id, c.alarm.id) for c in changes}
+            raised = {k: self._raised[k] for k in keys if k in self._raised}
+            keys.update((c.post.id, district_id(c, raised)) for c in changes)
+            last = {k: self._last[k] for k in keys if k in self._last}
+            raised.update((k, self._raised[k]) for k in keys if k in self._raised)
             result: Applied = await self._pipeline.execute(
-                ApplyPostChanges(changes, list(beats.values()), rejected, last)
+                ApplyPostChanges(changes, list(beats.values()), rejected, last, raised)
             )
             self._answer(result, sorted_)
         for delivery in sorted_.deliveries:
@@ -280,6 +306,7 @@ class DistrictReceiver:
     def _answer(self, result: Applied, sorted_: _Sorted) -> None:
         """After the commit: the acks to the posts, the counts."""
         self._last.update(result.last)
+        self._raised.update(result.raised)
         changes = self._metrics.district_changes
         changes.labels("applied").inc(result.applied)
         changes.labels("duplicate").inc(result.duplicates)
