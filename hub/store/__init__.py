@@ -432,11 +432,22 @@ class Store:
         )
         return {(r[0], r[1]): int(r[2]) for r in rows}
 
-    async def post_alarms_raised(self) -> dict[tuple[str, str], str]:
-        """At a district: when each post's alarm on record was raised (UTC ISO-8601), which tells
-        a new alarm of a post whose store was replaced from an old one with the same id."""
+    async def post_origins(self) -> dict[str, str]:
+        """At a district: the post that raised alarms on record → the one that sent them (the
+        post itself, or the district that forwarded them)."""
         rows = await self.reader.execute_fetchall(
-            "SELECT post_id, id, raised_at FROM alarms WHERE post_id IS NOT NULL"
+            "SELECT DISTINCT a.post_id, c.post_id FROM post_changes c"
+            " JOIN alarms a ON a.id = c.alarm_id WHERE a.post_id IS NOT NULL"
+        )
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    async def post_alarms_raised(self) -> dict[tuple[str, str], str]:
+        """At a district: when each alarm on record was raised (UTC ISO-8601), by the post that
+        sent it (a district forwarding its posts' alarms, at a province); this tells a new alarm
+        of a post whose store was replaced from an old one with the same id."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT DISTINCT c.post_id, a.id, a.raised_at FROM post_changes c"
+            " JOIN alarms a ON a.id = c.alarm_id"
         )
         return {(r[0], r[1]): str(r[2]) for r in rows}
 
