@@ -48,6 +48,7 @@ from hub.escalation.policies import Policies
 from hub.escalation.scheduler import Escalator
 from hub.metrics import Metrics
 from hub.notify.dispatcher import Dispatcher
+from hub.registry.testmode import TestModeEnder
 from hub.store import Store
 from hub.store.retention import Policy, Pruner
 from hub.supervision import Supervisor
@@ -286,6 +287,7 @@ class Hub:
         self.watch = BrokerWatch(pipeline=pipeline, store=self.store, clock=self.clock)
         await self._start("broker-watch", self.watch)
         await self._start("supervisor", self.supervisor)
+        await self._start("test-mode-ender", TestModeEnder(pipeline=pipeline, clock=self.clock))
         notify = Dispatcher(
             config=cfg,
             store=self.store,

@@ -1,5 +1,10 @@
 """One shape for every error the API answers: `{"detail": "<the reason, one line>"}`.
 
+A refusal a person may meet on the page also names itself for a program: `code` (a stable word,
+`site_has_buttons`) and `params` (its values, as strings: `{"site": "cho-moi", "buttons":
+"cho-1"}`). The page says it in its own language from these; `detail` stays the English reason
+for API users and logs. Both are left out when the refusal has no code (docs/HTTP.md, "Refusals").
+
 A 422 (the request does not fit: a body field, a query parameter) has the same `detail`, naming
 each field (`body.outcome: Field required; query.limit: …`), and also `errors`, the fields one by
 one: `[{"loc": ["body", "outcome"], "msg": "Field required", "type": "missing"}]`. Whether
@@ -12,10 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hub.errors import ChuongError
 
 UNPROCESSABLE = 422  # the name of the status changed across Starlette versions
 
@@ -24,6 +32,45 @@ class Problem(BaseModel):
     """Why a request failed."""
 
     detail: str = Field(description="The reason, one line, for a person.")
+    code: str | None = Field(
+        default=None,
+        description="A stable name of the refusal (`site_has_buttons`), for programs and the "
+        "page's own wording; left out when there is none.",
+    )
+    params: dict[str, str] | None = Field(
+        default=None, description="The refusal's values, by name (with `code`)."
+    )
+
+
+class Refused(HTTPException):
+    """An HTTP refusal with a stable `code` and its `params` (answered next to `detail`)."""
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: str,
+        code: str | None = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code, detail, headers=headers)
+        self.code = code
+        self.params = params or {}
+
+
+def refused(
+    status_code: int, reason: ChuongError | str, code: str | None = None, **params: object
+) -> Refused:
+    """The refusal of `reason`: a `ChuongError` brings its own code (`hub.errors.coded`) unless
+    one is given here."""
+    if isinstance(reason, ChuongError):
+        detail = str(reason)
+        if code is None:
+            code = reason.code
+            params = {**reason.params, **params}
+    else:
+        detail = reason
+    return Refused(status_code, detail, code, {name: str(value) for name, value in params.items()})
 
 
 class FieldProblem(BaseModel):
@@ -38,9 +85,10 @@ class Unprocessable(Problem):
     errors: list[FieldProblem]
 
 
-def unprocessable(message: str, *loc: str) -> RequestValidationError:
-    """A 422 of the route's own, as pydantic's are: `raise unprocessable(why, "query", "state")`."""
-    return RequestValidationError([{"loc": loc, "msg": message, "type": "value_error"}])
+def unprocessable(message: str, *loc: str, kind: str = "value_error") -> RequestValidationError:
+    """A 422 of the route's own, as pydantic's are: `raise unprocessable(why, "query", "state")`;
+    `kind` is the field's `type` (a stable word the page turns into its own wording)."""
+    return RequestValidationError([{"loc": loc, "msg": message, "type": kind}])
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -66,9 +114,21 @@ def _field(error: Any) -> FieldProblem:
     )
 
 
+async def _refused(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own answer to an HTTPException (`{"detail"}`, its headers), with the code."""
+    assert isinstance(exc, StarletteHTTPException)
+    body: dict[str, Any] = {"detail": exc.detail}
+    if isinstance(exc, Refused) and exc.code is not None:
+        body["code"] = exc.code
+        body["params"] = exc.params
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
 def install(app: FastAPI) -> None:
-    """The 422 handler, and the OpenAPI description of its body in place of FastAPI's."""
+    """The 422 handler, the refusals' handler, and the OpenAPI description of the 422 body in
+    place of FastAPI's."""
     app.add_exception_handler(RequestValidationError, _unprocessable)
+    app.add_exception_handler(StarletteHTTPException, _refused)
 
     described = app.openapi
 

@@ -100,6 +100,10 @@ class Site:
     test_until: datetime | None = None
     """when test mode ends by itself; None: it stays until turned off"""
 
+    def testing(self, at: datetime) -> bool:
+        """In test mode at `at` (an end that has come counts as off, before the hub writes it)."""
+        return self.test_mode and (self.test_until is None or at < self.test_until)
+
 
 @dataclass(frozen=True, slots=True)
 class Button:
@@ -117,6 +121,10 @@ class Button:
     """hex HMAC key of a button that signs its events (devices/signing.py); never shown"""
     test_until: datetime | None = None
     """when test mode ends by itself; None: it stays until turned off"""
+
+    def testing(self, at: datetime) -> bool:
+        """In test mode at `at` (an end that has come counts as off, before the hub writes it)."""
+        return self.test_mode and (self.test_until is None or at < self.test_until)
 
 
 @dataclass(frozen=True, slots=True)
