@@ -77,6 +77,11 @@ class FieldProblem(BaseModel):
     loc: list[str | int] = Field(description='Where: ["body", "outcome"], ["query", "limit"].')
     msg: str
     type: str
+    params: dict[str, str] | None = Field(
+        default=None,
+        description="With a `type` of the hub's own (`password_short`): its values; left out "
+        "otherwise.",
+    )
 
 
 class Unprocessable(Problem):
@@ -85,10 +90,21 @@ class Unprocessable(Problem):
     errors: list[FieldProblem]
 
 
-def unprocessable(message: str, *loc: str, kind: str = "value_error") -> RequestValidationError:
+def unprocessable(
+    message: str, *loc: str, kind: str = "value_error", params: dict[str, str] | None = None
+) -> RequestValidationError:
     """A 422 of the route's own, as pydantic's are: `raise unprocessable(why, "query", "state")`;
-    `kind` is the field's `type` (a stable word the page turns into its own wording)."""
-    return RequestValidationError([{"loc": loc, "msg": message, "type": kind}])
+    `kind` is the field's `type` (a stable word the page turns into its own wording), `params`
+    its values."""
+    error: dict[str, Any] = {"loc": loc, "msg": message, "type": kind}
+    if params:
+        error["params"] = params
+    return RequestValidationError([error])
+
+
+def unprocessable_error(error: ChuongError, *loc: str) -> RequestValidationError:
+    """The 422 of a `ChuongError`, its code as the field's type (else `value_error`)."""
+    return unprocessable(str(error), *loc, kind=error.code or "value_error", params=error.params)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -101,16 +117,18 @@ async def _unprocessable(request: Request, exc: Exception) -> JSONResponse:
     errors = [_field(error) for error in exc.errors()]
     detail = "; ".join(f"{'.'.join(map(str, e.loc))}: {e.msg}" for e in errors)
     body = Unprocessable(detail=detail, errors=errors)
-    return JSONResponse(body.model_dump(mode="json"), status_code=UNPROCESSABLE)
+    return JSONResponse(body.model_dump(mode="json", exclude_none=True), status_code=UNPROCESSABLE)
 
 
 def _field(error: Any) -> FieldProblem:
     loc: Sequence[Any] = error.get("loc", ())
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    params = error.get("params")
     return FieldProblem(
         loc=[part if isinstance(part, int) else str(part) for part in loc],
         msg=message,
         type=str(error.get("type", "value_error")),
+        params={str(k): str(v) for k, v in params.items()} if isinstance(params, dict) else None,
     )
 
 

@@ -27,7 +27,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import Admin, Context, Viewer
-from hub.api.errors import refused, responses, unprocessable
+from hub.api.errors import refused, responses, unprocessable, unprocessable_error
 from hub.api.registry import DeviceView, SiteView, device_view, site_views
 from hub.api.troubles import TroubleView
 from hub.clock import parse_iso
@@ -115,7 +115,7 @@ async def _run(ctx: Context, command: Command) -> Any:
     except RegistryConflict as exc:
         raise refused(status.HTTP_409_CONFLICT, exc) from None
     except RegistryError as exc:
-        raise unprocessable(str(exc), "body", kind=exc.code or "value_error") from None
+        raise unprocessable_error(exc, "body") from None
 
 
 def _device(ctx: Context, button_id: str) -> DeviceView:
@@ -336,7 +336,7 @@ async def import_registry_file(
         except RegistryConflict as exc:
             raise refused(status.HTTP_409_CONFLICT, exc) from None
         except RegistryError as exc:
-            raise unprocessable(str(exc), "body", kind=exc.code or "value_error") from None
+            raise unprocessable_error(exc, "body") from None
         return _import_view(result, False, before)
     if expect is None:
         raise unprocessable(

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from hub.api.auth import Admin, Context, Principal, Viewer
 from hub.api.context import ApiContext
-from hub.api.errors import refused, unprocessable
+from hub.api.errors import refused, unprocessable, unprocessable_error
 from hub.clock import iso
 from hub.domain.model import Role
 from hub.errors import ChuongError
@@ -160,7 +160,7 @@ def _checked(check: Any, value: str, field: str) -> str:
     try:
         result: str = check(value)
     except ChuongError as exc:
-        raise unprocessable(str(exc), "body", field, kind=exc.code or "value_error") from None
+        raise unprocessable_error(exc, "body", field) from None
     return result
 
 
