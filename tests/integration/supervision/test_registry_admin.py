@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from hub import cli
+from hub.clock import SystemClock, parse_iso
 from hub.domain.model import Role
 from hub.registry.file import import_registry, load_registry_file
 from hub.store.db import open_sync
@@ -221,7 +222,7 @@ async def test_test_mode_of_a_button_and_a_site_makes_their_presses_tests(
 async def test_a_test_mode_with_a_duration_ends_by_itself(
     supervised: Supervised, buttons: Buttons
 ) -> None:
-    """A site put in test mode for 2 s says when it ends; once past, the supervisor turns it off
+    """A site put in test mode for 2 s says when it ends; once past, the hub turns it off
     (audited as `hub`), its trouble clears, the store says so, and the next press is real. One
     without a duration stays on."""
     running = await supervised()
@@ -273,6 +274,34 @@ async def test_test_mode_from_the_command_line_reaches_the_running_hub(
     assert alarm["test"] is True
     assert await command(["test-mode", "off", "--button", "bank-2"]) == 0
     await no_trouble(running, "test_mode", "bank-2")
+
+
+async def test_test_mode_from_the_command_line_ends_by_itself(
+    supervised: Supervised, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """`chuong test-mode on` lasts 2 h unless told (as on the page), `--for 2s` ends by itself in
+    the running hub, `--no-end` stays; a wrong duration is refused naming the option."""
+    running = await supervised()
+    monkeypatch.setenv("CHUONG_STORE__PATH", str(running.config.store.path))
+    assert await command(["test-mode", "on", "--site", "pharmacy"]) == 0
+    assert "until" in capsys.readouterr().out
+    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
+        [until] = conn.execute("SELECT test_until FROM sites WHERE id = 'pharmacy'").fetchone()
+    hours = (parse_iso(until) - SystemClock().now()).total_seconds() / 3600
+    assert 1.9 < hours <= 2
+    assert await command(["test-mode", "on", "--button", "bank-2", "--for", "2s"]) == 0
+    assert await command(["test-mode", "on", "--button", "bank-1", "--no-end"]) == 0
+    with pytest.raises(SystemExit):
+        await command(["test-mode", "on", "--button", "bank-1", "--for", "8d"])
+    assert "--for" in capsys.readouterr().err
+    admin = running.api(Role.ADMIN)
+
+    async def ended() -> bool:
+        return (await admin.get("/api/v1/devices/bank-2")).json()["test_mode"] is False
+
+    await wait_for(ended, timeout=15)
+    assert (await admin.get("/api/v1/devices/bank-1")).json()["test_until"] is None
+    assert (await admin.get("/api/v1/devices/bank-1")).json()["test_mode"] is True
 
 
 async def test_the_untested_report_lists_buttons_without_a_recent_test_press(
