@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import APIRouter, Body, Query, status
 from pydantic import BaseModel, Field, field_validator
 
 from hub.api.auth import Context, Officer, Viewer
@@ -107,7 +107,7 @@ async def list_alarms(
 async def get_alarm(alarm_id: str, ctx: Context, _: Viewer) -> AlarmDetail:
     alarm = await ctx.store.get_alarm(alarm_id)
     if alarm is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alarm {alarm_id!r}")
+        raise refused(status.HTTP_404_NOT_FOUND, f"no alarm {alarm_id!r}", "alarm_not_found")
     audit = await ctx.store.audit_of_alarm(alarm_id)
     presses = await ctx.store.presses_of_alarm(alarm_id)
     return AlarmDetail(

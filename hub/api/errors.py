@@ -84,8 +84,11 @@ class FieldProblem(BaseModel):
     )
 
 
-class Unprocessable(Problem):
-    """The request does not fit: `detail` names every field, `errors` lists them."""
+class Unprocessable(BaseModel):
+    """The request does not fit: `detail` names every field, `errors` lists them (a field's
+    `type` is the stable name of its problem)."""
+
+    detail: str = Field(description="The reason, one line, for a person.")
 
     errors: list[FieldProblem]
 
