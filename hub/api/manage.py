@@ -303,7 +303,9 @@ def _import_view(r: Diff, applied: bool, before: str) -> ImportView:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/toml": {"schema": {"type": "string"}}},
+            "description": "The registry file's TOML text (sent as text/plain or "
+            "application/toml; UTF-8), at most 1 MiB.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
         }
     },
 )

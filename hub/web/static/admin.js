@@ -112,7 +112,7 @@ async function sendImport(apply) {
   const buttons = [$("import-check"), $("import-apply")];
   buttons.forEach((button) => { button.disabled = true; });
   try {
-    const result = await api("POST", `/api/v1/registry/import?${query}`, text, "application/toml");
+    const result = await api("POST", `/api/v1/registry/import?${query}`, text, "text/plain; charset=utf-8");
     if (apply) {
       const [sites, devices] = await Promise.all([api("GET", "/api/v1/sites"), api("GET", "/api/v1/devices")]);
       state.sites = new Map(sites.map((site) => [site.id, site]));

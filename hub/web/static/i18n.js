@@ -298,7 +298,7 @@ const STRINGS = {
     enable_user: "Mở lại tài khoản {name}?",
     enable_user_short: "Mở khóa",
     account_disabled: "Tài khoản này đã bị khóa. Hãy hỏi người quản trị.",
-    tokens_title: "Khóa kết nối cho ứng dụng khác (API)",
+    tokens_title: "Khóa kết nối cho ứng dụng khác",
     tokens_hint: "Một chương trình khác (tổng đài của huyện, phần mềm giám sát) dùng khóa này thay cho đăng nhập. Khóa chỉ hiện một lần khi tạo.",
     token_add: "Tạo khóa kết nối",
     token_name: "Tên (ứng dụng nào dùng, ví dụ tong-dai-huyen)",
