@@ -1,7 +1,7 @@
 """The composition root: builds the hub's parts, starts them in order, stops them in reverse.
 
-    store ─▶ pipeline ─▶ vendors ─▶ fanout ─▶ broker watch ─▶ supervisor ─▶ notify ─▶ escalation
-          ─▶ http ─▶ mqtt
+    store ─▶ pipeline ─▶ vendors ─▶ fanout ─▶ broker watch ─▶ supervisor ─▶ test-mode ender
+          ─▶ notify ─▶ escalation ─▶ http ─▶ mqtt
                  ▲                                                              │
                  └──────────── ingest (+ vendors) ◀──────── messages ───────────┘
 
