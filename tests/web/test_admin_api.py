@@ -308,3 +308,35 @@ async def test_a_test_mode_ends_by_itself_without_supervision(
     assert alarm["test"] is False
     rows = await run_sql(running, lambda c: _audit(c, "registry.test_mode"))
     assert [actor for actor, _ in rows] == ["token:test-admin", "hub"]
+
+
+async def test_an_import_that_moves_a_device_to_a_new_button_commits(web_hub: RunningHub) -> None:
+    """With "remove the others", a file may give a removed button's device to a new button, and
+    move a button off a site it removes: the rows are written in an order that never breaks a
+    key, so the batch (shared with presses) commits."""
+    api = web_hub.api()
+    device = {"site": "clinic", "profile": "tasmota", "native_id": "tasmota_AB12"}
+    assert (await api.post("/api/v1/devices", json={"id": "old-1", **device})).status_code == 201
+    text = (
+        '[[sites]]\nid = "bank"\nname = "Ngân hàng"\n'
+        '[[buttons]]\nid = "bank-1"\nsite = "bank"\n'
+        '[[buttons]]\nid = "clinic-1"\nsite = "bank"\n'
+        '[[buttons]]\nid = "new-1"\nsite = "bank"\nprofile = "tasmota"\n'
+        'native_id = "tasmota_AB12"\n'
+    )
+    query = {"remove_missing": "true"}
+    preview = await api.post("/api/v1/registry/import", params=query, content=text.encode())
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert [b["id"] for b in body["buttons"]["removed"]] == ["bank-2", "old-1"]
+    assert [s["id"] for s in body["sites"]["removed"]] == ["clinic"]
+    applied = await api.post(
+        "/api/v1/registry/import",
+        params={**query, "apply": "true", "expect": body["fingerprint"]},
+        content=text.encode(),
+    )
+    assert applied.status_code == 200, applied.text
+    devices = {d["id"]: d for d in (await api.get("/api/v1/devices")).json() if d["registered"]}
+    assert set(devices) == {"bank-1", "clinic-1", "new-1"}
+    assert devices["new-1"]["native_id"] == "tasmota_AB12"
+    assert devices["clinic-1"]["site_id"] == "bank"
