@@ -14,6 +14,7 @@ from playwright.async_api import Browser, Page, expect
 from hub.domain.model import Role
 from tests.conftest import RunningHub
 from tests.web.conftest import ARTIFACTS, PASSWORDS, log_in_page, run_sql
+from tests.web.test_browser import CONTRAST
 from tests.web.test_officer import NO_SIDEWAYS, RAW, SIZES
 
 IMPORTED = """
@@ -94,8 +95,10 @@ async def test_an_admin_imports_the_registry_file_from_the_page(
     await page.click("#import-apply")
     await expect(preview.locator(".import-summary")).to_have_attribute("data-applied", "true")
     await expect(page.locator("#import-apply")).to_be_hidden()
+    assert await page.evaluate(CONTRAST) == []
     await page.click("#import-cancel")
     await expect(sites).to_have_count(3)
+    await _no_raw_words(page, "sites, as an admin")
     clinic = page.locator("#sites-table tr[data-site=clinic]")
     await expect(clinic).to_contain_text("Trạm y tế xã")
     await expect(clinic.locator(".test-mode-state")).to_have_text("Có")
@@ -193,6 +196,10 @@ async def test_an_admin_disables_a_user_and_manages_api_tokens_from_the_page(
         await expect(tokens.first.locator(".made-by")).to_have_text("Cán bộ kỹ thuật (dòng lệnh)")
         await _no_raw_words(page, "users")
         await _no_sideways(page, "users")
+        assert await page.evaluate(CONTRAST) == []
+        await page.click("#night")
+        assert await page.evaluate(CONTRAST) == []  # readable at night too
+        await page.click("#night")
         await page.screenshot(path=ARTIFACTS / f"users-{size['width']}.png")
         await page.click("#token-add")
         await page.fill("#edit-name", "tong-dai-huyen")
