@@ -250,6 +250,7 @@ class Hub:
             batch_max=cfg.store.batch_max,
             retry_max_s=cfg.store.retry_max_s,
             probe_interval_s=cfg.store.probe_interval_s,
+            press_patterns=cfg.profiles.patterns(),
         )
         self.pipeline = pipeline
         self.vendors = VendorRouter(
@@ -261,7 +262,11 @@ class Hub:
         )
         self.ingest = Ingest(self.topics, pipeline.submit, self.vendors)
         self.supervisor = Supervisor(
-            config=cfg.supervision, pipeline=pipeline, bus=self.bus, clock=self.clock
+            config=cfg.supervision,
+            pipeline=pipeline,
+            bus=self.bus,
+            clock=self.clock,
+            language=cfg.hub.language,
         )
         if cfg.supervision.enabled:
             pipeline.add_press_hook(self.supervisor.check_clock)

@@ -23,6 +23,7 @@
 #                                (`chuong registry credentials`)
 #   /etc/systemd/system/chuong-hub.service, mosquitto.service.d/chuong.conf
 #   /usr/local/bin/chuong        the post's chuong: /opt/chuong/.venv/bin/chuong with its config
+#   /usr/share/sounds/chuong/siren.wav   the siren of the example escalation (made by hub.notify.siren)
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +37,7 @@ ETC=/etc/chuong
 STATE=/var/lib/chuong
 BROKER_ETC=/etc/mosquitto
 CREDENTIALS=$BROKER_ETC/chuong
+SOUNDS=/usr/share/sounds/chuong
 HUB_BROKER_USER=chuong-hub
 
 uninstall=0
@@ -60,7 +62,7 @@ if [ "$uninstall" -eq 1 ]; then
   rm -f "$DESTDIR/etc/systemd/system/chuong-hub.service" \
         "$DESTDIR/etc/systemd/system/mosquitto.service.d/chuong.conf" \
         "$DESTDIR/usr/local/bin/chuong"
-  rm -rf "$DESTDIR$OPT"
+  rm -rf "$DESTDIR$OPT" "$DESTDIR$SOUNDS"
   if [ -f "$DESTDIR$BROKER_ETC/mosquitto.conf.before-chuong" ]; then
     mv "$DESTDIR$BROKER_ETC/mosquitto.conf.before-chuong" "$DESTDIR$BROKER_ETC/mosquitto.conf"
   fi
@@ -99,6 +101,8 @@ rm -rf "$SRC/build"
 install -o root -g root -m 0644 "$SRC/README.md" "$DESTDIR$OPT/README.md"
 rm -rf "$DESTDIR$OPT/docs" "$DESTDIR$OPT/config"
 cp -r "$SRC/docs" "$SRC/config" "$DESTDIR$OPT/"
+# The siren the example escalation plays (config/escalation.example.toml, [notifiers.loa]).
+"$DESTDIR$VENV/bin/python" -m hub.notify.siren "$DESTDIR$SOUNDS/siren.wav"
 install -d -m 0755 "$DESTDIR/usr/local/bin"
 cat > "$DESTDIR/usr/local/bin/chuong.new" <<EOF
 #!/bin/sh

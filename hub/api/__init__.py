@@ -9,6 +9,7 @@ from hub.api import (
     acklink,
     alarms,
     apitokens,
+    cap,
     docs,
     errors,
     health,
@@ -48,6 +49,7 @@ def create_app(context: ApiContext) -> FastAPI:
     modules = (
         health,
         alarms,
+        cap,
         registry,
         troubles,
         stream,

@@ -3,6 +3,10 @@
     GET  /ack/{alarm}/{person}/{expires}/{signature}   a small page: the alarm, and a button
     POST /ack/{alarm}/{person}/{expires}/{signature}   acknowledges, as `link:<person>`
 
+When the person was called by a step with `ack = "each"`, POST records their acknowledgement and
+the alarm stays active until all the step's people have (`AcknowledgeByLink`); the page says whom
+it still waits for.
+
 GET never changes anything: chat apps and mail scanners fetch links to preview them. The page is
 one self-contained HTML document (no script, no external asset), in the hub's language. These
 routes are outside /api/: the link is the credential (one alarm, one person, until it expires).
@@ -18,11 +22,14 @@ from fastapi.responses import HTMLResponse
 
 from hub.api.auth import Context
 from hub.api.context import ApiContext
+from hub.domain.kinds import KIND_LABELS
 from hub.domain.model import Alarm, AlarmState
 from hub.errors import AlarmNotFound, ChuongError, InvalidTransition
+from hub.escalation.engine import AcknowledgeByLink
+from hub.escalation.policies import Policies
+from hub.escalation.policy import still_waiting
 from hub.notify.links import SECRET_META_KEY, LinkCheck, check
 from hub.notify.message import local_time, zone
-from hub.writer.commands import AcknowledgeAlarm
 
 router = APIRouter(tags=["acknowledge from a phone"])
 
@@ -48,9 +55,12 @@ _TEXT: Final[dict[str, dict[str, str]]] = {
         "phone": "Điện thoại",
         "time": "Lúc",
         "level": "Mức",
+        "kind": "Loại",
         "unknown_place": "nút chưa đăng ký",
         "button": "Tôi đã nhận tin — xác nhận",
         "done": "Đã xác nhận. Trực ban thấy bạn ({person}) đang xử lý.",
+        "partial": "Đã ghi nhận bạn ({person}) nhận tin. Báo động vẫn chờ những người khác "
+        "cùng xác nhận: {waiting}.",
         "already": "Báo động này đã được xác nhận bởi {by} lúc {at}.",
         "resolved": "Báo động này đã kết thúc.",
         "invalid": "Liên kết không hợp lệ.",
@@ -66,9 +76,12 @@ _TEXT: Final[dict[str, dict[str, str]]] = {
         "phone": "Phone",
         "time": "Time",
         "level": "Level",
+        "kind": "Kind",
         "unknown_place": "unregistered button",
         "button": "I have it — acknowledge",
         "done": "Acknowledged. The duty officer sees that you ({person}) are on it.",
+        "partial": "Recorded that you ({person}) have it. The alarm still waits for the others "
+        "to acknowledge: {waiting}.",
         "already": "This alarm was already acknowledged by {by} at {at}.",
         "resolved": "This alarm is resolved.",
         "invalid": "This link is not valid.",
@@ -138,6 +151,7 @@ def _details(ctx: ApiContext, alarm: Alarm) -> str:
     where = zone(ctx.config.hub.timezone)
     site = alarm.site
     rows = [
+        (text["kind"], KIND_LABELS[ctx.config.hub.language][alarm.kind]),
         (
             text["place"],
             site.name if site else f"{text['unknown_place']} {', '.join(alarm.buttons)}",
@@ -165,6 +179,15 @@ def _settled(ctx: ApiContext, alarm: Alarm) -> str:
     return _paragraph(ctx, "already", by=alarm.acknowledged_by or "?", at=at)
 
 
+async def _waiting(ctx: ApiContext, alarm: Alarm, person: str) -> str:
+    """This person has acknowledged; the alarm waits for the others of an `ack = "each"` step."""
+    policies = Policies(ctx.config.escalation, ctx.config.notifiers)
+    policy = policies.for_alarm(alarm, await ctx.store.escalation_policy(alarm.id))
+    acked = {ack.person for ack in alarm.acks}
+    waiting = ", ".join(still_waiting(policy, alarm.level, acked)) or "?"
+    return _paragraph(ctx, "partial", person=person, waiting=waiting)
+
+
 @router.get(PATH, response_class=HTMLResponse, summary="The alarm, and a button to acknowledge")
 async def show(
     alarm_id: AlarmId, person: Person, expires: Expires, signature: Signature, ctx: Context
@@ -174,6 +197,8 @@ async def show(
         return alarm
     if alarm.state is not AlarmState.ACTIVE:
         return _page(ctx, _details(ctx, alarm) + _settled(ctx, alarm))
+    if any(ack.person == person for ack in alarm.acks):
+        return _page(ctx, _details(ctx, alarm) + await _waiting(ctx, alarm, person))
     label = html.escape(_TEXT[ctx.config.hub.language]["button"])
     form = f'<form method="post"><button type="submit">{label}</button></form>'
     return _page(ctx, _details(ctx, alarm) + form)
@@ -186,8 +211,11 @@ async def confirm(
     alarm = await _linked_alarm(ctx, alarm_id, person, expires, signature)
     if isinstance(alarm, HTMLResponse):
         return alarm
+    policies = Policies(ctx.config.escalation, ctx.config.notifiers)
+    policy = await ctx.store.escalation_policy(alarm_id)
+    command = AcknowledgeByLink(policies, alarm_id, person, policy)
     try:
-        await ctx.pipeline.execute(AcknowledgeAlarm(alarm_id, f"link:{person}"))
+        updated: Alarm = await ctx.pipeline.execute(command)
     except (AlarmNotFound, InvalidTransition):
         current = await ctx.store.get_alarm(alarm_id) or alarm
         resolved = current.state is AlarmState.RESOLVED
@@ -195,4 +223,6 @@ async def confirm(
         return _page(ctx, _settled(ctx, current), code)
     except ChuongError:  # the hub is stopping, or could not record it: say so, try again
         return _note(ctx, "busy", status.HTTP_503_SERVICE_UNAVAILABLE)
+    if updated.state is AlarmState.ACTIVE:  # a step whose people must each acknowledge
+        return _page(ctx, await _waiting(ctx, updated, person))
     return _note(ctx, "done", status.HTTP_200_OK, person=person)

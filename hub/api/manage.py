@@ -31,6 +31,7 @@ from hub.api.errors import refused, responses, unprocessable, unprocessable_erro
 from hub.api.registry import DeviceView, SiteView, device_view, site_views
 from hub.api.troubles import TroubleView
 from hub.clock import parse_iso
+from hub.domain.kinds import ButtonKind, ButtonPatterns
 from hub.domain.model import Button, Site, TroubleState
 from hub.errors import RegistryConflict, RegistryError, RegistryNotFound
 from hub.registry.commands import (
@@ -87,6 +88,8 @@ class ButtonChange(BaseModel):
     power: Literal["mains", "battery"] | None = Field(
         default=None, description="How the button is powered (null: as its profile says)."
     )
+    kind: ButtonKind
+    press_patterns: ButtonPatterns
 
 
 class ClearBody(BaseModel):
@@ -145,6 +148,8 @@ async def edit_device(button_id: str, body: ButtonChange, ctx: Context, who: Adm
     changes = body.model_dump(include=body.model_fields_set)
     if "site" in changes:
         changes["site_id"] = changes.pop("site")
+    if "press_patterns" in changes:
+        changes["press_patterns"] = tuple(body.press_patterns.items())
     await _run(ctx, EditButton(button_id, changes, who.actor))
     return _device(ctx, button_id)
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, field_serializer
 from hub.api.auth import Context, Viewer
 from hub.api.context import ApiContext
 from hub.clock import iso
-from hub.domain.model import Site
+from hub.domain.model import AlarmKind, Site
 from hub.domain.state import HubState, Registry
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
@@ -32,6 +32,10 @@ class DeviceView(BaseModel):
     """mains or battery, as registered (null: the profile's default)"""
     checkin_s: int | None
     """as registered (null: the profile's default)"""
+    kind: AlarmKind = AlarmKind.HOLDUP
+    """the kind of alarm its presses raise (holdup for a button the registry does not know)"""
+    press_patterns: dict[str, AlarmKind] = {}
+    """its own press patterns that raise another kind (the profile's are in the configuration)"""
     online: bool | None
     """true/false as the button last said, or as supervision declared; null if never heard"""
     online_since: datetime | None
@@ -88,6 +92,8 @@ def device_view(state: HubState, button_id: str) -> DeviceView | None:
         ),
         power=button.power if button else None,
         checkin_s=button.checkin_s if button else None,
+        kind=button.kind if button else AlarmKind.HOLDUP,
+        press_patterns=dict(button.press_patterns) if button else {},
         online=device.online if device else None,
         online_since=device.online_since if device else None,
         first_seen=device.first_seen if device else None,

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from devices.topics import Topics
 from hub.domain.bus import AlarmChanged, Bus, ButtonAck, Event
-from hub.domain.model import ACK_STATE, AckState, Alarm, AlarmChange
+from hub.domain.model import ACK_STATE, AckState, Alarm, AlarmChange, AlarmKind
 from hub.domain.views import alarm_json
 
 
@@ -45,7 +45,10 @@ def publish_ack(
 
 
 def publish_acks(publisher: Publisher, topics: Topics, alarm: Alarm) -> int:
-    """The current ack of each of the alarm's buttons; returns how many were published."""
+    """The current ack of each of the alarm's buttons; returns how many were published. A
+    communication-loss alarm answers no press: its buttons hear nothing."""
+    if alarm.kind is AlarmKind.COMM_LOSS:
+        return 0
     for device in alarm.devices:
         publish_ack(
             publisher, topics, device.button, device.last_event, alarm.id, ACK_STATE[alarm.state]

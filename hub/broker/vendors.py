@@ -194,7 +194,9 @@ class VendorRouter:
     ) -> Inbound:
         at = message.received_at
         if button is not None:
-            return PressIn(button.id, found.event, at, None, source=profile.name)
+            return PressIn(
+                button.id, found.event, at, None, source=profile.name, action=found.action
+            )
         if found.sos:
             button_id = profile.unregistered_id(native_id)
             log.warning(
@@ -204,7 +206,9 @@ class VendorRouter:
                 native_id,
                 button_id,
             )
-            return PressIn(button_id, found.event, at, None, source=profile.name)
+            return PressIn(
+                button_id, found.event, at, None, source=profile.name, action=found.action
+            )
         return RejectedIn(
             message.topic,
             message.payload,

@@ -95,7 +95,7 @@ class Config(BaseSettings):
     @model_validator(mode="after")
     def _references(self) -> Config:
         problems = check_notifier_names(self.notifiers) + check_references(
-            self.escalation, self.notifiers
+            self.escalation, self.notifiers, links=self.hub.public_url is not None
         )
         if problems:
             raise ValueError("\n".join(problems))

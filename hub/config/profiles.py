@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 from devices.profiles import PROFILE_NAMES, Profile, ProfileName, ProfileSettings, make_profiles
 from devices.topics import check_root
+from hub.domain.kinds import CANONICAL_SOURCE, Patterns, PatternWord, PressKind
+
+
+def _source(value: str) -> str:
+    known = (CANONICAL_SOURCE, *PROFILE_NAMES)
+    if value not in known:
+        raise ValueError(f"unknown profile {value!r} (known: {', '.join(known)})")
+    return value
+
+
+PatternSource = Annotated[str, AfterValidator(_source)]
 
 
 class ProfilesSection(BaseModel):
@@ -21,6 +38,17 @@ class ProfilesSection(BaseModel):
     zigbee2mqtt_base_topic: str = Field(
         default="zigbee2mqtt", description="Zigbee2MQTT's `mqtt.base_topic`."
     )
+
+    press_patterns: dict[PatternSource, dict[PatternWord, PressKind]] = Field(
+        default_factory=dict,
+        description="Per profile (`canonical` for buttons that speak the contract), press "
+        'patterns that raise another kind of alarm: `zigbee2mqtt = { emergency = "medical" }`. '
+        "A button's own patterns in the registry come first.",
+    )
+
+    def patterns(self) -> dict[str, Patterns]:
+        """Each profile's press patterns."""
+        return {name: dict(found) for name, found in self.press_patterns.items()}
 
     @field_validator("listen", mode="before")
     @classmethod

@@ -23,8 +23,11 @@ Loc = tuple[int | str, ...]
 
 
 def key_of(loc: Sequence[int | str]) -> str:
-    """`escalation.steps.2.notify` for pydantic's ("escalation", "steps", 1, "notify")."""
-    return ".".join(str(part + 1) if isinstance(part, int) else part for part in loc)
+    """`escalation.steps.2.notify` for pydantic's ("escalation", "steps", 1, "notify"); a bad
+    key of a table is named by itself (pydantic adds a part `[key]`)."""
+    return ".".join(
+        str(part + 1) if isinstance(part, int) else part for part in loc if part != "[key]"
+    )
 
 
 def file_type_problems(model: type[BaseModel], data: Any) -> list[tuple[str, str]]:

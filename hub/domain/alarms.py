@@ -14,7 +14,16 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Final
 
-from hub.domain.model import Alarm, AlarmDevice, AlarmState, Outcome, Site, SiteRef
+from hub.domain.model import (
+    Alarm,
+    AlarmDevice,
+    AlarmKind,
+    AlarmState,
+    Outcome,
+    PersonAck,
+    Site,
+    SiteRef,
+)
 from hub.errors import InvalidTransition, coded
 
 NOTE_MAX_CHARS: Final = 2000
@@ -35,6 +44,7 @@ def raise_alarm(
     registered: bool,
     test: bool,
     now: datetime,
+    kind: AlarmKind = AlarmKind.HOLDUP,
 ) -> Alarm:
     return Alarm(
         id=alarm_id(hub_id, seq),
@@ -49,6 +59,7 @@ def raise_alarm(
         raised_at=now,
         last_press_at=now,
         updated_at=now,
+        kind=kind,
     )
 
 
@@ -89,6 +100,16 @@ def acknowledge(alarm: Alarm, actor: str, now: datetime) -> Alarm:
         acknowledged_by=actor,
         updated_at=now,
     )
+
+
+def person_acknowledges(alarm: Alarm, person: str, now: datetime) -> Alarm:
+    """One person acknowledged from their link; the alarm stays active (a step whose people
+    must each acknowledge is still waiting for others). A second time changes nothing."""
+    if alarm.state is not AlarmState.ACTIVE:
+        raise InvalidTransition(f"alarm {alarm.id} is not active")
+    if any(ack.person == person for ack in alarm.acks):
+        return alarm
+    return replace(alarm, acks=(*alarm.acks, PersonAck(person, now)), updated_at=now)
 
 
 def resolve(

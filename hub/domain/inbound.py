@@ -39,6 +39,8 @@ class PressIn:
     delivery: Delivery | None
     source: str = "canonical"
     """The profile that produced it (`canonical` for the contract's own topics)."""
+    action: str | None = None
+    """The vendor's own word for the press (`L`, `emergency`): a press pattern."""
     topic: str = ""
     payload: bytes = b""
     """The message as received, kept only to record it if it is refused (a bad signature)."""

@@ -26,6 +26,17 @@ class Outcome(StrEnum):
     OTHER = "other"
 
 
+class AlarmKind(StrEnum):
+    """What an alarm is about: set per button in the registry, or by the press pattern."""
+
+    HOLDUP = "holdup"
+    FIRE = "fire"
+    MEDICAL = "medical"
+    ASSISTANCE = "assistance"
+    COMM_LOSS = "comm_loss"
+    """several buttons of a site (or of the commune) went offline at once"""
+
+
 class Role(StrEnum):
     VIEWER = "viewer"
     OFFICER = "officer"
@@ -47,6 +58,9 @@ class AlarmChange(StrEnum):
     JOINED = "joined"
     """another button of the site joined the open alarm"""
     ACKNOWLEDGED = "acknowledged"
+    PERSON_ACKNOWLEDGED = "person_acknowledged"
+    """one of the people an `ack = "each"` step named acknowledged from their link; the alarm
+    stays active until all of them have (docs/ESCALATION.md, "Each person acknowledges")"""
     RESOLVED = "resolved"
     ESCALATED = "escalated"
 
@@ -121,6 +135,10 @@ class Button:
     """hex HMAC key of a button that signs its events (devices/signing.py); never shown"""
     test_until: datetime | None = None
     """when test mode ends by itself; None: it stays until turned off"""
+    kind: AlarmKind = AlarmKind.HOLDUP
+    """the kind of alarm its presses raise (`hub.domain.kinds`)"""
+    press_patterns: tuple[tuple[str, AlarmKind], ...] = ()
+    """(press pattern, kind): presses of that pattern raise that kind instead"""
 
     def testing(self, at: datetime) -> bool:
         """In test mode at `at` (an end that has come counts as off, before the hub writes it)."""
@@ -144,6 +162,14 @@ class AlarmDevice:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonAck:
+    """One person's acknowledgement from their phone link."""
+
+    person: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Alarm:
     id: str
     seq: int
@@ -163,6 +189,10 @@ class Alarm:
     resolved_by: str | None = None
     outcome: Outcome | None = None
     note: str | None = None
+    kind: AlarmKind = AlarmKind.HOLDUP
+    acks: tuple[PersonAck, ...] = ()
+    """who acknowledged from their own link, in order (every link acknowledgement is listed,
+    also the one that acknowledged the alarm)"""
 
     @property
     def is_open(self) -> bool:

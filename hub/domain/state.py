@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeAlias
 
-from hub.domain.model import Alarm, Button, DeviceState, Site, Trouble, TroubleKind
+from hub.domain.model import Alarm, AlarmKind, Button, DeviceState, Site, Trouble, TroubleKind
 
-AlarmKey: TypeAlias = tuple[str, bool]
-"""(button or site id, test?) — test alarms and real alarms never correlate."""
+AlarmKey: TypeAlias = tuple[str, bool, AlarmKind]
+"""(button or site id, test?, kind) — test alarms and real alarms never correlate, nor alarms of
+different kinds (a fire press at a site with an open hold-up raises a fire alarm of its own)."""
 
 
 @dataclass(slots=True)
@@ -60,11 +61,15 @@ class HubState:
 
     # -- reads, the `dedup.OpenAlarms` protocol -------------------------------------------------
 
-    def alarm_of_button(self, button: str, test: bool) -> str | None:
-        return self.by_button.get((button, test))
+    def alarm_of_button(
+        self, button: str, test: bool, kind: AlarmKind = AlarmKind.HOLDUP
+    ) -> str | None:
+        return self.by_button.get((button, test, kind))
 
-    def alarm_of_site(self, site: str, test: bool) -> str | None:
-        return self.by_site.get((site, test))
+    def alarm_of_site(
+        self, site: str, test: bool, kind: AlarmKind = AlarmKind.HOLDUP
+    ) -> str | None:
+        return self.by_site.get((site, test, kind))
 
     # -- folding in a committed draft ----------------------------------------------------------
 
@@ -88,19 +93,20 @@ class HubState:
     def _index(self, alarm: Alarm) -> None:
         self.alarms[alarm.id] = alarm
         for button in alarm.buttons:
-            self.by_button[(button, alarm.test)] = alarm.id
+            self.by_button[(button, alarm.test, alarm.kind)] = alarm.id
         if alarm.site is not None:
-            self.by_site[(alarm.site.id, alarm.test)] = alarm.id
+            self.by_site[(alarm.site.id, alarm.test, alarm.kind)] = alarm.id
 
     def _unindex(self, alarm_id: str) -> None:
         old = self.alarms.pop(alarm_id, None)
         if old is None:
             return
         for button in old.buttons:
-            if self.by_button.get((button, old.test)) == alarm_id:
-                del self.by_button[(button, old.test)]
-        if old.site is not None and self.by_site.get((old.site.id, old.test)) == alarm_id:
-            del self.by_site[(old.site.id, old.test)]
+            if self.by_button.get((button, old.test, old.kind)) == alarm_id:
+                del self.by_button[(button, old.test, old.kind)]
+        site_key = None if old.site is None else (old.site.id, old.test, old.kind)
+        if site_key is not None and self.by_site.get(site_key) == alarm_id:
+            del self.by_site[site_key]
 
 
 class Draft:
@@ -132,27 +138,39 @@ class Draft:
             return self.alarms[alarm_id]
         return self.state.alarms.get(alarm_id)
 
-    def alarm_of_button(self, button: str, test: bool) -> str | None:
-        key = (button, test)
+    def alarm_of_button(
+        self, button: str, test: bool, kind: AlarmKind = AlarmKind.HOLDUP
+    ) -> str | None:
+        key = (button, test, kind)
         return self._by_button[key] if key in self._by_button else self.state.by_button.get(key)
 
-    def alarm_of_site(self, site: str, test: bool) -> str | None:
-        key = (site, test)
+    def alarm_of_site(
+        self, site: str, test: bool, kind: AlarmKind = AlarmKind.HOLDUP
+    ) -> str | None:
+        key = (site, test, kind)
         return self._by_site[key] if key in self._by_site else self.state.by_site.get(key)
+
+    def site_alarming(self, site: str) -> bool:
+        """Whether the site has an open alarm of any kind, test or real."""
+        return any(
+            self.alarm_of_site(site, test, kind) is not None
+            for test in (False, True)
+            for kind in AlarmKind
+        )
 
     def put_alarm(self, alarm: Alarm) -> None:
         self.alarms[alarm.id] = alarm
         for button in alarm.buttons:
-            key = (button, alarm.test)
+            key = (button, alarm.test, alarm.kind)
             if alarm.is_open:
                 self._by_button[key] = alarm.id
-            elif self.alarm_of_button(button, alarm.test) == alarm.id:
+            elif self.alarm_of_button(button, alarm.test, alarm.kind) == alarm.id:
                 self._by_button[key] = None
         if alarm.site is not None:
-            key = (alarm.site.id, alarm.test)
+            key = (alarm.site.id, alarm.test, alarm.kind)
             if alarm.is_open:
                 self._by_site[key] = alarm.id
-            elif self.alarm_of_site(alarm.site.id, alarm.test) == alarm.id:
+            elif self.alarm_of_site(alarm.site.id, alarm.test, alarm.kind) == alarm.id:
                 self._by_site[key] = None
 
     def take_alarm_seq(self) -> int:

@@ -2,10 +2,11 @@
 
     {"id", "state", "level", "site": {"id", "name"} | null, "devices": [button ids],
      "press_count", "raised_at", "acknowledged_at", "acknowledged_by", "resolved_at", "outcome",
-     "test"}
+     "test", "kind"}
 
 plus fields the contract leaves room for and the officer needs: the site's address and phone,
-`unregistered`, `last_press_at`, `resolved_by` and `note`. Times are UTC ISO-8601.
+`unregistered`, `last_press_at`, `resolved_by`, `note` and `acks` (people who acknowledged from
+their phone links). Times are UTC ISO-8601.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from hub.clock import iso
-from hub.domain.model import Alarm, AlarmState, Outcome
+from hub.domain.model import Alarm, AlarmKind, AlarmState, Outcome
 
 
 class SiteRefView(BaseModel):
@@ -25,6 +26,17 @@ class SiteRefView(BaseModel):
     name: str
     address: str = ""
     phone: str = ""
+
+
+class PersonAckView(BaseModel):
+    """One person's acknowledgement from their phone link."""
+
+    person: str
+    at: datetime
+
+    @field_serializer("at")
+    def _utc(self, value: datetime) -> str:
+        return iso(value)
 
 
 class AlarmView(BaseModel):
@@ -46,6 +58,16 @@ class AlarmView(BaseModel):
     last_press_at: datetime
     resolved_by: str | None
     note: str | None
+    acks: list[PersonAckView] = Field(
+        default_factory=list,
+        description="who acknowledged from their own phone link, in order; with a step's "
+        '`ack = "each"` the alarm stays active until all its people are here',
+    )
+    kind: AlarmKind = Field(
+        default=AlarmKind.HOLDUP,
+        description="what the alarm is about: holdup (the default), fire, medical, assistance, "
+        "comm_loss (several buttons went offline at once)",
+    )
 
     @field_serializer("raised_at", "acknowledged_at", "resolved_at", "last_press_at")
     def _utc(self, value: datetime | None) -> str | None:
@@ -73,6 +95,8 @@ class AlarmView(BaseModel):
             last_press_at=alarm.last_press_at,
             resolved_by=alarm.resolved_by,
             note=alarm.note,
+            kind=alarm.kind,
+            acks=[PersonAckView(person=a.person, at=a.at) for a in alarm.acks],
         )
 
 

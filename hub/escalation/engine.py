@@ -22,6 +22,7 @@ from typing import Any, Literal
 from hub.domain import alarms
 from hub.domain.model import Alarm, AlarmChange, AlarmState, Trouble, TroubleState
 from hub.domain.views import AlarmView
+from hub.errors import AlarmNotFound
 from hub.escalation.policies import Policies
 from hub.escalation.policy import (
     Decision,
@@ -29,11 +30,14 @@ from hub.escalation.policy import (
     Policy,
     decide_for_alarm,
     decide_for_trouble,
+    link_acknowledges,
     next_due,
+    still_waiting,
 )
 from hub.notify import outbox
 from hub.notify.message import TroubleSnapshot
 from hub.store.ops import (
+    CancelNotifierForAlarm,
     Due,
     RecheckSiteTroubles,
     StartEscalation,
@@ -183,8 +187,20 @@ class RunDue(Command):
             plan.save_alarm(
                 alarm, AlarmChange.ESCALATED, "hub", level=alarm.level, policy=policy.name
             )
+        # People who acknowledged from their link (an `ack = "each"` step still waiting for others)
+        # have it: the steps and repeats that fire meanwhile call only the others.
+        acked = {ack.person for ack in alarm.acks}
         for firing in decision.firings:
-            _queue_firing(plan, due.subject, firing, "alarm", alarm_body(alarm), alarm_id=alarm.id)
+            notify = tuple(n for n in firing.notify if self.policies.people.get(n) not in acked)
+            if notify:
+                _queue_firing(
+                    plan,
+                    due.subject,
+                    Firing(firing.step, firing.round, notify),
+                    "alarm",
+                    alarm_body(alarm),
+                    alarm_id=alarm.id,
+                )
         return decision
 
     def _trouble(self, plan: Plan) -> Decision:
@@ -197,9 +213,7 @@ class RunDue(Command):
         if policy is None:
             return Decision((), due.progress, None)
         site = trouble.site_id
-        site_alarming = site is not None and any(
-            plan.draft.alarm_of_site(site, test) is not None for test in (False, True)
-        )
+        site_alarming = site is not None and plan.draft.site_alarming(site)
         decision = decide_for_trouble(
             policy, trouble, due.progress, plan.now, site_alarming=site_alarming
         )
@@ -242,3 +256,49 @@ class Adopt(Command):
                 hooks.start_alarm(plan, alarm, plan.now)
         for trouble in state.troubles.values():
             hooks.on_trouble(plan, trouble)
+
+
+@dataclass(slots=True)
+class AcknowledgeByLink(Command):
+    """A person acknowledges the alarm from their phone link (as `link:<person>`).
+
+    Usually that acknowledges the alarm. When the person was called by a step with
+    `ack = "each"`, it does only once every person of that step has acknowledged
+    (`link_acknowledges`); until then the alarm stays active, so the climb goes on (steps and
+    repeats call only those who have not acknowledged), and the alarm lists who has
+    (`acks`, change `person_acknowledged`). An officer on the page acknowledges it at any time."""
+
+    policies: Policies
+    alarm_id: str
+    person: str
+    policy: str | None
+    """the alarm's escalation policy, as stored when it was raised (None: none is stored)"""
+
+    def plan(self, plan: Plan) -> Alarm:
+        alarm = plan.draft.alarm(self.alarm_id)
+        if alarm is None:
+            raise AlarmNotFound(self.alarm_id)
+        actor = f"link:{self.person}"
+        if alarm.state is not AlarmState.ACTIVE:
+            return alarms.acknowledge(alarm, actor, plan.now)  # refuses, saying why
+        policy = self.policies.for_alarm(alarm, self.policy)
+        before = [ack.person for ack in alarm.acks]
+        updated = alarms.person_acknowledges(alarm, self.person, plan.now)
+        if link_acknowledges(policy, alarm.level, before, self.person):
+            updated = alarms.acknowledge(updated, actor, plan.now)
+            plan.save_alarm(updated, AlarmChange.ACKNOWLEDGED, actor)
+            return updated
+        if updated is alarm:  # this person had acknowledged already
+            return alarm
+        waiting = still_waiting(policy, alarm.level, [*before, self.person])
+        plan.save_alarm(
+            updated,
+            AlarmChange.PERSON_ACKNOWLEDGED,
+            actor,
+            person=self.person,
+            waiting=list(waiting),
+        )
+        for name, person in sorted(self.policies.people.items()):
+            if person == self.person:
+                plan.write(CancelNotifierForAlarm(alarm.id, name, plan.now))
+        return updated

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Final
 
-from hub.domain.model import Alarm, AlarmState, Trouble, TroubleState
+from hub.domain.model import Alarm, AlarmKind, AlarmState, Trouble, TroubleState
 
 DEFAULT_POLICY: Final = "default"
 TROUBLE_POLICY: Final = "troubles"
@@ -42,6 +42,10 @@ class Step:
     after_s: float
     notify: tuple[str, ...]
     repeat_s: float | None = None
+    each: bool = False
+    """`ack = "each"`: every person of the step acknowledges from their own link"""
+    people: tuple[str, ...] = ()
+    """the people the step's notifiers reach (their `person`; devices reach nobody)"""
 
     def due_at(self, start: datetime, round_no: int) -> datetime | None:
         if round_no > 0 and self.repeat_s is None:
@@ -71,8 +75,13 @@ class Policy:
         for step in self.steps:
             notify = tuple(name for name in step.notify if name in keep)
             if notify:
-                steps.append(Step(step.number, step.after_s, notify, step.repeat_s))
+                steps.append(replace(step, notify=notify))
         return Policy(self.name, tuple(steps))
+
+    def fired(self, level: int) -> tuple[Step, ...]:
+        """The steps that have fired at an alarm's `level`: listed in the order they fire, so
+        every step up to the level has."""
+        return tuple(step for step in self.steps if step.number <= level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,15 +150,42 @@ def decide_for_trouble(
     return decision
 
 
+def link_acknowledges(policy: Policy | None, level: int, acked: Iterable[str], person: str) -> bool:
+    """Does `person`'s acknowledgement from their link acknowledge the alarm?
+
+    Each fired step that named the person is a group: an `any` step is satisfied by one of its
+    people, an `each` step by all of them. The alarm is acknowledged once one of these groups is
+    satisfied, counting the people who acknowledged before (`acked`). A person no fired step
+    names (the configuration changed since) acknowledges it, as before steps had `ack`."""
+    steps = [step for step in (policy.fired(level) if policy else ()) if person in step.people]
+    if not steps:
+        return True
+    done = {*acked, person}
+    return any(not step.each or done.issuperset(step.people) for step in steps)
+
+
+def still_waiting(policy: Policy | None, level: int, acked: Iterable[str]) -> tuple[str, ...]:
+    """The people of the fired `each` steps who have not acknowledged yet, in step order."""
+    done = set(acked)
+    waiting: dict[str, None] = {}
+    for step in policy.fired(level) if policy else ():
+        if step.each:
+            waiting.update((person, None) for person in step.people if person not in done)
+    return tuple(waiting)
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     policy: str
     sites: tuple[str, ...] = ()
     buttons: tuple[str, ...] = ()
     unregistered: bool | None = None
+    kinds: tuple[AlarmKind, ...] = ()
 
     def matches(self, alarm: Alarm) -> bool:
         if self.unregistered is not None and alarm.unregistered != self.unregistered:
+            return False
+        if self.kinds and alarm.kind not in self.kinds:
             return False
         if self.sites and (
             alarm.site is None or not any(fnmatchcase(alarm.site.id, p) for p in self.sites)
@@ -160,6 +196,10 @@ class Rule:
         )
 
 
-def choose(rules: Iterable[Rule], alarm: Alarm) -> str:
-    """The name of the policy for an alarm: the first rule that matches, else the default."""
-    return next((rule.policy for rule in rules if rule.matches(alarm)), DEFAULT_POLICY)
+def choose(
+    rules: Iterable[Rule], alarm: Alarm, kinds: Mapping[AlarmKind, str] | None = None
+) -> str:
+    """The name of the policy for an alarm: the first rule that matches, else its kind's policy,
+    else the default."""
+    fallback = (kinds or {}).get(alarm.kind, DEFAULT_POLICY)
+    return next((rule.policy for rule in rules if rule.matches(alarm)), fallback)

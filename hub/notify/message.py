@@ -4,6 +4,10 @@ Every message to a person names the site, its address and phone, the time in the
 (`hub.timezone`, Asia/Ho_Chi_Minh by default), the escalation level and, when the hub has a
 `hub.public_url`, the link that acknowledges the alarm. `short` is the one-paragraph form for SMS;
 `ascii_fold` turns Vietnamese into plain ASCII for modems that mangle Unicode.
+
+The alarm's kind is a line of every alarm message ("Loại: Cháy"); the title and the SMS name it
+too, unless it is a hold-up: "BÁO ĐỘNG CHÁY: Nhà thuốc Minh Châu", "BÁO ĐỘNG: Ngân hàng ..."
+(a plain alarm has always meant a hold-up on these buttons, and the SMS stays short).
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, field_serializer
 
 from hub.clock import iso
-from hub.domain.model import Trouble, TroubleKind
+from hub.domain.kinds import KIND_LABELS
+from hub.domain.model import AlarmKind, Trouble, TroubleKind
 from hub.domain.views import AlarmView
 
 log = logging.getLogger(__name__)
@@ -44,6 +49,7 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "time": "Lúc",
         "buttons": "Nút",
         "presses": "{count} lần bấm",
+        "lost": "cùng mất kết nối",
         "ack": "Xác nhận",
         "subject": "Đối tượng",
         "site": "Cơ sở",
@@ -54,6 +60,7 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "acknowledged": "đã xác nhận",
         "resolved": "đã kết thúc",
         "active": "đang báo động",
+        "kind": "Loại",
     },
     "en": {
         "alarm": "ALARM",
@@ -70,6 +77,7 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "time": "Time",
         "buttons": "Buttons",
         "presses": "{count} presses",
+        "lost": "all lost contact",
         "ack": "Acknowledge",
         "subject": "Subject",
         "site": "Site",
@@ -80,6 +88,7 @@ _WORDS: Final[dict[str, dict[str, str]]] = {
         "acknowledged": "acknowledged",
         "resolved": "resolved",
         "active": "active",
+        "kind": "Kind",
     },
 }
 
@@ -116,6 +125,7 @@ TROUBLE_LABELS: Final[dict[Language, dict[TroubleKind, str]]] = {
     },
 }
 """One label per trouble kind and language (a test checks that none is missing)."""
+
 
 _PUNCTUATION: Final = str.maketrans(
     {
@@ -217,23 +227,29 @@ def _alarm(
 ) -> Message:
     words = _WORDS[language]
     place = _place(alarm, words)
-    title = f"{words['test' if alarm.test else 'alarm']}: {place}"
+    kind = KIND_LABELS[language][alarm.kind]
+    head = words["test" if alarm.test else "alarm"]
+    if alarm.kind is not AlarmKind.HOLDUP:  # a plain "alarm" has always meant a hold-up
+        head = f"{head} {kind.upper()}"
+    title = f"{head}: {place}"
     headline = words["headline"].format(id=alarm.id, level=alarm.level)
     if round_no:
         headline += words["repeat"].format(round=round_no)
     raised_at = alarm.raised_at
     site = alarm.site
-    lines = [headline, f"{words['place']}: {place}"]
+    lines = [headline, f"{words['kind']}: {kind}", f"{words['place']}: {place}"]
     if site is not None and site.address:
         lines.append(f"{words['address']}: {site.address}")
     if site is not None and site.phone:
         lines.append(f"{words['phone']}: {site.phone}")
     lines.append(f"{words['time']}: {local_time(raised_at, where)}")
     presses = words["presses"].format(count=alarm.press_count)
+    if alarm.kind is AlarmKind.COMM_LOSS:  # nobody pressed: the buttons went silent together
+        presses = words["lost"]
     lines.append(f"{words['buttons']}: {', '.join(alarm.devices)} ({presses})")
     if link:
         lines.append(f"{words['ack']}: {link}")
-    parts = [f"{words['test' if alarm.test else 'alarm']} {place}"]
+    parts = [f"{head} {place}"]
     if site is not None and site.address:
         parts.append(site.address)
     if site is not None and site.phone:

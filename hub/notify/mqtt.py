@@ -2,8 +2,9 @@
 
 A step that fires publishes `payload_on` (default: a JSON object) on the notifier's topic; when the
 alarm is acknowledged or resolved, `payload_off`. Topic and payloads may contain `{alarm}`,
-`{site}`, `{button}`, `{level}` and `{state}`; with `{button}` in the topic, one message goes to
-each button of the alarm (its LED, for example). Other braces (JSON) are left as they are.
+`{site}`, `{button}`, `{level}`, `{state}` and `{kind}` (the alarm's kind: a siren can play a tune
+per kind; empty for a trouble); with `{button}` in the topic, one message goes to each button of
+the alarm (its LED, for example). Other braces (JSON) are left as they are.
 
 A device shared by several alarms (a topic without `{alarm}` or `{button}`) is switched off only
 once no other active alarm needs it: the dispatcher checks that before it calls `send`.
@@ -31,7 +32,7 @@ class MqttNotifier(NotifierSettings):
     topic: str = Field(
         min_length=1,
         description="Topic; may contain {alarm}, {site}, {button} (one message per button of "
-        "the alarm), {level}, {state}.",
+        "the alarm), {level}, {state}, {kind}.",
     )
     payload_on: str | None = Field(
         default=None, description="Payload when a step fires (default: a JSON object)."
@@ -72,7 +73,7 @@ class MqttNotifier(NotifierSettings):
         return "{alarm}" in self.topic or "{button}" in self.topic
 
 
-_PLACEHOLDER: Final = re.compile(r"\{(alarm|site|button|level|state)\}")
+_PLACEHOLDER: Final = re.compile(r"\{(alarm|site|button|level|state|kind)\}")
 
 
 def fill(template: str, values: dict[str, str]) -> str:
@@ -94,9 +95,16 @@ class MqttDevice:
                 "site": alarm.site.id if alarm.site else "",
                 "level": str(alarm.level),
                 "state": alarm.state.value,
+                "kind": alarm.kind.value,
             }
             buttons = list(alarm.devices)
-            default = {"alarm": alarm.id, "on": on, "level": alarm.level, "state": alarm.state}
+            default = {
+                "alarm": alarm.id,
+                "on": on,
+                "level": alarm.level,
+                "state": alarm.state,
+                "kind": alarm.kind,
+            }
         else:  # a trouble
             trouble = outgoing.body["trouble"]
             values = {
@@ -104,6 +112,7 @@ class MqttDevice:
                 "site": trouble.get("site_id") or "",
                 "level": str(outgoing.body.get("step", 0)),
                 "state": "trouble",
+                "kind": "",
             }
             buttons = [trouble["subject"]]
             default = {"trouble": trouble["id"], "kind": trouble["kind"], "on": on}

@@ -25,7 +25,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from devices.messages import BUTTON_ID_RE
 
 PHONE_RE: Final = re.compile(r"\+?[0-9]{3,20}\Z")
-_TEMPLATE_FIELDS: Final = frozenset({"alarm", "site", "button", "level", "state"})
+_TEMPLATE_FIELDS: Final = frozenset({"alarm", "site", "button", "level", "state", "kind"})
 PLACEHOLDER_RE: Final = re.compile(r"\{([a-z_]+)\}")
 
 

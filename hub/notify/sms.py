@@ -21,6 +21,8 @@ and used from a worker thread with its own deadline; a lock keeps two sends off 
 from __future__ import annotations
 
 import asyncio
+import os
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -118,6 +120,41 @@ class ModemError(Exception):
     pass
 
 
+class PollSerial(serial.PosixPollSerial):  # type: ignore[misc]  # pyserial has no types
+    """pyserial's port with poll() instead of select() for reads and timed writes.
+
+    select() cannot watch a descriptor above 1,023 ("filedescriptor out of range"), and the hub
+    under a flood of connections holds more than that (its unit allows 65,536): the modem's port,
+    opened for each message, then lands above it. pyserial's `PosixPollSerial` polls its reads;
+    its writes still select, so the write is done here the same way, with the same timeout.
+    """
+
+    def write(self, b: bytes, /) -> int:
+        if not self.is_open or self.fd is None:
+            raise serial.PortNotOpenError()
+        data = memoryview(bytes(b))
+        timeout = serial.Timeout(self._write_timeout)
+        poll = select.poll()
+        poll.register(self.fd, select.POLLOUT | select.POLLERR | select.POLLHUP | select.POLLNVAL)
+        while data:
+            left = timeout.time_left()
+            events = poll.poll(None if left is None else max(left, 0.0) * 1000)
+            if not events:
+                raise serial.SerialTimeoutException("Write timeout")
+            if any(
+                event & (select.POLLERR | select.POLLHUP | select.POLLNVAL) for _, event in events
+            ):
+                raise serial.SerialException("device reports error (poll)")
+            try:
+                written = os.write(self.fd, data)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                raise serial.SerialException(f"write failed: {exc}") from exc
+            data = data[written:]
+        return len(b)
+
+
 class Modem:
     """A conversation with a modem over an open serial port (blocking)."""
 
@@ -187,7 +224,7 @@ class Sms:
         if not self._lock.acquire(timeout=cfg.timeout_s):
             raise NotifyError(f"{cfg.port}: still busy with the previous message")
         try:
-            with serial.Serial(cfg.port, cfg.baudrate, timeout=0.2, write_timeout=5) as port:
+            with PollSerial(cfg.port, cfg.baudrate, timeout=0.2, write_timeout=5) as port:
                 return self._conversation(Modem(port, deadline), parts)
         except (serial.SerialException, OSError) as exc:
             raise NotifyError(f"{cfg.port}: {exc}") from None

@@ -197,7 +197,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         seen = f" last seen {row.last_seen}" if row.last_seen else ""
         battery = f" battery {row.battery}%" if row.battery is not None else ""
         test = " [test mode]" if button.test_mode else ""
-        print(f"  {button.id}\tsite {button.site_id}\t{kind}\t{online}{seen}{battery}{test}")
+        patterns = "".join(f", {word}={alarm}" for word, alarm in button.press_patterns)
+        alarms = f"alarm {button.kind}{patterns}"
+        print(
+            f"  {button.id}\tsite {button.site_id}\t{kind}\t{alarms}\t{online}{seen}{battery}{test}"
+        )
     return 0
 
 

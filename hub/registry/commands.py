@@ -238,7 +238,9 @@ class SetTestMode(Command):
 
 
 SITE_EDITABLE: Final = frozenset({"name", "address", "phone", "lat", "lon"})
-BUTTON_EDITABLE: Final = frozenset({"site_id", "label", "checkin_s", "power"})
+BUTTON_EDITABLE: Final = frozenset(
+    {"site_id", "label", "checkin_s", "power", "kind", "press_patterns"}
+)
 """A button's identity on the broker (its id, profile and native id) is not edited: an admin
 removes it and adds the new one, so that no press of the old device is ever taken for the new
 (docs/DECISIONS.md, "Editing a button")."""
@@ -428,6 +430,8 @@ def registry_file(sites: Iterable[Site], buttons: Iterable[Button]) -> RegistryF
                     "test_mode": b.test_mode,
                     "power": b.power,
                     "checkin_s": b.checkin_s,
+                    "kind": b.kind,
+                    "press_patterns": dict(b.press_patterns),
                 }
             )
             for b in buttons
@@ -443,7 +447,7 @@ def to_toml(registry: RegistryFile) -> str:
             lines = [f"[[{table}]]"]
             defaults = type(entry).model_fields
             for name, value in entry.model_dump(mode="json").items():
-                if value is None or value == defaults[name].default:
+                if value is None or value == {} or value == defaults[name].default:
                     continue
                 lines.append(f"{name} = {_toml_value(value)}")
             blocks.append("\n".join(lines))
@@ -451,6 +455,9 @@ def to_toml(registry: RegistryFile) -> str:
 
 
 def _toml_value(value: object) -> str:
+    if isinstance(value, dict):  # an inline table, its keys quoted (a pattern may hold a dot)
+        pairs = (f"{_toml_value(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + ", ".join(pairs) + " }"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

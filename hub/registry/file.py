@@ -17,6 +17,8 @@
     test_mode = false                    # optional
     power = "battery"                    # optional: mains or battery (default: the profile's)
     checkin_s = 43200                    # optional: longest silence of a healthy button
+    kind = "holdup"                      # optional: holdup (default), fire, medical, assistance
+    press_patterns = { long_press = "fire" }  # optional: presses that raise another kind
 
 `chuong registry import FILE` upserts every entry (running it twice changes nothing the second
 time); entries not in the file are left alone. A running hub picks the change up at its next batch.
@@ -36,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from devices.messages import ButtonId, SiteId
 from devices.profiles import PROFILE_NAMES, Power, check_native_id, supervised_by
 from hub.config.strict import file_type_problems, key_of, suggestion
+from hub.domain.kinds import ButtonKind, ButtonPatterns
 from hub.domain.model import Button, Site
 from hub.errors import RegistryError, coded
 from hub.registry.credentials import RESERVED_PREFIX
@@ -65,6 +68,8 @@ class ButtonEntry(BaseModel):
     test_mode: bool = False
     power: Power | None = None
     checkin_s: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+    kind: ButtonKind
+    press_patterns: ButtonPatterns
 
     @model_validator(mode="after")
     def _not_a_reserved_user(self) -> ButtonEntry:
@@ -191,6 +196,8 @@ def button_of_entry(entry: ButtonEntry) -> Button:
         entry.test_mode,
         entry.power.value if entry.power else None,
         entry.checkin_s,
+        kind=entry.kind,
+        press_patterns=tuple(entry.press_patterns.items()),
     )
 
 

@@ -45,7 +45,7 @@ from hub.store.ops import (
 from hub.writer.plan import Command, Plan
 
 SITE_FIELDS = ("name", "address", "phone", "lat", "lon", "test_mode")
-BUTTON_FIELDS = ("site_id", "label", "power", "checkin_s", "test_mode")
+BUTTON_FIELDS = ("site_id", "label", "power", "checkin_s", "kind", "press_patterns", "test_mode")
 
 
 @dataclass(frozen=True, slots=True)

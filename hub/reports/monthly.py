@@ -12,7 +12,10 @@ Counted per site, for the month:
   `waiting` are still active: someone may yet acknowledge them (the page counts only the others as
   "never acknowledged", so that an alarm raised a moment ago is not held against the post);
 - `false_alarms_12m`: real alarms closed as false alarms in the 12 months ending with the month,
-  which is what police policies on repeated false alarms count.
+  which is what police policies on repeated false alarms count;
+- `kinds`: the real alarms by kind (holdup, fire, medical, assistance, comm_loss), every kind
+  listed, 0 when none; an alarm the officer resolved as a test is not counted (as the page's
+  alarms column does not count it).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, field_serializer
 
 from hub.clock import iso
-from hub.domain.model import Alarm, AlarmState, Outcome, Site
+from hub.domain.model import Alarm, AlarmKind, AlarmState, Outcome, Site
 
 ACK_TARGETS_S: Final = (30, 60)
 OPEN: Final = "open"
@@ -51,6 +54,7 @@ CSV_COLUMNS: Final = (
     "resolved_by",
     "outcome",
     "note",
+    "kind",
 )
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
@@ -109,6 +113,8 @@ class Figures(BaseModel):
     """genuine, false_alarm, test, other, open: how the month's real alarms ended"""
     ack: AckSummary
     false_alarms_12m: int
+    kinds: dict[str, int]
+    """real alarms by kind (every kind, 0 when none)"""
 
 
 class SiteFigures(Figures):
@@ -155,7 +161,10 @@ def figures(alarms: Iterable[Alarm], false_alarms_12m: int) -> Figures:
     everything = list(alarms)
     real = [alarm for alarm in everything if not alarm.test]
     outcomes = {outcome.value: 0 for outcome in Outcome} | {OPEN: 0}
+    kinds = dict.fromkeys(AlarmKind, 0)
     for alarm in real:
+        if alarm.outcome is not Outcome.TEST:
+            kinds[alarm.kind] += 1
         key = alarm.outcome.value if alarm.outcome and alarm.state is AlarmState.RESOLVED else OPEN
         outcomes[key] += 1
     return Figures(
@@ -164,6 +173,7 @@ def figures(alarms: Iterable[Alarm], false_alarms_12m: int) -> Figures:
         outcomes=outcomes,
         ack=_ack_summary(real),
         false_alarms_12m=false_alarms_12m,
+        kinds={kind.value: count for kind, count in kinds.items()},
     )
 
 
@@ -261,5 +271,6 @@ def csv_row(alarm: Alarm, zone: ZoneInfo) -> list[str]:
         alarm.resolved_by,
         alarm.outcome.value if alarm.outcome else None,
         alarm.note,
+        alarm.kind.value,
     )
     return [_cell(value) for value in values]

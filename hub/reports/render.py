@@ -1,5 +1,6 @@
 """The monthly report as a file for the district: CSV (one row per site, then the total) or a
-printable HTML page, in the hub's language (Vietnamese by default)."""
+printable HTML page, in the hub's language (Vietnamese by default). The real alarms of each kind
+are the last columns (`kind_holdup`, `kind_fire`, ...)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import io
 from html import escape
 from typing import Final, Literal
 
+from hub.domain.kinds import KIND_LABELS
+from hub.domain.model import AlarmKind
 from hub.reports.monthly import Figures, MonthlyReport, SiteFigures
 from hub.reports.monthly import _cell as cell  # the CSV export's cells, formulas quoted
 
@@ -32,6 +35,7 @@ COLUMNS: Final = (
     "ack_within_30s",
     "ack_within_60s",
     "false_alarms_12m",
+    *(f"kind_{kind}" for kind in AlarmKind),
 )
 
 HEADINGS: Final[dict[Language, dict[str, str]]] = {
@@ -57,6 +61,7 @@ HEADINGS: Final[dict[Language, dict[str, str]]] = {
         "total": "Tổng",
         "unregistered": "(nút chưa đăng ký)",
         "timezone": "Múi giờ",
+        **{f"kind_{kind}": label for kind, label in KIND_LABELS["vi"].items()},
     },
     "en": {
         "title": "Monthly report",
@@ -80,6 +85,7 @@ HEADINGS: Final[dict[Language, dict[str, str]]] = {
         "total": "Total",
         "unregistered": "(unregistered buttons)",
         "timezone": "Time zone",
+        **{f"kind_{kind}": label for kind, label in KIND_LABELS["en"].items()},
     },
 }
 
@@ -100,6 +106,7 @@ def _figures(figures: Figures) -> list[object]:
         ack.within_30s,
         ack.within_60s,
         figures.false_alarms_12m,
+        *(figures.kinds.get(kind, 0) for kind in AlarmKind),
     ]
 
 
@@ -149,8 +156,13 @@ def report_text(report: MonthlyReport, language: Language = "vi") -> str:
         (words["total"], report.total),
     ]:
         ack = figures.ack
+        kinds = "".join(
+            f"; {words[f'kind_{kind}'].lower()} {count}"
+            for kind, count in figures.kinds.items()
+            if count
+        )
         lines.append(
-            f"  {name}: {words['alarms'].lower()} {figures.alarms}, "
+            f"  {name}: {words['alarms'].lower()} {figures.alarms}{kinds}, "
             f"{words['tests'].lower()} {figures.tests}, "
             f"{words['false_alarm'].lower()} {figures.outcomes.get('false_alarm', 0)}, "
             f"{words['ack_median_s'].lower()} {'-' if ack.median_s is None else ack.median_s}, "

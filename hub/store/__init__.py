@@ -290,6 +290,15 @@ class Store:
         )
         return [due_from_row(row) for row in rows]
 
+    async def escalation_policy(self, alarm_id: str) -> str | None:
+        """The name of the policy the alarm's escalation follows, chosen when it was raised."""
+        rows = list(
+            await self.reader.execute_fetchall(
+                "SELECT policy FROM escalations WHERE alarm_id = ?", (alarm_id,)
+            )
+        )
+        return rows[0]["policy"] if rows else None
+
     async def next_pending_notification(self, notifier: str) -> OutboxRow | None:
         """The pending outbox row of this notifier that is due first."""
         rows = list(

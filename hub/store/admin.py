@@ -18,7 +18,13 @@ from hub.domain.model import Button, Role, Site
 from hub.errors import StoreError
 from hub.store.changes import TEST_MODE_UPDATE
 from hub.store.ops import ButtonListing, TestModeKind, TokenRow, UntestedButton, UserSummary
-from hub.store.rows import UNTESTED_SQL, button_from_row, site_from_row, untested_from_row
+from hub.store.rows import (
+    UNTESTED_SQL,
+    button_from_row,
+    patterns_to_text,
+    site_from_row,
+    untested_from_row,
+)
 
 
 class RowConflict(StoreError):
@@ -323,7 +329,18 @@ _SITE_UPSERT = _upsert_if_changed(
 )
 _BUTTON_UPSERT = _upsert_if_changed(
     "buttons",
-    ("id", "site_id", "label", "profile", "native_id", "test_mode", "power", "checkin_s"),
+    (
+        "id",
+        "site_id",
+        "label",
+        "profile",
+        "native_id",
+        "test_mode",
+        "power",
+        "checkin_s",
+        "kind",
+        "press_patterns",
+    ),
 )
 
 
@@ -377,6 +394,8 @@ def import_registry(
                 int(button.test_mode),
                 button.power,
                 button.checkin_s,
+                button.kind.value,
+                patterns_to_text(button.press_patterns),
             )
             try:
                 changed["buttons"] += conn.execute(_BUTTON_UPSERT, (*values, stamp, stamp)).rowcount

@@ -28,6 +28,7 @@ from hub.store.rows import (
     TROUBLE_COLUMNS,
     alarm_to_row,
     device_to_row,
+    patterns_to_text,
     trouble_to_row,
 )
 
@@ -165,6 +166,7 @@ _OUTBOX_CANCEL_ALARM: Final = (
     "UPDATE outbox SET state = 'cancelled', finished_at = ? "
     "WHERE alarm_id = ? AND event = 'alarm' AND state = 'pending'"
 )
+_OUTBOX_CANCEL_NOTIFIER: Final = _OUTBOX_CANCEL_ALARM + " AND notifier = ?"
 _OUTBOX_CANCEL_TROUBLE: Final = (
     "UPDATE outbox SET state = 'cancelled', finished_at = ? "
     "WHERE trouble_id = ? AND state = 'pending'"
@@ -184,7 +186,7 @@ _SITE_INSERT: Final = (
 )
 _BUTTON_INSERT: Final = (
     "INSERT INTO buttons (id, site_id, label, profile, native_id, test_mode, power, checkin_s, "
-    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "kind, press_patterns, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 TEST_MODE_UPDATE: Final = {
     "button": "UPDATE buttons SET test_mode = ?, test_until = ?, updated_at = ? WHERE id = ?",
@@ -195,8 +197,8 @@ _SITE_UPDATE: Final = (
     "WHERE id = ?"
 )
 _BUTTON_UPDATE: Final = (
-    "UPDATE buttons SET site_id = ?, label = ?, checkin_s = ?, power = ?, updated_at = ? "
-    "WHERE id = ?"
+    "UPDATE buttons SET site_id = ?, label = ?, checkin_s = ?, power = ?, kind = ?, "
+    "press_patterns = ?, updated_at = ? WHERE id = ?"
 )
 # Users from the page (hub/web/users.py): none of these can fail in a batch that carries presses
 # (a name taken or gone meanwhile changes nothing; the API reads what happened).
@@ -303,6 +305,11 @@ def _cancel_alarm(op: o.CancelAlarmNotifications) -> Statement:
     return _OUTBOX_CANCEL_ALARM, (iso(op.at), op.alarm_id)
 
 
+@_makes(o.CancelNotifierForAlarm)
+def _cancel_notifier(op: o.CancelNotifierForAlarm) -> Statement:
+    return _OUTBOX_CANCEL_NOTIFIER, (iso(op.at), op.alarm_id, op.notifier)
+
+
 @_makes(o.CancelTroubleNotifications)
 def _cancel_trouble(op: o.CancelTroubleNotifications) -> Statement:
     return _OUTBOX_CANCEL_TROUBLE, (iso(op.at), op.trouble_id)
@@ -344,7 +351,16 @@ def _delete_site(op: o.DeleteSite) -> Statement:
 def _insert_button(op: o.InsertButton) -> Statement:
     button, at = op.button, iso(op.at)
     values = (button.id, button.site_id, button.label, button.profile, button.native_id)
-    return _BUTTON_INSERT, (*values, int(button.test_mode), button.power, button.checkin_s, at, at)
+    kinds = (button.kind.value, patterns_to_text(button.press_patterns))
+    return _BUTTON_INSERT, (
+        *values,
+        int(button.test_mode),
+        button.power,
+        button.checkin_s,
+        *kinds,
+        at,
+        at,
+    )
 
 
 @_makes(o.DeleteButton)
@@ -375,7 +391,16 @@ def _update_site(op: o.UpdateSite) -> Statement:
 @_makes(o.UpdateButton)
 def _update_button(op: o.UpdateButton) -> Statement:
     button = op.button
-    values = (button.site_id, button.label, button.checkin_s, button.power, iso(op.at), button.id)
+    values = (
+        button.site_id,
+        button.label,
+        button.checkin_s,
+        button.power,
+        button.kind.value,
+        patterns_to_text(button.press_patterns),
+        iso(op.at),
+        button.id,
+    )
     return _BUTTON_UPDATE, values
 
 

@@ -113,6 +113,16 @@ class CancelAlarmNotifications:
 
 
 @dataclass(frozen=True, slots=True)
+class CancelNotifierForAlarm:
+    """One notifier's pending `alarm` notifications of the alarm are cancelled (its person
+    acknowledged)."""
+
+    alarm_id: str
+    notifier: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class CancelTroubleNotifications:
     trouble_id: int
     at: datetime
@@ -377,6 +387,7 @@ Op: TypeAlias = (
     | StopEscalation
     | QueueNotification
     | CancelAlarmNotifications
+    | CancelNotifierForAlarm
     | CancelTroubleNotifications
     | RecordNotificationAttempt
     | RetryNotification

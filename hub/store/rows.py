@@ -11,10 +11,12 @@ from hub.clock import iso, parse_iso
 from hub.domain.model import (
     Alarm,
     AlarmDevice,
+    AlarmKind,
     AlarmState,
     Button,
     DeviceState,
     Outcome,
+    PersonAck,
     Site,
     SiteRef,
     Trouble,
@@ -28,7 +30,7 @@ Row: TypeAlias = sqlite3.Row
 ALARM_COLUMNS: Final = (
     "id, seq, state, level, site_id, site_name, site_address, site_phone, devices, press_count, "
     "test, unregistered, raised_at, last_press_at, acknowledged_at, acknowledged_by, resolved_at, "
-    "resolved_by, outcome, note, updated_at"
+    "resolved_by, outcome, note, updated_at, kind, acks"
 )
 
 
@@ -64,6 +66,8 @@ def alarm_to_row(alarm: Alarm) -> tuple[Any, ...]:
         alarm.outcome.value if alarm.outcome else None,
         alarm.note,
         iso(alarm.updated_at),
+        alarm.kind.value,
+        json.dumps([[a.person, iso(a.at)] for a in alarm.acks], separators=(",", ":")),
     )
 
 
@@ -95,6 +99,8 @@ def alarm_from_row(row: Row) -> Alarm:
         resolved_by=row["resolved_by"],
         outcome=Outcome(row["outcome"]) if row["outcome"] else None,
         note=row["note"],
+        kind=AlarmKind(row["kind"]),
+        acks=tuple(PersonAck(person, parse_iso(at)) for person, at in json.loads(row["acks"])),
     )
 
 
@@ -251,4 +257,19 @@ def button_from_row(row: Row) -> Button:
         checkin_s=row["checkin_s"],
         sign_key=row["sign_key"],
         test_until=_moment(row["test_until"]),
+        kind=AlarmKind(row["kind"]),
+        press_patterns=patterns_from_text(row["press_patterns"]),
     )
+
+
+def patterns_to_text(patterns: tuple[tuple[str, AlarmKind], ...]) -> str | None:
+    """A button's press patterns as stored: a JSON object, or NULL for none."""
+    if not patterns:
+        return None
+    return json.dumps({word: kind.value for word, kind in patterns}, separators=(",", ":"))
+
+
+def patterns_from_text(text: str | None) -> tuple[tuple[str, AlarmKind], ...]:
+    if not text:
+        return ()
+    return tuple((word, AlarmKind(kind)) for word, kind in json.loads(text).items())

@@ -10,6 +10,8 @@ pipeline slowed down by a failing store does not make waiting heartbeats look la
 While the hub is cut off from the broker it hears nothing, and that says nothing about the
 buttons: supervision pauses (the broker watch raises its own trouble), and silence is counted
 again from the reconnection. A button removed from the registry has its troubles cleared.
+When buttons it finds offline complete a mass loss (several of a site, or of the commune, within
+a short window), it raises a `comm_loss` alarm in the same commit (`massloss.py`).
 A button or site in test mode has a `test_mode` (`site_test_mode`) trouble while it stays so; a
 test mode given an end (`test_until`) is turned off by a part of its own that runs even with
 supervision disabled (hub/registry/testmode.py).
@@ -36,7 +38,7 @@ from hub.domain.inbound import PressIn
 from hub.domain.model import DeviceState, TroubleKind
 from hub.domain.state import Registry
 from hub.errors import ChuongError
-from hub.supervision import policy
+from hub.supervision import massloss, policy
 from hub.supervision.decide import (
     BUTTON_TROUBLES,
     CLOCK_SKEW,
@@ -113,6 +115,7 @@ class Supervise(Command):
     listening_since: datetime
     at: datetime
     test_mode_keys: tuple[tuple[TroubleKind, str], ...] = ()
+    language: str = "vi"
 
     def heard_from(self) -> tuple[str, ...]:
         return self.buttons
@@ -142,6 +145,20 @@ class Supervise(Command):
                 site = draft.registry.site_of(button_id)
                 _apply(plan, button_id, action, self.at, site.id if site else None)
                 applied.append((button_id, action))
+        newly_offline = [
+            button_id
+            for button_id, action in applied
+            if isinstance(action, Raise) and action.kind == OFFLINE
+        ]
+        for alarm in massloss.apply(
+            plan, newly_offline, self.reviewer.config, self.listening_since, self.language
+        ):
+            log.warning(
+                "supervision: communication lost with %s: alarm %s (%s)",
+                alarm.site.name if alarm.site else "?",
+                alarm.id,
+                ", ".join(alarm.buttons),
+            )
         return applied
 
 
@@ -163,9 +180,16 @@ def _apply(plan: Plan, button_id: str, action: Action, at: datetime, site_id: st
 
 class Supervisor:
     def __init__(
-        self, *, config: SupervisionSection, pipeline: Pipeline, bus: Bus, clock: Clock
+        self,
+        *,
+        config: SupervisionSection,
+        pipeline: Pipeline,
+        bus: Bus,
+        clock: Clock,
+        language: str = "vi",
     ) -> None:
         self._config = config
+        self._language = language
         self._pipeline = pipeline
         self._bus = bus
         self._clock = clock
@@ -230,7 +254,9 @@ class Supervisor:
             state.registry, lambda kind, subject: (kind, subject) in state.troubles, test_keys
         )
         if due or test_due:
-            command = Supervise(self._reviewer, due, since, now, tuple(sorted(test_keys)))
+            command = Supervise(
+                self._reviewer, due, since, now, tuple(sorted(test_keys)), self._language
+            )
             for subject, action in await self._pipeline.execute(command):
                 _log(subject, action)
         self.ticks += 1

@@ -42,7 +42,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypeVar, assert_never
@@ -51,6 +51,7 @@ from hub.backoff import Backoff
 from hub.clock import Clock, iso
 from hub.domain.bus import AlarmChanged, Bus
 from hub.domain.inbound import Acker, HeartbeatIn, Inbound, PressIn
+from hub.domain.kinds import Patterns
 from hub.domain.model import AlarmChange, TroubleKind
 from hub.domain.state import HubState
 from hub.errors import ChuongError
@@ -121,8 +122,10 @@ class Pipeline:
         probe_interval_s: float = 5.0,
         heartbeat_flush_s: float = HEARTBEAT_FLUSH_S,
         hooks: Sequence[AlarmHook] = (),
+        press_patterns: Mapping[str, Patterns] | None = None,
     ) -> None:
         self.store = store
+        self._press_patterns = dict(press_patterns or {})
         self.state = state
         self._bus = bus
         self._metrics = metrics
@@ -336,6 +339,7 @@ class Pipeline:
             hooks=self._hooks,
             trouble_hooks=self._trouble_hooks,
             press_hooks=self._press_hooks,
+            press_patterns=self._press_patterns,
         )
         for item in batch:
             if isinstance(item, _Pending):

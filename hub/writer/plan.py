@@ -25,10 +25,12 @@ from hub.domain.authenticity import FORGERY_TROUBLE, refusal_of
 from hub.domain.bus import AlarmChanged, ButtonAck, DeviceChanged, Event, TroubleChanged
 from hub.domain.dedup import EarlierEvent, PressFacts, Verdict, correlate
 from hub.domain.inbound import HeartbeatIn, IgnoredIn, Inbound, PressIn, RejectedIn, StatusIn
+from hub.domain.kinds import Patterns, kind_of_press
 from hub.domain.model import (
     ACK_STATE,
     Alarm,
     AlarmChange,
+    AlarmKind,
     AlarmState,
     DeviceState,
     Site,
@@ -105,8 +107,11 @@ class Plan:
         hooks: Sequence[AlarmHook] = (),
         trouble_hooks: Sequence[TroubleHook] = (),
         press_hooks: Sequence[PressHook] = (),
+        press_patterns: Mapping[str, Patterns] | None = None,
     ) -> None:
         self.hub_id = hub_id
+        self._press_patterns = press_patterns or {}
+        """profile name (`canonical` for the contract's buttons) -> its press patterns"""
         self.now = now
         self.draft = Draft(state)
         self.changes = Changes()
@@ -281,7 +286,10 @@ class Plan:
         )
         key = (button_id, event.id)
         earlier = EarlierEvent(self._earlier[key]) if key in self._earlier else None
-        facts = PressFacts(button_id, event.type, site.id if site else None, test)
+        kind = kind_of_press(
+            button, event.type, item.action, self._press_patterns.get(item.source, {})
+        )
+        facts = PressFacts(button_id, event.type, site.id if site else None, test, kind)
         verdict = correlate(facts, earlier, self.draft)
         actor = button_actor(button_id)
 
@@ -339,6 +347,7 @@ class Plan:
                 registered=button is not None,
                 test=test,
                 now=at,
+                kind=kind,
             )
             self.counts[Count.RAISED, "true" if test else "false"] += 1
             self.save_alarm(
@@ -351,6 +360,7 @@ class Plan:
                 type=event.type.value,
                 unregistered=True if button is None else None,
                 test=True if test else None,
+                kind=None if kind is AlarmKind.HOLDUP else kind.value,
             )
         alarm_id = alarm.id if alarm else None
         self._earlier[key] = alarm_id

@@ -68,6 +68,8 @@ DECISIONS: Final[dict[tuple[str, str], Role | Public]] = {
     ("GET", "/api/v1/troubles"): Role.VIEWER,
     ("GET", "/api/v1/rejected"): Role.VIEWER,
     ("GET", "/api/v1/stream"): Role.VIEWER,
+    ("GET", "/api/v1/cap/alarms.atom"): Role.VIEWER,
+    ("GET", "/api/v1/cap/alarms/{alarm_id}.xml"): Role.VIEWER,
     ("GET", "/api/v1/reports/alarms.csv"): Role.VIEWER,
     ("GET", "/api/v1/reports/monthly"): Role.VIEWER,
     ("GET", "/api/v1/reports/untested"): Role.VIEWER,

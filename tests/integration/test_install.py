@@ -24,6 +24,7 @@ import stat
 import subprocess
 import tempfile
 import tomllib
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -292,6 +293,9 @@ def test_the_installer_lays_out_a_post_readable_by_the_service_only(tree: Path) 
     assert mode_owner(tree / "var/lib/chuong") == (0o750, SERVICE_USER, SERVICE_USER)
     assert mode_owner(tree / "var/lib/chuong/chuong.db") == (0o600, SERVICE_USER, SERVICE_USER)
     assert mode_owner(tree / "opt/chuong/.venv/bin/chuong")[1:] == ("root", "root")
+    with wave.open(str(tree / "usr/share/sounds/chuong/siren.wav")) as siren:  # the example's
+        assert (siren.getnchannels(), siren.getsampwidth()) == (1, 2)
+        assert siren.getnframes() / siren.getframerate() >= 5
     unit = tree / "etc/systemd/system/chuong-hub.service"
     assert unit.read_bytes() == (REPO / "systemd/chuong-hub.service").read_bytes()
     service_groups = {g.gr_name for g in grp.getgrall() if SERVICE_USER in g.gr_mem}
@@ -308,6 +312,7 @@ def test_the_installer_lays_out_a_post_readable_by_the_service_only(tree: Path) 
 
     install(tree, "make uninstall-post")
     assert not (tree / "opt/chuong").exists()
+    assert not (tree / "usr/share/sounds/chuong").exists()
     assert not unit.exists()
     assert hub_toml.exists()
     assert (tree / "var/lib/chuong/chuong.db").exists()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from hub import cli
-from hub.domain.model import Alarm, Outcome, Role, SiteRef
+from hub.domain.model import Alarm, AlarmKind, Outcome, Role, SiteRef
 from hub.store.db import open_sync
 from hub.store.reports import CHUNK
 from hub.store.rows import ALARM_COLUMNS, alarm_to_row
@@ -56,6 +56,7 @@ SEEDED = [
         ack_after=90,
         outcome=Outcome.GENUINE,
         note='=HYPERLINK("x"), cướp giật\ndòng hai',
+        kind=AlarmKind.FIRE,
     ),
     make_alarm(
         6, raised=datetime(2026, 1, 20, 2, tzinfo=UTC), ack_after=4, outcome=Outcome.TEST, test=True
@@ -158,6 +159,8 @@ async def test_monthly_report(seeded: RunningHub) -> None:
     )
     assert (clinic["site_id"], clinic["alarms"], clinic["false_alarms_12m"]) == ("clinic", 0, 0)
     assert (report["total"]["alarms"], report["total"]["false_alarms_12m"]) == (2, 2)
+    kinds = {"holdup": 1, "fire": 1, "medical": 0, "assistance": 0, "comm_loss": 0}
+    assert bank["kinds"] == report["total"]["kinds"] == kinds  # the test alarm is not counted
     december = await seeded.api(Role.VIEWER).get(
         "/api/v1/reports/monthly", params={"month": "2025-12", "site": "clinic"}
     )
@@ -204,6 +207,7 @@ async def test_monthly_report_from_the_command_line(
         "1",
     )
     assert rows[2]["alarms"] == "2"
+    assert (bank["kind_holdup"], bank["kind_fire"], bank["kind_medical"]) == ("1", "1", "0")
 
     page = tmp_path / "report.html"
     argv = ["report", "monthly", "--month", "2025-12", "--site", "clinic", "--format", "html"]
@@ -214,7 +218,10 @@ async def test_monthly_report_from_the_command_line(
     assert "Ngân hàng" not in html
 
     assert await chuong(["report", "monthly", "--month", "2026-01"]) == 0
-    assert "Ngân hàng Phước Hòa: báo động 2" in capsys.readouterr().out
+    assert (
+        "Ngân hàng Phước Hòa: báo động 2; cướp giật / đột nhập 1; cháy 1,"
+        in capsys.readouterr().out
+    )
     assert await chuong(["report", "monthly", "--month", "2026-01", "--site", "nowhere"]) == 1
     assert "no site 'nowhere'" in capsys.readouterr().err
     with pytest.raises(SystemExit):

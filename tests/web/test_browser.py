@@ -61,6 +61,7 @@ async def test_officer_handles_an_alarm_from_press_to_history(
     for text in ("Ngân hàng Phước Hòa", "12 Quốc lộ 1A", "0272 3812 345", "Quầy 1 (bank-1)"):
         await expect(card).to_contain_text(text)
     await expect(card).to_contain_text("CHƯA TIẾP NHẬN")
+    await expect(card.locator(".badge.kind")).to_have_text("Cướp giật / đột nhập")
     (alarm,) = await web_hub.alarms()
     raised = datetime.fromisoformat(alarm["raised_at"]).astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
     await expect(card).to_contain_text(f"Báo lúc {raised:%H:%M:%S %d/%m/%Y}")  # the hub's zone
@@ -83,6 +84,7 @@ async def test_officer_handles_an_alarm_from_press_to_history(
     await page.wait_for_function(
         "() => document.body.dataset.sound === 'alarm' && Number(document.body.dataset.tones) >= 6"
     )
+    assert await page.get_attribute("body", "data-sound-kind") == "holdup"
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=ARTIFACTS / "board.png")
 
@@ -305,15 +307,30 @@ async def test_english_is_selectable_and_remembered(web_hub: RunningHub, page: P
 async def test_the_monthly_report_shows_and_prints(
     web_hub: RunningHub, buttons: Buttons, page: Page
 ) -> None:
-    """The report tab shows this month's figures per site and in total; printed, only the report
-    is on paper."""
+    """A fire button's alarm is on the board in its own colour, with its kind in Vietnamese (never
+    the raw key) and its own tune. The report tab shows this month's figures per site, in total
+    and per kind; printed, only the report is on paper."""
+    api = web_hub.api(Role.ADMIN)
+    assert (await api.patch("/api/v1/devices/clinic-1", json={"kind": "fire"})).is_success
+    await log_in_page(page, web_hub, Role.VIEWER)
     button = await buttons("clinic-1")
     press = await button.press()
     alarm_id = (await button.wait_ack(press.event_id)).ack.alarm
-    api = web_hub.api(Role.ADMIN)
+    card = page.locator(f"{ACTIVE}[data-kind=fire]")
+    await expect(card.locator(".badge.kind")).to_have_text("Cháy", timeout=2_000)
+    await expect(card).not_to_contain_text("fire")
+    colours = await card.evaluate(
+        "(card) => [getComputedStyle(card).backgroundColor, getComputedStyle(document.body)"
+        ".getPropertyValue('--alarm')]"
+    )
+    assert colours[0] == "rgb(194, 65, 12)", colours  # the fire orange, not the hold-up red
+    await page.click("#enable-sound")
+    await page.wait_for_function(
+        "() => document.body.dataset.soundKind === 'fire'"
+        " && Number(document.body.dataset.tones) >= 3"
+    )
     body = {"outcome": "false_alarm", "note": "nhầm"}
     assert (await api.post(f"/api/v1/alarms/{alarm_id}/resolve", json=body)).status_code == 200
-    await log_in_page(page, web_hub, Role.VIEWER)
     await page.click("#tab-report")
     await page.click("#report-form button[type=submit]")
     clinic = page.locator("#report tbody tr", has_text="Trạm y tế")
@@ -321,11 +338,20 @@ async def test_the_monthly_report_shows_and_prints(
     await expect(clinic.locator("td").nth(2)).to_have_text("1")  # false alarms
     await expect(clinic.locator("td.false-12m")).to_have_text("1")
     await expect(page.locator("#report tfoot tr")).to_contain_text("Tổng cộng")
+    fire = page.locator("#report-kinds tr[data-kind=fire]")
+    await expect(fire.locator("th")).to_have_text("Cháy")
+    await expect(fire.locator("td")).to_have_text("1")
+    await expect(page.locator("#report-kinds tr[data-kind=holdup] th")).to_have_text(
+        "Cướp giật / đột nhập"
+    )
+    await expect(page.locator("#report-kinds")).not_to_contain_text("comm_loss")
     await expect(page.locator("#report-print")).to_be_enabled()
     await page.emulate_media(media="print")
     await expect(page.locator("header.top")).to_be_hidden()
     await expect(page.locator("#report-form")).to_be_hidden()
-    await expect(page.locator("#report table")).to_be_visible()
+    await expect(page.locator("#report table")).to_have_count(2)
+    for table in await page.locator("#report table").all():
+        await expect(table).to_be_visible()
 
 
 CONTRAST = """

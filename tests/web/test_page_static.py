@@ -8,6 +8,8 @@ from importlib import resources
 import httpx
 import pytest
 
+from hub.domain.kinds import KIND_LABELS
+from hub.domain.model import AlarmKind
 from tests.conftest import RunningHub
 
 EXTERNAL = re.compile(
@@ -93,3 +95,16 @@ async def test_a_file_that_is_not_there_is_404(web_hub: RunningHub) -> None:
 def test_the_detector_catches_external_references(text: str) -> None:
     """The check above would fail on each way a page can reach outside."""
     assert EXTERNAL.search(text)
+
+
+def test_the_page_words_for_each_alarm_kind_are_the_messages_words() -> None:
+    """Every alarm kind has its words in both languages of the page (`kind.<kind>` in i18n.js), the
+    same as the messages and the report say (`hub.domain.kinds.KIND_LABELS`), and its colour."""
+    script = resources.files("hub.web").joinpath("static/i18n.js").read_text("utf-8")
+    css = resources.files("hub.web").joinpath("static/style.css").read_text("utf-8")
+    vietnamese, english = script.split("\n  en: {", 1)
+    for text, language in ((vietnamese, "vi"), (english, "en")):
+        for kind, words in KIND_LABELS[language].items():
+            assert f'"kind.{kind}": "{words}",' in text, (language, kind)
+    for kind in AlarmKind:
+        assert f".kind-{kind} {{ --kind: " in css, kind

@@ -48,9 +48,10 @@ export function initAdmin(changed) {
     { name: "id", label: t("col_button"), max: 64 },
     { name: "label", label: t("col_label") },
     { name: "site", label: t("site"), value: "", options: siteChoices() },
+    ...kindFields(),
   ], async (values) => {
     const view = await api("POST", "/api/v1/devices", {
-      id: values.id.trim(), label: values.label, site: values.site || null,
+      id: values.id.trim(), label: values.label, site: values.site || null, ...kindValues(values),
     });
     state.devices.set(view.id, view);
   }));
@@ -141,9 +142,14 @@ async function sendImport(apply) {
 
 function shownValue(field, value) {
   if (value === null || value === undefined || value === "") return t("import_empty");
+  if (Array.isArray(value) && field !== "press_patterns") return value.join(", ");
   if (typeof value === "boolean") return t(value ? "yes" : "no");
   if (field === "site_id") return state.sites.get(value)?.name ?? value;
   if (field === "power" && hasText(`power_${value}`)) return t(`power_${value}`);
+  if (field === "kind" && hasText(`kind.${value}`)) return t(`kind.${value}`);
+  if (field === "press_patterns") {
+    return value.length ? value.map(([word, kind]) => `${word}=${kind}`).join(", ") : t("import_empty");
+  }
   return String(value);
 }
 
@@ -188,6 +194,40 @@ function renderImport(result) {
   return parts;
 }
 
+const PRESS_KINDS = ["holdup", "fire", "medical", "assistance"];
+
+/** A button's alarm kind and its press patterns (one `pattern=kind` a line), as form fields. */
+function kindFields(device = null) {
+  const patterns = Object.entries(device?.press_patterns ?? {}).map(([word, kind]) => `${word}=${kind}`);
+  return [
+    {
+      name: "kind",
+      label: t("kind"),
+      value: device?.kind ?? "holdup",
+      options: PRESS_KINDS.map((kind) => [kind, t(`kind.${kind}`)]),
+    },
+    {
+      name: "press_patterns",
+      label: t("press_patterns"),
+      hint: t("press_patterns_hint"),
+      value: patterns.join("\n"),
+      multiline: true,
+      max: 1000,
+    },
+  ];
+}
+
+/** The API's `kind` and `press_patterns` from the form (the hub checks each and says what is wrong). */
+function kindValues(values) {
+  const patterns = {};
+  for (const line of values.press_patterns.split("\n")) {
+    if (!line.trim()) continue;
+    const at = line.indexOf("=");
+    patterns[(at < 0 ? line : line.slice(0, at)).trim()] = at < 0 ? "" : line.slice(at + 1).trim();
+  }
+  return { kind: values.kind, press_patterns: patterns };
+}
+
 /** A dialog of fields; `save(values)` is called with the values the person typed. */
 function openEdit(title, fields, save) {
   $("edit-title").textContent = title;
@@ -207,7 +247,14 @@ function openEdit(title, fields, save) {
         rows: field.multiline ? 3 : null,
       });
     if (field.multiline) control.value = field.value ?? "";
-    return h("div", { class: "field" }, h("label", { for: id }, field.label), control);
+    if (field.hint) control.setAttribute("aria-describedby", `${id}-hint`);
+    return h(
+      "div",
+      { class: "field" },
+      h("label", { for: id }, field.label),
+      control,
+      field.hint && h("p", { id: `${id}-hint`, class: "field-hint" }, field.hint),
+    );
   }));
   submitting = save;
   $("edit-dialog").showModal();
@@ -301,10 +348,12 @@ export function buttonActions(device, onError) {
       value: device.site_id ?? "",
       options: siteChoices(),
     },
+    ...kindFields(device),
   ], async (values) => {
     const view = await api("PATCH", path("devices", device.id), {
       label: values.label,
       site: values.site || null,
+      ...kindValues(values),
     });
     state.devices.set(view.id, view);
   });

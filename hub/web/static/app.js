@@ -447,7 +447,7 @@ function updateSignals() {
   if (waiting.real.length) mode = "alarm";
   else if (waiting.test.length) mode = "test";
   else if (lost || unseenTroubles().length) mode = "trouble";
-  sound.setMode(state.me ? mode : "quiet");
+  sound.setMode(state.me ? mode : "quiet", waiting.real[0]?.kind);
   const gate = !sound.enabled && state.me !== null;
   const count = waiting.real.length + waiting.test.length;
   show($("sound-gate"), gate);

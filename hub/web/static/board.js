@@ -117,9 +117,20 @@ function position(site) {
   ];
 }
 
+/** What the alarm is about, in words (a kind this page does not know reads as a hold-up). */
+export function kindName(kind) {
+  return tOr(`kind.${kind}`, t("kind.holdup"));
+}
+
+export function kindBadge(alarm, small = false) {
+  const kind = alarm.kind ?? "holdup";
+  return h("span", { class: `badge kind kind-${kind}${small ? " small" : ""}`, dataset: { kind } }, kindName(kind));
+}
+
 function card(alarm) {
   const site = alarm.site;
   const flags = [
+    kindBadge(alarm),
     h("span", { class: `badge state-${alarm.state}` }, t(`state_${alarm.state}`)),
     alarm.test && h("span", { class: "badge test" }, t("test_flag")),
     alarm.unregistered && h("span", { class: "badge unregistered" }, t("unregistered")),
@@ -133,12 +144,19 @@ function card(alarm) {
       wait: formatDuration((Date.parse(alarm.acknowledged_at) - Date.parse(alarm.raised_at)) / 1000),
     }))
     : null;
+  // People an `ack = "each"` step called, who acknowledged from their links (while the alarm
+  // waits for the others, and after).
+  const personAcks = alarm.acks?.length
+    ? h("p", { class: "person-acks" }, t("person_acks", {
+      who: alarm.acks.map((ack) => `${ack.person} (${formatTime(ack.at)})`).join(", "),
+    }))
+    : null;
   return h(
     "article",
     {
-      class: `card ${alarm.state}${alarm.test ? " is-test" : ""}`,
+      class: `card ${alarm.state} kind-${alarm.kind ?? "holdup"}${alarm.test ? " is-test" : ""}`,
       "aria-labelledby": `title-${alarm.id}`,
-      dataset: { alarm: alarm.id, state: alarm.state },
+      dataset: { alarm: alarm.id, state: alarm.state, kind: alarm.kind ?? "holdup" },
     },
     h("div", { class: "flags" }, flags, h("span", { class: "alarm-id" }, `${t("alarm_id")}: ${alarm.id}`)),
     h("h3", { id: `title-${alarm.id}`, class: "site-name" }, site ? site.name : t("unknown_site")),
@@ -150,13 +168,18 @@ function card(alarm) {
       position(site),
       h("dt", {}, t("buttons")),
       h("dd", {}, alarm.devices.map(buttonName).join(", ")),
-      h("dt", {}, t("presses")),
-      h(
-        "dd",
-        { class: repeated ? "presses repeated" : "presses", dataset: { count: alarm.press_count } },
-        String(alarm.press_count),
-        repeated && h("span", { class: "repeat-note" }, ` — ${t("repeated")}`),
-      ),
+      // A loss of communication counts no press: its buttons went silent together.
+      alarm.kind === "comm_loss"
+        ? h("dd", { class: "lost-together" }, t("lost_together"))
+        : [
+          h("dt", {}, t("presses")),
+          h(
+            "dd",
+            { class: repeated ? "presses repeated" : "presses", dataset: { count: alarm.press_count } },
+            String(alarm.press_count),
+            repeated && h("span", { class: "repeat-note" }, ` — ${t("repeated")}`),
+          ),
+        ],
     ),
     h(
       "p",
@@ -166,6 +189,7 @@ function card(alarm) {
       h("strong", { class: "ago", dataset: { raised: alarm.raised_at } }, t("ago", { duration: formatDuration(since(alarm)) })),
     ),
     acknowledged,
+    personAcks,
     actions(alarm),
   );
 }

@@ -1,6 +1,9 @@
 // Alarm sounds generated with Web Audio: no sound file, nothing to download.
 //
-//   alarm    a loud two-tone siren, every second, while a real alarm is not acknowledged
+//   alarm    a loud siren while a real alarm is not acknowledged, its tune by the alarm's kind
+//            (the first waiting alarm's): a hold-up the two-tone siren every second, a fire three
+//            quick beeps, a medical call a slow high-low, assistance two beeps, a loss of
+//            communication three falling tones
 //   test     a single mid beep every 4 s, while only test alarms are not acknowledged
 //   trouble  a soft chime every 15 s, while a technical trouble has not been marked seen
 //   quiet    nothing
@@ -10,7 +13,8 @@
 // after a reload `resumeIfWanted()` turns the sound on without a click where the browser allows it
 // (a kiosk started with --autoplay-policy=no-user-gesture-required), and the page asks for a click
 // where it does not. `document.body.dataset.sound` says what is playing, and
-// `dataset.tones` counts the tones played, for people debugging the page and for the tests.
+// `dataset.tones` counts the tones played, and `dataset.soundKind` names the alarm tune, for people
+// debugging the page and for the tests.
 
 const WANTED_KEY = "chuong.sound";
 
@@ -32,10 +36,22 @@ const PATTERNS = {
   },
 };
 
+const beep = (at, freq, length = 0.2, wave = "square") => ({ at, freq, length, wave, gain: 0.35 });
+
+/** The alarm tune of each kind; a kind not listed sounds as a hold-up. */
+const KIND_PATTERNS = {
+  holdup: PATTERNS.alarm,
+  fire: { every: 1500, tones: [beep(0, 880), beep(0.3, 880), beep(0.6, 880)] },
+  medical: { every: 1400, tones: [beep(0, 880, 0.6, "sawtooth"), beep(0.65, 660, 0.6, "sawtooth")] },
+  assistance: { every: 1200, tones: [beep(0, 740, 0.3), beep(0.45, 740, 0.3)] },
+  comm_loss: { every: 1600, tones: [beep(0, 800, 0.35), beep(0.4, 600, 0.35), beep(0.8, 450, 0.35)] },
+};
+
 export class Sound {
   constructor(onStateChange) {
     this.context = null;
     this.mode = "quiet";
+    this.kind = "holdup";
     this.timer = null;
     this.tones = 0;
     this.onStateChange = onStateChange;
@@ -89,16 +105,23 @@ export class Sound {
     this.restart();
   }
 
-  setMode(mode) {
-    if (mode === this.mode) return;
+  /** What to play: `alarm` (with the kind of alarm it is about), `test`, `trouble` or `quiet`. */
+  setMode(mode, kind = "holdup") {
+    const tune = mode === "alarm" && KIND_PATTERNS[kind] ? kind : "holdup";
+    if (mode === this.mode && tune === this.kind) return;
     this.mode = mode;
+    this.kind = tune;
     this.restart();
+  }
+
+  pattern() {
+    return this.mode === "alarm" ? KIND_PATTERNS[this.kind] : PATTERNS[this.mode];
   }
 
   restart() {
     clearInterval(this.timer);
     this.timer = null;
-    const pattern = PATTERNS[this.mode];
+    const pattern = this.pattern();
     if (pattern && this.enabled) {
       this.play(pattern);
       this.timer = setInterval(() => this.play(pattern), pattern.every);
@@ -132,5 +155,6 @@ export class Sound {
   show() {
     document.body.dataset.sound = this.enabled ? (this.timer ? this.mode : "quiet") : "off";
     document.body.dataset.tones = String(this.tones);
+    document.body.dataset.soundKind = this.mode === "alarm" ? this.kind : "";
   }
 }

@@ -20,7 +20,10 @@ export const state = {
 const STATE_RANK = { active: 0, acknowledged: 1, resolved: 2 };
 
 function rank(alarm) {
-  return [STATE_RANK[alarm.state], alarm.press_count, alarm.level, alarm.devices.length];
+  return [
+    STATE_RANK[alarm.state], alarm.press_count, alarm.level, alarm.devices.length,
+    alarm.acks?.length ?? 0,
+  ];
 }
 
 function older(a, b) {

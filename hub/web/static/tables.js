@@ -3,7 +3,7 @@
 
 import { buttonActions, isAdmin, siteActions, testModeText } from "./admin.js";
 import { api } from "./api.js";
-import { openDetail, phoneLink, who } from "./board.js";
+import { kindBadge, kindName, openDetail, phoneLink, who } from "./board.js";
 import { $, h, labelCells, show } from "./dom.js";
 import {
   currentMonth, formatDate, formatDuration, formatTime, localDayStart, nextDay, parseDay, t, zone,
@@ -103,6 +103,9 @@ export function renderButtons() {
     h("td", {}, device.id),
     h("td", {}, device.label),
     h("td", {}, device.site_name ?? ""),
+    h("td", { class: "kind" }, kindBadge(device, true), Object.entries(device.press_patterns ?? {}).map(
+      ([word, kind]) => ` ${word}: ${kindName(kind)}`,
+    ).join(";")),
     h("td", { class: `status ${status(device)}` }, t(status(device))),
     h("td", { class: device.battery !== null && device.battery < LOW_BATTERY ? "low" : "" },
       device.battery === null ? "" : `${device.battery} %`),
@@ -169,6 +172,7 @@ function historyRow(alarm) {
     h("td", {}, alarm.id, alarm.test && h("span", { class: "badge test small" }, t("test_flag"))),
     h("td", {}, formatTime(alarm.raised_at)),
     h("td", {}, alarm.site ? alarm.site.name : t("unknown_site")),
+    h("td", { class: "kind" }, kindBadge(alarm, true)),
     h("td", {}, String(alarm.press_count)),
     h("td", {}, alarm.acknowledged_at ? `${who(alarm.acknowledged_by)}${waited}` : ""),
     h("td", {}, alarm.resolved_at ? `${formatTime(alarm.resolved_at)} — ${who(alarm.resolved_by)}` : t(`state_${alarm.state}`)),
@@ -271,7 +275,23 @@ export async function showReport() {
       ),
       h("tfoot", {}, reportRow(t("total"), report.total, "total")),
     ),
+    h("h3", {}, t("report_kinds")),
+    h(
+      "table",
+      { class: "grid report kinds", id: "report-kinds" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("kind")), h("th", { scope: "col" }, t("col_kind_alarms")))),
+      h(
+        "tbody",
+        {},
+        Object.entries(report.total.kinds ?? {}).map(([kind, count]) => h(
+          "tr",
+          { dataset: { kind } },
+          h("th", { scope: "row" }, kindName(kind)),
+          h("td", { class: "count" }, String(count)),
+        )),
+      ),
+    ),
   );
-  labelCells($("report").querySelector("table"));
+  for (const table of $("report").querySelectorAll("table")) labelCells(table);
   $("report-print").disabled = false;
 }

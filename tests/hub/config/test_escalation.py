@@ -10,7 +10,7 @@ import pytest
 
 from hub import cli
 from hub.config import load_config
-from hub.domain.model import TroubleKind
+from hub.domain.model import AlarmKind, TroubleKind
 from hub.errors import ConfigError
 from hub.notify.mqtt import MqttNotifier
 from hub.notify.sms import SmsNotifier
@@ -65,6 +65,19 @@ policy = "market"
 kinds = ["tamper"]
 steps = [{ after_s = 120, notify = ["commander"] }]
 """
+
+
+KINDS = (
+    GOOD
+    + """
+[escalation.kinds]
+fire = "market"
+
+[profiles.press_patterns]
+zigbee2mqtt = { emergency = "medical" }
+canonical = { long_press = "fire" }
+"""
+)
 
 
 @pytest.fixture(autouse=True)
@@ -152,19 +165,63 @@ def test_env_overrides_a_notifier_key(tmp_path: Path, monkeypatch: pytest.Monkey
             ('person = "commander"', 'person = "commander"\ntests = true'),
             "notifiers.commander-sms: tests: only local notifiers",
         ),
-        (('sites = ["market-*"]', ""), "escalation.rules.1: a rule needs sites, buttons or"),
+        (
+            ('sites = ["market-*"]', ""),
+            "escalation.rules.1: a rule needs sites, buttons, unregistered or kinds",
+        ),
         (("[notifiers.hook]", "[notifiers.Hook]"), "notifiers.Hook: 'Hook': must be 1-64"),
         (
             ('payload_off = "OFF"', 'payload_off = "OFF"\nperson = "duty"'),
             "notifiers.post-siren.person: an mqtt notifier drives a device and sends no link",
         ),
+        (("repeat_s = 60", 'repeat_s = 60\nack = "every"'), "escalation.steps.2.ack: "),
+        (
+            ('notify = ["post-siren"]', 'notify = ["post-siren"]\nack = "each"'),
+            'escalation.steps.1.ack: "each" needs a notifier that sends a person a link',
+        ),
+        (
+            (
+                'steps = [{ after_s = 120, notify = ["commander"] }]',
+                'steps = [{ after_s = 120, notify = ["commander"], ack = "each" }]',
+            ),
+            "escalation.troubles.steps.1.ack: troubles are not acknowledged from links",
+        ),
+        (
+            ('fire = "market"', 'smoke = "market"'),
+            "escalation.kinds.smoke: Input should be 'holdup', 'fire', 'medical'",
+        ),
+        (('fire = "market"', 'fire = "mall"'), "escalation.kinds.fire: unknown policy 'mall'"),
+        (
+            ('emergency = "medical"', 'emergency = "ambulance"'),
+            "profiles.press_patterns.zigbee2mqtt.emergency: unknown alarm kind 'ambulance'",
+        ),
+        (
+            ("canonical = {", "shelly = {"),
+            "profiles.press_patterns.shelly: unknown profile 'shelly' (known: canonical",
+        ),
+        (
+            ('long_press = "fire"', 'cancel = "fire"'),
+            "profiles.press_patterns.canonical.cancel: press pattern 'cancel': a cancel event",
+        ),
     ],
 )
 def test_problems_name_their_key(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
     old, new = change
-    assert old in GOOD
-    found = problems(tmp_path, GOOD.replace(old, new, 1))
+    assert old in KINDS
+    found = problems(tmp_path, KINDS.replace(old, new, 1))
     assert any(line.startswith(expected) for line in found), found
+
+
+def test_a_step_where_each_person_acknowledges(tmp_path: Path) -> None:
+    """`ack = "each"` loads on a step that calls people (default "any"); without
+    hub.public_url no message carries a link, and check-config says so by key."""
+    each = GOOD.replace("repeat_s = 60", 'repeat_s = 60\nack = "each"', 1)
+    config = load_config(write(tmp_path, each))
+    assert [step.ack for step in config.escalation.steps] == ["any", "each"]
+    found = problems(tmp_path, each.replace('public_url = "http://10.0.0.5:8080"\n', ""))
+    assert found == [
+        'escalation.steps.2.ack: "each" needs hub.public_url: without it no message carries a link'
+    ], found
 
 
 def test_steps_out_of_order(tmp_path: Path) -> None:
@@ -207,3 +264,27 @@ def test_the_shipped_example_is_valid() -> None:
     assert len(config.escalation.steps) == 4
     assert config.escalation.rules[0].policy == "cho"
     assert config.notifiers["chi_huy_sms"].person == "chi-huy"
+
+
+def test_a_policy_per_alarm_kind_and_press_patterns_load(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, KINDS))
+    assert config.escalation.kinds == {AlarmKind.FIRE: "market"}
+    assert config.profiles.patterns() == {
+        "zigbee2mqtt": {"emergency": AlarmKind.MEDICAL},
+        "canonical": {"long_press": AlarmKind.FIRE},
+    }
+
+
+def test_the_commune_policy_in_the_docs_loads(tmp_path: Path) -> None:
+    """docs/ESCALATION.md's "A commune's policy" (kinds, Zalo, the mass-loss rule) passes the
+    checks as written."""
+    docs = (Path(__file__).parents[3] / "docs" / "ESCALATION.md").read_text(encoding="utf-8")
+    section = docs.split("### A commune's policy", 1)[1]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = load_config(write(tmp_path, block))
+    assert config.escalation.kinds == {AlarmKind.FIRE: "chay", AlarmKind.MEDICAL: "cap-cuu"}
+    assert {n.type for n in config.notifiers.values()} >= {"zalo", "zns"}
+    assert config.supervision.mass_loss.commune_percent == 30
+    assert [(rule.sites, rule.policy) for rule in config.escalation.rules] == [
+        (["_commune"], "ca-xa")
+    ]

@@ -44,6 +44,16 @@ def test_defaults() -> None:
         ("[supervision]\nofline_after_s = 60", "supervision.ofline_after_s: unknown key"),
         ('[profiles]\nlisten = ["zigbee"]', "profiles.listen: unknown profile 'zigbee'"),
         ('[profiles]\nzigbee2mqtt_base_topic = "z2m/#"', "profiles.zigbee2mqtt_base_topic"),
+        (
+            "[supervision.mass_loss]\nwindow_s = 1",
+            "supervision.mass_loss.window_s: Input should be greater than or equal to 5",
+        ),
+        ("[supervision.mass_loss]\nsite_buttons = 1", "supervision.mass_loss.site_buttons: "),
+        ("[supervision.mass_loss]\nwindow = 60", "supervision.mass_loss.window: unknown key"),
+        (
+            "[supervision.mass_loss]\ncommune_percent = 130",
+            "supervision.mass_loss.commune_percent: ",
+        ),
     ],
 )
 def test_bad_values_name_their_key(tmp_path: Path, text: str, problem: str) -> None:
@@ -53,4 +63,7 @@ def test_bad_values_name_their_key(tmp_path: Path, text: str, problem: str) -> N
 
 def test_the_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHUONG_SUPERVISION__OFFLINE_AFTER_S", "45")
-    assert load_config().supervision.offline_after_s == 45
+    monkeypatch.setenv("CHUONG_SUPERVISION__MASS_LOSS__WINDOW_S", "60")
+    config = load_config()
+    assert config.supervision.offline_after_s == 45
+    assert config.supervision.mass_loss.window_s == 60

@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 from hub.clock import iso, parse_iso
 from hub.domain import alarms
-from hub.domain.model import Alarm, AlarmDevice, Outcome, Site, SiteRef, Trouble, TroubleState
+from hub.domain.model import (
+    Alarm,
+    AlarmDevice,
+    AlarmKind,
+    Outcome,
+    Site,
+    SiteRef,
+    Trouble,
+    TroubleState,
+)
 from hub.escalation.policy import (
     DEFAULT_POLICY,
     MUTED_RECHECK,
@@ -19,7 +28,9 @@ from hub.escalation.policy import (
     decide,
     decide_for_alarm,
     decide_for_trouble,
+    link_acknowledges,
     next_due,
+    still_waiting,
 )
 
 RAISED = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
@@ -187,3 +198,37 @@ def test_rules_choose_a_policy_by_site_button_or_unregistered() -> None:
     assert not Rule("x", sites=("bank",), unregistered=False).matches(
         alarm_at("bank", unregistered=True)
     )
+
+
+def test_a_kind_follows_its_policy_after_the_rules_and_before_the_default() -> None:
+    """Rules come first (one may name kinds); then the kind's policy; else the default."""
+    rules = [Rule("market-fire", sites=("market-*",), kinds=(AlarmKind.FIRE,))]
+    kinds = {AlarmKind.FIRE: "fire", AlarmKind.MEDICAL: "medical"}
+    fire = replace(alarm_at("bank"), kind=AlarmKind.FIRE)
+    assert choose(rules, fire, kinds) == "fire"
+    assert choose(rules, replace(alarm_at("market-1"), kind=AlarmKind.FIRE), kinds) == "market-fire"
+    assert choose(rules, alarm_at("market-1"), kinds) == DEFAULT_POLICY
+    assert choose(rules, replace(fire, kind=AlarmKind.MEDICAL), kinds) == "medical"
+    assert choose(rules, replace(fire, kind=AlarmKind.ASSISTANCE), kinds) == DEFAULT_POLICY
+    assert choose(rules, fire) == DEFAULT_POLICY
+
+
+def test_each_person_of_an_each_step_acknowledges() -> None:
+    """Step 1 (any) calls the duty officer; step 2 (each) the commander and the deputy. At level
+    2 the commander alone does not acknowledge the alarm, the deputy after him does; the duty
+    officer of the `any` step does alone; a person no fired step names does (as before)."""
+    policy = Policy(
+        DEFAULT_POLICY,
+        (
+            Step(1, 0, ("duty-phone",), people=("duty",)),
+            Step(2, 30, ("boss", "deputy", "siren"), each=True, people=("boss", "deputy")),
+        ),
+    )
+    assert not link_acknowledges(policy, 2, [], "boss")
+    assert still_waiting(policy, 2, ["boss"]) == ("deputy",)
+    assert link_acknowledges(policy, 2, ["boss"], "deputy")
+    assert link_acknowledges(policy, 2, [], "duty")
+    assert link_acknowledges(policy, 2, [], "someone-else")
+    assert link_acknowledges(policy, 1, [], "boss"), "step 2 has not fired: as before"
+    assert link_acknowledges(None, 0, [], "boss")
+    assert still_waiting(policy, 1, []) == ()

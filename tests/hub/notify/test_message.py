@@ -9,10 +9,18 @@ import pytest
 
 import hub.web
 from hub.domain import alarms
-from hub.domain.model import Site, Trouble, TroubleKind, TroubleState
+from hub.domain.kinds import KIND_LABELS
+from hub.domain.model import AlarmKind, Site, Trouble, TroubleKind, TroubleState
 from hub.escalation.engine import alarm_body
 from hub.notify.links import LinkCheck, LinkMaker, check, sign
-from hub.notify.message import TROUBLE_LABELS, TroubleSnapshot, ascii_fold, render, zone
+from hub.notify.message import (
+    TROUBLE_LABELS,
+    Language,
+    TroubleSnapshot,
+    ascii_fold,
+    render,
+    zone,
+)
 from hub.notify.sms import GSM_LIMIT, UCS2_LIMIT, compose, split
 
 RAISED = datetime(2026, 11, 22, 20, 5, 1, tzinfo=UTC)  # 03:05:01 on the 23rd in Vietnam
@@ -20,7 +28,14 @@ LINK = "http://10.0.0.5/ack/post-7/boss/1795000000/" + "ab" * 16
 VN = zone("Asia/Ho_Chi_Minh")
 
 
-def body(*, site: Site | None, level: int = 2, round_no: int = 0, test: bool = False) -> dict:  # type: ignore[type-arg]
+def body(  # type: ignore[type-arg]
+    *,
+    site: Site | None,
+    level: int = 2,
+    round_no: int = 0,
+    test: bool = False,
+    kind: AlarmKind = AlarmKind.HOLDUP,
+) -> dict:
     alarm = alarms.raise_alarm(
         hub_id="post",
         seq=7,
@@ -30,6 +45,7 @@ def body(*, site: Site | None, level: int = 2, round_no: int = 0, test: bool = F
         registered=site is not None,
         test=test,
         now=RAISED,
+        kind=kind,
     )
     return alarm_body(alarms.escalate(alarm, level, RAISED), step=level, round=round_no)
 
@@ -44,6 +60,7 @@ def test_alarm_message_in_vietnamese_with_local_time_level_and_link() -> None:
     assert message.title == "BÁO ĐỘNG: Ngân hàng Phước Hòa"
     assert message.text.splitlines() == [
         "Báo động post-7: mức 2, chưa ai xác nhận",
+        "Loại: Cướp giật / đột nhập",
         "Nơi: Ngân hàng Phước Hòa",
         "Địa chỉ: 12 Quốc lộ 1A",
         "Điện thoại: 0272 3812 345",
@@ -55,6 +72,16 @@ def test_alarm_message_in_vietnamese_with_local_time_level_and_link() -> None:
         "BÁO ĐỘNG Ngân hàng Phước Hòa, 12 Quốc lộ 1A, ĐT 0272 3812 345. 03:05 23/11, mức 2. "
         "Mã post-7."
     )
+
+
+def test_a_communication_loss_says_its_buttons_went_silent() -> None:
+    """A comm_loss alarm counts no press: its buttons "cùng mất kết nối"."""
+    lost = body(site=BANK, kind=AlarmKind.COMM_LOSS)
+    lost["alarm"]["press_count"] = 0
+    message = render("alarm", lost, language="vi", where=VN, link=None)
+    assert "Nút: bank-1 (cùng mất kết nối)" in message.text.splitlines()
+    english = render("alarm", lost, language="en", where=VN, link=None)
+    assert "Buttons: bank-1 (all lost contact)" in english.text.splitlines()
 
 
 def test_alarm_message_in_english_repeat_and_unregistered() -> None:
@@ -74,6 +101,49 @@ def test_test_alarm_and_clear_messages() -> None:
     ).title == ("BÁO ĐỘNG THỬ: Ngân hàng Phước Hòa")
     cleared = render("clear", body(site=BANK), language="en", where=VN, link=None)
     assert cleared.text == "Alarm post-7: active"
+
+
+@pytest.mark.parametrize(
+    ("language", "kind", "title", "line"),
+    [
+        ("vi", AlarmKind.FIRE, "BÁO ĐỘNG CHÁY: Ngân hàng Phước Hòa", "Loại: Cháy"),
+        (
+            "vi",
+            AlarmKind.MEDICAL,
+            "BÁO ĐỘNG CẤP CỨU Y TẾ: Ngân hàng Phước Hòa",
+            "Loại: Cấp cứu y tế",
+        ),
+        (
+            "vi",
+            AlarmKind.ASSISTANCE,
+            "BÁO ĐỘNG CẦN HỖ TRỢ: Ngân hàng Phước Hòa",
+            "Loại: Cần hỗ trợ",
+        ),
+        (
+            "vi",
+            AlarmKind.COMM_LOSS,
+            "BÁO ĐỘNG MẤT LIÊN LẠC: Ngân hàng Phước Hòa",
+            "Loại: Mất liên lạc",
+        ),
+        ("en", AlarmKind.FIRE, "ALARM FIRE: Ngân hàng Phước Hòa", "Kind: Fire"),
+        ("en", AlarmKind.HOLDUP, "ALARM: Ngân hàng Phước Hòa", "Kind: Hold-up / break-in"),
+    ],
+)
+def test_the_kind_is_named_in_the_message(
+    language: Language, kind: AlarmKind, title: str, line: str
+) -> None:
+    """Every alarm message says its kind; the title and the SMS too, unless it is a hold-up."""
+    found = body(site=BANK)
+    found["alarm"]["kind"] = kind.value
+    message = render("alarm", found, language=language, where=VN, link=None)
+    assert message.title == title
+    assert message.text.splitlines()[1] == line
+    assert message.short.startswith(title.replace(":", ""))
+
+
+def test_every_alarm_kind_has_words_in_each_language() -> None:
+    for labels in KIND_LABELS.values():
+        assert set(labels) == set(AlarmKind)
 
 
 def test_trouble_message() -> None:

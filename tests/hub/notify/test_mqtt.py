@@ -48,17 +48,17 @@ def outgoing(event: str = "alarm") -> Outgoing:
 
 
 async def test_placeholders_fill_topic_and_payload_and_json_braces_stay() -> None:
-    """{site}, {alarm}, {level}, {state} are filled; JSON braces are left alone; qos and retain
-    as configured."""
+    """{site}, {alarm}, {level}, {state}, {kind} are filled; JSON braces are left alone; qos
+    and retain as configured."""
     siren, recorder = device(
         topic="sites/{site}/siren",
-        payload_on='{"state":"ON","alarm":"{alarm}","level":{level}}',
+        payload_on='{"state":"ON","alarm":"{alarm}","level":{level},"tune":"{kind}"}',
         qos=0,
         retain=True,
     )
     assert await siren.send(outgoing()) == "on: sites/bank/siren"
     assert recorder.sent == [
-        ("sites/bank/siren", '{"state":"ON","alarm":"post-3","level":2}', 0, True)
+        ("sites/bank/siren", '{"state":"ON","alarm":"post-3","level":2,"tune":"holdup"}', 0, True)
     ]
 
 
@@ -71,7 +71,13 @@ async def test_one_message_per_button_and_default_json_payloads() -> None:
     sent = recorder.sent
     assert [topic for topic, *_ in sent] == ["led/bank-1", "led/bank-2"] * 2
     assert [json.loads(payload)["on"] for _, payload, *_ in sent] == [True, True, False, False]
-    assert json.loads(sent[0][1]) == {"alarm": "post-3", "on": True, "level": 2, "state": "active"}
+    assert json.loads(sent[0][1]) == {
+        "alarm": "post-3",
+        "on": True,
+        "level": 2,
+        "state": "active",
+        "kind": "holdup",
+    }
 
 
 async def test_trouble_is_a_one_shot_message() -> None:

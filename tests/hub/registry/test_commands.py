@@ -108,8 +108,18 @@ def test_the_toml_export_reads_back_the_same() -> None:
                 id="b2", site="bank", profile="zigbee2mqtt", native_id="SOS quầy 2", power="battery"
             ),
             ButtonEntry(id="b3", power="battery", checkin_s=3600),
+            ButtonEntry.model_validate(
+                {
+                    "id": "b4",
+                    "kind": "medical",
+                    "press_patterns": {"long_press": "fire", "input:0.long_push": "assistance"},
+                }
+            ),
         ],
     )
     text = to_toml(registry)
     assert "test_mode = false" not in text
+    assert 'kind = "holdup"' not in text
+    assert "press_patterns = {}" not in text
+    assert 'press_patterns = { "long_press" = "fire", "input:0.long_push" = "assistance" }' in text
     assert RegistryFile.model_validate(tomllib.loads(text)) == registry

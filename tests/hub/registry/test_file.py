@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from hub.domain.model import AlarmKind
 from hub.errors import RegistryError
+from hub.registry.commands import read_registry
 from hub.registry.file import RegistryFile, import_registry, load_registry_file
+from hub.store import admin
 from hub.store.db import open_sync
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -298,3 +301,22 @@ def test_import_keeps_test_modes_the_file_does_not_write(
     assert site["test_mode"] == 1
     button = conn.execute("SELECT test_mode FROM buttons WHERE id = 'an-1'").fetchone()
     assert button["test_mode"] == 1  # its entry says `test_mode = true`
+
+
+def test_a_button_s_kind_and_press_patterns_are_imported_and_exported(
+    tmp_path: Path, conn: sqlite3.Connection
+) -> None:
+    """The file's `kind` and `press_patterns` reach the store (and the export) as written; a
+    button without them is a hold-up button without patterns."""
+    text = SAMPLE.replace(
+        'id = "vcb-quay-2"\n',
+        'id = "vcb-quay-2"\nkind = "fire"\npress_patterns = { long_press = "medical" }\n',
+    )
+    import_registry(conn, load(tmp_path, text), NOW)
+    buttons = {b.id: b for b in admin.all_buttons(conn)}
+    assert buttons["vcb-quay-2"].kind is AlarmKind.FIRE
+    assert buttons["vcb-quay-2"].press_patterns == (("long_press", AlarmKind.MEDICAL),)
+    assert (buttons["an-1"].kind, buttons["an-1"].press_patterns) == (AlarmKind.HOLDUP, ())
+    exported = {b.id: b for b in read_registry(conn).buttons}
+    assert exported["vcb-quay-2"].press_patterns == {"long_press": AlarmKind.MEDICAL}
+    assert import_registry(conn, load(tmp_path, text), NOW) == {"sites": 0, "buttons": 0}

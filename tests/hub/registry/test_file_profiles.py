@@ -33,6 +33,17 @@ def problems(tmp_path: Path, text: str) -> str:
         ('power = "solar"', "buttons.1.power"),
         ('power = "battery"', "needs checkin_s"),
         ("checkin_s = 0", "buttons.1.checkin_s"),
+        ('kind = "smoke"', "buttons.1.kind: unknown alarm kind 'smoke' (known: holdup, fire,"),
+        ('kind = "comm_loss"', "buttons.1.kind: a press cannot raise 'comm_loss'"),
+        (
+            'press_patterns = { "long press" = "fire" }',
+            "buttons.1.press_patterns.long press: press pattern 'long press': an event type",
+        ),
+        (
+            'press_patterns = { long_press = "ambulance" }',
+            "buttons.1.press_patterns.long_press: unknown alarm kind 'ambulance'",
+        ),
+        ('press_patterns = { test = "fire" }', "press pattern 'test': a test event raises no"),
     ],
 )
 def test_bad_entries_name_the_key(tmp_path: Path, entry: str, message: str) -> None:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.domain.model import Alarm, AlarmDevice, AlarmState, Outcome, Site, SiteRef
+from hub.domain.model import Alarm, AlarmDevice, AlarmKind, AlarmState, Outcome, Site, SiteRef
 from hub.reports.monthly import CSV_COLUMNS, csv_row, figures, month_bounds, monthly_report
 
 T0 = datetime(2026, 1, 10, 3, 0, tzinfo=UTC)
@@ -23,6 +23,7 @@ def make_alarm(
     outcome: Outcome | None = None,
     test: bool = False,
     note: str | None = None,
+    kind: AlarmKind = AlarmKind.HOLDUP,
 ) -> Alarm:
     acknowledged = None if ack_after is None else raised + timedelta(seconds=ack_after)
     resolved = None if outcome is None else raised + timedelta(minutes=30)
@@ -52,6 +53,7 @@ def make_alarm(
         resolved_by=None if resolved is None else "user:officer",
         outcome=outcome,
         note=note,
+        kind=kind,
     )
 
 
@@ -99,12 +101,46 @@ def test_figures_count_real_alarms_and_tests_apart() -> None:
     assert (ack.median_s, ack.max_s, ack.within_30s, ack.within_60s) == (32.5, 45.0, 1, 2)
 
 
+def test_figures_count_real_alarms_per_kind() -> None:
+    """Every kind is listed (0 when none); test alarms, and alarms resolved as tests, are not
+    counted; per site and in total."""
+    alarms = [
+        make_alarm(1),
+        make_alarm(2, kind=AlarmKind.FIRE),
+        make_alarm(3, kind=AlarmKind.FIRE, site=SiteRef("clinic", "Trạm y tế", "", "")),
+        make_alarm(4, kind=AlarmKind.MEDICAL, test=True),
+        make_alarm(5, kind=AlarmKind.MEDICAL, outcome=Outcome.TEST),  # resolved as a test
+    ]
+    result = figures(alarms, false_alarms_12m=0)
+    assert result.kinds == {
+        "holdup": 1,
+        "fire": 2,
+        "medical": 0,
+        "assistance": 0,
+        "comm_loss": 0,
+    }
+    report = monthly_report(
+        month_bounds("2026-01", "Asia/Ho_Chi_Minh"),
+        "Asia/Ho_Chi_Minh",
+        sites=[],
+        alarms=alarms,
+        false_alarms_12m={},
+        generated_at=T0,
+    )
+    per_site = {row.site_id: row.kinds["fire"] for row in report.sites}
+    assert per_site == {"bank": 1, "clinic": 1}
+    assert report.total.kinds["fire"] == 2
+    row = dict(zip(CSV_COLUMNS, csv_row(alarms[1], ZoneInfo("UTC")), strict=True))
+    assert row["kind"] == "fire"
+
+
 def test_figures_of_a_quiet_month_are_zeros() -> None:
     result = figures([], false_alarms_12m=0)
     assert result.alarms == 0
     assert result.ack.median_s is None
     assert result.ack.max_s is None
     assert set(result.outcomes.values()) == {0}
+    assert set(result.kinds.values()) == {0}
 
 
 def test_the_report_lists_every_site_then_removed_sites_then_unregistered_buttons() -> None:

@@ -22,6 +22,7 @@ from hub.store.db import open_sync
 from hub.store.ops import (
     AbandonNotifier,
     CancelAlarmNotifications,
+    CancelNotifierForAlarm,
     CancelTroubleNotifications,
     DeleteButton,
     DeleteExpiredSessions,
@@ -88,6 +89,7 @@ def test_every_operation_has_a_statement() -> None:
             StopEscalation("alarm:a", NOW),
             QueueNotification("k", "siren", "alarm", {}, NOW),
             CancelAlarmNotifications("a", NOW),
+            CancelNotifierForAlarm("a", "sms", NOW),
             CancelTroubleNotifications(1, NOW),
             RecordNotificationAttempt(1, 1),
             RetryNotification(1, "busy", LATER),
@@ -256,7 +258,9 @@ async def test_attempts_retries_and_outcomes(store: Store) -> None:
 
 async def test_cancelling_and_abandoning(store: Store) -> None:
     """An alarm's cancel takes its pending `alarm` rows only (a `clear` still goes out); a
-    trouble's takes its rows; abandoning a notifier fails all of its pending rows."""
+    trouble's takes its rows; one notifier's cancel for an alarm (its person acknowledged) takes
+    only that notifier's rows of that alarm; abandoning a notifier fails all of its pending
+    rows."""
     await commit(
         store,
         QueueNotification("a/alarm", "siren", "alarm", {}, NOW, alarm_id="a"),
@@ -265,9 +269,12 @@ async def test_cancelling_and_abandoning(store: Store) -> None:
         QueueNotification("t/1", "sms", "trouble", {}, NOW, trouble_id=1),
         QueueNotification("t/2", "sms", "trouble", {}, NOW, trouble_id=2),
         QueueNotification("gone/1", "fax", "alarm", {}, NOW, alarm_id="b"),
+        QueueNotification("b/boss", "boss", "alarm", {}, NOW, alarm_id="b"),
+        QueueNotification("c/boss", "boss", "alarm", {}, NOW, alarm_id="c"),
     )
     await commit(
         store,
+        CancelNotifierForAlarm("b", "boss", LATER),
         CancelAlarmNotifications("a", LATER),
         CancelTroubleNotifications(1, LATER),
         AbandonNotifier("fax", "the notifier is no longer configured", LATER),
@@ -280,6 +287,8 @@ async def test_cancelling_and_abandoning(store: Store) -> None:
         "t/1": "cancelled",
         "t/2": "pending",
         "gone/1": "failed",
+        "b/boss": "cancelled",
+        "c/boss": "pending",
     }
 
 

@@ -14,10 +14,17 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from simulator.broker import Mosquitto
+from simulator.button import VirtualButton
 from tests.conftest import RunningHub
 from tests.integration.notify.loopback import HttpRecorder, http_recorder
 
-__all__ = ["MqttWatcher", "audit_of", "http_recorder", "mqtt_watcher", "webhook"]
+__all__ = ["MqttWatcher", "audit_of", "http_recorder", "mqtt_watcher", "press", "webhook"]
+
+
+async def press(button: VirtualButton, kind: str = "press") -> str:
+    """Press, and return the alarm the hub's ack names."""
+    sent = await button.press(kind)
+    return (await button.wait_ack(sent.event_id)).ack.alarm
 
 
 def webhook(server: HttpRecorder, path: str, **extra: Any) -> dict[str, Any]:

@@ -67,6 +67,7 @@ async def test_get_shows_the_alarm_and_changes_nothing_post_acknowledges_as_the_
         assert page.headers["referrer-policy"] == "no-referrer"
         assert "Ngân hàng Phước Hòa" in page.text
         assert "12 Quốc lộ 1A" in page.text
+        assert "<dt>Loại</dt><dd>Cướp giật / đột nhập</dd>" in page.text
         assert '<form method="post">' in page.text
         assert "<script" not in page.text
         assert "http" not in page.text.split("<body>")[1], "no external asset, no link out"

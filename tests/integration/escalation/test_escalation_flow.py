@@ -15,7 +15,7 @@ from hub.config import HubSection
 from hub.domain.model import Role
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub, wait_for
-from tests.integration.escalation.conftest import MqttWatcher, audit_of, webhook
+from tests.integration.escalation.conftest import MqttWatcher, audit_of, press, webhook
 from tests.integration.notify.loopback import Answer, HttpRecorder
 
 StartHub = Callable[..., Awaitable[RunningHub]]
@@ -31,11 +31,6 @@ def actions(entries: list[dict[str, Any]], action: str, **detail: Any) -> list[d
         for e in entries
         if e["action"] == action and all(e["detail"].get(k) == v for k, v in detail.items())
     ]
-
-
-async def press(button: VirtualButton, kind: str = "press") -> str:
-    sent = await button.press(kind)
-    return (await button.wait_ack(sent.event_id)).ack.alarm
 
 
 async def test_unacknowledged_alarm_climbs_and_acknowledgement_stops_it(

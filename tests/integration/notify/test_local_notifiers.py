@@ -3,6 +3,8 @@ command with real programs."""
 
 from __future__ import annotations
 
+import os
+import resource
 import sys
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -70,6 +72,28 @@ async def test_sms_in_ucs2_keeps_vietnamese_and_sends_the_link_apart(modem: Fake
     assert 'AT+CSCS="IRA"' in commands
     assert "AT+CSMP=17,167,0,0" in commands
     assert note.startswith("+CMGS: 1")
+
+
+async def test_sms_works_when_the_hub_holds_over_a_thousand_descriptors(modem: FakeModem) -> None:
+    """A post under a flood of connections holds more than 1,024 descriptors (the unit allows
+    many more); the modem's port then opens above 1,024, where select() cannot watch it
+    (pyserial's reads and timed writes use select: "filedescriptor out of range"). The message
+    still goes."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.fail(f"this test needs a file limit of at least 2048 (hard limit {hard})")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    held: list[int] = []
+    try:
+        while not held or held[-1] < 1100:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        note = await sms(modem.port).send(sample_outgoing())
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert note.startswith("+CMGS: 1")
+    assert len(modem.log.messages) >= 2
 
 
 async def test_sms_in_ascii_drops_diacritics_for_modems_that_mangle_unicode(

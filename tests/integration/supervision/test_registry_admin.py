@@ -162,6 +162,9 @@ async def test_an_admin_edits_a_site_and_moves_a_button_and_presses_follow(
         ("/api/v1/sites/bank", {"id": "other"}, 422, "id"),
         ("/api/v1/devices/bank-1", {"site": "nowhere"}, 422, "nowhere"),
         ("/api/v1/devices/bank-1", {"profile": "tasmota"}, 422, "profile"),
+        ("/api/v1/devices/bank-1", {"kind": "smoke"}, 422, "unknown alarm kind 'smoke'"),
+        ("/api/v1/devices/bank-1", {"kind": "comm_loss"}, 422, "cannot raise 'comm_loss'"),
+        ("/api/v1/devices/bank-1", {"press_patterns": {"tamper": "fire"}}, 422, "tamper"),
     ]:
         response = await admin.patch(path, json=bad)
         assert response.status_code == status, (path, bad, response.text)
@@ -177,6 +180,16 @@ async def test_an_admin_edits_a_site_and_moves_a_button_and_presses_follow(
             "battery",
         )
     assert (await admin.patch("/api/v1/devices/bank-1", json={"power": "solar"})).status_code == 422
+    kinds = {"kind": "medical", "press_patterns": {"long_press": "fire"}}
+    changed = await admin.patch("/api/v1/devices/bank-1", json=kinds)
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["kind"], changed.json()["press_patterns"]) == tuple(kinds.values())
+    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
+        row = conn.execute("SELECT kind, press_patterns FROM buttons WHERE id = 'bank-1'")
+        assert row.fetchone() == ("medical", '{"long_press":"fire"}')
+    medical = await (button := await buttons("bank-1")).press()
+    alarm_id = (await button.wait_ack(medical.event_id)).ack.alarm
+    assert (await admin.get(f"/api/v1/alarms/{alarm_id}")).json()["kind"] == "medical"
     officer = running.api(Role.OFFICER)
     assert (await officer.patch("/api/v1/sites/bank", json={"name": "x"})).status_code == 403
 
@@ -345,8 +358,11 @@ async def test_export_and_list_from_the_command_line(
     supervised: Supervised, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     """`registry export` writes TOML that `registry import` reads back to the same registry;
-    `registry list` shows each button with its profile and what was last heard."""
+    `registry list` shows each button with its profile, its alarm kind and press patterns, and
+    what was last heard."""
     running = await supervised()
+    kinds = {"kind": "fire", "press_patterns": {"L": "medical"}}
+    assert (await running.api().patch("/api/v1/devices/quay-shelly", json=kinds)).is_success
     monkeypatch.setenv("CHUONG_STORE__PATH", str(running.config.store.path))
     exported = tmp_path / "registry.toml"
     assert await command(["registry", "export", "--out", str(exported)]) == 0
@@ -359,7 +375,12 @@ async def test_export_and_list_from_the_command_line(
     assert capsys.readouterr().out == exported.read_text()
     assert await command(["registry", "list"]) == 0
     listing = capsys.readouterr().out
-    assert "quay-shelly\tsite pharmacy\tshelly-gen1:shellybutton1-A4CF12\tnever heard" in listing
+    assert (
+        "quay-shelly\tsite pharmacy\tshelly-gen1:shellybutton1-A4CF12\talarm fire, L=medical\t"
+        "never heard"
+    ) in listing
+    assert "\tcontract\talarm holdup\t" in listing
+    assert 'press_patterns = { "L" = "medical" }' in exported.read_text()
     assert listing.startswith("2 sites")
     with contextlib.closing(sqlite3.connect(tmp_path / "copy.db")) as conn:
         assert conn.execute("SELECT count(*) FROM buttons").fetchone()[0] == 8
