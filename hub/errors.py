@@ -27,6 +27,16 @@ class ChuongError(Exception):
     params: dict[str, str] = {}  # noqa: RUF012  # replaced per instance by `coded`
 
 
+class CodedValueError(ValueError):
+    """A ValueError of a validator (pydantic reports it as the field's error) with a code: the
+    API answers the code as that field's `type` (hub/api/errors.py)."""
+
+    def __init__(self, message: str, code: str, **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = {name: str(value) for name, value in params.items()}
+
+
 E = TypeVar("E", bound=ChuongError)
 
 

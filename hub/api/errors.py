@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hub.errors import ChuongError
+from hub.errors import ChuongError, CodedValueError
 
 UNPROCESSABLE = 422  # the name of the status changed across Starlette versions
 
@@ -127,10 +127,14 @@ def _field(error: Any) -> FieldProblem:
     loc: Sequence[Any] = error.get("loc", ())
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     params = error.get("params")
+    kind = str(error.get("type", "value_error"))
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, CodedValueError):  # a validator's refusal with a code of its own
+        kind, params = cause.code, cause.params
     return FieldProblem(
         loc=[part if isinstance(part, int) else str(part) for part in loc],
         msg=message,
-        type=str(error.get("type", "value_error")),
+        type=kind,
         params={str(k): str(v) for k, v in params.items()} if isinstance(params, dict) else None,
     )
 

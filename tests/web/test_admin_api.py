@@ -268,7 +268,8 @@ async def test_viewers_and_officers_are_refused_the_admin_calls(
 
 async def test_refusals_name_themselves(web_hub: RunningHub) -> None:
     """The refusals a person meets on the page carry a code and its values next to the English
-    detail (docs/HTTP.md): a site with buttons, a resolved alarm, a short password."""
+    detail (docs/HTTP.md): a site with buttons, a short password, a press pattern that raises
+    nothing."""
     api = web_hub.api()
     busy = await api.delete("/api/v1/sites/bank")
     assert busy.status_code == 409
@@ -284,6 +285,11 @@ async def test_refusals_name_themselves(web_hub: RunningHub) -> None:
     )
     assert short.status_code == 422
     assert short.json()["errors"][0]["type"] == "password_short"
+    assert short.json()["errors"][0]["params"] == {"min": "8"}
+    pattern = await api.patch("/api/v1/devices/bank-1", json={"press_patterns": {"tamper": "fire"}})
+    [problem] = pattern.json()["errors"]
+    assert (problem["type"], problem["params"]) == ("pattern_no_alarm", {"pattern": "tamper"})
+    assert "raises no alarm" in pattern.json()["detail"]  # the English reason, for API users
 
 
 async def test_a_test_mode_ends_by_itself_without_supervision(

@@ -29,8 +29,10 @@ export class ApiError extends Error {
     const [first] = this.fields;
     if (first) {
       const type = first.type;
-      const field = first.loc[first.loc.length - 1];
-      const name = hasText(`field.${field}`) ? t(`field.${field}`) : String(field);
+      // the deepest part of the place that the page has a name for ("press_patterns" in
+      // ["body", "press_patterns", "tamper", "[key]"]), else the last part
+      const known = [...first.loc].reverse().find((part) => hasText(`field.${part}`));
+      const name = known ? t(`field.${known}`) : String(first.loc[first.loc.length - 1]);
       if (hasText(`err.${type}`)) return t(`err.${type}`, { ...params, ...first.params, field: name });
       return t("err_field", { field: name, detail: this.message });
     }
