@@ -24,12 +24,13 @@ import asyncio
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Request, status
 from pydantic import BaseModel, Field
 
 from hub.api.auth import Admin, Context, Principal, Viewer
 from hub.api.context import ApiContext
 from hub.api.errors import refused, unprocessable, unprocessable_error
+from hub.api.stream import end_streams_of
 from hub.clock import iso
 from hub.domain.model import Role
 from hub.errors import ChuongError
@@ -209,7 +210,9 @@ async def add_user(body: NewUser, ctx: Context, who: Admin) -> UserView:
 
 
 @router.patch("/{username}", response_model=UserView, summary="Change a user's role or password")
-async def change_user(username: UserName, body: UserChange, ctx: Context, who: Admin) -> UserView:
+async def change_user(
+    username: UserName, body: UserChange, request: Request, ctx: Context, who: Admin
+) -> UserView:
     name, _found = await _existing(ctx, username)
     if body.role is not None and body.role is not Role.ADMIN:
         _not_yourself(who, name, "take the admin role from", "not_yourself_role")
@@ -234,6 +237,8 @@ async def change_user(username: UserName, body: UserChange, ctx: Context, who: A
     await ctx.pipeline.execute(
         ChangeUser(name, body.role, password_hash, display_name, who.actor, body.disabled)
     )
+    if body.disabled or password_hash is not None:
+        end_streams_of(request.app, name)  # their open pages: to the login
     changed = (await _users(ctx)).get(name)
     if changed is None:
         raise refused(
@@ -246,7 +251,8 @@ async def change_user(username: UserName, body: UserChange, ctx: Context, who: A
 
 
 @router.delete("/{username}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a user")
-async def remove_user(username: UserName, ctx: Context, who: Admin) -> None:
+async def remove_user(username: UserName, request: Request, ctx: Context, who: Admin) -> None:
     name, _found = await _existing(ctx, username)
     _not_yourself(who, name, "remove", "not_yourself_remove")
     await ctx.pipeline.execute(RemoveUser(name, who.actor))
+    end_streams_of(request.app, name)

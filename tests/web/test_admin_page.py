@@ -177,8 +177,8 @@ async def test_an_admin_disables_a_user_and_manages_api_tokens_from_the_page(
         await person.locator("button.disable-user").click()
         await page.click("#edit-form button[type=submit]")
         await expect(person.locator(".user-state")).to_contain_text("Đã khóa từ")
-        await officer_page.reload()  # the session ended: back to the login
-        await expect(officer_page.locator("#login")).to_be_visible()
+        # the session ended, and its live stream with it: the open page shows the login by itself
+        await expect(officer_page.locator("#login")).to_be_visible(timeout=15_000)
         await officer_page.fill("#login-username", "officer")
         await officer_page.fill("#login-password", PASSWORDS[Role.OFFICER])
         await officer_page.click("#login-submit")
