@@ -5,9 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO_STAMP := $(VENV)/.demo-stamp
 # The demo needs the broker, curl (its banner's example) and chuong; the tests also a browser, a
-# compiler and their tools.
+# compiler and their tools, and PostgreSQL (the tests start their own server: simulator/pgcluster.py).
 DEMO_PACKAGES   := mosquitto mosquitto-clients curl
-SYSTEM_PACKAGES := $(DEMO_PACKAGES) systemd chromium g++ libmbedtls-dev
+SYSTEM_PACKAGES := $(DEMO_PACKAGES) systemd chromium g++ libmbedtls-dev postgresql
 # ESPHome validates the reference DIY button (devices/esphome/) in the tests. It pins paho-mqtt 1.x,
 # which the hub cannot use, so it lives in a venv of its own.
 ESPHOME_VERSION := 2026.6.5

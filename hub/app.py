@@ -204,6 +204,7 @@ class Hub:
         self._alarm_prefix = self.topics.alarm("")
         self.store = Store(
             config.store.path,
+            url=config.store.url,
             busy_timeout_ms=config.store.busy_timeout_ms,
             rejected_keep=config.store.rejected_keep,
         )
@@ -314,7 +315,7 @@ class Hub:
         await self._start("escalation", escalator)
         retention = cfg.store.retention
         self.pruner = Pruner(
-            cfg.store.path,
+            cfg.store.url or cfg.store.path,
             Policy(
                 history_days=retention.history_days,
                 outbox_days=retention.outbox_days,

@@ -8,6 +8,7 @@
     chuong token list | revoke --name N
     chuong registry import FILE                upsert sites and buttons into the store
     chuong user add --name U --role R          a person who logs in to the page (hub/web/cli.py)
+    chuong store migrate --from sqlite:PATH --to postgresql://…   a post's history to PostgreSQL
     chuong registry export | list | remove | credentials | keys, chuong test-mode,
     chuong report untested | monthly                                  (hub/registry/cli.py)
 
@@ -90,6 +91,29 @@ def build_parser() -> argparse.ArgumentParser:
     config_option(imp)
     imp.set_defaults(handler=cmd_registry_import)
 
+    store = sub.add_parser("store", help="the store: move a post's history").add_subparsers(
+        title="store commands", metavar="ACTION"
+    )
+    move = store.add_parser(
+        "migrate",
+        help="copy a SQLite store into an empty PostgreSQL database (stop the hub first)",
+    )
+    move.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="sqlite:PATH",
+        help="the post's SQLite store file (brought to this hub's schema first)",
+    )
+    move.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        metavar="postgresql://…",
+        help="an empty PostgreSQL database (docs/HA.md)",
+    )
+    move.set_defaults(handler=cmd_store_migrate)
+
     from hub import demo  # noqa: PLC0415  # the demo pulls in the simulator
     from hub.registry import cli as cli_registry  # noqa: PLC0415
     from hub.web import cli as user_cli  # noqa: PLC0415
@@ -120,10 +144,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     print(
         f"configuration OK: hub {config.hub.id}, broker {config.mqtt.host}:{config.mqtt.port} "
-        f"root {config.mqtt.root}, store {config.store.path}, "
+        f"root {config.mqtt.root}, store {_store_name(config.store.url, config.store.path)}, "
         f"http {config.http.host}:{config.http.port}"
     )
     return 0
+
+
+def _store_name(url: str | None, path: Path) -> str:
+    from hub.store.pg import redact  # noqa: PLC0415
+
+    return redact(url) if url else str(path)
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
@@ -156,6 +186,26 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     with open_store(config) as conn:
         revoke_token(conn, args.name, SystemClock().now())
     print(f"token {args.name!r} revoked")
+    return 0
+
+
+def cmd_store_migrate(args: argparse.Namespace) -> int:
+    from hub.store.pg import is_url, redact  # noqa: PLC0415
+    from hub.store.transfer import migrate_sqlite_to_pg  # noqa: PLC0415
+
+    source: str = args.source
+    if not source.startswith("sqlite:") or not source.removeprefix("sqlite:"):
+        raise ChuongError(f"--from must be sqlite:PATH (the post's store file), not {source!r}")
+    if not is_url(args.target):
+        raise ChuongError("--to must be a postgresql:// URL")
+    path = Path(source.removeprefix("sqlite:"))
+    counts = migrate_sqlite_to_pg(
+        path, args.target, progress=lambda table, n: print(f"  {table}: {n} rows")
+    )
+    print(
+        f"copied {sum(counts.values())} rows from {path} to {redact(args.target)}; "
+        "set store.url to it (CHUONG_STORE__URL) and start the hub"
+    )
     return 0
 
 

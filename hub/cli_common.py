@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from hub.config import Config
-from hub.store.db import open_sync
+from hub.store.db import open_sync_at
 
 
 def config_option(parser: argparse.ArgumentParser) -> None:
@@ -24,4 +24,5 @@ def config_option(parser: argparse.ArgumentParser) -> None:
 def open_store(config: Config) -> contextlib.closing[sqlite3.Connection]:
     """A short-lived synchronous connection to the store (a running hub sees the changes at its
     next batch)."""
-    return contextlib.closing(open_sync(config.store.path, config.store.busy_timeout_ms))
+    location = config.store.url or config.store.path
+    return contextlib.closing(open_sync_at(location, config.store.busy_timeout_ms))

@@ -9,6 +9,7 @@ declare -A command_of=(
   [mosquitto-clients]="mosquitto_pub"
   [chromium]="chromium"
   [systemd]="systemd-analyze"
+  [postgresql]="pg_ctlcluster"  # initdb and pg_ctl are in /usr/lib/postgresql/<version>/bin
 )
 
 installed() {  # a package's command is on the PATH, or (a library) dpkg knows it installed

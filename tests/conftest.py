@@ -31,9 +31,10 @@ from hub.config import Config, HttpSection, HubSection, MqttSection, StoreSectio
 from hub.domain.model import Role
 from hub.notify.links import SECRET_META_KEY, sign
 from hub.registry.file import ButtonEntry, RegistryFile, SiteEntry, import_registry
-from hub.store.db import open_sync
+from hub.store.db import open_sync_at
 from simulator.broker import Mosquitto, free_port
 from simulator.button import VirtualButton
+from simulator.pgcluster import PgCluster
 
 ROOT = "chuong/v1"
 
@@ -81,6 +82,53 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """One private PostgreSQL server for the session (or CHUONG_TEST_PG_URL's)."""
+    cluster = PgCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_database(pg_cluster: PgCluster) -> str:
+    """The URL of a fresh, empty PostgreSQL database."""
+    return pg_cluster.database()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `both_stores` (or in a module so marked) runs on SQLite and on PostgreSQL."""
+    if "store_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_stores"
+    ):
+        metafunc.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """Where the test's hub keeps its store: None for SQLite (the default), or the URL of a fresh
+    PostgreSQL database for the `postgresql` run of a `both_stores` test."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return None
+    url: str = request.getfixturevalue("pg_database")
+    return url
+
+
+def store_location(config: Config) -> Path | str:
+    return config.store.url or config.store.path
+
+
+def query_store(location: Path | str, sql: str, *params: Any) -> list[Any]:
+    """Every row of one query (by index or by column name), on a store of either kind; a SQLite
+    file is opened read-only."""
+    if isinstance(location, Path):
+        with contextlib.closing(sqlite3.connect(f"file:{location}?mode=ro", uri=True)) as conn:
+            conn.row_factory = sqlite3.Row
+            return conn.execute(sql, params).fetchall()
+    with contextlib.closing(open_sync_at(location)) as pg_conn:
+        return pg_conn.execute(sql, params).fetchall()
+
+
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     """A real Mosquitto with persistence, on a free port, private to the test."""
@@ -89,11 +137,13 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     mosquitto.kill()
 
 
-def make_config(tmp_path: Path, broker: Mosquitto, **sections: Any) -> Config:
+def make_config(
+    tmp_path: Path, broker: Mosquitto, store_url: str | None = None, **sections: Any
+) -> Config:
     values: dict[str, Any] = {
         "hub": HubSection(id="post"),
         "mqtt": MqttSection(port=broker.port, reconnect_min_s=0.1, reconnect_max_s=1.0),
-        "store": StoreSection(path=tmp_path / "hub.db", probe_interval_s=0.5),
+        "store": StoreSection(path=tmp_path / "hub.db", url=store_url, probe_interval_s=0.5),
         "http": HttpSection(port=0),
     }
     values.update(sections)
@@ -102,7 +152,7 @@ def make_config(tmp_path: Path, broker: Mosquitto, **sections: Any) -> Config:
 
 def seed_store(config: Config, registry: RegistryFile | None = SAMPLE_REGISTRY) -> dict[Role, str]:
     """Import the registry and create one token per role; return the tokens."""
-    with contextlib.closing(open_sync(config.store.path)) as conn:
+    with contextlib.closing(open_sync_at(store_location(config))) as conn:
         if registry is not None:
             import_registry(conn, registry, SystemClock().now())
         return {
@@ -162,8 +212,7 @@ async def ack_link(running: RunningHub, alarm_id: str, person: str = "boss") -> 
     (signed with the hub's key: start the hub with a notifier, e.g. LINK_KEY_NOTIFIER)."""
 
     def key() -> bytes:
-        uri = f"file:{running.config.store.path}?mode=ro"
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+        with contextlib.closing(open_sync_at(store_location(running.config))) as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (SECRET_META_KEY,))
             return bytes.fromhex(row.fetchone()[0])
 
@@ -174,7 +223,7 @@ async def ack_link(running: RunningHub, alarm_id: str, person: str = "boss") -> 
 
 @pytest.fixture
 async def start_hub(
-    tmp_path: Path, broker: Mosquitto
+    tmp_path: Path, broker: Mosquitto, store_url: str | None
 ) -> AsyncIterator[Callable[..., Awaitable[RunningHub]]]:
     """Start an in-process hub on the test's broker (call again after stopping to restart it)."""
     running: list[RunningHub] = []
@@ -185,7 +234,9 @@ async def start_hub(
         subscribed_within: float = 10.0,
         **sections: Any,
     ) -> RunningHub:
-        config = make_config(tmp_path, broker, **sections)
+        if "store" in sections and store_url is not None:
+            sections["store"] = sections["store"].model_copy(update={"url": store_url})
+        config = make_config(tmp_path, broker, store_url, **sections)
         tokens.update(seed_store(config, registry))
         hub = Hub(config)
         await hub.start()
@@ -245,11 +296,14 @@ class HubProcess:
         broker: Mosquitto,
         env: dict[str, str] | None = None,
         open_files: tuple[int, int] | None = None,
+        store_url: str | None = None,
     ) -> None:
         self.open_files = open_files
         """(soft, hard) limit on the hub's open files, if not inherited"""
         self.http_port = free_port()
         self.db = tmp_path / "hub.db"
+        self.store: Path | str = store_url or self.db
+        """where the hub's store is: the SQLite file, or the PostgreSQL URL"""
         self.log_path = tmp_path / "hub.log"
         self.env = {
             **os.environ,
@@ -261,6 +315,7 @@ class HubProcess:
             "CHUONG_STORE__PATH": str(self.db),
             "CHUONG_HTTP__PORT": str(self.http_port),
             "CHUONG_LOG__LEVEL": "INFO",
+            **({"CHUONG_STORE__URL": store_url} if store_url else {}),
             **(env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
@@ -312,13 +367,15 @@ class HubProcess:
 
 
 @pytest.fixture
-def hub_process(tmp_path: Path, broker: Mosquitto) -> Iterator[Callable[..., HubProcess]]:
+def hub_process(
+    tmp_path: Path, broker: Mosquitto, store_url: str | None
+) -> Iterator[Callable[..., HubProcess]]:
     made: list[HubProcess] = []
 
     def make(
         env: dict[str, str] | None = None, open_files: tuple[int, int] | None = None
     ) -> HubProcess:
-        process = HubProcess(tmp_path, broker, env, open_files)
+        process = HubProcess(tmp_path, broker, env, open_files, store_url)
         made.append(process)
         return process
 

@@ -19,7 +19,6 @@ Every change is committed with its audit entry, the admin as actor (hub/registry
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
@@ -49,6 +48,7 @@ from hub.registry.commands import (
 )
 from hub.registry.file import ButtonEntry, SiteEntry, parse_registry_text
 from hub.registry.importing import Changed, Diff, ImportRegistry, diff, fingerprint
+from hub.store.db import READ_ERRORS
 from hub.writer.plan import Command
 
 router = APIRouter(prefix="/api/v1", tags=["manage"])
@@ -378,7 +378,7 @@ async def untested(
     now = ctx.clock.now()
     try:
         rows = await ctx.store.untested_buttons(untested_cutoff(now, days))
-    except sqlite3.Error as exc:
+    except READ_ERRORS as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"store: {exc}") from None
     return [
         Untested(

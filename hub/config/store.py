@@ -1,10 +1,10 @@
-"""[store]: the SQLite file."""
+"""[store]: the SQLite file, or a PostgreSQL server (`url`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class RetentionSection(BaseModel):
@@ -45,6 +45,11 @@ class StoreSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: Path = Field(default=Path("var/chuong.db"), description="SQLite database file.")
+    url: str | None = Field(
+        default=None,
+        description="PostgreSQL instead of SQLite: postgresql://user:password@host:port/database "
+        "(docs/HA.md). Unset: the SQLite file `path` (the default).",
+    )
     batch_max: int = Field(
         default=1000, ge=1, le=10000, description="Most messages committed in one transaction."
     )
@@ -59,3 +64,10 @@ class StoreSection(BaseModel):
         default=5.0, gt=0, le=300, description="How often an idle hub proves the store writable."
     )
     retention: RetentionSection = Field(default_factory=RetentionSection)
+
+    @field_validator("url")
+    @classmethod
+    def _postgresql_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("store.url must be a postgresql:// URL (or unset for SQLite)")
+        return value or None

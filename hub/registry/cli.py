@@ -327,14 +327,15 @@ def cmd_untested(args: argparse.Namespace) -> int:
 def cmd_monthly(args: argparse.Namespace) -> int:
     from hub.reports.load import UnknownSite, load_monthly  # noqa: PLC0415
     from hub.reports.render import report_csv, report_html, report_text  # noqa: PLC0415
-    from hub.store.db import open_reader  # noqa: PLC0415
+    from hub.store.db import open_reader_at  # noqa: PLC0415
 
     config = load_config(args.config)
     with open_store(config) as conn:
         sites = admin.all_sites(conn)
 
     async def build() -> MonthlyReport:
-        reader = await open_reader(config.store.path, config.store.busy_timeout_ms)
+        location = config.store.url or config.store.path
+        reader = await open_reader_at(location, config.store.busy_timeout_ms)
         try:
             return await load_monthly(
                 reader,

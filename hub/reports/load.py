@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-import aiosqlite
-
 from hub.clock import iso
 from hub.domain.model import Site
 from hub.reports.monthly import MonthlyReport, month_bounds, monthly_report
+from hub.store.db import Reader
 from hub.store.reports import AlarmFilter, false_alarm_counts, iter_alarms
 
 
@@ -18,7 +17,7 @@ class UnknownSite(LookupError):
 
 
 async def load_monthly(
-    reader: aiosqlite.Connection,
+    reader: Reader,
     sites: Iterable[Site],
     *,
     month: str,

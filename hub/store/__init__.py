@@ -1,5 +1,6 @@
-"""The durable store: SQLite in WAL mode with `synchronous=FULL`. Every SQL statement of the hub
-is in this package; the rest of the hub sees typed operations and records (`ops.py`).
+"""The durable store: SQLite in WAL mode with `synchronous=FULL` (the default), or PostgreSQL
+when `store.url` names one (`pg.py`). Every SQL statement of the hub is in this package; the rest
+of the hub sees typed operations and records (`ops.py`).
 
 `Store` owns two connections: the writer's (used only by the pipeline, one transaction per batch:
 `commit` writes a batch's `Changes`, core rows and the features' operations alike) and a read-only
@@ -9,6 +10,7 @@ plain dicts ready for the API. The command line's synchronous changes are in `ad
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -16,14 +18,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-import aiosqlite
+import psycopg
 
 from hub.clock import iso
 from hub.domain.model import Alarm, DeviceState, Role, Trouble
 from hub.domain.state import HubState, Registry
+from hub.errors import StoreError
 from hub.store import changes as _changes
 from hub.store.changes import Changes
-from hub.store.db import WRITE_ERRORS, WriterConnection, open_reader, open_writer, write_may_pass
+from hub.store.db import (
+    WRITE_ERRORS,
+    Reader,
+    WriterConnection,
+    open_reader,
+    open_writer,
+    write_may_pass,
+)
 from hub.store.ops import (
     Due,
     OutboxRow,
@@ -33,6 +43,7 @@ from hub.store.ops import (
     UserListing,
     UserRecord,
 )
+from hub.store.pg import PgConnection, StoreLock, migrate_pg, redact
 from hub.store.rows import (
     ALARM_COLUMNS,
     DEVICE_COLUMNS,
@@ -66,33 +77,65 @@ EVENT_LOOKUP_CHUNK: Final = 400
 
 class Store:
     def __init__(
-        self, path: Path, *, busy_timeout_ms: int = 5000, rejected_keep: int = 10000
+        self,
+        path: Path,
+        *,
+        url: str | None = None,
+        busy_timeout_ms: int = 5000,
+        rejected_keep: int = 10000,
     ) -> None:
         self.path = path
+        self.url = url
+        """a PostgreSQL URL: the store is there, and `path` is unused"""
         self._busy_timeout_ms = busy_timeout_ms
         self._rejected_keep = rejected_keep
         self._writer: WriterConnection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._pg_writer: PgConnection | None = None
+        self._lock: StoreLock | None = None
+        self._reader: Reader | None = None
+
+    @property
+    def where(self) -> str:
+        """The store, for logs (a URL without its password)."""
+        return redact(self.url) if self.url else str(self.path)
 
     async def open(self) -> None:
+        if self.url:
+            await asyncio.to_thread(migrate_pg, self.url)
+            try:
+                self._lock = await StoreLock.take(self.url)
+                self._pg_writer = await PgConnection.open(
+                    self.url, read_only=False, lock=self._lock
+                )
+                self._reader = await PgConnection.open(self.url, read_only=True)
+            except psycopg.Error as exc:
+                await self.close()
+                raise StoreError(f"cannot open the store {self.where}: {exc}") from exc
+            log.info("store: %s open (PostgreSQL)", self.where)
+            return
         self._writer = await open_writer(self.path, self._busy_timeout_ms)
         self._reader = await open_reader(self.path, self._busy_timeout_ms)
         log.info("store: %s open (WAL, synchronous=FULL)", self.path)
 
     async def close(self) -> None:
-        for conn in (self._reader, self._writer):
+        for conn in (self._reader, self._writer, self._pg_writer):
             if conn is not None:
                 await conn.close()
-        self._reader = self._writer = None
+        self._reader = self._writer = self._pg_writer = None
+        if self._lock is not None:
+            await self._lock.release()
+            self._lock = None
 
     @property
-    def writer(self) -> WriterConnection:
-        if self._writer is None:
+    def writer(self) -> WriterConnection | PgConnection:
+        """The writer's connection (its reads: `execute_fetchall`)."""
+        conn = self._pg_writer or self._writer
+        if conn is None:
             raise RuntimeError("the store is not open")
-        return self._writer
+        return conn
 
     @property
-    def reader(self) -> aiosqlite.Connection:
+    def reader(self) -> Reader:
         if self._reader is None:
             raise RuntimeError("the store is not open")
         return self._reader
@@ -100,11 +143,16 @@ class Store:
     # -- the writer's side -----------------------------------------------------------------------
 
     async def commit(self, changes: Changes) -> None:
-        await _changes.apply(self.writer, changes, self._rejected_keep)
+        if self._pg_writer is not None:
+            await self._pg_writer.write(changes.statements(self._rejected_keep), changes)
+            return
+        if self._writer is None:
+            raise RuntimeError("the store is not open")
+        await _changes.apply(self._writer, changes, self._rejected_keep)
 
     async def data_version(self) -> int:
         """Changes when another connection (a command-line tool) commits."""
-        rows = list(await self.writer.execute_fetchall("PRAGMA data_version"))
+        rows: list[Any] = list(await self.writer.execute_fetchall("PRAGMA data_version"))
         return int(rows[0][0]) if rows else 0
 
     async def find_events(

@@ -320,7 +320,8 @@ def _upsert_if_changed(table: str, columns: tuple[str, ...]) -> str:
         f"ON CONFLICT(id) DO UPDATE SET "
         + ", ".join(f"{f} = excluded.{f}" for f in fields)
         + ", updated_at = excluded.updated_at "
-        f"WHERE ({', '.join(fields)}) IS NOT ({', '.join('excluded.' + f for f in fields)})"
+        f"WHERE ({', '.join(f'{table}.{f}' for f in fields)}) "
+        f"IS NOT ({', '.join('excluded.' + f for f in fields)})"
     )
 
 

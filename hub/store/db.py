@@ -17,15 +17,17 @@ import functools
 import logging
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Concatenate, Final, ParamSpec, TypeVar
+from typing import Any, Concatenate, Final, ParamSpec, Protocol, TypeVar, cast
 
 import aiosqlite
+import psycopg
 
 from hub.errors import StoreError
+from hub.store import pg
 from hub.store.files import make_private
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,14 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _MIGRATION_RE: Final = re.compile(r"(\d{4})_[a-z0-9_]+\.sql\Z")
+
+
+class Reader(Protocol):
+    """What the store's reads use of a connection: aiosqlite's, the writer's, PostgreSQL's."""
+
+    async def execute_fetchall(self, sql: str, parameters: Any = ..., /) -> Iterable[Any]: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,13 +127,33 @@ def open_sync(path: Path, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
     return conn
 
 
-WRITE_ERRORS: Final = (sqlite3.DatabaseError, OSError)
+def open_sync_at(location: Path | str, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
+    """`open_sync` for a SQLite path, or a PostgreSQL URL: then a `pg.PgSyncConnection`, which
+    speaks the subset of `sqlite3.Connection` the command line's functions use (typed as one)."""
+    if pg.is_url(location):
+        return cast(sqlite3.Connection, pg.PgSyncConnection.open(str(location)))
+    return open_sync(Path(location), busy_timeout_ms)
+
+
+READ_ERRORS: Final = (sqlite3.Error, psycopg.Error)
+"""What a read of either store may raise when the store fails (not when the hub has a bug)."""
+
+WRITE_ERRORS: Final = (sqlite3.DatabaseError, OSError, psycopg.Error)
 """What a failed commit may raise (sqlite3.OperationalError is a DatabaseError)."""
 
 
 def write_may_pass(exc: BaseException) -> bool:
     """Store errors worth retrying: the disk, the file or a lock, not a bug in the hub's SQL."""
     if isinstance(exc, OSError | sqlite3.OperationalError):
+        return True
+    # PostgreSQL: the server restarted or is unreachable, the connection broke, a serialization
+    # failure or a deadlock (the batch is retried whole, as after a lock on SQLite).
+    if isinstance(
+        exc,
+        psycopg.OperationalError
+        | psycopg.errors.SerializationFailure
+        | psycopg.errors.DeadlockDetected,
+    ):
         return True
     # Plain DatabaseError is what SQLite says of a damaged file: retrying keeps the presses with
     # the broker while the operator restores the store; dropping them would lose them.
@@ -210,6 +240,14 @@ def _connect_writer(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
 async def open_writer(path: Path, busy_timeout_ms: int) -> WriterConnection:
     """The hub's one writing connection, migrated, in autocommit mode (transactions explicit)."""
     return await WriterConnection.open(path, busy_timeout_ms)
+
+
+async def open_reader_at(location: Path | str, busy_timeout_ms: int) -> Reader:
+    """`open_reader` for a SQLite path, or a read-only connection to a PostgreSQL URL (both with
+    `execute_fetchall` and `close`)."""
+    if pg.is_url(location):
+        return await pg.PgConnection.open(str(location), read_only=True)
+    return await open_reader(Path(location), busy_timeout_ms)
 
 
 async def open_reader(path: Path, busy_timeout_ms: int) -> aiosqlite.Connection:

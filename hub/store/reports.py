@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import aiosqlite
-
 from hub.domain.model import Alarm, Outcome
+from hub.store.db import Reader
 from hub.store.rows import ALARM_COLUMNS, alarm_from_row
 
 CHUNK: Final = 500
@@ -45,9 +44,7 @@ class AlarmFilter:
         return clauses, params
 
 
-async def iter_alarms(
-    conn: aiosqlite.Connection, where: AlarmFilter, chunk: int = CHUNK
-) -> AsyncIterator[Alarm]:
+async def iter_alarms(conn: Reader, where: AlarmFilter, chunk: int = CHUNK) -> AsyncIterator[Alarm]:
     """Every alarm that matches, oldest first, read `chunk` at a time (keyset on `seq`, so an
     alarm raised meanwhile neither repeats nor hides a row)."""
     clauses, params = where.where()
@@ -67,7 +64,7 @@ async def iter_alarms(
 
 
 async def false_alarm_counts(
-    conn: aiosqlite.Connection, since: str, until: str, site_id: str | None = None
+    conn: Reader, since: str, until: str, site_id: str | None = None
 ) -> dict[str | None, int]:
     """Real (not test) alarms raised in [since, until) and closed as false alarms, per site."""
     where = AlarmFilter(

@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Final
 
 from hub.clock import Clock, iso
-from hub.store.db import open_sync
+from hub.errors import StoreError
+from hub.store.db import open_sync_at
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class Pruner:
 
     def __init__(
         self,
-        path: Path,
+        path: Path | str,
         policy: Policy,
         *,
         clock: Clock,
@@ -203,7 +204,7 @@ class Pruner:
         return counts
 
     def _prune(self, now: datetime) -> dict[str, int]:
-        conn = open_sync(self._path, self._busy_timeout_ms)
+        conn = open_sync_at(self._path, self._busy_timeout_ms)
         try:
             return prune(conn, self._policy, now)
         finally:
@@ -214,6 +215,6 @@ class Pruner:
             await asyncio.sleep(self._policy.interval_s)
             try:
                 await self.run_once()
-            except (sqlite3.Error, OSError) as exc:
+            except (sqlite3.Error, OSError, StoreError) as exc:
                 # A full disk or a locked store: the press path reports those; try next time.
                 log.warning("retention: pruning failed, will try again: %s", exc)

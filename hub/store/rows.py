@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, Protocol
 
 from hub.clock import iso, parse_iso
 from hub.domain.model import (
@@ -25,7 +24,14 @@ from hub.domain.model import (
 )
 from hub.store.ops import Due, OutboxRow, UntestedButton
 
-Row: TypeAlias = sqlite3.Row
+
+class Row(Protocol):
+    """A row read by index or by column name: `sqlite3.Row`, or `pg.PgRow` on PostgreSQL."""
+
+    def __getitem__(self, key: Any, /) -> Any: ...
+
+    def keys(self) -> list[str]: ...
+
 
 ALARM_COLUMNS: Final = (
     "id, seq, state, level, site_id, site_name, site_address, site_phone, devices, press_count, "
@@ -211,8 +217,8 @@ UNTESTED_SQL: Final = (
     "max(p.received_at) AS last_test_at "
     "FROM buttons AS b LEFT JOIN sites AS s ON s.id = b.site_id "
     "LEFT JOIN presses AS p ON p.button_id = b.id AND p.test = 1 "
-    "GROUP BY b.id HAVING last_test_at IS NULL OR last_test_at < ? "
-    "ORDER BY last_test_at IS NOT NULL, last_test_at, b.id"
+    "GROUP BY b.id, s.name HAVING max(p.received_at) IS NULL OR max(p.received_at) < ? "
+    "ORDER BY max(p.received_at) IS NOT NULL, max(p.received_at), b.id"
 )
 """Registered buttons whose last test press (type `test`, or any press in test mode) is older
 than the cutoff, or that never had one: never tested first, then the longest untested."""

@@ -40,9 +40,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypeVar, assert_never
@@ -328,9 +329,11 @@ class Pipeline:
         self._finish(batch, plan)
 
     async def _plan(self, batch: list[Item]) -> Plan:
-        await self._refresh_registry()
+        await self._retrying(self._refresh_registry)
         keys = [(i.button, i.event.id) for i in batch if isinstance(i, PressIn)]
-        earlier = await self.store.find_events(keys) if keys else {}
+        earlier = (
+            await self._retrying(functools.partial(self.store.find_events, keys)) if keys else {}
+        )
         plan = Plan(
             hub_id=self._hub_id,
             state=self.state,
@@ -351,6 +354,27 @@ class Pipeline:
                 plan.inbound(item)
         return plan
 
+    async def _retrying(self, read: Callable[[], Awaitable[T]]) -> T:
+        """A read the plan needs, retried as a commit is while its error may pass (PostgreSQL
+        restarting between two batches): failing, it would set the batch's presses aside as
+        rejected and acknowledge them."""
+        attempt = 0
+        while True:
+            try:
+                return await read()
+            except WRITE_ERRORS as exc:
+                if not write_may_pass(exc):
+                    raise
+                attempt += 1
+                await self._pause(exc, attempt, "read")
+
+    async def _pause(self, exc: BaseException, attempt: int, what: str) -> None:
+        """After a store error that may pass: unwritable, logged, and a wait before `attempt`."""
+        self._mark_unwritable(exc)
+        delay = self._retry.delay(attempt - 1)
+        log.warning("store: %s failed (%s); retry %d in %.2fs", what, exc, attempt, delay)
+        await asyncio.sleep(delay)
+
     async def _commit(self, plan: Plan) -> None:
         """Commit, retrying errors that may pass until they do (or the hub is stopped)."""
         attempt = 0
@@ -364,10 +388,7 @@ class Pipeline:
                     raise
                 attempt += 1
                 self._metrics.commit_failures.inc()
-                self._mark_unwritable(exc)
-                delay = self._retry.delay(attempt - 1)
-                log.warning("store: commit failed (%s); retry %d in %.2fs", exc, attempt, delay)
-                await asyncio.sleep(delay)
+                await self._pause(exc, attempt, "commit")
                 continue
             self._metrics.commit_latency.observe(self._clock.monotonic() - started)
             self._last_commit = self._clock.monotonic()

@@ -74,6 +74,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         f"every N changes instead of at every change (default {defaults.broker_save_every}; "
         "0: only with the broker as shipped)",
     )
+    bench.add_argument(
+        "--no-postgresql",
+        action="store_true",
+        help="do not measure the press path on PostgreSQL (by default it is, beside SQLite, on a "
+        "private server started for the run)",
+    )
     bench.add_argument("--json", type=Path, metavar="FILE", help="write the full report here")
     bench.add_argument("--workdir", type=Path, help="work here (default: a temporary directory)")
     bench.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -120,6 +126,8 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
         if args.broker_save_every < 0:
             raise ValueError("--broker-save-every must be 0 (not at all) or more")
         config = replace(config, broker_save_every=args.broker_save_every or None)
+    if args.no_postgresql:
+        config = replace(config, postgresql=False)
     return replace(
         config,
         phases=phases,

@@ -51,6 +51,9 @@ class BenchConfig:
     commune_buttons: int = 30
     broker_save_every: int | None = 1000
     """measure the press path again with the broker saving every N changes (None: don't)"""
+    postgresql: bool = True
+    """measure the press path again (broker as shipped) with the store on PostgreSQL, on a private
+    server started for the run (simulator/pgcluster.py)"""
     phases: tuple[str, ...] = PHASES
     hub_env: Mapping[str, str] = field(default_factory=dict)
     """extra CHUONG_* settings for the hub under test (to try a tuning)"""

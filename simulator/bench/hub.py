@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO
 
+from hub.store.db import open_sync_at
 from simulator.bench.stats import ProcSample
 from simulator.broker import Mosquitto, free_port
 
@@ -42,9 +44,23 @@ def write_registry(
     return path
 
 
-def import_registry(db: Path, registry: Path) -> None:
-    """`chuong registry import` into the store at `db` (creating and migrating it if new)."""
-    env = {**_clean_environment(), "CHUONG_STORE__PATH": str(db)}
+def store_env(db: Path, url: str | None) -> dict[str, str]:
+    """The hub's store: the SQLite file `db`, or PostgreSQL at `url`."""
+    return {"CHUONG_STORE__PATH": str(db), **({"CHUONG_STORE__URL": url} if url else {})}
+
+
+def read_store(location: Path | str) -> sqlite3.Connection:
+    """A connection that reads the store under test: the SQLite file read-only, or PostgreSQL
+    (`hub.store.pg.PgSyncConnection`, which speaks sqlite3's interface)."""
+    if isinstance(location, Path):
+        return sqlite3.connect(f"file:{location}?mode=ro", uri=True)
+    return open_sync_at(location)
+
+
+def import_registry(db: Path, registry: Path, url: str | None = None) -> None:
+    """`chuong registry import` into the store at `db` or `url` (creating and migrating it if
+    new)."""
+    env = {**_clean_environment(), **store_env(db, url)}
     result = subprocess.run(  # noqa: S603  # this interpreter running the project's own command
         [sys.executable, "-m", "hub", "registry", "import", str(registry)],
         env=env,
@@ -66,9 +82,12 @@ class HubUnderTest:
         db: Path,
         root: str,
         env: Mapping[str, str] | None = None,
+        url: str | None = None,
     ) -> None:
         self.hub_id = hub_id
         self.db = db
+        self.store: Path | str = url or db
+        """where its store is: the SQLite file, or the PostgreSQL URL"""
         self.http_port = free_port()
         self.log_path = workdir / f"hub-{hub_id}.log"
         self.env = {
@@ -77,7 +96,7 @@ class HubUnderTest:
             "CHUONG_MQTT__HOST": broker.host,
             "CHUONG_MQTT__PORT": str(broker.port),
             "CHUONG_MQTT__ROOT": root,
-            "CHUONG_STORE__PATH": str(db),
+            **store_env(db, url),
             "CHUONG_HTTP__HOST": "127.0.0.1",
             "CHUONG_HTTP__PORT": str(self.http_port),
             **(env or {}),

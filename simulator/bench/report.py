@@ -56,7 +56,8 @@ def targets(results: dict[str, Any]) -> list[Target]:
     """The targets of issue 7, each with this run's figure."""
     found: list[Target] = []
     for path in results.get("press_path", []):
-        found += _press_targets(path)
+        if path.get("store", "sqlite") == "sqlite":  # the targets are the shipped post's
+            found += _press_targets(path)
     sup = results.get("supervision")
     if sup is not None:
         found.append(
@@ -125,7 +126,7 @@ def _load(result: dict[str, Any]) -> str:
 
 
 def _press_path_lines(path: dict[str, Any]) -> list[str]:
-    lines = [f"press path, broker {path['broker']}"]
+    lines = [f"press path, broker {path['broker']}, store {path.get('store', 'sqlite')}"]
     if "ready_new_store_s" in path:
         lines.append(f"  ready, new store           {path['ready_new_store_s']:.2f} s")
     if "floor" in path:

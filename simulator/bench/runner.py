@@ -1,6 +1,7 @@
 """`chuong sim bench`: one run, every measurement, against its own brokers and hub processes.
 
-    press path, once per broker setting (a new broker, hub and store each time):
+    press path, once per broker setting (a new broker, hub and store each time), then once more
+    with the broker as shipped and the store on PostgreSQL (a private server; `postgresql`):
         ready        exec → /readyz 200 on a new store with a commune's registry
         idle         the commune hub at rest: CPU and resident memory (first setting only)
         floor        the bare broker hop, publisher → broker → listener
@@ -53,6 +54,7 @@ from simulator.bench.stats import LoadMeter, mib
 from simulator.bench.supervision import measure_supervision
 from simulator.bench.throughput import Setup, Step, measure_throughput
 from simulator.broker import Mosquitto
+from simulator.pgcluster import PgCluster
 
 
 def say(text: str) -> None:
@@ -118,6 +120,20 @@ class Bench:
                 self._press_path(save_every, wanted, first=n == 0, last=n == len(settings) - 1)
                 for n, save_every in enumerate(settings)
             ]
+            if self.config.postgresql and wanted & {"floor", "latency", "throughput"}:
+                cluster = PgCluster().start()
+                try:
+                    self.results["press_path"].append(
+                        self._press_path(
+                            None,
+                            wanted - {"idle", "io_floor"},
+                            first=False,
+                            last=False,
+                            store_url=cluster.database(),
+                        )
+                    )
+                finally:
+                    cluster.stop()
         if wanted & {"supervision", "restart"}:
             with self._broker("shared", None) as broker:
                 if "supervision" in wanted:
@@ -139,9 +155,11 @@ class Bench:
         finally:
             broker.stop()
 
-    def _hub(self, broker: Mosquitto, hub_id: str, db: Path) -> HubUnderTest:
+    def _hub(
+        self, broker: Mosquitto, hub_id: str, db: Path, url: str | None = None
+    ) -> HubUnderTest:
         return HubUnderTest(
-            self.workdir, broker, hub_id=hub_id, db=db, root=ROOT, env=self.config.hub_env
+            self.workdir, broker, hub_id=hub_id, db=db, root=ROOT, env=self.config.hub_env, url=url
         )
 
     @staticmethod
@@ -153,17 +171,30 @@ class Bench:
     # -- the press path, under one broker setting --------------------------------------------------
 
     def _press_path(
-        self, save_every: int | None, wanted: set[str], *, first: bool, last: bool
+        self,
+        save_every: int | None,
+        wanted: set[str],
+        *,
+        first: bool,
+        last: bool,
+        store_url: str | None = None,
     ) -> dict[str, Any]:
         cfg = self.config
         name = "shipped" if save_every is None else f"save-{save_every}"
-        result: dict[str, Any] = {"broker": broker_setting(save_every), "save_every": save_every}
-        say(f"press path, broker {result['broker']}")
+        store = "postgresql" if store_url else "sqlite"
+        if store_url:
+            name += "-pg"
+        result: dict[str, Any] = {
+            "broker": broker_setting(save_every),
+            "save_every": save_every,
+            "store": store,
+        }
+        say(f"press path, broker {result['broker']}, store {store}")
         db = self.workdir / f"press-{name}.db"
         commune = _buttons(COMMUNE_PREFIX, cfg.commune_buttons, 2)
-        import_registry(db, _registry(self.workdir / "commune.toml", commune))
+        import_registry(db, _registry(self.workdir / "commune.toml", commune), store_url)
         with self._broker(name, save_every) as broker:
-            hub = self._hub(broker, f"bench-{name}", db).start()
+            hub = self._hub(broker, f"bench-{name}", db, store_url).start()
             try:
                 result["ready_new_store_s"] = round(hub.wait_ready(), 3)
                 if first and "idle" in wanted:
@@ -174,7 +205,7 @@ class Bench:
                     result["floor"] = {**asdict(floor), "load": asdict(meter.stop())}
                     say(f"floor: {floor.latency}")
                 if wanted & {"latency", "throughput"}:
-                    import_registry(db, self._press_registry())
+                    import_registry(db, self._press_registry(), store_url)
                 if "latency" in wanted:
                     result["latency"] = self._latency(hub, broker)
                 if "throughput" in wanted:

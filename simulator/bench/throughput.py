@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import resource
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Final
 
 from devices.topics import Topics
-from simulator.bench.hub import HubUnderTest
+from simulator.bench.hub import HubUnderTest, read_store
 from simulator.bench.latency import press_payload
 from simulator.bench.stats import Load, LoadMeter, mib
 from simulator.bench.wire import WirePublisher
@@ -189,8 +188,8 @@ class Setup:
 class _Committed:
     """Counts the presses committed since it was made, from the store file."""
 
-    def __init__(self, db: Path) -> None:
-        self._conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    def __init__(self, store: Path | str) -> None:
+        self._conn = read_store(store)
         self._base = self._max_id()
 
     def _max_id(self) -> int:
@@ -235,7 +234,7 @@ def _mean(before: dict[str, float], after: dict[str, float], name: str) -> float
 
 def run_step(executor: ProcessPoolExecutor, setup: Setup, number: int, rate: int) -> Step:
     tag = f"s{number:02d}"
-    committed = _Committed(setup.hub.db)
+    committed = _Committed(setup.hub.store)
     start_at = time.monotonic() + START_DELAY_S
     plans = [
         WorkerPlan(
@@ -352,9 +351,9 @@ def _commit_verdict(rate: int, durable: float, mean_batch: float | None) -> str:
     return f"{FELL_BEHIND}: {durable:.0f}/s committed"
 
 
-def _doubled(db: Path, pool_prefix: str) -> int:
+def _doubled(store: Path | str, pool_prefix: str) -> int:
     """Presses counted twice: alarms' press counts minus the presses stored for the pool."""
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+    with contextlib.closing(read_store(store)) as conn:
         pattern = f"{pool_prefix}-%"
         stored = conn.execute(
             "SELECT count(*) FROM presses WHERE button_id LIKE ?", (pattern,)
@@ -391,6 +390,6 @@ def measure_throughput(
         if last is not None and last.verdict.startswith(FELL_BEHIND)
         else None,
         lost=sum(s.lost for s in steps),
-        doubled=_doubled(setup.hub.db, setup.pool_prefix),
+        doubled=_doubled(setup.hub.store, setup.pool_prefix),
         stopped_by=last.verdict if last is not None and stopped else "the last step",
     )

@@ -12,6 +12,9 @@ from hub.domain.model import Role
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub
 
+pytestmark = pytest.mark.both_stores
+"""Every test here runs on SQLite and on PostgreSQL."""
+
 StartHub = Callable[..., Awaitable[RunningHub]]
 Buttons = Callable[..., Awaitable[VirtualButton]]
 

@@ -17,14 +17,16 @@ import asyncio
 import contextlib
 import functools
 import random
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from simulator.broker import Mosquitto
 from simulator.load import LoadPublisher, Sent
-from tests.conftest import HubProcess, stalled_store
+from tests.conftest import HubProcess, query_store, stalled_store
 
 PRESSES = 500
 """presses per round"""
@@ -55,14 +57,15 @@ async def _burst(
     return sent
 
 
-def _stored(db: Path) -> tuple[list[tuple[str, str, str | None]], list[tuple[str, int]]]:
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        presses = conn.execute("SELECT button_id, event_id, alarm_id FROM presses").fetchall()
-        alarms = conn.execute("SELECT id, press_count FROM alarms").fetchall()
+def _stored(store: Path | str) -> tuple[list[Any], list[Any]]:
+    presses = query_store(store, "SELECT button_id, event_id, alarm_id FROM presses")
+    alarms = query_store(store, "SELECT id, press_count FROM alarms")
     return presses, alarms
 
 
-async def _settle(db: Path, expected: int, quiet_s: float = 10.0, limit_s: float = 120.0) -> None:
+async def _settle(
+    db: Path | str, expected: int, quiet_s: float = 10.0, limit_s: float = 120.0
+) -> None:
     """Wait until `expected` presses are stored, or nothing new arrived for `quiet_s`."""
     started = last_change = time.monotonic()
     count = -1
@@ -124,8 +127,8 @@ async def run_kill9_rounds(
         assert len(acknowledged) == presses * rounds
         assert not publisher.refused
 
-        await _settle(hub.db, len(acknowledged))
-        presses_stored, alarms = _stored(hub.db)
+        await _settle(hub.store, len(acknowledged))
+        presses_stored, alarms = _stored(hub.store)
         stored = [(button, event) for button, event, _ in presses_stored]
         assert set(stored) >= acknowledged, f"lost {len(acknowledged - set(stored))} presses"
         assert len(stored) == len(set(stored)), "a press was recorded twice"
@@ -139,6 +142,7 @@ async def run_kill9_rounds(
             hub.close()
 
 
+@pytest.mark.both_stores
 async def test_kill9_during_a_burst_loses_nothing_and_doubles_nothing(
     hub_process: Callable[..., HubProcess], broker: Mosquitto
 ) -> None:

@@ -18,11 +18,14 @@ import pytest
 
 from hub import cli
 from hub.domain.model import Alarm, AlarmKind, Outcome, Role, SiteRef
-from hub.store.db import open_sync
+from hub.store.db import open_sync_at
 from hub.store.reports import CHUNK
 from hub.store.rows import ALARM_COLUMNS, alarm_to_row
 from tests.conftest import RunningHub
 from tests.hub.reports.test_monthly import make_alarm
+
+pytestmark = pytest.mark.both_stores
+"""Every test here runs on SQLite and on PostgreSQL."""
 
 StartHub = Callable[..., Awaitable[RunningHub]]
 CLINIC = SiteRef("clinic", "Trạm y tế", "45 Nguyễn Trãi", "0272 3811 115")
@@ -64,9 +67,9 @@ SEEDED = [
 ]
 
 
-def seed_alarms(db: Path, alarms: list[Alarm]) -> None:
+def seed_alarms(db: Path | str, alarms: list[Alarm]) -> None:
     placeholders = ", ".join("?" for _ in ALARM_COLUMNS.split(","))
-    with contextlib.closing(open_sync(db)) as conn, conn:
+    with contextlib.closing(open_sync_at(db)) as conn, conn:
         conn.executemany(
             f"INSERT INTO alarms ({ALARM_COLUMNS}) VALUES ({placeholders})",
             [alarm_to_row(alarm) for alarm in alarms],
@@ -74,8 +77,8 @@ def seed_alarms(db: Path, alarms: list[Alarm]) -> None:
 
 
 @pytest.fixture
-async def seeded(tmp_path: Path, start_hub: StartHub) -> RunningHub:
-    seed_alarms(tmp_path / "hub.db", SEEDED)
+async def seeded(tmp_path: Path, start_hub: StartHub, store_url: str | None) -> RunningHub:
+    seed_alarms(store_url or tmp_path / "hub.db", SEEDED)
     return await start_hub()
 
 
@@ -122,11 +125,13 @@ async def test_csv_export_refuses_bad_filters(seeded: RunningHub, params: dict[s
     assert response.json()["detail"]
 
 
-async def test_csv_export_reads_past_one_chunk(tmp_path: Path, start_hub: StartHub) -> None:
+async def test_csv_export_reads_past_one_chunk(
+    tmp_path: Path, start_hub: StartHub, store_url: str | None
+) -> None:
     """More alarms than one read (CHUNK) are all exported, each once."""
     count = CHUNK * 2 + 1
     seed_alarms(
-        tmp_path / "hub.db",
+        store_url or tmp_path / "hub.db",
         [make_alarm(n, ack_after=5, outcome=Outcome.GENUINE) for n in range(1, count + 1)],
     )
     running = await start_hub()
@@ -195,6 +200,8 @@ async def test_monthly_report_from_the_command_line(
     site and the total, an HTML page in Vietnamese to print, one site with --site; an unknown
     site or a bad month is an error."""
     monkeypatch.setenv("CHUONG_STORE__PATH", str(seeded.config.store.path))
+    if seeded.config.store.url:
+        monkeypatch.setenv("CHUONG_STORE__URL", seeded.config.store.url)
     assert await chuong(["report", "monthly", "--month", "2026-01", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [row["site_id"] for row in rows] == ["bank", "clinic", "total"]

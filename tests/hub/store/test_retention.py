@@ -1,5 +1,5 @@
-"""Retention against a real, migrated SQLite store: each rule deletes what it should and nothing
-else, in batches."""
+"""Retention against a real, migrated store (SQLite and PostgreSQL): each rule deletes what it
+should and nothing else, in batches."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from hub.clock import iso
 from hub.config.store import RetentionSection
-from hub.store.db import open_sync
+from hub.store.db import open_sync_at
 from hub.store.retention import Policy, prune
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -89,9 +89,13 @@ def ids(conn: sqlite3.Connection, sql: str) -> set[str]:
     return {str(row[0]) for row in conn.execute(sql)}
 
 
+pytestmark = pytest.mark.both_stores
+"""Every test here runs on SQLite and on PostgreSQL."""
+
+
 @pytest.fixture
-def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    connection = open_sync(tmp_path / "hub.db")
+def conn(tmp_path: Path, store_url: str | None) -> Iterator[sqlite3.Connection]:
+    connection = open_sync_at(store_url or tmp_path / "hub.db")
     add_alarm(connection, "old-resolved", raised=400, resolved=399)
     add_alarm(connection, "old-open", raised=400, resolved=None)
     add_alarm(connection, "recent-resolved", raised=10, resolved=9)

@@ -164,3 +164,27 @@ async def test_every_count_of_a_plan_reaches_a_metric(store: Store) -> None:
     assert value("chuong_ignored_messages_total", {"reason": "nothing_to_record"}) == 1
     assert value("chuong_ignored_messages_total", {"reason": "retained"}) == 2
     assert value("chuong_rejected_messages_total", {"reason": "invalid_json"}) == 1
+
+
+async def test_a_read_that_fails_before_the_plan_is_retried_not_quarantined(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check for duplicates fails once with an error that may pass (on PostgreSQL: the server
+    restarting between two batches): the batch waits and is planned again; the press becomes its
+    alarm and is acknowledged after its commit, not set aside as rejected."""
+    real = store.find_events
+    failures = [sqlite3.OperationalError("server closed the connection unexpectedly")]
+
+    async def flaky(keys: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real(keys)
+
+    monkeypatch.setattr(store, "find_events", flaky)
+    pipeline, acker = await make_pipeline(store, {1: ("b1", "e1")}, retry_max_s=0.1)
+    pipeline.submit(press("b1", "e1", 1))
+    await pipeline.stop()
+    assert acker.acked == [1]
+    assert acker.visible_at_ack == [True]
+    assert await store.list_rejected() == []
+    assert len(await store.list_alarms()) == 1

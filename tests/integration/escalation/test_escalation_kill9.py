@@ -3,33 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from simulator.button import VirtualButton
-from tests.conftest import HubProcess, wait_for
+from tests.conftest import HubProcess, query_store, wait_for
 from tests.integration.notify.loopback import Answer, HttpRecorder
 
 STEP_AFTER_S = 3.0
 HOOK = "/hook?key=s3cr3t-in-url"
 
 
-def _rows(db: Path, sql: str, *params: object) -> list[dict[str, Any]]:
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(row) for row in conn.execute(sql, params)]
+def _rows(store: Path | str, sql: str, *params: object) -> list[dict[str, Any]]:
+    return [dict(row) for row in query_store(store, sql, *params)]
 
 
-def _audit(db: Path, alarm_id: str, action: str) -> list[dict[str, Any]]:
+def _audit(db: Path | str, alarm_id: str, action: str) -> list[dict[str, Any]]:
     rows = _rows(db, "SELECT detail FROM audit WHERE alarm_id = ? AND action = ?", alarm_id, action)
     return [json.loads(row["detail"]) for row in rows]
 
 
+@pytest.mark.both_stores
 async def test_kill9_between_raise_and_step_then_between_attempts(
     hub_process: Callable[..., HubProcess],
     buttons: Callable[..., Any],
@@ -71,7 +70,7 @@ notify = ["hook"]
     sent = await button.press()
     alarm_id = (await button.wait_ack(sent.event_id)).ack.alarm
     raised = time.monotonic()
-    [row] = _rows(first.db, "SELECT * FROM escalations WHERE alarm_id = ?", alarm_id)
+    [row] = _rows(first.store, "SELECT * FROM escalations WHERE alarm_id = ?", alarm_id)
     assert (row["state"], row["next_due_at"] is not None) == ("running", True)
     first.kill()
     assert server.requests == [], "the step fired before the kill: the test proves nothing"
@@ -82,9 +81,9 @@ notify = ["hook"]
     [attempt] = (await server.wait(1, HOOK))[:1]
     assert attempt.json()["alarm"]["id"] == alarm_id
     assert attempt.json()["alarm"]["level"] == 1
-    await wait_for(lambda: bool(_audit(second.db, alarm_id, "notify.failed")), timeout=20)
+    await wait_for(lambda: bool(_audit(second.store, alarm_id, "notify.failed")), timeout=20)
     second.kill()
-    [pending] = _rows(second.db, "SELECT * FROM outbox WHERE alarm_id = ?", alarm_id)
+    [pending] = _rows(second.store, "SELECT * FROM outbox WHERE alarm_id = ?", alarm_id)
     assert pending["state"] == "pending"
 
     server.default = Answer()
@@ -92,13 +91,13 @@ notify = ["hook"]
     third = hub_process(env).start()
     await third.wait_ready()
     await server.wait(failures + 1, HOOK)
-    await wait_for(lambda: bool(_audit(third.db, alarm_id, "notify.delivered")), timeout=20)
-    [delivered] = _rows(third.db, "SELECT * FROM outbox WHERE alarm_id = ?", alarm_id)
+    await wait_for(lambda: bool(_audit(third.store, alarm_id, "notify.delivered")), timeout=20)
+    [delivered] = _rows(third.store, "SELECT * FROM outbox WHERE alarm_id = ?", alarm_id)
     assert delivered["state"] == "delivered"
     assert delivered["key"] == f"alarm:{alarm_id}/1.0/hook"
-    [alarm] = _rows(third.db, "SELECT level, state FROM alarms WHERE id = ?", alarm_id)
+    [alarm] = _rows(third.store, "SELECT level, state FROM alarms WHERE id = ?", alarm_id)
     assert alarm == {"level": 1, "state": "active"}
-    assert len(_audit(third.db, alarm_id, "alarm.escalated")) == 1, "the step fired twice"
+    assert len(_audit(third.store, alarm_id, "alarm.escalated")) == 1, "the step fired twice"
     assert all(r.json()["delivery"] == delivered["key"] for r in server.requests)
     link = server.requests[-1].json()["ack_url"]
     logged = third.log()  # the three hubs' log, one file

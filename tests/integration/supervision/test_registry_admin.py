@@ -325,6 +325,7 @@ async def test_test_mode_from_the_command_line_ends_by_itself(
     assert await test_mode("bank-1")
 
 
+@pytest.mark.both_stores
 async def test_the_untested_report_lists_buttons_without_a_recent_test_press(
     supervised: Supervised, buttons: Buttons, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
@@ -347,6 +348,8 @@ async def test_the_untested_report_lists_buttons_without_a_recent_test_press(
     bad = await running.api().get("/api/v1/reports/untested", params={"days": 0})
     assert bad.status_code == 422
     monkeypatch.setenv("CHUONG_STORE__PATH", str(running.config.store.path))
+    if running.config.store.url:
+        monkeypatch.setenv("CHUONG_STORE__URL", running.config.store.url)
     assert await command(["report", "untested", "--days", "7"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("7 buttons without a test press in 7 days")

@@ -16,7 +16,7 @@ def test_smoke_run_reports_every_phase_with_nothing_lost(tmp_path: Path) -> None
     """Every phase reports; every message of the floor and every press of the latency phase was
     answered; every press the broker acknowledged in the throughput steps is stored once and
     counted once; every supervised button has its device state; the history store has its
-    events; each target has a verdict."""
+    events; each target has a verdict. The press path runs on PostgreSQL too, with nothing lost."""
     report_path = tmp_path / "bench.json"
     result = subprocess.run(
         [
@@ -42,7 +42,8 @@ def test_smoke_run_reports_every_phase_with_nothing_lost(tmp_path: Path) -> None
     assert {"cpu", "cores", "kernel", "python", "mosquitto", "sqlite"} <= set(report["machine"])
     r = report["results"]
     assert {"idle", "press_path", "supervision", "restart"} <= set(r)
-    assert [p["save_every"] for p in r["press_path"]] == [None, SMOKE.broker_save_every]
+    assert [p["save_every"] for p in r["press_path"]] == [None, SMOKE.broker_save_every, None]
+    assert [p["store"] for p in r["press_path"]] == ["sqlite", "sqlite", "postgresql"]
 
     presses = SMOKE.latency_presses
     for path in r["press_path"]:
@@ -59,7 +60,7 @@ def test_smoke_run_reports_every_phase_with_nothing_lost(tmp_path: Path) -> None
             assert step["lost"] == 0
         assert throughput["lost"] == 0
         assert throughput["doubled"] == 0
-    io_floor = r["press_path"][-1]["io_floor"]
+    io_floor = r["press_path"][1]["io_floor"]
     assert io_floor["handled"] == io_floor["presses"]
 
     assert r["supervision"]["devices_stored"] == SMOKE.buttons

@@ -1,0 +1,255 @@
+"""The PostgreSQL store: the dialect's rules, the mirrored schema, one transaction per batch,
+a broken connection replaced, and the command line's sqlite3-speaking connection."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from hub.domain.model import Role, Site
+from hub.domain.state import Registry
+from hub.errors import StoreError
+from hub.store import Changes, Store, admin, pg, write_may_pass
+from hub.store.db import migrations as sqlite_migrations
+from hub.store.db import open_sync_at
+from hub.store.ops import InsertSite, PressRow
+from hub.store.pg import PgRow, StoreFenced, migrations, redact, translate
+from tests.hub.store.test_changes import NOW, _changes
+
+
+@pytest.mark.parametrize(
+    ("sqlite", "postgresql", "numbered"),
+    [
+        ("SELECT a FROM t WHERE b = ? AND c = ?", "SELECT a FROM t WHERE b = %s AND c = %s", False),
+        (
+            "INSERT OR IGNORE INTO t (a) VALUES (?)",
+            "INSERT INTO t (a) VALUES (%s) ON CONFLICT DO NOTHING",
+            False,
+        ),
+        ("SELECT 1 WHERE x < ?1 AND y < ?1", "SELECT 1 WHERE x < %(p1)s AND y < %(p1)s", True),
+        (
+            "UPDATE t SET a = 1 WHERE (t.a, t.b) IS NOT (excluded.a, excluded.b)",
+            "UPDATE t SET a = 1 WHERE (t.a, t.b) IS DISTINCT FROM (excluded.a, excluded.b)",
+            False,
+        ),
+        ("BEGIN IMMEDIATE", "BEGIN", False),
+        ("PRAGMA data_version", "SELECT n FROM registry_version", False),
+        ("SELECT '5%' || ?", "SELECT '5%%' || %s", False),
+        ("SELECT a FROM t WHERE a IS NOT NULL", "SELECT a FROM t WHERE a IS NOT NULL", False),
+    ],
+)
+def test_translate(sqlite: str, postgresql: str, numbered: bool) -> None:
+    assert translate(sqlite) == (postgresql, numbered)
+
+
+def test_the_postgresql_migrations_mirror_the_sqlite_ones() -> None:
+    """Same numbers, same names: a SQLite migration without its PostgreSQL twin fails here."""
+    assert [(n, name) for n, name, _ in migrations()] == [
+        (m.number, m.name) for m in sqlite_migrations()
+    ]
+    assert resources.files("hub.store").joinpath("migrations_pg").is_dir()
+
+
+def test_rows_read_by_index_and_by_name() -> None:
+    row = PgRow(("a", 2), {"id": 0, "n": 1})
+    assert (row[0], row["n"], dict(row), list(row)) == ("a", 2, {"id": "a", "n": 2}, ["a", 2])
+
+
+def test_redact_hides_the_password() -> None:
+    assert redact("postgresql://hub:s3cret@db:5432/chuong") == "postgresql://hub:***@db:5432/chuong"
+
+
+async def test_a_batch_is_one_transaction(pg_database: str, tmp_path: Path) -> None:
+    """Every row of a batch, or none: the last statement fails (a site added twice) and the rows
+    before it, in other tables, are rolled back; the next batch commits normally."""
+    store = Store(tmp_path / "unused.db", url=pg_database)
+    await store.open()
+    try:
+        broken = _changes()
+        site = Site("s1", "Bank")
+        broken.ops += [InsertSite(site, NOW), InsertSite(site, NOW)]
+        with pytest.raises(psycopg.IntegrityError) as raised:
+            await store.commit(broken)
+        assert not write_may_pass(raised.value), "a bug in the hub's SQL is not retried"
+        assert await store.pending_notifiers() == set()
+        assert await store.load_registry() == Registry({}, {})
+        assert await store.list_rejected() == []
+        assert await store.list_device_states() == {}
+        await store.commit(_changes())
+        assert await store.pending_notifiers() == {"siren"}
+        [rejected] = await store.list_rejected()
+        assert rejected["size"] == 1
+    finally:
+        await store.close()
+
+
+async def test_a_broken_connection_is_retried_then_replaced(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """The server ends the writer's connection (a restart, a failover): that commit fails with
+    an error the pipeline retries, and the next one commits on a new connection."""
+    store = Store(tmp_path / "unused.db", url=pg_database)
+    await store.open()
+    try:
+        [[pid]] = await store.writer.execute_fetchall("SELECT pg_backend_pid()")
+        with psycopg.connect(pg_database, autocommit=True) as admin_conn:
+            admin_conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(psycopg.OperationalError) as raised:
+            await store.commit(_changes())
+        assert write_may_pass(raised.value)
+        await store.commit(_changes())
+        assert await store.pending_notifiers() == {"siren"}
+    finally:
+        await store.close()
+
+
+async def test_data_version_moves_when_the_command_line_changes_the_registry(
+    pg_database: str, tmp_path: Path
+) -> None:
+    store = Store(tmp_path / "unused.db", url=pg_database)
+    await store.open()
+    try:
+        before = await store.data_version()
+        await store.commit(_changes())
+        assert await store.data_version() == before
+        with contextlib.closing(open_sync_at(pg_database)) as conn:
+            admin.import_registry(conn, [Site("s1", "Bank")], [], NOW, "cli")
+        assert await store.data_version() != before
+        assert list((await store.load_registry()).sites) == ["s1"]
+    finally:
+        await store.close()
+
+
+def _delete_sites_then_fail(conn: sqlite3.Connection) -> None:
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("DELETE FROM sites")
+        raise RuntimeError("a failure in the middle")
+
+
+def test_the_command_lines_functions_run_on_postgresql(pg_database: str) -> None:
+    """A taken name is refused (sqlite3.IntegrityError under the hood), a failed change rolls
+    back whole, and an unchanged import changes nothing."""
+    with contextlib.closing(open_sync_at(pg_database)) as conn:
+        assert admin.add_user(conn, "an", Role.OFFICER, "hash", NOW, "cli")
+        assert not admin.add_user(conn, "an", Role.ADMIN, "hash", NOW, "cli")
+        assert [u.username for u in admin.list_users(conn, NOW)] == ["an"]
+        site = Site("s1", "Bank")
+        assert admin.import_registry(conn, [site], [], NOW, "cli") == {"sites": 1, "buttons": 0}
+        assert admin.import_registry(conn, [site], [], NOW, "cli") == {"sites": 0, "buttons": 0}
+        with pytest.raises(RuntimeError):
+            _delete_sites_then_fail(conn)
+        assert [s.id for s in admin.all_sites(conn)] == ["s1"]
+        assert not conn.in_transaction
+
+
+def _with_a_press() -> Changes:
+    changes = _changes()
+    changes.presses.append(
+        PressRow("b1", "e1", "press", None, "2026-11-22T14:05:01.123Z", None, None, None, 0, None)
+    )
+    return changes
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["break-after-commit", "break-before"])
+async def test_a_commit_whose_connection_broke_is_neither_lost_nor_doubled(
+    pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, committed: bool
+) -> None:
+    """The connection breaks at the end of a batch's transaction, after COMMIT reached the server
+    or before: the pipeline retries the same batch, which the store then finds committed (and
+    does not write again: its press would break the unique key) or writes."""
+    store = Store(tmp_path / "unused.db", url=pg_database)
+    await store.open()
+    real = psycopg.AsyncConnection.transaction
+
+    @contextlib.asynccontextmanager
+    async def breaking(self: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        if committed:
+            async with real(self, *args, **kwargs) as transaction:
+                yield transaction
+        else:
+            async with real(self, *args, **kwargs) as transaction:
+                yield transaction
+                raise psycopg.OperationalError("server closed the connection unexpectedly")
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    try:
+        batch = _with_a_press()
+        monkeypatch.setattr(psycopg.AsyncConnection, "transaction", breaking)
+        with pytest.raises(psycopg.OperationalError):
+            await store.commit(batch)
+        monkeypatch.undo()
+        [[stored]] = await store.reader.execute_fetchall("SELECT count(*) FROM presses")
+        assert stored == (1 if committed else 0)
+        await store.commit(batch)  # the pipeline's retry
+        [[stored]] = await store.reader.execute_fetchall("SELECT count(*) FROM presses")
+        assert stored == 1
+        assert len(await store.list_rejected()) == 1
+        later = _changes()
+        later.presses.append(batch.presses[0]._replace(event_id="e2"))
+        await store.commit(later)  # the next batch is written as usual
+        [[stored]] = await store.reader.execute_fetchall("SELECT count(*) FROM presses")
+        assert stored == 2
+    finally:
+        await store.close()
+
+
+async def test_a_second_hub_cannot_open_a_store_another_writes(
+    pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One hub writes a PostgreSQL store: a second one refuses to start, saying why; once the
+    first has closed it, the next one opens it."""
+    monkeypatch.setattr(pg, "LOCK_WAIT_S", 0.5)
+    first = Store(tmp_path / "unused.db", url=pg_database)
+    await first.open()
+    second = Store(tmp_path / "unused.db", url=pg_database)
+    try:
+        with pytest.raises(StoreError, match="another hub is writing the store"):
+            await second.open()
+    finally:
+        await first.close()
+    await second.open()
+    await second.commit(_changes())
+    await second.close()
+
+
+async def test_a_hub_that_lost_the_lock_without_noticing_commits_nothing(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """Fencing: the first hub's lock is taken from it while it is not looking (frozen: its check
+    does not run); a second hub takes the lock with a new epoch. The first hub's next batch is
+    refused (an error the pipeline retries, acknowledging nothing) and writes nothing; the
+    second hub's commits."""
+    first = Store(tmp_path / "unused.db", url=pg_database)
+    await first.open()
+    second = Store(tmp_path / "unused.db", url=pg_database)
+    try:
+        lock = first._lock
+        assert lock is not None
+        assert lock._task is not None
+        lock._task.cancel()  # frozen: it does not notice
+        assert lock._conn is not None
+        [[lock_pid]] = await (await lock._conn.execute("SELECT pg_backend_pid()")).fetchall()
+        with psycopg.connect(pg_database, autocommit=True) as admin_conn:
+            admin_conn.execute("SELECT pg_terminate_backend(%s)", (lock_pid,))
+        await second.open()
+        assert second._lock is not None
+        assert second._lock.epoch == (lock.epoch or 0) + 1
+        with pytest.raises(StoreFenced) as raised:
+            await first.commit(_with_a_press())
+        assert write_may_pass(raised.value)
+        [[stored]] = await second.reader.execute_fetchall("SELECT count(*) FROM presses")
+        assert stored == 0
+        await second.commit(_with_a_press())
+        [[stored]] = await second.reader.execute_fetchall("SELECT count(*) FROM presses")
+        assert stored == 1
+    finally:
+        await first.close()
+        await second.close()
