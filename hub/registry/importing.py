@@ -26,8 +26,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from typing import Any, TypeVar
 
+from hub.clock import iso
 from hub.domain.bus import DeviceChanged
 from hub.domain.model import Button, Site
 from hub.domain.state import Registry
@@ -91,6 +93,12 @@ class Diff:
         )
 
 
+def _as_stored(value: object) -> str:
+    """A value as the store keeps it (a time to the millisecond), so that a registry read back
+    from the store has the fingerprint of the one the hub kept in memory."""
+    return iso(value) if isinstance(value, datetime) else str(value)
+
+
 def fingerprint(registry: Registry) -> str:
     """A short digest of the registry as an import sees it (signing keys left out)."""
     sites = [asdict(s) for s in sorted(registry.sites.values(), key=lambda s: s.id)]
@@ -98,7 +106,7 @@ def fingerprint(registry: Registry) -> str:
         {**asdict(b), "sign_key": b.sign_key is not None}
         for b in sorted(registry.buttons.values(), key=lambda b: b.id)
     ]
-    text = json.dumps({"sites": sites, "buttons": buttons}, default=str, sort_keys=True)
+    text = json.dumps({"sites": sites, "buttons": buttons}, default=_as_stored, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 

@@ -20,6 +20,9 @@ LogIn = Callable[..., Awaitable[Session]]
 Buttons = Callable[..., Awaitable[VirtualButton]]
 TOML = {"Content-Type": "application/toml"}
 
+pytestmark = pytest.mark.both_stores
+"""Every test here runs on SQLite and on PostgreSQL."""
+
 NEW_FILE = """
 [[sites]]
 id = "bank"
