@@ -71,12 +71,25 @@ class Topics:
 
     @property
     def device_subscriptions(self) -> tuple[tuple[str, int], ...]:
-        """What the hub subscribes to, with the QoS of each (heartbeats are QoS 0)."""
+        """What the hub subscribes to on one connection, with the QoS of each (heartbeats are
+        QoS 0): a hub without a telemetry login. With one, `event_subscriptions` and
+        `telemetry_subscriptions` split them between its two connections."""
         return (
             (f"{self.root}/dev/+/event", 1),
             (f"{self.root}/dev/+/status", 1),
             (f"{self.root}/dev/+/heartbeat", 0),
         )
+
+    @property
+    def event_subscriptions(self) -> tuple[tuple[str, int], ...]:
+        """What the hub's persistent session subscribes to when a clean telemetry connection
+        takes the heartbeats: the presses and the statuses (events, queued while it is away)."""
+        return ((f"{self.root}/dev/+/event", 1), (f"{self.root}/dev/+/status", 1))
+
+    @property
+    def telemetry_subscriptions(self) -> tuple[tuple[str, int], ...]:
+        """What the telemetry connection subscribes to: the heartbeats, never queued."""
+        return ((f"{self.root}/dev/+/heartbeat", 0),)
 
     def parse_device_topic(self, topic: str) -> DeviceTopic | None:
         """The button and kind of a button topic; None if the topic is not a button topic.

@@ -1,13 +1,19 @@
 """The composition root: builds the hub's parts, starts them in order, stops them in reverse.
 
     store ─▶ pipeline ─▶ vendors ─▶ fanout ─▶ broker watch ─▶ supervisor ─▶ test-mode ender
-          ─▶ notify ─▶ escalation ─▶ http ─▶ mqtt
+          ─▶ telemetry watch ─▶ notify ─▶ escalation ─▶ http ─▶ mqtt ─▶ mqtt-telemetry
                  ▲                                                              │
                  └──────────── ingest (+ vendors) ◀──────── messages ───────────┘
 
-Start: each part in the order above; the MQTT connection comes last, so that everything a message
+Start: each part in the order above; the MQTT connections come last, so that everything a message
 touches is ready before the first one arrives. A part that fails to start is named in the log and
 the parts already started are stopped.
+
+Two connections (docs/BROKER.md): `mqtt`, the persistent session, takes the presses and statuses
+and answers PUBACK after commit; `mqtt-telemetry`, a clean session with its own broker user, takes
+the heartbeats and vendor check-ins, so that none is queued for the hub while it is away and a
+fleet's cannot stall the presses queued behind them. Without a telemetry login
+(`mqtt.telemetry_password`) everything comes on `mqtt`.
 
 Hooks: every hook of the pipeline (supervision's clock check, escalation's deadlines) is
 registered here, before the pipeline starts, so that no batch is planned without them.
@@ -29,15 +35,16 @@ from typing import Final, Protocol
 
 import uvicorn
 
+from devices.profiles.base import Profile
 from devices.topics import Topics
 from hub import __version__, sdnotify, web
 from hub.api import ApiContext, Readiness, create_app, guard
 from hub.broker.fanout import MqttFanout
 from hub.broker.ingest import Ingest
-from hub.broker.mqtt import MqttAdapter, MqttMessage, Subscription
+from hub.broker.mqtt import Login, MqttAdapter, MqttMessage, Subscription
 from hub.broker.repair import TopicRepair
 from hub.broker.vendors import VendorRouter
-from hub.broker.watch import BrokerWatch
+from hub.broker.watch import BrokerWatch, TelemetryWatch
 from hub.clock import Clock, SystemClock
 from hub.config import Config, HttpSection
 from hub.domain.bus import Bus
@@ -52,6 +59,9 @@ from hub.registry.testmode import TestModeEnder
 from hub.store import Store
 from hub.store.retention import Policy, Pruner
 from hub.supervision import Supervisor
+from hub.upstream.district import DistrictReceiver
+from hub.upstream.post import UpstreamHook, UpstreamSender
+from hub.upstream.wire import UpTopics
 from hub.writer.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -210,6 +220,9 @@ class Hub:
         )
         self.pipeline: Pipeline | None = None
         self.mqtt: MqttAdapter | None = None
+        self.telemetry: MqttAdapter | None = None
+        """The clean-session connection for heartbeats and check-ins (None: they share `mqtt`)."""
+        self.telemetry_watch: TelemetryWatch | None = None
         self.ingest: Ingest | None = None
         self.http: HttpServer | None = None
         self.watch: BrokerWatch | None = None
@@ -217,6 +230,9 @@ class Hub:
         self.supervisor: Supervisor | None = None
         self.repair: TopicRepair | None = None
         self.pruner: Pruner | None = None
+        self.district: DistrictReceiver | None = None
+        self.upstream: UpstreamSender | None = None
+        self._up_prefix = UpTopics(config.mqtt.root).prefix
         self._started: list[tuple[str, Part]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -224,20 +240,8 @@ class Hub:
 
     async def start(self) -> None:
         cfg = self.config
-        # The adapter is built first (its constructor does no I/O) and connects last.
-        mqtt = MqttAdapter(
-            cfg.mqtt,
-            client_id=cfg.client_id,
-            status_topic=self.topics.hub_status(cfg.hub.id),
-            version=__version__,
-            subscriptions=[Subscription(t, q) for t, q in self.topics.device_subscriptions],
-            clock=self.clock,
-            on_message=self._on_message,
-            on_connected=self._on_connected,
-            on_disconnected=self._on_disconnected,
-            on_publication_dropped=self._on_publication_dropped,
-        )
-        self.mqtt = mqtt
+        # The adapters are built first (their constructors do no I/O) and connect last.
+        mqtt, profiles = self._make_adapters()
         await self._start("store", _StoreOpener(self.store))
         state = await self.store.load_state()
         pipeline = Pipeline(
@@ -255,11 +259,12 @@ class Hub:
         )
         self.pipeline = pipeline
         self.vendors = VendorRouter(
-            profiles=cfg.profiles.make_profiles(),
+            profiles=profiles,
             listen=cfg.profiles.listen,
             supervision=cfg.supervision,
             state=lambda: pipeline.state,
             subscribe=mqtt.add_subscriptions,
+            subscribe_checkins=None if self.telemetry is None else self.telemetry.add_subscriptions,
         )
         self.ingest = Ingest(self.topics, pipeline.submit, self.vendors)
         self.supervisor = Supervisor(
@@ -275,6 +280,8 @@ class Hub:
         escalation_hooks = EscalationHooks(policies)
         pipeline.add_hook(escalation_hooks.on_alarm)
         pipeline.add_trouble_hook(escalation_hooks.on_trouble)
+        if cfg.upstream is not None:
+            pipeline.add_hook(UpstreamHook().on_alarm)
         await self._start("pipeline", pipeline)
         await self._start("vendors", self.vendors)
         fanout = MqttFanout(bus=self.bus, publisher=mqtt, topics=self.topics)
@@ -294,6 +301,15 @@ class Hub:
         await self._start("broker-watch", self.watch)
         await self._start("supervisor", self.supervisor)
         await self._start("test-mode-ender", TestModeEnder(pipeline=pipeline, clock=self.clock))
+        if self.telemetry is not None:
+            self.supervisor.separate_telemetry = True
+            supervisor = self.supervisor
+            self.telemetry_watch = TelemetryWatch(
+                pipeline=pipeline,
+                clock=self.clock,
+                on_listening=lambda since: setattr(supervisor, "telemetry_since", since),
+            )
+            await self._start("telemetry-watch", self.telemetry_watch)
         notify = Dispatcher(
             config=cfg,
             store=self.store,
@@ -313,6 +329,7 @@ class Hub:
             on_queued=notify.wake,
         )
         await self._start("escalation", escalator)
+        await self._start_links(pipeline, mqtt)
         retention = cfg.store.retention
         self.pruner = Pruner(
             cfg.store.url or cfg.store.path,
@@ -334,8 +351,95 @@ class Hub:
             self.http = HttpServer(app, cfg.http, self.metrics, self.bus.end_queues)
             await self._start("http", self.http)
         await self._start("mqtt", mqtt)
+        if self.telemetry is not None:
+            await self._start("mqtt-telemetry", self.telemetry)
         self._spawn(self._announce_ready(), "ready")
         self._spawn(self._watchdog(), "watchdog")
+
+    def _make_adapters(self) -> tuple[MqttAdapter, dict[str, Profile]]:
+        """The hub's persistent connection and, when it has a login of its own, the telemetry
+        connection (`self.telemetry`); with the vendor profiles."""
+        cfg = self.config
+        if cfg.upstream is not None:
+            cfg.upstream.secret()  # an unreadable password file stops the start before any part
+        district = cfg.hub.mode == "district"
+        # A district has no buttons: it listens to its posts' upstream topics, on one connection.
+        login = None if district else cfg.mqtt.telemetry_login()
+        profiles = cfg.profiles.make_profiles()
+        checkin_filters = [
+            *(t for t, _ in self.topics.telemetry_subscriptions),
+            *(t for p in profiles.values() for t in p.checkins()),
+        ]
+        status_topic = self.topics.hub_status(cfg.hub.id)
+        mqtt = MqttAdapter(
+            cfg.mqtt,
+            client_id=cfg.client_id,
+            status_topic=status_topic,
+            version=__version__,
+            subscriptions=[
+                Subscription(t, q)
+                for t, q in (
+                    UpTopics(cfg.mqtt.root).district_subscriptions
+                    if district
+                    else self.topics.device_subscriptions
+                    if login is None
+                    else self.topics.event_subscriptions
+                )
+            ],
+            clock=self.clock,
+            on_message=self._on_message,
+            on_connected=self._on_connected,
+            on_disconnected=self._on_disconnected,
+            on_publication_dropped=self._on_publication_dropped,
+            unsubscribe=() if login is None else checkin_filters,
+        )
+        self.mqtt = mqtt
+        if login is None and not district:
+            log.warning(
+                "mqtt: no telemetry login (mqtt.telemetry_password, docs/BROKER.md): the"
+                " buttons' heartbeats share the hub's persistent session, where a large"
+                " fleet's can stall the presses queued behind them while the hub is away"
+            )
+        elif login is not None:
+            self.telemetry = MqttAdapter(
+                cfg.mqtt,
+                client_id=cfg.telemetry_client_id,
+                status_topic=status_topic,
+                version=__version__,
+                subscriptions=[Subscription(t, q) for t, q in self.topics.telemetry_subscriptions],
+                clock=self.clock,
+                on_message=self._on_message,
+                on_connected=self._on_telemetry_connected,
+                on_disconnected=self._on_telemetry_disconnected,
+                clean=True,
+                login=Login(*login),
+            )
+        return mqtt, profiles
+
+    async def _start_links(self, pipeline: Pipeline, mqtt: MqttAdapter) -> None:
+        """A district's receiver of its posts' changes; the link to the hub above, if any."""
+        cfg = self.config
+        if cfg.hub.mode == "district":
+            self.district = DistrictReceiver(
+                config=cfg,
+                store=self.store,
+                pipeline=pipeline,
+                clock=self.clock,
+                metrics=self.metrics,
+                mqtt=mqtt,
+            )
+            await self._start("district", self.district)
+        if cfg.upstream is not None:
+            self.upstream = UpstreamSender(
+                config=cfg,
+                store=self.store,
+                pipeline=pipeline,
+                bus=self.bus,
+                clock=self.clock,
+                metrics=self.metrics,
+                broker_connected=lambda: mqtt.connected,
+            )
+            await self._start("upstream", self.upstream)
 
     async def stop(self) -> None:
         """Drain, then stop every started part in reverse order. Never raises."""
@@ -384,6 +488,12 @@ class Hub:
             if message.delivery is not None and self.mqtt is not None:  # read at QoS 0; in case
                 self.mqtt.ack(message.delivery)
             return
+        if self.district is not None:
+            if message.topic.startswith(self._up_prefix):
+                self.district.handle(message)
+            elif message.delivery is not None and self.mqtt is not None:
+                self.mqtt.ack(message.delivery)  # a district takes no button messages
+            return
         if self.ingest is not None:
             self.ingest.handle(message)
 
@@ -397,6 +507,14 @@ class Hub:
         self.metrics.mqtt_connects.labels("resumed" if session_present else "new").inc()
         if self.watch is not None:
             self.watch.connected(session_present)
+
+    def _on_telemetry_connected(self, session_present: bool) -> None:
+        if self.telemetry_watch is not None:
+            self.telemetry_watch.connected(session_present)
+
+    def _on_telemetry_disconnected(self, reason: str) -> None:
+        if self.telemetry_watch is not None:
+            self.telemetry_watch.disconnected(reason)
 
     def _on_disconnected(self, reason: str) -> None:
         self.metrics.mqtt_connected.set(0)

@@ -142,10 +142,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    upstream = ""
+    if config.upstream is not None:
+        config.upstream.secret()  # a password file that cannot be read is a problem now
+        upstream = f", upstream {config.upstream.host}:{config.upstream.port}"
+    mode = ", district" if config.hub.mode == "district" else ""
     print(
         f"configuration OK: hub {config.hub.id}, broker {config.mqtt.host}:{config.mqtt.port} "
         f"root {config.mqtt.root}, store {_store_name(config.store.url, config.store.path)}, "
-        f"http {config.http.host}:{config.http.port}"
+        f"http {config.http.host}:{config.http.port}{mode}{upstream}"
     )
     return 0
 

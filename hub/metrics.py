@@ -134,6 +134,27 @@ class Metrics:
             ["session"],
             registry=r,
         )
+        self.upstream_connected = Gauge(
+            "chuong_upstream_connected",
+            "1 while the link to the district is connected (docs/DISTRICT.md).",
+            registry=r,
+        )
+        self.upstream_pending = Gauge(
+            "chuong_upstream_pending",
+            "Alarm changes the district has not acknowledged yet (up to the window).",
+            registry=r,
+        )
+        self.upstream_acknowledged = Counter(
+            "chuong_upstream_acknowledged",
+            "Alarm changes the district has acknowledged.",
+            registry=r,
+        )
+        self.district_changes = Counter(
+            "chuong_district_changes",
+            "Posts' alarm changes received by a district, by outcome (applied, duplicate, early).",
+            ["outcome"],
+            registry=r,
+        )
         self.store_writable = Gauge(
             "chuong_store_writable", "1 while the store accepts commits.", registry=r
         )

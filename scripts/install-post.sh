@@ -15,7 +15,8 @@
 #   /opt/chuong/.venv            the code, root:root, read-only to the service
 #   /etc/chuong/                 root:chuong 0750
 #     hub.toml                   root:chuong 0640, from config/hub.example.toml; kept on upgrade
-#     hub.env                    root:chuong 0640, the hub's broker user and password
+#     hub.env                    root:chuong 0640, the hub's broker user and password, and its
+#                                telemetry connection's password (added on upgrade if missing)
 #   /var/lib/chuong/             chuong:chuong 0750, the store (its files 0600, made by the hub)
 #   /etc/mosquitto/mosquitto.conf   config/mosquitto/mosquitto.conf (the Debian one is kept aside
 #                                   as mosquitto.conf.before-chuong)
@@ -39,6 +40,7 @@ BROKER_ETC=/etc/mosquitto
 CREDENTIALS=$BROKER_ETC/chuong
 SOUNDS=/usr/share/sounds/chuong
 HUB_BROKER_USER=chuong-hub
+HUB_TELEMETRY_USER=chuong-hub-telemetry  # the hub's user with -telemetry (hub/config/mqtt.py)
 
 uninstall=0
 purge=0
@@ -136,17 +138,29 @@ if ! out=$(CHUONG_CONFIG="$DESTDIR$ETC/hub.toml" CHUONG_STORE__PATH="$DESTDIR$ST
   printf '%s\n' "$out" >&2
   exit 1
 fi
-if [ ! -e "$DESTDIR$ETC/hub.env" ]; then
-  password=$("$DESTDIR$VENV/bin/python" - "$DESTDIR$CREDENTIALS/credentials.toml" "$HUB_BROKER_USER" <<'EOF'
+password_of() {  # a user's password in credentials.toml
+  "$DESTDIR$VENV/bin/python" - "$DESTDIR$CREDENTIALS/credentials.toml" "$1" <<'EOF'
 import sys, tomllib
 print(tomllib.load(open(sys.argv[1], "rb"))["users"][sys.argv[2]])
 EOF
-  )
+}
+# hub.env: the hub's login and its telemetry connection's. Written whole under a private temporary
+# name, then renamed. Kept on upgrade, except that a hub.env from before the telemetry connection
+# gets its password added (the rest unchanged).
+env_file=$DESTDIR$ETC/hub.env
+if [ ! -e "$env_file" ] || ! grep -q '^CHUONG_MQTT__TELEMETRY_PASSWORD=' "$env_file"; then
   umask 077
-  printf '# The hub'"'"'s broker login (scripts/install-post.sh); root:%s 0640.\nCHUONG_MQTT__USERNAME=%s\nCHUONG_MQTT__PASSWORD=%s\n' \
-    "$USER_NAME" "$HUB_BROKER_USER" "$password" > "$DESTDIR$ETC/hub.env.new"
+  if [ -e "$env_file" ]; then
+    cat "$env_file" > "$env_file.new"
+    if [ -n "$(tail -c1 "$env_file")" ]; then echo >> "$env_file.new"; fi
+  else
+    printf '# The hub'"'"'s broker logins (scripts/install-post.sh); root:%s 0640.\nCHUONG_MQTT__USERNAME=%s\nCHUONG_MQTT__PASSWORD=%s\n' \
+      "$USER_NAME" "$HUB_BROKER_USER" "$(password_of "$HUB_BROKER_USER")" > "$env_file.new"
+  fi
+  printf '# Its telemetry connection (the heartbeats; user %s): docs/BROKER.md.\nCHUONG_MQTT__TELEMETRY_PASSWORD=%s\n' \
+    "$HUB_TELEMETRY_USER" "$(password_of "$HUB_TELEMETRY_USER")" >> "$env_file.new"
   umask 022
-  mv "$DESTDIR$ETC/hub.env.new" "$DESTDIR$ETC/hub.env"
+  mv "$env_file.new" "$env_file"
 fi
 chown root:"$USER_NAME" "$DESTDIR$ETC/hub.env" && chmod 0640 "$DESTDIR$ETC/hub.env"
 

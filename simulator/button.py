@@ -3,6 +3,10 @@
 It behaves as the contract's reference button does: a retained `online` status with an `offline`
 last will, presses published with QoS 1 and a fresh event id, heartbeats, and it listens on its own
 `ack` topic to learn that the hub received the press (and later that an officer acknowledged it).
+Like the reference button (devices/esphome), it publishes a press again, with the same id and
+payload, every `repeat_s` (5 s) until it hears `received`: the broker's PUBACK does not survive a
+power cut of the broker, the hub's `received` does (docs/BROKER.md). `repeat_s=None` makes a plain
+QoS 1 publisher, which stops at the PUBACK.
 
 The network loop runs in paho's thread; every method is a coroutine for asyncio callers.
 """
@@ -18,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -29,6 +33,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 from devices.messages import AckMessage, WireError
 from devices.signing import sign
 from devices.topics import DEFAULT_ROOT, Topics
+
+REPEAT_S: Final = 5.0
+"""The reference button publishes a press again every 5 s until it hears `received`."""
 
 
 class ButtonError(RuntimeError):
@@ -77,12 +84,21 @@ class VirtualButton:
         nodelay: bool = True,
         session_expiry_s: int | None = None,
         sign_key: str | None = None,
+        repeat_s: float | None = REPEAT_S,
     ) -> None:
         """With `session_expiry_s`, the button keeps a persistent session (clean start off) and
         reconnects by itself: presses made while the broker is away wait in the button and go out
         when it returns, as a real button's firmware does. With `sign_key`, it signs every
-        event (devices/signing.py), counting `seq` up from `self.seq`."""
+        event (devices/signing.py), counting `seq` up from `self.seq`. With `repeat_s`, a press
+        not heard `received` is published again that often (None: never)."""
         self.id = button_id
+        self.repeat_s = repeat_s
+        self.repeats = 0
+        """presses published again for want of `received`"""
+        self._unheard: dict[str, tuple[bytes, float]] = {}
+        """event id: (payload, last sent) of every press not yet heard `received`"""
+        self._heard: set[str] = set()
+        self._repeater: asyncio.Task[None] | None = None
         self.session_expiry_s = session_expiry_s
         self.sign_key = sign_key
         self.seq = 0
@@ -148,6 +164,30 @@ class VirtualButton:
             raise ButtonError(f"{self.id}: the broker refused the connection: {reason}")
         await asyncio.wait_for(subscribed, timeout)
         await self.publish(self.topics.status(self.id), json.dumps({"online": True}), retain=True)
+        if self.repeat_s is not None and self._repeater is None:
+            self._repeater = asyncio.create_task(self._repeat(self.repeat_s), name=f"{self.id}-rep")
+
+    def _stop_repeating(self) -> None:
+        if self._repeater is not None:
+            self._repeater.cancel()
+            self._repeater = None
+
+    async def _repeat(self, every: float) -> None:
+        """Publish again, same id and payload, each press not heard `received` for `every`."""
+        while True:
+            await asyncio.sleep(min(every, 1.0))
+            now = time.monotonic()
+            with self._lock:
+                due = [
+                    (event_id, payload)
+                    for event_id, (payload, sent) in self._unheard.items()
+                    if now - sent >= every
+                ]
+                for event_id, payload in due:
+                    self._unheard[event_id] = (payload, now)
+            for _, payload in due:
+                self.repeats += 1
+                await self.publish(self.topics.event(self.id), payload, wait=False)
 
     async def go_offline(self) -> None:
         """A clean goodbye: retained `offline`, then DISCONNECT (no last will)."""
@@ -155,12 +195,14 @@ class VirtualButton:
         await self.close()
 
     async def close(self) -> None:
+        self._stop_repeating()
         self._client.disconnect()
         await asyncio.get_running_loop().run_in_executor(None, self._client.loop_stop)
 
     def kill(self) -> None:
         """Vanish as a button losing power does: the socket closes with no DISCONNECT, so the
         broker publishes the last will (`offline`)."""
+        self._stop_repeating()
         sock = self._client.socket()
         if isinstance(sock, socket.socket):
             sock.shutdown(socket.SHUT_RDWR)
@@ -169,6 +211,7 @@ class VirtualButton:
     def freeze(self) -> None:
         """Hang as a button whose firmware locked up: the connection stays open but nothing more
         is sent, not even keepalive pings (the broker sends the last will after 1.5 x keepalive)."""
+        self._stop_repeating()
         self._client.loop_stop()
 
     # -- what a button sends -----------------------------------------------------------------------
@@ -196,6 +239,10 @@ class VirtualButton:
             body["sig"] = sign(self.sign_key, self.id, event_id, type, self.seq, body["ts"])
         self.last_sent = json.dumps(body).encode()
         sent_at = time.monotonic()
+        if self.repeat_s is not None:
+            with self._lock:
+                if event_id not in self._heard:
+                    self._unheard[event_id] = (self.last_sent, sent_at)
         acked, at = await self.publish(self.topics.event(self.id), self.last_sent, wait=wait_puback)
         return Press(event_id, sent_at, acked, at)
 
@@ -314,6 +361,8 @@ class VirtualButton:
         received = AckReceived(ack, time.monotonic())
         with self._lock:
             self.acks.append(received)
+            self._unheard.pop(ack.event, None)  # any state: the hub has the press
+            self._heard.add(ack.event)
             matched = [w for w in self._ack_waiters if w.match(ack)]
             self._ack_waiters = [w for w in self._ack_waiters if not w.match(ack)]
         for waiter in matched:

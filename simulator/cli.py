@@ -11,6 +11,7 @@ from devices.messages import is_button_id
 from devices.topics import DEFAULT_ROOT
 from simulator import scenarios
 from simulator.bench import cli as bench_cli
+from simulator.button import REPEAT_S
 from simulator.fleet import Fleet, PressReport
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=None,
         metavar="N",
         help="stop after N presses (the first at once)",
+    )
+    sim.add_argument(
+        "--no-repeat",
+        dest="repeat",
+        action="store_false",
+        help="plain QoS 1 buttons that stop at the broker's PUBACK; by default each button, as "
+        "the reference button does, presses again (same id) every 5 s until the hub answers "
+        "`received`",
     )
     sim.add_argument(
         "--scenario",
@@ -117,7 +126,13 @@ def _print(report: PressReport) -> None:
 
 
 async def _simulate(args: argparse.Namespace, ids: list[str]) -> int:
-    fleet = Fleet(ids, host=args.host, port=args.port, root=args.root)
+    fleet = Fleet(
+        ids,
+        host=args.host,
+        port=args.port,
+        root=args.root,
+        repeat_s=REPEAT_S if args.repeat else None,
+    )
     try:
         await fleet.connect()
     except (OSError, TimeoutError) as exc:

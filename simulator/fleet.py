@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from simulator.button import ButtonError, Press, VirtualButton
+from simulator.button import REPEAT_S, ButtonError, Press, VirtualButton
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,10 @@ class Fleet:
         root: str,
         credentials: dict[str, str] | None = None,
         seed: int | None = None,
+        repeat_s: float | None = REPEAT_S,
     ) -> None:
+        """`repeat_s`: each button presses again (same id) that often until it hears
+        `received`, as the reference button does; None for plain QoS 1 buttons."""
         self.buttons = [
             VirtualButton(
                 button_id,
@@ -41,6 +44,7 @@ class Fleet:
                 root=root,
                 username=button_id if credentials else None,
                 password=credentials.get(button_id) if credentials else None,
+                repeat_s=repeat_s,
             )
             for button_id in ids
         ]

@@ -6,6 +6,13 @@ ids over one connection and records exactly which presses the broker acknowledge
 success code): from that moment the press is the hub's to keep, which is what the no-loss tests
 count.
 
+Like the reference button, the publisher presses again (same button, same id, same payload) every
+`repeat_s` (5 s) whatever it has not heard `received` for (it listens to the buttons' acks): the
+hub's `received`, sent after its commit, is what survives a power cut of the broker; the broker's
+PUBACK is not (docs/BROKER.md). A repeat is not counted in `acknowledged` again. `repeat_s=None`
+makes a plain QoS 1 publisher that stops at the PUBACK, for measurements of the broker's
+acknowledgement alone.
+
 paho numbers QoS 1 publications with 16-bit packet ids and refuses a new one while 65,535 wait
 for the broker; a publication it refuses raises `QueueFull` here instead of vanishing, so a
 caller publishing faster than the broker takes them must `drain` now and then.
@@ -27,7 +34,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from devices.messages import AckMessage, WireError
 from devices.topics import DEFAULT_ROOT, Topics
-from simulator.button import new_event_id
+from simulator.button import REPEAT_S, new_event_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +65,7 @@ class LoadPublisher:
         username: str | None = None,
         password: str | None = None,
         listen_acks: bool = False,
+        repeat_s: float | None = REPEAT_S,
     ) -> None:
         self.topics = Topics(root)
         self._host = host
@@ -72,7 +80,13 @@ class LoadPublisher:
         self.received: set[tuple[str, str]] = set()
         """(button, event id) of every press the hub said it received (with `listen_acks`): what
         a button that repeats until it hears `received` may stop repeating."""
-        self._listen_acks = listen_acks
+        self._listen_acks = listen_acks or repeat_s is not None
+        self.repeat_s = repeat_s
+        self.repeats = 0
+        """presses published again for want of `received`"""
+        self._unheard: dict[tuple[str, str], tuple[str, float]] = {}
+        """(button, event id): (payload, last sent) of each press not yet heard `received`"""
+        self._repeater: asyncio.Task[None] | None = None
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id or f"load-{new_event_id()[:12]}",
@@ -94,6 +108,29 @@ class LoadPublisher:
         self._client.loop_start()
         if not await loop.run_in_executor(None, self._connected.wait, timeout):
             raise TimeoutError("the broker did not answer CONNECT")
+        if self.repeat_s is not None and self._repeater is None:
+            self._repeater = asyncio.create_task(self._repeat(self.repeat_s), name="load-repeat")
+
+    async def _repeat(self, every: float) -> None:
+        """Press again, same id and payload, whatever has not been heard `received` for
+        `every`; a repeat waits for its PUBACK like a raw publication (see `drain`)."""
+        while True:
+            await asyncio.sleep(min(every, 1.0))
+            now = time.monotonic()
+            with self._lock:
+                due = [
+                    (key, payload)
+                    for key, (payload, sent) in self._unheard.items()
+                    if now - sent >= every and key not in self.received
+                ]
+                for key, payload in due:
+                    self._unheard[key] = (payload, now)
+            for (button, _), payload in due:
+                try:
+                    self.publish_raw(self.topics.event(button), payload.encode())
+                except QueueFull:
+                    break  # the rest wait for the next round
+                self.repeats += 1
 
     def _on_connect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
@@ -110,6 +147,7 @@ class LoadPublisher:
             return
         with self._lock:  # any state: `acknowledged` and `resolved` come after `received`
             self.received.add((button, ack.event))
+            self._unheard.pop((button, ack.event), None)
 
     def press(self, button: str, event_id: str | None = None, type_: str = "press") -> Sent:
         """Queue one press (non-blocking); its PUBACK is recorded when it arrives."""
@@ -118,6 +156,9 @@ class LoadPublisher:
         info = self._client.publish(self.topics.event(button), payload, qos=1)
         _refused_if_full(info)
         with self._lock:
+            key = (button, sent.event_id)
+            if self.repeat_s is not None and key not in self.received:
+                self._unheard[key] = (payload, sent.sent_at)
             early = self._early.pop(info.mid, None)
             if early is None:
                 self._pending[info.mid] = sent
@@ -146,7 +187,16 @@ class LoadPublisher:
             await asyncio.sleep(0.01)
         return self.in_flight == 0
 
+    @property
+    def unheard(self) -> int:
+        """Presses not yet heard `received` (while repeating)."""
+        with self._lock:
+            return len(self._unheard)
+
     async def close(self) -> None:
+        if self._repeater is not None:
+            self._repeater.cancel()
+            self._repeater = None
         self._client.disconnect()
         await asyncio.get_running_loop().run_in_executor(None, self._client.loop_stop)
 

@@ -165,6 +165,14 @@ class Profile(ABC):
     def subscriptions(self) -> tuple[tuple[str, int], ...]:
         """Topic filters the hub subscribes to for this profile, with their QoS."""
 
+    def checkins(self) -> tuple[str, ...]:
+        """The filters of `subscriptions` whose messages are periodic telemetry only (a battery
+        reading, a Tasmota STATE): never a press, never a status. The hub takes them on its
+        clean telemetry connection, so that they are not queued while it is away
+        (docs/BROKER.md); tests/devices/profiles/test_properties.py checks that nothing on them
+        translates into anything but a check-in."""
+        return ()
+
     @abstractmethod
     def native_id_of(self, topic: str) -> str | None:
         """The device a topic belongs to, or None when the topic is not this profile's."""

@@ -67,6 +67,9 @@ class Esphome(Profile):
             ("+/sensor/+/state", 0),
         )
 
+    def checkins(self) -> tuple[str, ...]:
+        return ("+/sensor/+/state",)
+
     def native_id_of(self, topic: str) -> str | None:
         match = _TOPIC_RE.match(topic)
         return match.group(1) if match else None

@@ -68,6 +68,9 @@ class ShellyGen1(Profile):
             ("shellies/+/announce", 0),
         )
 
+    def checkins(self) -> tuple[str, ...]:
+        return ("shellies/+/sensor/battery", "shellies/+/info", "shellies/+/announce")
+
     def native_id_of(self, topic: str) -> str | None:
         match = _TOPIC_RE.match(topic)
         return match.group(1) if match else None

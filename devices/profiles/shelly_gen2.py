@@ -54,6 +54,9 @@ class ShellyGen2(Profile):
     def subscriptions(self) -> tuple[tuple[str, int], ...]:
         return (("+/events/rpc", 1), ("+/online", 1), ("+/status/devicepower:0", 1))
 
+    def checkins(self) -> tuple[str, ...]:
+        return ("+/status/devicepower:0",)
+
     def native_id_of(self, topic: str) -> str | None:
         match = _TOPIC_RE.match(topic)
         return match.group(1) if match else None

@@ -59,6 +59,9 @@ class Tasmota(Profile):
         # deliver a RESULT twice.
         return (("stat/+/+", 1), ("tele/+/LWT", 1), ("tele/+/STATE", 0))
 
+    def checkins(self) -> tuple[str, ...]:
+        return ("tele/+/STATE",)
+
     def native_id_of(self, topic: str) -> str | None:
         match = _TOPIC_RE.match(topic)
         if match is None:

@@ -62,6 +62,8 @@ _TEXT: Final[dict[str, dict[str, str]]] = {
         "partial": "Đã ghi nhận bạn ({person}) nhận tin. Báo động vẫn chờ những người khác "
         "cùng xác nhận: {waiting}.",
         "already": "Báo động này đã được xác nhận bởi {by} lúc {at}.",
+        "post": "Báo động này do {post} tiếp nhận và xử lý; huyện không xác nhận thay. "
+        "Hãy gọi điện cho công an xã.",
         "resolved": "Báo động này đã kết thúc.",
         "invalid": "Liên kết không hợp lệ.",
         "expired": "Liên kết đã hết hạn. Hãy gọi trực ban.",
@@ -83,6 +85,8 @@ _TEXT: Final[dict[str, dict[str, str]]] = {
         "partial": "Recorded that you ({person}) have it. The alarm still waits for the others "
         "to acknowledge: {waiting}.",
         "already": "This alarm was already acknowledged by {by} at {at}.",
+        "post": "This alarm is acknowledged and handled by {post}; the district does not "
+        "acknowledge it for them. Phone the post.",
         "resolved": "This alarm is resolved.",
         "invalid": "This link is not valid.",
         "expired": "This link has expired. Call the duty officer.",
@@ -174,6 +178,8 @@ def _settled(ctx: ApiContext, alarm: Alarm) -> str:
     """What became of an alarm that is no longer active."""
     if alarm.state is AlarmState.RESOLVED:
         return _paragraph(ctx, "resolved")
+    if alarm.post is not None and alarm.state is AlarmState.ACTIVE:  # at a district
+        return _paragraph(ctx, "post", post=alarm.post.name or alarm.post.id)
     when = alarm.acknowledged_at
     at = local_time(when, zone(ctx.config.hub.timezone)) if when else ""
     return _paragraph(ctx, "already", by=alarm.acknowledged_by or "?", at=at)
@@ -219,7 +225,8 @@ async def confirm(
     except (AlarmNotFound, InvalidTransition):
         current = await ctx.store.get_alarm(alarm_id) or alarm
         resolved = current.state is AlarmState.RESOLVED
-        code = status.HTTP_409_CONFLICT if resolved else status.HTTP_200_OK
+        refused = resolved or (current.post is not None and current.state is AlarmState.ACTIVE)
+        code = status.HTTP_409_CONFLICT if refused else status.HTTP_200_OK
         return _page(ctx, _settled(ctx, current), code)
     except ChuongError:  # the hub is stopping, or could not record it: say so, try again
         return _note(ctx, "busy", status.HTTP_503_SERVICE_UNAVAILABLE)

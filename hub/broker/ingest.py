@@ -17,7 +17,7 @@ from devices.messages import DeviceStatus, Heartbeat, PressEvent, WireError
 from devices.topics import DeviceTopic, DeviceTopicKind, TopicError, Topics
 from hub.broker.mqtt import MqttMessage
 from hub.broker.vendors import VendorRouter
-from hub.domain.inbound import HeartbeatIn, Inbound, PressIn, RejectedIn, StatusIn
+from hub.domain.inbound import HeartbeatIn, IgnoredIn, Inbound, PressIn, RejectedIn, StatusIn
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +80,28 @@ class Ingest:
         except TopicError as exc:
             return [self._reject(message, exc.reason, exc.detail, None)]
         if topic is None:
-            vendor_items = self._vendors.translate(message) if self._vendors else None
-            if vendor_items is not None:
-                return vendor_items
-            return [self._reject(message, "unknown_topic", "not a topic of the contract", None)]
+            return self._not_the_contracts(message)
+        if topic.kind is DeviceTopicKind.HEARTBEAT and message.retain:
+            return self._retained_heartbeat(message)
         try:
             return [self._device_message(topic, message)]
         except WireError as exc:
             return [self._reject(message, exc.reason, exc.detail, topic.button)]
+
+    def _not_the_contracts(self, message: MqttMessage) -> list[Inbound]:
+        """A vendor's topic, or one that is nobody's."""
+        vendor_items = self._vendors.translate(message) if self._vendors else None
+        if vendor_items is not None:
+            return vendor_items
+        return [self._reject(message, "unknown_topic", "not a topic of the contract", None)]
+
+    @staticmethod
+    def _retained_heartbeat(message: MqttMessage) -> list[Inbound]:
+        """A replay from retention (the clean telemetry session gets it at every connection):
+        not a sign of life now. Passed on only for its PUBACK, if it has one."""
+        if message.delivery is None:
+            return []
+        return [IgnoredIn(message.topic, "retained", message.received_at, message.delivery)]
 
     def _device_message(self, topic: DeviceTopic, message: MqttMessage) -> Inbound:
         button = topic.button

@@ -37,6 +37,7 @@ handshake) runs in an executor; reconnection uses exponential backoff with jitte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -93,6 +94,14 @@ class Subscription:
     qos: int
 
 
+@dataclass(frozen=True, slots=True)
+class Login:
+    """Who a connection logs in as, when it is not the hub's own user (`mqtt.username`)."""
+
+    username: str | None
+    password: str | None
+
+
 class MqttAdapter:
     def __init__(
         self,
@@ -107,9 +116,23 @@ class MqttAdapter:
         on_connected: Callable[[bool], None],
         on_disconnected: Callable[[str], None],
         on_publication_dropped: Callable[[], None] = lambda: None,
+        clean: bool = False,
+        login: Login | None = None,
+        unsubscribe: Sequence[str] = (),
     ) -> None:
+        """`clean`: a clean session, expiring at disconnection, with no last will and no
+        status of the hub: nothing is queued for it while it is away (the telemetry connection,
+        docs/BROKER.md, hub/broker/watch.py). `login` replaces `mqtt.username` and `mqtt.password`.
+        `unsubscribe`: filters this session must not hold (taken over by another connection,
+        perhaps subscribed by an earlier version of the hub), unsubscribed at every connection
+        so that the broker stops queueing their messages here."""
         self._config = config
         self._client_id = client_id
+        self._clean = clean
+        self._login = login
+        self._unsubscribe = list(unsubscribe)
+        self.label = "mqtt-telemetry" if clean else "mqtt"
+        """The connection's name in the log."""
         self._status_topic = status_topic
         self._version = version
         self._subscriptions = list(subscriptions)
@@ -179,7 +202,7 @@ class MqttAdapter:
         if not new:
             return
         self._subscriptions.extend(new)
-        log.info("mqtt: subscribing also to %s", ", ".join(s.topic for s in new))
+        log.info("%s: subscribing also to %s", self.label, ", ".join(s.topic for s in new))
         if self._client is not None and self.connected:
             self._client.subscribe(
                 [(s.topic, SubscribeOptions(qos=s.qos, retainHandling=1)) for s in new]
@@ -245,7 +268,11 @@ class MqttAdapter:
         """Say goodbye (retained `offline`, reason `stopped`), disconnect cleanly, stop."""
         self._stopping = True
         client = self._client
-        if client is not None and self.connected:
+        if client is not None and self.connected and self._clean:
+            client.disconnect()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._disconnected.wait(), 2.0)
+        elif client is not None and self.connected:
             stopped = self._status_payload(False, "stopped")
             info = client.publish(self._status_topic, stopped, qos=1, retain=True)
             published = False
@@ -287,13 +314,18 @@ class MqttAdapter:
             CallbackAPIVersion.VERSION2,
             client_id=self._client_id,
             protocol=paho.MQTTv5,
-            manual_ack=True,  # before connecting: queued messages follow CONNACK at once
+            # Before connecting: queued messages follow CONNACK at once. A clean connection
+            # subscribes at QoS 0 only and has nothing to acknowledge after a commit.
+            manual_ack=not self._clean,
             reconnect_on_failure=False,  # this adapter reconnects, with jitter
         )
         client.max_queued_messages_set(self.outgoing_limit)
         client.max_inflight_messages_set(100)
         client.connect_timeout = cfg.connect_timeout_s
-        if cfg.username is not None:
+        if self._login is not None:
+            if self._login.username is not None:
+                client.username_pw_set(self._login.username, self._login.password)
+        elif cfg.username is not None:
             password = cfg.password.get_secret_value() if cfg.password else None
             client.username_pw_set(cfg.username, password)
         if cfg.tls:
@@ -304,7 +336,10 @@ class MqttAdapter:
                 cert_reqs=ssl.CERT_REQUIRED,
                 tls_version=ssl.PROTOCOL_TLS_CLIENT,
             )
-        client.will_set(self._status_topic, self._status_payload(False, "lost"), qos=1, retain=True)
+        if not self._clean:
+            client.will_set(
+                self._status_topic, self._status_payload(False, "lost"), qos=1, retain=True
+            )
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
@@ -339,20 +374,20 @@ class MqttAdapter:
             if self._stopping:
                 return
             delay = backoff.next()
-            log.info("mqtt: reconnecting in %.1fs", delay)
+            log.info("%s: reconnecting in %.1fs", self.label, delay)
             await asyncio.sleep(delay)
 
     def _connect_blocking(self) -> None:
         """Runs in an executor thread: TCP connect (and TLS handshake), then CONNECT is queued."""
         assert self._client is not None
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = self._config.session_expiry_s
+        props.SessionExpiryInterval = 0 if self._clean else self._config.session_expiry_s
         props.ReceiveMaximum = self._config.receive_maximum
         self._client.connect(
             self._config.host,
             self._config.port,
             keepalive=self._config.keepalive_s,
-            clean_start=False,
+            clean_start=self._clean,
             properties=props,
         )
 
@@ -373,6 +408,9 @@ class MqttAdapter:
         every second, so the status never keeps saying `lost` while the hub is up."""
         client = self._client
         if client is None or not self.connected or self._stopping:
+            return
+        if self._clean:  # the hub's status is its persistent connection's
+            self._online_due = False
             return
         info = client.publish(self._status_topic, self._status_payload(True), qos=1, retain=True)
         if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
@@ -465,17 +503,20 @@ class MqttAdapter:
         self._connected_at = self._clock.monotonic()
         session_present = bool(flags.session_present)
         log.info(
-            "mqtt: connected to %s:%s as %s (session %s)",
+            "%s: connected to %s:%s as %s (session %s)",
+            self.label,
             self._config.host,
             self._config.port,
             self._client_id,
-            "resumed" if session_present else "new",
+            "clean" if self._clean else "resumed" if session_present else "new",
         )
         options = [
             (s.topic, SubscribeOptions(qos=s.qos, retainHandling=1)) for s in self._subscriptions
         ]
         result, mid = client.subscribe(options)
         self._subscribe_mid = mid if result == MQTTErrorCode.MQTT_ERR_SUCCESS else None
+        if self._unsubscribe:
+            client.unsubscribe(self._unsubscribe)
         self._online_due = True
         self._publish_online()
         self._on_connected_cb(session_present)
@@ -501,7 +542,9 @@ class MqttAdapter:
         if refused:
             self._note_error(f"the broker refused the subscriptions {refused}; check the hub's ACL")
             return
-        log.info("mqtt: subscribed to %s", ", ".join(s.topic for s in self._subscriptions))
+        log.info(
+            "%s: subscribed to %s", self.label, ", ".join(s.topic for s in self._subscriptions)
+        )
         self._subscribed.set()
 
     def _on_disconnect(
@@ -525,7 +568,7 @@ class MqttAdapter:
             return
         text = f"disconnected from the broker: {reason}"
         if was_connected:
-            log.warning("mqtt: %s", text)
+            log.warning("%s: %s", self.label, text)
         self._note_error(text)
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
@@ -534,7 +577,10 @@ class MqttAdapter:
             topic, valid = message.topic, True
         except UnicodeDecodeError:
             topic, valid = repr(message._topic)[:200], False  # raw bytes, for the log
-        delivery = Delivery(message.mid, message.qos, self._connection) if message.qos > 0 else None
+        # Never a delivery from a clean connection: the pipeline's PUBACKs go to the hub's own
+        # session (`ack` would match this connection's numbers against that one's).
+        acked_later = message.qos > 0 and not self._clean
+        delivery = Delivery(message.mid, message.qos, self._connection) if acked_later else None
         item = MqttMessage(
             topic=topic,
             payload=bytes(message.payload),
@@ -547,13 +593,13 @@ class MqttAdapter:
         try:
             self._on_message_cb(item)
         except Exception:  # ingest never raises; if it did, the message stays unacked (resent)
-            log.exception("mqtt: the message handler failed on %s", topic)
+            log.exception("%s: the message handler failed on %s", self.label, topic)
 
     # -- helpers -----------------------------------------------------------------------------------
 
     def _note_error(self, text: str) -> None:
         self.last_error = text
-        log.warning("mqtt: %s", text)
+        log.warning("%s: %s", self.label, text)
         self._on_disconnected_cb(text)
 
     def _status_payload(self, online: bool, reason: str | None = None) -> str:

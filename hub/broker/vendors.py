@@ -16,8 +16,11 @@ and native id:
 - the `offline` of a button that sleeps between presses is its sleep: a check-in, not a fault
   (the same rule applies to canonical buttons on battery, through `canonical_status`).
 
-Only the profiles in use by the registry, or named in `profiles.listen`, are subscribed to; a
-registry change that brings a new profile into use subscribes to it within `SYNC_INTERVAL_S`.
+A profile's check-in filters (periodic telemetry, never a press or a status) go to the hub's
+clean telemetry connection when it has one (docs/BROKER.md), the rest to its persistent
+session. Only the profiles in use by the registry, or named in `profiles.listen`, are subscribed
+to; a registry change that brings a new profile into use subscribes to it within
+`SYNC_INTERVAL_S`.
 A message that yields nothing still goes through the pipeline (as `IgnoredIn`) when it needs a
 PUBACK, so that acknowledgements keep arrival order.
 """
@@ -62,12 +65,16 @@ class VendorRouter:
         supervision: SupervisionSection,
         state: Callable[[], HubState],
         subscribe: Callable[[Sequence[Subscription]], None],
+        subscribe_checkins: Callable[[Sequence[Subscription]], None] | None = None,
     ) -> None:
+        """`subscribe_checkins`: where a profile's check-in filters go (the hub's telemetry
+        connection, at QoS 0); without it they go to `subscribe` with the rest."""
         self._profiles = dict(profiles)
         self._listen = list(listen)
         self._supervision = supervision
         self._state = state
         self._subscribe = subscribe
+        self._subscribe_checkins = subscribe_checkins
         self._active: list[Profile] = []
         self._index: dict[tuple[str, str], Button] = {}
         self._indexed: Registry | None = None
@@ -109,7 +116,18 @@ class VendorRouter:
         if new:
             self._active.extend(new)
             log.info("vendors: listening to %s", ", ".join(p.name for p in new))
-            self._subscribe([Subscription(t, q) for p in new for t, q in p.subscriptions()])
+            if self._subscribe_checkins is None:
+                self._subscribe([Subscription(t, q) for p in new for t, q in p.subscriptions()])
+                return
+            self._subscribe(
+                [
+                    Subscription(t, q)
+                    for p in new
+                    for t, q in p.subscriptions()
+                    if t not in p.checkins()
+                ]
+            )
+            self._subscribe_checkins([Subscription(t, 0) for p in new for t in p.checkins()])
 
     # -- translation -------------------------------------------------------------------------------
 

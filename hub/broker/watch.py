@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Final
 
 from hub.clock import Clock
@@ -117,3 +119,77 @@ class BrokerWatch:
             await self._pipeline.execute(command)
         except ChuongError as exc:
             log.warning("broker watch: %s", exc)
+
+
+TELEMETRY_SUBJECT: Final = "hub-telemetry"
+
+
+class TelemetryWatch:
+    """The telemetry connection (heartbeats and check-ins, clean session: hub/broker/mqtt.py,
+    `clean`): while it is down the hub hears no heartbeat, so supervision pauses (its
+    `heard_since` is None, as for the hub's own connection) and, past the grace period, a
+    `broker_disconnected` trouble with subject `hub-telemetry` says so. Presses do not depend
+    on it: `/readyz` follows the hub's persistent connection only."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: Pipeline,
+        clock: Clock,
+        on_listening: Callable[[datetime | None], None],
+        grace_s: float = DISCONNECT_GRACE_S,
+    ) -> None:
+        self._pipeline = pipeline
+        self._clock = clock
+        self._on_listening = on_listening
+        self._grace_s = grace_s
+        self._timer: asyncio.TimerHandle | None = None
+        self._reported = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        return
+
+    async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def connected(self, session_present: bool) -> None:
+        self._on_listening(self._clock.now())
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._reported:
+            self._reported = False
+            self._run(ClearTrouble(TroubleKind.BROKER_DISCONNECTED, TELEMETRY_SUBJECT, "connected"))
+
+    def disconnected(self, reason: str) -> None:
+        self._on_listening(None)
+        if self._timer is None and not self._reported:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self._grace_s, self._report, reason)
+
+    def _report(self, reason: str) -> None:
+        self._timer = None
+        self._reported = True
+        detail = (
+            f"the hub's telemetry connection is down ({reason}): heartbeats are not heard and "
+            "supervision is paused; presses still arrive on the hub's own connection"
+        )
+        self._run(RaiseTrouble(TroubleKind.BROKER_DISCONNECTED, TELEMETRY_SUBJECT, detail))
+
+    def _run(self, command: Command) -> None:
+        if self._pipeline.closed:
+            return
+        task = asyncio.create_task(self._execute(command), name="telemetry-watch")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _execute(self, command: Command) -> None:
+        try:
+            await self._pipeline.execute(command)
+        except ChuongError as exc:
+            log.warning("telemetry watch: %s", exc)

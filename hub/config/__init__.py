@@ -33,6 +33,7 @@ from hub.config.server import HttpSection
 from hub.config.store import StoreSection
 from hub.config.strict import file_type_problems, key_of, suggestion
 from hub.config.supervision import SupervisionSection
+from hub.config.upstream import DistrictSection, UpstreamSection
 from hub.config.web import WebSection
 from hub.errors import ConfigError
 from hub.notify.registry import NotifierSection
@@ -43,6 +44,7 @@ CONFIG_PATH_ENV: Final = "CHUONG_CONFIG"
 
 __all__ = [
     "Config",
+    "DistrictSection",
     "EscalationSection",
     "HttpSection",
     "HubSection",
@@ -51,6 +53,7 @@ __all__ = [
     "ProfilesSection",
     "StoreSection",
     "SupervisionSection",
+    "UpstreamSection",
     "WebSection",
     "load_config",
 ]
@@ -79,6 +82,10 @@ class Config(BaseSettings):
     web: WebSection = Field(default_factory=WebSection)
     supervision: SupervisionSection = Field(default_factory=SupervisionSection)
     profiles: ProfilesSection = Field(default_factory=ProfilesSection)
+    upstream: UpstreamSection | None = Field(
+        default=None, description="The link to the district (or province); absent: none."
+    )
+    district: DistrictSection = Field(default_factory=DistrictSection)
 
     @classmethod
     def settings_customise_sources(
@@ -104,6 +111,11 @@ class Config(BaseSettings):
     @property
     def client_id(self) -> str:
         return self.mqtt.client_id or f"chuong-hub-{self.hub.id}"
+
+    @property
+    def telemetry_client_id(self) -> str:
+        """The telemetry connection's client id (a broker as shipped uses its user name)."""
+        return f"{self.client_id}-telemetry"
 
 
 def load_config(path: Path | str | None = None) -> Config:

@@ -27,6 +27,11 @@ class HubSection(BaseModel):
         description="Unique id of this hub: prefix of its alarm ids, part of its MQTT client id.",
     )
     name: str = Field(default="Công an xã", description="Name of the post, shown on the page.")
+    mode: Literal["post", "district"] = Field(
+        default="post",
+        description="post: buttons of its own; district: the alarms of its posts "
+        "(docs/DISTRICT.md).",
+    )
     language: Literal["vi", "en"] = Field(default="vi", description="Language of messages.")
     timezone: str = Field(
         default="Asia/Ho_Chi_Minh",

@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from devices.topics import DEFAULT_ROOT, check_root
 
+TELEMETRY_SUFFIX = "-telemetry"
+"""The telemetry connection's user is the hub's with this suffix, unless configured."""
+
 
 class MqttSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -24,6 +27,20 @@ class MqttSection(BaseModel):
     )
     username: str | None = Field(default=None, description="Broker user of the hub.")
     password: SecretStr | None = Field(default=None, description="Broker password of the hub.")
+    telemetry_username: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Broker user of the hub's second, clean-session connection, which takes the "
+        "buttons' heartbeats and check-ins so that they are never queued for an absent hub "
+        "(docs/BROKER.md). Default: <username>-telemetry.",
+    )
+    telemetry_password: SecretStr | None = Field(
+        default=None,
+        description="Its password (`chuong registry credentials` makes it). Without it, a hub "
+        "that logs in with a password takes the heartbeats on its own persistent session, as "
+        "before, and warns at start.",
+    )
     keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive.")
     session_expiry_s: int = Field(
         default=30 * 24 * 3600,
@@ -66,4 +83,29 @@ class MqttSection(BaseModel):
             raise ValueError("cert_file and key_file go together")
         if self.password is not None and self.username is None:
             raise ValueError("password given without username")
+        if self.telemetry_username is not None and self.telemetry_username == self.username:
+            raise ValueError(
+                "telemetry_username must differ from username: one user is one session on the "
+                "broker, and the clean telemetry connection would wipe the hub's"
+            )
+        if self.telemetry_password is not None and self.telemetry_user is None:
+            raise ValueError("telemetry_password given without username or telemetry_username")
         return self
+
+    @property
+    def telemetry_user(self) -> str | None:
+        """The telemetry connection's user: `telemetry_username`, else `<username>-telemetry`."""
+        if self.telemetry_username is not None:
+            return self.telemetry_username
+        return None if self.username is None else f"{self.username}{TELEMETRY_SUFFIX}"
+
+    def telemetry_login(self) -> tuple[str | None, str | None] | None:
+        """(user, password) of the telemetry connection; None when it cannot have one of its own
+        and the heartbeats stay on the hub's session: the hub logs in with a password and has
+        no telemetry password, or with a client certificate (it would be the same user)."""
+        if self.cert_file is not None:
+            return None
+        if self.password is not None and self.telemetry_password is None:
+            return None
+        password = self.telemetry_password.get_secret_value() if self.telemetry_password else None
+        return self.telemetry_user, password

@@ -100,6 +100,11 @@ class TroubleKind(StrEnum):
     STORE_UNWRITABLE = "store_unwritable"
     INTERNAL_ERROR = "internal_error"
     NOTIFIER_FAILING = "notifier_failing"
+    UPSTREAM_LOST = "upstream_lost"
+    """the link to the district is down: the district cannot see the post's alarms"""
+    # a district: one of its posts (subject: the post id)
+    POST_SILENT = "post_silent"
+    """no heartbeat from the post for longer than its period plus the grace"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +161,14 @@ class SiteRef:
 
 
 @dataclass(frozen=True, slots=True)
+class PostRef:
+    """At a district (or province) hub: the post whose alarm this is (docs/DISTRICT.md)."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class AlarmDevice:
     button: str
     last_event: str
@@ -193,6 +206,8 @@ class Alarm:
     acks: tuple[PersonAck, ...] = ()
     """who acknowledged from their own link, in order (every link acknowledgement is listed,
     also the one that acknowledged the alarm)"""
+    post: PostRef | None = None
+    """None at the post itself; at a district, the post that raised it (changed there only)"""
 
     @property
     def is_open(self) -> bool:

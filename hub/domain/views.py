@@ -28,6 +28,13 @@ class SiteRefView(BaseModel):
     phone: str = ""
 
 
+class PostRefView(BaseModel):
+    """At a district: the post whose alarm it is (docs/DISTRICT.md)."""
+
+    id: str
+    name: str
+
+
 class PersonAckView(BaseModel):
     """One person's acknowledgement from their phone link."""
 
@@ -68,6 +75,9 @@ class AlarmView(BaseModel):
         description="what the alarm is about: holdup (the default), fire, medical, assistance, "
         "comm_loss (several buttons went offline at once)",
     )
+    post: PostRefView | None = Field(
+        default=None, description="at a district: the post that raised it; null at the post"
+    )
 
     @field_serializer("raised_at", "acknowledged_at", "resolved_at", "last_press_at")
     def _utc(self, value: datetime | None) -> str | None:
@@ -97,6 +107,9 @@ class AlarmView(BaseModel):
             note=alarm.note,
             kind=alarm.kind,
             acks=[PersonAckView(person=a.person, at=a.at) for a in alarm.acks],
+            post=None
+            if alarm.post is None
+            else PostRefView(id=alarm.post.id, name=alarm.post.name),
         )
 
 

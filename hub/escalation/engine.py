@@ -44,6 +44,7 @@ from hub.store.ops import (
     StopEscalation,
     UpdateEscalation,
 )
+from hub.writer.commands import refuse_post_alarm
 from hub.writer.plan import Command, Plan
 
 
@@ -278,6 +279,7 @@ class AcknowledgeByLink(Command):
         alarm = plan.draft.alarm(self.alarm_id)
         if alarm is None:
             raise AlarmNotFound(self.alarm_id)
+        refuse_post_alarm(alarm)
         actor = f"link:{self.person}"
         if alarm.state is not AlarmState.ACTIVE:
             return alarms.acknowledge(alarm, actor, plan.now)  # refuses, saying why

@@ -107,6 +107,8 @@ TROUBLE_LABELS: Final[dict[Language, dict[TroubleKind, str]]] = {
         TroubleKind.STORE_UNWRITABLE: "không ghi được cơ sở dữ liệu",
         TroubleKind.INTERNAL_ERROR: "lỗi nội bộ",
         TroubleKind.NOTIFIER_FAILING: "kênh báo tin bị lỗi",
+        TroubleKind.POST_SILENT: "công an xã mất liên lạc",
+        TroubleKind.UPSTREAM_LOST: "mất liên lạc với công an huyện",
     },
     "en": {
         TroubleKind.TAMPER: "button tampered with",
@@ -122,6 +124,8 @@ TROUBLE_LABELS: Final[dict[Language, dict[TroubleKind, str]]] = {
         TroubleKind.STORE_UNWRITABLE: "the store cannot be written",
         TroubleKind.INTERNAL_ERROR: "internal error",
         TroubleKind.NOTIFIER_FAILING: "a notifier is failing",
+        TroubleKind.POST_SILENT: "post silent",
+        TroubleKind.UPSTREAM_LOST: "the link to the district is lost",
     },
 }
 """One label per trouble kind and language (a test checks that none is missing)."""

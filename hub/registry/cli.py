@@ -222,6 +222,7 @@ def cmd_credentials(args: argparse.Namespace) -> int:
         DEFAULT_HUB_USER,
         acl_text,
         broker_group,
+        telemetry_user_of,
         users_for,
         write_credentials,
     )
@@ -231,16 +232,27 @@ def cmd_credentials(args: argparse.Namespace) -> int:
         buttons = admin.all_buttons(conn)
     profiles = config.profiles.make_profiles()
     hub_user = config.mqtt.username or DEFAULT_HUB_USER
+    telemetry_user = telemetry_user_of(hub_user, config.mqtt.telemetry_username)
     group = broker_group(args.group)
-    users = users_for(buttons, profiles, hub_user, root=config.mqtt.root, readers=args.reader)
+    users = users_for(
+        buttons,
+        profiles,
+        hub_user,
+        telemetry_user=telemetry_user,
+        root=config.mqtt.root,
+        readers=args.reader,
+    )
     in_use = {b.profile for b in buttons if b.profile} | set(config.profiles.listen)
     hub_reads = [t for name in sorted(in_use) for t, _ in profiles[name].subscriptions()]
+    telemetry_reads = [t for name in sorted(in_use) for t in profiles[name].checkins()]
     acl = acl_text(
         root=config.mqtt.root,
         hub_user=hub_user,
         users=users,
         hub_reads=hub_reads,
         now=SystemClock().now(),
+        telemetry_user=telemetry_user,
+        telemetry_reads=telemetry_reads,
     )
     written = write_credentials(args.dir, users=users, acl=acl, rotate=args.rotate, group=group)
     print(
@@ -250,8 +262,9 @@ def cmd_credentials(args: argparse.Namespace) -> int:
         + ")"
     )
     print(
-        f"The hub logs in as {hub_user!r}: set mqtt.username and mqtt.password (its password is "
-        f"in {written.directory / 'credentials.toml'}).",
+        f"The hub logs in as {hub_user!r}: set mqtt.username and mqtt.password, and"
+        f" mqtt.telemetry_password for its telemetry connection ({telemetry_user!r}); the"
+        f" passwords are in {written.directory / 'credentials.toml'}.",
         file=sys.stderr,
     )
     if group is None:

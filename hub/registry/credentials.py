@@ -13,10 +13,12 @@ in the middle of a run reads either the old file or the new one, never a file it
     credentials.toml  the passwords in clear, for provisioning the buttons (mode 0600, owner only):
                       keep it with the installer; running the command again keeps every password
 
-Users: the hub (`mqtt.username`, else `chuong-hub`); every button that connects itself, by its
-button id; every bridge (a Zigbee2MQTT bridge publishes for all its Zigbee buttons). The broker
-uses each user name as the client id (`use_username_as_clientid`), so a user name is an identity:
-a button id equal to the hub's user, to a bridge's, or starting with `chuong-hub` is refused.
+Users: the hub (`mqtt.username`, else `chuong-hub`); its telemetry connection
+(`mqtt.telemetry_username`, else the hub's user with `-telemetry`); every button that connects
+itself, by its button id; every bridge (a Zigbee2MQTT bridge publishes for all its Zigbee
+buttons). The broker uses each user name as the client id (`use_username_as_clientid`), so a user
+name is an identity: a button id equal to the hub's user, to its telemetry user, to a bridge's,
+or starting with `chuong-hub` is refused.
 
 The ACL (checked against Mosquitto: a v5 client is told PUBACK 0x87 "not authorized", a v3.1.1
 client's publish is silently dropped):
@@ -27,6 +29,8 @@ client's publish is silently dropped):
 - the hub reads `{root}/dev/+/#` and the vendor topics it subscribes to, writes the buttons'
   `ack`, and reads and writes `{root}/alarms/#` and `{root}/hub/#` (the contract's "hub to
   anyone"); the read-only users the installer names (`--reader`) read those two only;
+- the hub's telemetry user reads `{root}/dev/+/heartbeat` and the vendors' check-in topics, and
+  writes nothing;
 - an off-the-shelf button writes its vendor's topics for its own native id (devices/profiles).
 """
 
@@ -48,6 +52,7 @@ from typing import Final
 from devices.profiles.base import DeviceAcl, Profile
 from devices.topics import DEFAULT_ROOT
 from hub.clock import iso
+from hub.config.mqtt import TELEMETRY_SUFFIX
 from hub.domain.model import Button
 from hub.errors import ChuongError
 
@@ -76,22 +81,32 @@ class Written:
     """users of the previous run no longer in the registry"""
 
 
+def telemetry_user_of(hub_user: str, configured: str | None = None) -> str:
+    """The user of the hub's telemetry connection: `mqtt.telemetry_username`, else the hub's
+    user with `-telemetry` (hub/config/mqtt.py)."""
+    return configured or f"{hub_user}{TELEMETRY_SUFFIX}"
+
+
 def users_for(
     buttons: Iterable[Button],
     profiles: Mapping[str, Profile],
     hub_user: str,
     *,
+    telemetry_user: str | None = None,
     root: str = DEFAULT_ROOT,
     readers: Iterable[str] = (),
 ) -> dict[str, DeviceAcl | None]:
-    """Every broker user: None for the hub and the contract's buttons (their lines are shared),
-    the device's own lines for a vendor button, the bridge's for a bridge, read-only lines for a
-    reader. A button id that would be another identity's user name is refused."""
+    """Every broker user: None for the hub, its telemetry connection and the contract's buttons
+    (their lines are written apart), the device's own lines for a vendor button, the bridge's
+    for a bridge, read-only lines for a reader. A button id that would be another identity's
+    user name is refused."""
     buttons = sorted(buttons, key=lambda b: b.id)
     bridges = {name for profile in profiles.values() for name in profile.bridge_acls()}
     readers = sorted(set(readers))
+    telemetry_user = telemetry_user or telemetry_user_of(hub_user)
+    hub_users = {hub_user, telemetry_user}
     for button in buttons:
-        if button.id == hub_user or button.id.startswith(RESERVED_PREFIX):
+        if button.id in hub_users or button.id.startswith(RESERVED_PREFIX):
             raise CredentialsError(
                 f"button {button.id!r}: the broker user {button.id!r} is the hub's (or reserved"
                 f" for it: names starting with {RESERVED_PREFIX!r}); rename the button"
@@ -102,12 +117,12 @@ def users_for(
                 f"button {button.id!r}: the broker user {button.id!r} is {kind}'s; rename one"
             )
     for reader in readers:
-        if reader == hub_user or reader in bridges or not _USER_RE.match(reader):
+        if reader in hub_users or reader in bridges or not _USER_RE.match(reader):
             raise CredentialsError(
                 f"--reader {reader!r}: not a usable user name (the hub's or a bridge's, or not"
                 " 1-64 letters, digits, '.', '_' or '-')"
             )
-    users: dict[str, DeviceAcl | None] = {hub_user: None}
+    users: dict[str, DeviceAcl | None] = {hub_user: None, telemetry_user: None}
     for button in buttons:
         profile = profiles.get(button.profile or "")
         if profile is None:
@@ -128,7 +143,12 @@ def acl_text(
     users: Mapping[str, DeviceAcl | None],
     hub_reads: Sequence[str],
     now: datetime,
+    telemetry_user: str | None = None,
+    telemetry_reads: Sequence[str] = (),
 ) -> str:
+    """`hub_reads`: the vendor filters the hub subscribes to; `telemetry_reads`: those of them
+    its telemetry connection takes (the profiles' check-ins)."""
+    telemetry_user = telemetry_user or telemetry_user_of(hub_user)
     lines = [
         f"# chuong broker ACL for {len(users) - 1} users, written by `chuong registry "
         f"credentials` at {iso(now)}.",
@@ -149,6 +169,14 @@ def acl_text(
         f"topic readwrite {root}/hub/#",
     ]
     lines += [f"topic read {topic}" for topic in hub_reads]
+    lines += [
+        "",
+        "# The hub's telemetry connection (a clean session: nothing is queued for it): it reads",
+        "# the heartbeats and the vendors' check-ins, and writes nothing.",
+        f"user {telemetry_user}",
+        f"topic read {root}/dev/+/heartbeat",
+    ]
+    lines += [f"topic read {topic}" for topic in telemetry_reads]
     vendor = [(name, acl) for name, acl in users.items() if acl is not None]
     if vendor:
         lines += [

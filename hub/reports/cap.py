@@ -151,6 +151,8 @@ def _description(alarm: Alarm, zone: ZoneInfo) -> str:
         f"Báo động lúc {raised}, {_STATE_WORDS[alarm.state]}.",
         f"Số lần bấm: {alarm.press_count}; nút: {', '.join(alarm.buttons)}.",
     ]
+    if alarm.post is not None:  # at a district: the post it came from (docs/DISTRICT.md)
+        lines.insert(0, f"Đơn vị: {alarm.post.name or alarm.post.id}.")
     if alarm.site and alarm.site.address:
         lines.append(f"Địa chỉ: {alarm.site.address}.")
     if alarm.outcome is not None:
@@ -165,6 +167,9 @@ def _parameters(alarm: Alarm) -> Iterable[tuple[str, str]]:
     yield "pressCount", str(alarm.press_count)
     if alarm.site:
         yield "siteId", alarm.site.id
+    if alarm.post is not None:
+        yield "postId", alarm.post.id
+        yield "postName", alarm.post.name
     if alarm.outcome is not None:
         yield "outcome", alarm.outcome.value
 

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import psycopg
 
-from hub.clock import iso
+from hub.clock import iso, parse_iso
 from hub.domain.model import Alarm, DeviceState, Role, Trouble
 from hub.domain.state import HubState, Registry
 from hub.errors import StoreError
@@ -37,9 +37,12 @@ from hub.store.db import (
 from hub.store.ops import (
     Due,
     OutboxRow,
+    PostRecord,
+    RecordPostChange,
     SessionRecord,
     TokenRow,
     UntestedButton,
+    UpstreamRow,
     UserListing,
     UserRecord,
 )
@@ -423,6 +426,52 @@ class Store:
             "ORDER BY revoked_at IS NOT NULL, name, created_at"
         )
         return [TokenRow(row[0], row[1], row[2], row[3], row[4]) for row in rows]
+
+    # -- upstream and the district (docs/DISTRICT.md) --------------------------------------------
+
+    async def upstream_pending(self, limit: int) -> list[UpstreamRow]:
+        """The oldest changes the district has not acknowledged, in the order they happened."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT seq, alarm_id, change_seq, change, body FROM upstream "
+            "WHERE acked_at IS NULL ORDER BY seq LIMIT ?",
+            (limit,),
+        )
+        return [UpstreamRow(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    async def post_last_changes(self) -> dict[tuple[str, str], int]:
+        """At a district: the last change applied of every post's alarm."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT post_id, alarm_id, max(change_seq) FROM post_changes GROUP BY post_id, alarm_id"
+        )
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    async def post_alarms_raised(self) -> dict[tuple[str, str], str]:
+        """At a district: when each post's alarm on record was raised (UTC ISO-8601), which tells
+        a new alarm of a post whose store was replaced from an old one with the same id."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT post_id, id, raised_at FROM alarms WHERE post_id IS NOT NULL"
+        )
+        return {(r[0], r[1]): str(r[2]) for r in rows}
+
+    async def posts(self) -> list[PostRecord]:
+        rows = await self.reader.execute_fetchall(
+            "SELECT id, name, period_s FROM posts ORDER BY id"
+        )
+        return [PostRecord(r[0], r[1], float(r[2])) for r in rows]
+
+    async def post_changes(self, alarm_id: str) -> list[RecordPostChange]:
+        """At a district: the changes of one post's alarm as received, in order."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT post_id, alarm_id, change_seq, change, actor, at, received_at, body "
+            "FROM post_changes WHERE alarm_id = ? ORDER BY post_id, change_seq",
+            (alarm_id,),
+        )
+        return [
+            RecordPostChange(
+                r[0], r[1], r[2], r[3], r[4], parse_iso(r[5]), parse_iso(r[6]), json.loads(r[7])
+            )
+            for r in rows
+        ]
 
     async def untested_buttons(self, cutoff: datetime) -> list[UntestedButton]:
         """Buttons without a test press since `cutoff`: never tested first, then the longest

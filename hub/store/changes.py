@@ -233,6 +233,22 @@ _USER_REHASH: Final = "UPDATE users SET password_hash = ?, updated_at = ? WHERE 
 _SESSION_DELETE: Final = "DELETE FROM sessions WHERE id_hash = ?"
 
 
+_UPSTREAM_INSERT: Final = (
+    "INSERT INTO upstream (alarm_id, change_seq, change, body, queued_at) "
+    "SELECT ?, coalesce(max(change_seq), 0) + 1, ?, ?, ? FROM upstream WHERE alarm_id = ?"
+)
+_UPSTREAM_ACKED: Final = "UPDATE upstream SET acked_at = ? WHERE acked_at IS NULL AND seq IN ({})"
+_POST_CHANGE_INSERT: Final = (
+    "INSERT OR IGNORE INTO post_changes "
+    "(post_id, alarm_id, change_seq, change, actor, at, received_at, body) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_POST_UPSERT: Final = (
+    "INSERT INTO posts (id, name, period_s, first_seen) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET name = excluded.name, period_s = excluded.period_s"
+)
+
+
 def _opt_iso(value: datetime | None) -> str | None:
     return None if value is None else iso(value)
 
@@ -333,6 +349,40 @@ def _finish(op: o.FinishNotification) -> Statement:
 @_makes(o.AbandonNotifier)
 def _abandon(op: o.AbandonNotifier) -> Statement:
     return _OUTBOX_ABANDON, (op.error, iso(op.at), op.notifier)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@_makes(o.QueueUpstream)
+def _queue_upstream(op: o.QueueUpstream) -> Statement:
+    return _UPSTREAM_INSERT, (op.alarm_id, op.change, _json(op.body), iso(op.at), op.alarm_id)
+
+
+@_makes(o.MarkUpstreamAcked)
+def _upstream_acked(op: o.MarkUpstreamAcked) -> Statement:
+    marks = ", ".join("?" for _ in op.seqs)
+    return _UPSTREAM_ACKED.format(marks), (iso(op.at), *op.seqs)
+
+
+@_makes(o.RecordPostChange)
+def _post_change(op: o.RecordPostChange) -> Statement:
+    return _POST_CHANGE_INSERT, (
+        op.post_id,
+        op.alarm_id,
+        op.change_seq,
+        op.change,
+        op.actor,
+        iso(op.at),
+        iso(op.received_at),
+        _json(op.body),
+    )
+
+
+@_makes(o.UpsertPost)
+def _upsert_post(op: o.UpsertPost) -> Statement:
+    return _POST_UPSERT, (op.post_id, op.name, op.period_s, iso(op.at))
 
 
 @_makes(o.InsertSite)

@@ -174,6 +174,66 @@ class OutboxRow:
     attempts: int
 
 
+# -- upstream (a post toward its district) and the district's record of its posts -----------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueUpstream:
+    """One alarm change for the district; its `change_seq` is the alarm's next (from 1)."""
+
+    alarm_id: str
+    change: str
+    body: dict[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MarkUpstreamAcked:
+    """The district has these changes (by the upstream row's `seq`)."""
+
+    seqs: tuple[int, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRow:
+    seq: int
+    alarm_id: str
+    change_seq: int
+    change: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPostChange:
+    """At a district: one change received from a post (kept once per post, alarm, change_seq);
+    also the record `Store.post_changes` reads back."""
+
+    post_id: str
+    alarm_id: str
+    change_seq: int
+    change: str
+    actor: str | None
+    at: datetime
+    received_at: datetime
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertPost:
+    post_id: str
+    name: str
+    period_s: float
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PostRecord:
+    id: str
+    name: str
+    period_s: float
+
+
 # -- the registry ----------------------------------------------------------------------------------
 
 
@@ -408,5 +468,9 @@ Op: TypeAlias = (
     | SetUserField
     | EndUserSessions
     | DeleteUser
+    | QueueUpstream
+    | MarkUpstreamAcked
+    | RecordPostChange
+    | UpsertPost
 )
 """Every operation a feature may add to a batch's `Changes.ops`."""

@@ -7,6 +7,9 @@ Each table has its own rule (`[store.retention]`, docs/DECISIONS.md, "Retention"
   resolved that long ago and its notices and escalation are gone (by the two rules below).
 - delivered, failed and cancelled notices (outbox) go after `outbox_days` (30), once their alarm is
   resolved or their trouble cleared; a pending notice is never pruned.
+- changes the district has acknowledged (upstream) go after `outbox_days` too, once their alarm
+  is resolved (a change not yet acknowledged is never pruned); at a district, the changes received
+  from a post (post_changes) are history, and go with their alarm.
 - finished escalations go after `escalations_days` (30), once their alarm is resolved or their
   trouble cleared (an open alarm's escalation is kept: the hub would start it again otherwise).
 - rejected messages are capped by count at every commit (`store.rejected_keep`) and expired
@@ -71,6 +74,12 @@ ESCALATIONS: Final = Rule(
     + _closed("escalations"),
     "subject",
 )
+UPSTREAM: Final = Rule(
+    "upstream",
+    "SELECT seq FROM upstream WHERE acked_at IS NOT NULL AND acked_at < ? AND "
+    f"EXISTS ({_RESOLVED_ALARM.format(t='upstream')})",
+    "seq",
+)
 # An ended alarm or trouble whose history may go: ended before the cutoff (?1), and its notices
 # and escalation already gone (the two rules above keep a pending notice and its alarm).
 _ALARM_MAY_GO: Final = (
@@ -103,10 +112,17 @@ HISTORY: Final = (
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     ),
     Rule(
+        "post_changes",
+        "SELECT c.id FROM post_changes c WHERE c.received_at < ?1 AND "
+        f"EXISTS (SELECT 1 FROM alarms a WHERE a.id = c.alarm_id AND {_ALARM_MAY_GO})",
+        "id",
+    ),
+    Rule(
         "alarms",
         "SELECT a.id FROM alarms a WHERE "
         + _ALARM_MAY_GO
-        + " AND NOT EXISTS (SELECT 1 FROM presses p WHERE p.alarm_id = a.id)",
+        + " AND NOT EXISTS (SELECT 1 FROM presses p WHERE p.alarm_id = a.id)"
+        + " AND NOT EXISTS (SELECT 1 FROM post_changes c WHERE c.alarm_id = a.id)",
         "id",
     ),
     Rule(
@@ -132,6 +148,7 @@ def prune(conn: sqlite3.Connection, policy: Policy, now: datetime) -> dict[str, 
     """Delete what `policy` lets go, `batch` rows a transaction; return the count per table."""
     plan: list[tuple[Rule, int]] = [
         (OUTBOX, policy.outbox_days),
+        (UPSTREAM, policy.outbox_days),
         (ESCALATIONS, policy.escalations_days),
     ]
     if policy.history_days > 0:

@@ -16,6 +16,7 @@ from hub.domain.model import (
     DeviceState,
     Outcome,
     PersonAck,
+    PostRef,
     Site,
     SiteRef,
     Trouble,
@@ -36,7 +37,7 @@ class Row(Protocol):
 ALARM_COLUMNS: Final = (
     "id, seq, state, level, site_id, site_name, site_address, site_phone, devices, press_count, "
     "test, unregistered, raised_at, last_press_at, acknowledged_at, acknowledged_by, resolved_at, "
-    "resolved_by, outcome, note, updated_at, kind, acks"
+    "resolved_by, outcome, note, updated_at, kind, acks, post_id, post_name"
 )
 
 
@@ -74,6 +75,8 @@ def alarm_to_row(alarm: Alarm) -> tuple[Any, ...]:
         iso(alarm.updated_at),
         alarm.kind.value,
         json.dumps([[a.person, iso(a.at)] for a in alarm.acks], separators=(",", ":")),
+        alarm.post.id if alarm.post else None,
+        alarm.post.name if alarm.post else None,
     )
 
 
@@ -107,6 +110,7 @@ def alarm_from_row(row: Row) -> Alarm:
         note=row["note"],
         kind=AlarmKind(row["kind"]),
         acks=tuple(PersonAck(person, parse_iso(at)) for person, at in json.loads(row["acks"])),
+        post=PostRef(row["post_id"], row["post_name"] or "") if row["post_id"] else None,
     )
 
 

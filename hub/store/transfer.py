@@ -43,6 +43,9 @@ TABLES: Final = (
     "outbox",
     "users",
     "sessions",
+    "upstream",
+    "post_changes",
+    "posts",
 )
 """Every table of the store, parents before the tables that refer to them."""
 
@@ -53,6 +56,8 @@ IDENTITIES: Final = {
     "api_tokens": "id",
     "outbox": "seq",
     "users": "id",
+    "upstream": "seq",
+    "post_changes": "id",
 }
 """The columns PostgreSQL numbers itself (SQLite's INTEGER PRIMARY KEY)."""
 

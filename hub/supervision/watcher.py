@@ -9,7 +9,9 @@ pipeline slowed down by a failing store does not make waiting heartbeats look la
 
 While the hub is cut off from the broker it hears nothing, and that says nothing about the
 buttons: supervision pauses (the broker watch raises its own trouble), and silence is counted
-again from the reconnection. A button removed from the registry has its troubles cleared.
+again from the reconnection. The same holds for the telemetry connection that brings the
+heartbeats (`heard_since`: the later of the two connections). A button removed from the
+registry has its troubles cleared.
 When buttons it finds offline complete a mass loss (several of a site, or of the commune, within
 a short window), it raises a `comm_loss` alarm in the same commit (`massloss.py`).
 A button or site in test mode has a `test_mode` (`site_test_mode`) trouble while it stays so; a
@@ -197,6 +199,10 @@ class Supervisor:
         self._task: asyncio.Task[None] | None = None
         self.ticks = 0
         """Reviews completed (for tests and the log)."""
+        self.separate_telemetry = False
+        """The heartbeats come on the hub's telemetry connection (hub/broker/watch.py)."""
+        self.telemetry_since: datetime | None = None
+        """When that connection last connected; None while it is not."""
 
     async def start(self) -> None:
         if self._config.enabled:
@@ -217,6 +223,16 @@ class Supervisor:
     def listening_since(self, value: datetime | None) -> None:
         self._pipeline.state.listening_since = value
 
+    def heard_since(self) -> datetime | None:
+        """Since when the hub has heard everything the buttons say: the later of its own
+        connection's and the telemetry connection's; None while either is down."""
+        since = self.listening_since
+        if not self.separate_telemetry or since is None:
+            return since
+        if self.telemetry_since is None:
+            return None
+        return max(since, self.telemetry_since)
+
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self._config.tick_s)
@@ -229,7 +245,7 @@ class Supervisor:
 
     async def tick(self) -> None:
         """Review every button once (nothing while the hub is cut off from the broker)."""
-        since = self.listening_since
+        since = self.heard_since()
         if since is None:
             return
         now = self._clock.now()

@@ -12,7 +12,7 @@ from datetime import datetime
 from hub.domain import alarms
 from hub.domain.bus import BrokerConnected, BrokerDisconnected
 from hub.domain.model import Alarm, AlarmChange, Outcome, Trouble, TroubleKind
-from hub.errors import AlarmNotFound
+from hub.errors import AlarmNotFound, InvalidTransition
 from hub.writer.plan import Command, Plan
 
 
@@ -53,7 +53,17 @@ def _open_alarm(plan: Plan, alarm_id: str) -> Alarm:
     if alarm is None:
         # Not open: the caller (the API) tells "resolved" (409) from "unknown" (404).
         raise AlarmNotFound(alarm_id)
+    refuse_post_alarm(alarm)
     return alarm
+
+
+def refuse_post_alarm(alarm: Alarm) -> None:
+    """At a district: a post's alarm is acknowledged and resolved at its post, not here."""
+    if alarm.post is not None:
+        raise InvalidTransition(
+            f"alarm {alarm.id} belongs to post {alarm.post.name or alarm.post.id}: it is "
+            "acknowledged and resolved there; call the post (docs/DISTRICT.md)"
+        )
 
 
 @dataclass(slots=True)

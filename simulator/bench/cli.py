@@ -71,8 +71,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=int,
         metavar="N",
         help="measure the press path a second time with the broker saving its persistence "
-        f"every N changes instead of at every change (default {defaults.broker_save_every}; "
-        "0: only with the broker as shipped)",
+        "every N changes instead of as shipped (a snapshot every 5 s and at exit) (default "
+        f"{defaults.broker_save_every}; 0: only with the broker as shipped)",
     )
     bench.add_argument(
         "--no-postgresql",

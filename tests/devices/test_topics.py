@@ -152,3 +152,13 @@ def test_topics_refuses_bad_root(root: str) -> None:
     """Topics(root) validates its root the same way."""
     with pytest.raises(ValueError, match="topic levels"):
         Topics(root)
+
+
+def test_the_two_connections_split_the_device_topics() -> None:
+    """The hub's session takes presses and statuses at QoS 1, the telemetry connection the
+    heartbeats at QoS 0; together they are the one-connection subscriptions."""
+    topics = Topics("r")
+    assert topics.event_subscriptions == (("r/dev/+/event", 1), ("r/dev/+/status", 1))
+    assert topics.telemetry_subscriptions == (("r/dev/+/heartbeat", 0),)
+    both = set(topics.event_subscriptions) | set(topics.telemetry_subscriptions)
+    assert both == set(topics.device_subscriptions)

@@ -37,7 +37,7 @@ async def test_disk_full_holds_presses_in_the_broker_and_recovers_without_loss(
         }
     ).start()
     await hub.wait_ready()
-    publisher = LoadPublisher(host=broker.host, port=broker.port)
+    publisher = LoadPublisher(host=broker.host, port=broker.port, repeat_s=None)
     await publisher.connect()
     for n in range(200):
         publisher.press(f"before-{n:03d}")

@@ -120,7 +120,7 @@ async def test_a_flood_of_malformed_messages_is_counted_and_survived(
     hub = hub_process().start()
     await hub.wait_ready()
     rng = random.Random(20261122)
-    publisher = LoadPublisher(host=broker.host, port=broker.port)
+    publisher = LoadPublisher(host=broker.host, port=broker.port, repeat_s=None)
     await publisher.connect()
     expected: Counter[str] = Counter()
     valid = []

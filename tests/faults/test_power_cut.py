@@ -62,15 +62,23 @@ class Post:
         }
         self.hub = self._make_hub(env).start()
         await self.hub.wait_ready(READY_S)
+        # The repeating buttons outlive the cuts (they are other devices): the test repeats
+        # for them across rounds (`_repeat_until_received`), so their publisher's own repeat,
+        # which lasts one connection, is off; the plain publishers stop at the PUBACK.
         repeat = LoadPublisher(
             host=self.broker.host,
             port=self.broker.port,
             username="repeat",
             password=USERS["repeat"],
             listen_acks=True,
+            repeat_s=None,
         )
         plain = LoadPublisher(
-            host=self.broker.host, port=self.broker.port, username="plain", password=USERS["plain"]
+            host=self.broker.host,
+            port=self.broker.port,
+            username="plain",
+            password=USERS["plain"],
+            repeat_s=None,
         )
         await repeat.connect()
         await plain.connect()

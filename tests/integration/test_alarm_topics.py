@@ -69,7 +69,7 @@ async def run_power_cuts(
         broker.kill()
         broker.start()
 
-    publisher = LoadPublisher(host=broker.host, port=broker.port)
+    publisher = LoadPublisher(host=broker.host, port=broker.port, repeat_s=None)
     await publisher.connect()
     hub: HubProcess | None = None
     try:
@@ -100,7 +100,7 @@ async def test_after_power_cuts_every_open_alarm_is_on_its_retained_topic(
 
 async def _press_fresh_buttons(running: RunningHub, broker: Mosquitto, count: int) -> list[str]:
     """`count` presses of fresh buttons; the ids of their alarms once the hub has them all."""
-    publisher = LoadPublisher(host=broker.host, port=broker.port)
+    publisher = LoadPublisher(host=broker.host, port=broker.port, repeat_s=None)
     await publisher.connect()
     try:
         for n in range(count):
@@ -187,7 +187,7 @@ async def test_at_start_stale_states_are_replaced_and_long_resolved_alarms_clear
     with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn, conn:
         conn.execute("UPDATE alarms SET resolved_at = ? WHERE id = ?", (month_ago, third))
 
-    writer = LoadPublisher(host=broker.host, port=broker.port)
+    writer = LoadPublisher(host=broker.host, port=broker.port, repeat_s=None)
     await writer.connect()
     try:
         for alarm_id, payload in open_then.items():

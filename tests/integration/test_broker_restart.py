@@ -39,7 +39,7 @@ async def test_presses_queued_for_the_hub_survive_a_broker_restart(
     hub = hub_process().start()
     await hub.wait_ready()
     assert hub.terminate() == 0  # the session now exists and outlives the hub
-    publisher = LoadPublisher(host=broker.host, port=broker.port)
+    publisher = LoadPublisher(host=broker.host, port=broker.port, repeat_s=None)
     await publisher.connect()
     for n in range(300):
         publisher.press(f"queued-{n:03d}")
@@ -71,7 +71,7 @@ async def test_the_hub_reconnects_by_itself_and_readyz_tells_the_truth(
     assert any(reason.startswith("broker:") for reason in body["reasons"])
     broker.start()
     await hub.wait_ready(30)
-    publisher = LoadPublisher(host=broker.host, port=broker.port)
+    publisher = LoadPublisher(host=broker.host, port=broker.port, repeat_s=None)
     await publisher.connect()
     publisher.press("after-restart")
     assert await publisher.drain(10)
@@ -88,7 +88,7 @@ async def test_a_burst_across_a_broker_restart_loses_nothing(
     await hub.wait_ready()
     acknowledged: set[tuple[str, str]] = set()
     for phase in ("before", "after"):
-        publisher = LoadPublisher(host=broker.host, port=broker.port)
+        publisher = LoadPublisher(host=broker.host, port=broker.port, repeat_s=None)
         await publisher.connect()
         for n in range(500):
             publisher.press(f"{phase}-{n:03d}")

@@ -274,6 +274,26 @@ async def press_becomes_alarm(port: int, url: str, token: str, password: str, co
     assert alarms[0]["press_count"] == count
 
 
+async def heartbeat_is_heard(port: int, url: str, token: str, password: str) -> None:
+    """The button's heartbeat reaches the hub on its telemetry connection, logged in as the
+    installer made it: the battery it carries is the device's."""
+    button = VirtualButton(BUTTON, port=port, username=BUTTON, password=password)
+    await button.connect(timeout=30)
+    try:
+        await button.heartbeat(battery=77)
+    finally:
+        await button.close()
+
+    async def heard() -> bool:
+        async with httpx.AsyncClient(timeout=10) as client:
+            answer = await client.get(
+                f"{url}/api/v1/devices/{BUTTON}", headers={"Authorization": f"Bearer {token}"}
+            )
+        return answer.status_code == 200 and answer.json().get("battery") == 77
+
+    await wait_for(heard, 30)
+
+
 def passwords(tree: Path) -> dict[str, str]:
     text = (tree / "etc/mosquitto/chuong/credentials.toml").read_text()
     users = tomllib.loads(text)["users"]
@@ -281,11 +301,20 @@ def passwords(tree: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in users.items()}
 
 
+def env_values(path: Path) -> dict[str, str]:
+    """The variables of an environment file, as systemd's EnvironmentFile= reads them."""
+    lines = path.read_text().splitlines()
+    pairs = [line.partition("=") for line in lines if line.strip() and not line.startswith("#")]
+    return {key.strip(): value.strip() for key, _, value in pairs}
+
+
 def test_the_installer_lays_out_a_post_readable_by_the_service_only(tree: Path) -> None:
     """docs/INSTALL.md's `make install-post`, into a tree, makes the layout the unit needs: the
     config root:chuong 0640 in a root:chuong 0750 directory, the state directory the service's,
-    the store 0600 and the service's even though root made it, the code root's. Run again (an
-    upgrade), it keeps the config. Uninstalled, the data stays; purged, it goes."""
+    the store 0600 and the service's even though root made it, the code root's; hub.env holds
+    the hub's broker login and its telemetry connection's password. Run again (an upgrade), it
+    keeps the config, and adds the telemetry password to a hub.env from before it. Uninstalled,
+    the data stays; purged, it goes."""
     install(tree)
     assert mode_owner(tree / "etc/chuong") == (0o750, "root", SERVICE_USER)
     assert mode_owner(tree / "etc/chuong/hub.toml") == (0o640, "root", SERVICE_USER)
@@ -303,12 +332,35 @@ def test_the_installer_lays_out_a_post_readable_by_the_service_only(tree: Path) 
         with_group = group in {g.gr_name for g in grp.getgrall()}
         assert (group in service_groups) == with_group, service_groups
 
+    env_path = tree / "etc/chuong/hub.env"
+    logins = env_values(env_path)
+    users = passwords(tree)
+    assert logins == {
+        "CHUONG_MQTT__USERNAME": "chuong-hub",
+        "CHUONG_MQTT__PASSWORD": users["chuong-hub"],
+        "CHUONG_MQTT__TELEMETRY_PASSWORD": users["chuong-hub-telemetry"],
+    }
+
     hub_toml = tree / "etc/chuong/hub.toml"
     hub_toml.write_text(hub_toml.read_text() + "\n# the installer's own edit\n")
-    hub_env = (tree / "etc/chuong/hub.env").read_text()
+    hub_env = env_path.read_text()
     install(tree)
     assert hub_toml.read_text().endswith("# the installer's own edit\n")
-    assert (tree / "etc/chuong/hub.env").read_text() == hub_env
+    assert env_path.read_text() == hub_env
+
+    # An upgrade from before the telemetry connection: hub.env has the hub's login only (and an
+    # edit of the installer's); the telemetry password is added, the rest kept as it was.
+    old = "".join(
+        line + "\n"
+        for line in hub_env.splitlines()
+        if "TELEMETRY" not in line and "telemetry" not in line
+    )
+    env_path.write_text(old + "# the installer's own note")
+    install(tree)
+    assert env_path.read_text().startswith(old + "# the installer's own note\n")
+    assert env_values(env_path) == logins
+    assert mode_owner(env_path) == (0o640, "root", SERVICE_USER)
+    assert not env_path.with_name("hub.env.new").exists()
 
     install(tree, "make uninstall-post")
     assert not (tree / "opt/chuong").exists()
@@ -358,6 +410,10 @@ async def test_the_installed_post_turns_a_press_into_an_alarm_and_survives_new_c
         assert re.search(rf"^Uid:\s+{pwd.getpwnam(SERVICE_USER).pw_uid}\s", status, re.M)
 
         await press_becomes_alarm(port, url, token, passwords(tree)[BUTTON], count=1)
+        await heartbeat_is_heard(port, url, token, passwords(tree)[BUTTON])
+        hub_log = read(service.log)
+        assert "mqtt-telemetry: subscribed to chuong/v1/dev/+/heartbeat" in hub_log, hub_log
+        assert "no telemetry login" not in hub_log
 
         before = passwords(tree)
         chuong(tree, "registry", "credentials", "--dir", str(tree / "etc/mosquitto/chuong"))

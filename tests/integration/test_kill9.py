@@ -116,7 +116,7 @@ async def run_kill9_rounds(
     stall: bool = False,
 ) -> int:
     """`kill_rounds` of the hub alone, then the check. Returns the number of presses checked."""
-    publisher = LoadPublisher(host=broker.host, port=broker.port)
+    publisher = LoadPublisher(host=broker.host, port=broker.port, repeat_s=None)
     await publisher.connect()
     hub: HubProcess | None = None
     try:

@@ -61,7 +61,7 @@ async def test_sigterm_during_a_burst_drains_says_goodbye_and_loses_nothing(
     every press the broker acknowledged is recorded exactly once."""
     hub = hub_process().start()
     await hub.wait_ready()
-    publisher = LoadPublisher(host=broker.host, port=broker.port)
+    publisher = LoadPublisher(host=broker.host, port=broker.port, repeat_s=None)
     await publisher.connect()
     for n in range(1500):
         publisher.press(f"term-{n:04d}")
@@ -117,7 +117,7 @@ async def test_second_signal_forces_the_exit(
     hub = hub_process().start()
     await hub.wait_ready()
     assert hub.process is not None
-    publisher = LoadPublisher(host=broker.host, port=broker.port)
+    publisher = LoadPublisher(host=broker.host, port=broker.port, repeat_s=None)
     await publisher.connect()
     with stalled_store(hub.db):
         publisher.press("stuck-1")

@@ -50,7 +50,7 @@ async def test_postgresql_stopped_during_a_burst_loses_nothing(
     store_url: str,
     kill_hub: bool,
 ) -> None:
-    publisher = LoadPublisher(host=broker.host, port=broker.port)
+    publisher = LoadPublisher(host=broker.host, port=broker.port, repeat_s=None)
     await publisher.connect()
     hub = hub_process().start()
     try:

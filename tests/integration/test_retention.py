@@ -43,7 +43,7 @@ async def test_retention_prunes_only_what_it_should_while_a_burst_runs(
             )
     hub.start()
     await hub.wait_ready()
-    publisher = LoadPublisher(host=broker.host, port=broker.port)
+    publisher = LoadPublisher(host=broker.host, port=broker.port, repeat_s=None)
     await publisher.connect()
     try:
         for n in range(600):

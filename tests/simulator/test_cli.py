@@ -34,3 +34,13 @@ def test_presses_below_one_is_refused_by_name() -> None:
     result = sim("--presses", "0")
     assert result.returncode == 2
     assert "--presses must be at least 1" in result.stderr
+
+
+def test_no_repeat_makes_plain_qos_1_buttons(broker: Mosquitto) -> None:
+    """By default a button presses again every 5 s until the hub answers `received` (the
+    reference button's way; tests/simulator/test_repeat.py); `--no-repeat` makes plain QoS 1
+    buttons, for measurements of the broker's PUBACK alone."""
+    result = sim("--port", str(broker.port), "--buttons", "1", "--presses", "1", "--no-repeat")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith("1 presses"), result.stdout
+    assert "presses again (same id) every 5 s" in " ".join(sim("--help").stdout.split())

@@ -52,6 +52,8 @@ TROUBLES = [
     ("internal_error", "hub", "a message from bank-1 could not be processed", None),
     ("store_unwritable", "hub", "the store cannot commit (disk I/O error)", None),
     ("notifier_failing", "hub", "sms: 3 failures in a row", None),
+    ("post_silent", "xa-phuoc-hoa", "no heartbeat from post Xã Phước Hòa for more than 60 s", None),
+    ("upstream_lost", "hub", "the district's broker h:8883 has not been reached for 60 s", None),
 ]
 
 # What must never show in the Vietnamese page: the hub's keys and English words.

@@ -159,6 +159,7 @@ function card(alarm) {
       dataset: { alarm: alarm.id, state: alarm.state, kind: alarm.kind ?? "holdup" },
     },
     h("div", { class: "flags" }, flags, h("span", { class: "alarm-id" }, `${t("alarm_id")}: ${alarm.id}`)),
+    alarm.post && h("p", { class: "post-name" }, t("post_of", { name: alarm.post.name || alarm.post.id })),
     h("h3", { id: `title-${alarm.id}`, class: "site-name" }, site ? site.name : t("unknown_site")),
     h(
       "dl",
@@ -196,7 +197,10 @@ function card(alarm) {
 
 function actions(alarm) {
   const buttons = [];
-  if (can("officer")) {
+  if (alarm.post) {
+    // At a district: the post's officer acknowledges and resolves, in front of the site.
+    buttons.push(h("span", { class: "hint post-handles" }, t("post_handles")));
+  } else if (can("officer")) {
     if (alarm.state === "active") {
       // What was done, said in a few words with the acknowledgement ("đã điều tổ tuần tra").
       buttons.push(h("input", {
@@ -282,6 +286,7 @@ export function renderTroubles() {
 /** What the trouble is about, for people: a button with its site, a site, or the server. */
 function troubleSubject(trouble) {
   if (trouble.subject === "hub") return t("subject_hub");
+  if (trouble.kind === "post_silent") return t("subject_post", { name: trouble.subject });
   const site = state.sites.get(trouble.subject);
   if (trouble.kind === "site_test_mode" || (site && !state.devices.has(trouble.subject))) {
     return t("subject_site", { name: site?.name ?? trouble.subject });

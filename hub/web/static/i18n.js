@@ -61,6 +61,8 @@ const STRINGS = {
     acknowledged_by: "Tiếp nhận bởi {who} lúc {time} (sau {wait})",
     person_acks: "Đã xác nhận qua điện thoại: {who}",
     resolve_needs_ack: "Cán bộ trực cần tiếp nhận trước khi kết thúc.",
+    post_of: "Đơn vị: {name}",
+    post_handles: "Công an xã tiếp nhận và kết thúc báo động này; huyện theo dõi và gọi điện cho xã.",
     viewer_readonly: "Tài khoản chỉ xem: không tiếp nhận, không kết thúc được.",
     resolve_title: "Kết thúc báo động {id}",
     outcome: "Kết quả",
@@ -150,6 +152,8 @@ const STRINGS = {
     "trouble.low_battery": "Nút sắp hết pin",
     "trouble.clock_skew": "Đồng hồ của nút bị lệch",
     "trouble.notifier_failing": "Không gửi được thông báo",
+    "trouble.post_silent": "Công an xã mất liên lạc",
+    "trouble.upstream_lost": "Mất liên lạc với công an huyện",
     "action.alarm.raised": "Phát sinh báo động",
     "action.alarm.press": "Bấm lặp lại",
     "action.alarm.joined": "Thêm nút của cùng cơ sở",
@@ -176,6 +180,7 @@ const STRINGS = {
     col_other: "Khác",
     col_tests_title: "Báo động thử nghiệm: nút hoặc cơ sở ở chế độ thử, hoặc kết thúc với kết quả “thử nghiệm”",
     subject_hub: "Máy chủ trực ban",
+    subject_post: "Công an xã {name}",
     subject_site: "Cơ sở {name}",
     actor_hub: "Hệ thống",
     actor_token: "ứng dụng kết nối «{name}»",
@@ -207,6 +212,8 @@ const STRINGS = {
     "help.low_battery_level": "Pin còn {battery}%. Cần thay pin sớm.",
     "help.clock_skew": "Đồng hồ trong nút bị lệch; báo động vẫn được nhận. Báo cán bộ kỹ thuật khi thuận tiện.",
     "help.notifier_failing": "Không gửi được tin nhắn báo động ra ngoài. Kiểm tra mạng và báo cán bộ kỹ thuật.",
+    "help.post_silent": "Không nhận được tín hiệu từ công an xã này: báo động ở đó có thể không tới được huyện. Gọi điện cho công an xã.",
+    "help.upstream_lost": "Huyện đang không thấy báo động của xã. Báo động vẫn được ghi ở đây và sẽ tự gửi lên khi có lại liên lạc. Báo động khẩn thì gọi điện cho huyện; báo cán bộ kỹ thuật.",
     "help.test_mode": "Bấm nút này chỉ được ghi là thử nghiệm, không thành báo động thật. Nhớ tắt chế độ thử khi xong.",
     "help.site_test_mode": "Bấm các nút của cơ sở chỉ được ghi là thử nghiệm, không thành báo động thật. Nhớ tắt chế độ thử khi xong.",
     "help.possible_forgery": "Một tin báo động không mang chữ ký đúng của nút nên không được tính. Có thể có người giả tín hiệu: gọi cho cơ sở và báo cán bộ kỹ thuật.",
@@ -442,6 +449,8 @@ const STRINGS = {
     acknowledged_by: "Acknowledged by {who} at {time} (after {wait})",
     person_acks: "Acknowledged from their phones: {who}",
     resolve_needs_ack: "An officer acknowledges before resolving.",
+    post_of: "Post: {name}",
+    post_handles: "The post acknowledges and resolves this alarm; the district watches and phones the post.",
     viewer_readonly: "View-only account: it cannot acknowledge or resolve.",
     resolve_title: "Resolve alarm {id}",
     outcome: "Outcome",
@@ -531,6 +540,8 @@ const STRINGS = {
     "trouble.low_battery": "Button battery low",
     "trouble.clock_skew": "Button clock is off",
     "trouble.notifier_failing": "Notifications are failing",
+    "trouble.post_silent": "Post silent",
+    "trouble.upstream_lost": "Link to the district lost",
     "action.alarm.raised": "Alarm raised",
     "action.alarm.press": "Pressed again",
     "action.alarm.joined": "Another button of the site joined",
@@ -557,6 +568,7 @@ const STRINGS = {
     col_other: "Other",
     col_tests_title: "Test alarms: button or site in test mode, or resolved as a test",
     subject_hub: "The post's server",
+    subject_post: "Post {name}",
     subject_site: "Site {name}",
     actor_hub: "System",
     actor_token: "connected application “{name}”",
@@ -588,6 +600,8 @@ const STRINGS = {
     "help.low_battery_level": "Battery at {battery}%. Replace it soon.",
     "help.clock_skew": "The button's clock is off; alarms are still received. Tell the technician when convenient.",
     "help.notifier_failing": "Alarm messages cannot be sent out. Check the network and call the technician.",
+    "help.post_silent": "Nothing heard from this post: its alarms may not reach the district. Phone the post.",
+    "help.upstream_lost": "The district cannot see this post's alarms now. They are recorded here and go up by themselves when the link is back. For an urgent alarm, phone the district; tell the technician.",
     "help.test_mode": "Presses of this button are recorded as tests, not real alarms. Turn test mode off when done.",
     "help.site_test_mode": "Presses at this site are recorded as tests, not real alarms. Turn test mode off when done.",
     "help.possible_forgery": "An alarm message without the button's valid signature was not counted. Someone may be faking the signal: call the site and the technician.",
@@ -926,5 +940,6 @@ export function actorName(actor, buttonName = (id) => id) {
   if (kind === "token") return t("actor_token", { name });
   if (kind === "link") return t("actor_link", { name });
   if (kind === "button") return t("actor_button", { name: buttonName(name) });
+  if (kind === "post") return t("subject_post", { name });
   return actor;
 }

@@ -539,3 +539,75 @@ def test_esphome_events_and_binary_sensor_edges_are_presses(
     assert translate(profile, sensor, b"OFF", at) == [VendorCheckin()]
     assert [p.event.type for p in presses(translate(profile, sensor, b"ON", at))] == [PRESS]
     assert translate(profile, sensor, b"ON", at) == [VendorCheckin()]
+
+
+# -- check-in topics: never a press, never a status ------------------------------------------------
+
+
+def _filter_matches(topic_filter: str, topic: str) -> bool:
+    pattern = topic_filter.split("/")
+    levels = topic.split("/")
+    same_depth = len(pattern) == len(levels)
+    return same_depth and all(p in ("+", lv) for p, lv in zip(pattern, levels, strict=False))
+
+
+def _check_in_only(profile: Profile, topic: str, payload: bytes, at: datetime) -> None:
+    if profile.native_id_of(topic) is None:
+        return  # not the profile's (an empty level): the hub rejects it as an unknown topic
+    refusal: WireError | None = None
+    try:
+        found = translate(profile, topic, payload, at)
+    except WireError as exc:
+        found, refusal = [], exc
+    assert refusal is None or refusal.reason in PROFILE_REASONS, refusal
+    assert all(isinstance(message, VendorCheckin) for message in found), (topic, found)
+
+
+CHECKIN_PROFILES: Final = [name for name in PROFILES if make_profiles()[name].checkins()]
+
+
+@pytest.mark.parametrize("name", CHECKIN_PROFILES)
+@settings(max_examples=ANY_EXAMPLES)
+@given(data=st.data(), payload=payloads, at=received_at)
+def test_nothing_on_a_check_in_topic_is_a_press_or_a_status(
+    name: str, data: st.DataObject, payload: bytes, at: datetime
+) -> None:
+    """The hub takes a profile's check-in filters on its clean telemetry connection, where
+    nothing is queued while it is away (docs/BROKER.md): any bytes on any topic they match
+    translate into check-ins only, or are refused with a reason; never a press, never a
+    status."""
+    profile = make_profiles()[name]
+    filters = profile.checkins()
+    assert set(filters) <= {topic for topic, _ in profile.subscriptions()}
+    topic_filter = data.draw(st.sampled_from(filters), "filter")
+    parts = [level if part == "+" else st.just(part) for part in topic_filter.split("/")]
+    topic = data.draw(st.tuples(*parts).map("/".join), "topic")
+    _check_in_only(profile, topic, payload, at)
+
+
+def test_the_documented_messages_on_check_in_topics_are_check_ins() -> None:
+    """Every documented message on a check-in topic (each field in turn changed too) is a
+    check-in; and every profile's press template is on a topic outside its check-in filters."""
+    for name in PROFILES:
+        profile = make_profiles()[name]
+        for template, payload in TEMPLATES[name]:
+            topic = template.format(id="dev-1")
+            on_checkin = any(_filter_matches(f, topic) for f in profile.checkins())
+            if not on_checkin:
+                continue
+            body = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+            _check_in_only(profile, topic, body, NOW)
+            changed = single_changes(payload) if isinstance(payload, dict) else list(WORDS)
+            for other in changed:
+                encoded = other.encode() if isinstance(other, str) else json.dumps(other).encode()
+                _check_in_only(profile, topic, encoded, NOW)
+    for name, press_topic in [
+        ("shelly-gen1", "shellies/dev-1/input_event/0"),
+        ("shelly-gen2", "dev-1/events/rpc"),
+        ("tasmota", "stat/dev-1/RESULT"),
+        ("esphome", "dev-1/event/panic/state"),
+        ("esphome", "dev-1/binary_sensor/panic/state"),
+        ("zigbee2mqtt", "zigbee2mqtt/dev-1"),
+    ]:
+        checkins = make_profiles()[name].checkins()
+        assert not any(_filter_matches(f, press_topic) for f in checkins), press_topic

@@ -31,7 +31,7 @@ async def test_every_retained_message_arrives_before_the_read_completes(tmp_path
         on_connected=lambda session_present: None,
         on_disconnected=lambda why: None,
     )
-    publisher = LoadPublisher(host=broker.host, port=broker.port)
+    publisher = LoadPublisher(host=broker.host, port=broker.port, repeat_s=None)
     try:
         await publisher.connect()
         for n in range(RETAINED):

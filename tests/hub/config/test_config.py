@@ -217,6 +217,39 @@ def test_password_without_username(tmp_path: Path) -> None:
     ]
 
 
+def test_the_telemetry_connections_login(tmp_path: Path) -> None:
+    """Its user is the hub's with `-telemetry` unless named, never the hub's own (a clean
+    session under it would wipe the hub's); without a telemetry password, a hub that logs in
+    with a password has no telemetry login (its heartbeats stay on its session); a hub on a
+    broker without passwords has one, anonymous."""
+    assert problems(write(tmp_path, '[mqtt]\nusername = "hub"\ntelemetry_username = "hub"\n')) == [
+        "mqtt: telemetry_username must differ from username: one user is one session on the"
+        " broker, and the clean telemetry connection would wipe the hub's"
+    ]
+    assert problems(write(tmp_path, '[mqtt]\ntelemetry_password = "x"\n')) == [
+        "mqtt: telemetry_password given without username or telemetry_username"
+    ]
+    both = load_config(
+        write(
+            tmp_path,
+            '[mqtt]\nusername = "hub"\npassword = "a"\ntelemetry_password = "b"\n',
+        )
+    )
+    assert both.mqtt.telemetry_login() == ("hub-telemetry", "b")
+    assert both.telemetry_client_id == f"{both.client_id}-telemetry"
+    hub_only = load_config(write(tmp_path, '[mqtt]\nusername = "hub"\npassword = "a"\n'))
+    assert hub_only.mqtt.telemetry_login() is None
+    assert load_config(write(tmp_path, "[mqtt]\n")).mqtt.telemetry_login() == (None, None)
+    named = load_config(
+        write(
+            tmp_path,
+            '[mqtt]\nusername = "hub"\ntelemetry_username = "beats"\n'
+            'password = "a"\ntelemetry_password = "b"\n',
+        )
+    )
+    assert named.mqtt.telemetry_login() == ("beats", "b")
+
+
 def test_cert_without_key(tmp_path: Path) -> None:
     """A client certificate without its key is refused."""
     assert problems(write(tmp_path, '[mqtt]\ncert_file = "/etc/c.pem"\n')) == [

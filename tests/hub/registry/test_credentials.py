@@ -22,8 +22,15 @@ BUTTONS = [
 
 def test_users_are_the_hub_every_button_that_connects_and_each_bridge_once() -> None:
     users = users_for(BUTTONS, make_profiles(), "chuong-hub")
-    assert sorted(users) == ["bank-1", "chuong-hub", "quay-shelly", "zigbee2mqtt"]
+    assert sorted(users) == [
+        "bank-1",
+        "chuong-hub",
+        "chuong-hub-telemetry",
+        "quay-shelly",
+        "zigbee2mqtt",
+    ]
     assert users["bank-1"] is None  # the shared pattern lines
+    assert users["chuong-hub-telemetry"] is None  # its lines are written apart
     shelly = users["quay-shelly"]
     assert shelly is not None
     assert shelly.write == ("shellies/shellybutton1-A4CF12/#", "shellies/announce")
@@ -58,6 +65,9 @@ def test_the_acl_keeps_buttons_to_their_own_topics_and_never_lets_them_write_an_
         "topic read z2m/+",
         "topic read shellies/+/online",
     ]
+    telemetry = lines[lines.index("user chuong-hub-telemetry") + 1 :]
+    assert telemetry[:1] == ["topic read post/v1/dev/+/heartbeat"]
+    assert not any("write" in line for line in telemetry[: telemetry.index("user quay-shelly")])
     bridge = lines[lines.index("user zigbee2mqtt") + 1 :]
     assert bridge[:2] == ["topic write z2m/#", "topic read z2m/#"]
     assert "2026-11-22T08:00:00.000Z" in text
@@ -69,6 +79,7 @@ def test_the_acl_keeps_buttons_to_their_own_topics_and_never_lets_them_write_an_
         ("hub-post", "the hub's"),
         ("chuong-hub", "the hub's"),
         ("chuong-hub-post", "reserved"),
+        ("hub-post-telemetry", "the hub's"),
         ("zigbee2mqtt", "a bridge's"),
         ("office", "a reader"),
     ],
@@ -92,5 +103,32 @@ def test_readers_read_the_alarms_and_the_hubs_status_only() -> None:
     lines = text.splitlines()
     start = lines.index("user office") + 1
     assert lines[start:] == ["topic read post/v1/alarms/#", "topic read post/v1/hub/#"]
-    with pytest.raises(CredentialsError, match="--reader"):
-        users_for(BUTTONS, make_profiles(), "chuong-hub", readers=["chuong-hub"])
+    for name in ("chuong-hub", "chuong-hub-telemetry"):
+        with pytest.raises(CredentialsError, match="--reader"):
+            users_for(BUTTONS, make_profiles(), "chuong-hub", readers=[name])
+
+
+def test_the_telemetry_user_reads_the_heartbeats_and_check_ins_and_writes_nothing() -> None:
+    """Its own user (the hub's, `-telemetry`, or as configured): it reads what the telemetry
+    connection subscribes to, nothing else, and it may publish nothing."""
+    profiles = make_profiles()
+    users = users_for(BUTTONS, profiles, "hub-post", telemetry_user="post-beats")
+    assert "post-beats" in users
+    text = acl_text(
+        root="post/v1",
+        hub_user="hub-post",
+        users=users,
+        hub_reads=[t for t, _ in profiles["shelly-gen1"].subscriptions()],
+        now=NOW,
+        telemetry_user="post-beats",
+        telemetry_reads=profiles["shelly-gen1"].checkins(),
+    )
+    lines = text.splitlines()
+    start = lines.index("user post-beats") + 1
+    block = lines[start : lines.index("", start)]
+    assert block == [
+        "topic read post/v1/dev/+/heartbeat",
+        "topic read shellies/+/sensor/battery",
+        "topic read shellies/+/info",
+        "topic read shellies/+/announce",
+    ]

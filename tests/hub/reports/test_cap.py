@@ -3,6 +3,7 @@ the fields a receiver relies on say what the alarm is."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from capvalidator import check_schema
 
-from hub.domain.model import Alarm, AlarmDevice, AlarmKind, AlarmState, Outcome, SiteRef
+from hub.domain.model import Alarm, AlarmDevice, AlarmKind, AlarmState, Outcome, PostRef, SiteRef
 from hub.reports.cap import (
     ATOM_NS,
     CAP_NS,
@@ -179,3 +180,18 @@ def test_each_kind_has_its_cap_category_and_words(
     root = ET.fromstring(body)
     assert text(root, "cap:info/cap:category") == category
     assert text(root, "cap:info/cap:event") == event
+
+
+def test_a_posts_alarm_at_a_district_names_its_post_and_validates() -> None:
+    """At a district, a post's alarm says which post it came from, and is still valid CAP."""
+    alarm = replace(make_alarm(AlarmState.ACTIVE), post=PostRef("xa-an-binh", "Công an xã An Bình"))
+    body = cap_xml(alarm, SOURCE)
+    assert check_schema(body).passed
+    root = ET.fromstring(body)
+    assert (text(root, "cap:info/cap:description") or "").startswith("Đơn vị: Công an xã An Bình.")
+    parameters = {
+        p.findtext("cap:valueName", namespaces=NS): p.findtext("cap:value", namespaces=NS)
+        for p in root.findall("cap:info/cap:parameter", NS)
+    }
+    assert parameters["postId"] == "xa-an-binh"
+    assert parameters["postName"] == "Công an xã An Bình"

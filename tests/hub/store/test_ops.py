@@ -36,11 +36,14 @@ from hub.store.ops import (
     InsertSite,
     InsertToken,
     InsertUser,
+    MarkUpstreamAcked,
     Op,
     PressRow,
     QueueNotification,
+    QueueUpstream,
     RecheckSiteTroubles,
     RecordNotificationAttempt,
+    RecordPostChange,
     RehashPassword,
     RetryNotification,
     RevokeToken,
@@ -52,6 +55,7 @@ from hub.store.ops import (
     UpdateEscalation,
     UpdateSite,
     UpdateTestMode,
+    UpsertPost,
 )
 from hub.writer.plan import Plan
 
@@ -112,6 +116,10 @@ def test_every_operation_has_a_statement() -> None:
             DeleteUser("an"),
             InsertToken("district", Role.VIEWER, "hash", "user:an", NOW),
             RevokeToken("district", NOW),
+            QueueUpstream("post-1", "raised", {"alarm": {}}, NOW),
+            MarkUpstreamAcked((1, 2), NOW),
+            RecordPostChange("p1", "p1-1", 1, "raised", "button:b1", NOW, NOW, {}),
+            UpsertPost("p1", "Xã Phước Hòa", 30.0, NOW),
         )
     }
     assert set(samples) == set(typing.get_args(Op))

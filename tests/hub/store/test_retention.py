@@ -177,3 +177,40 @@ def test_a_second_run_finds_nothing_more(conn: sqlite3.Connection) -> None:
 def test_history_shorter_than_the_notices_is_refused() -> None:
     with pytest.raises(ValidationError, match="history_days must be 0"):
         RetentionSection(history_days=10, outbox_days=30)
+
+
+def test_acknowledged_upstream_changes_of_ended_alarms_go_and_post_changes_with_their_alarm(
+    conn: sqlite3.Connection,
+) -> None:
+    """A post's changes the district has acknowledged go after `outbox_days` once their alarm is
+    resolved; one not yet acknowledged stays whatever its age. At a district, a post's alarm goes
+    with the changes received for it, after `history_days`."""
+    rows = [
+        ("old-resolved", 1, ago(300)),
+        ("old-resolved", 2, None),  # the district has not acknowledged it yet
+        ("old-open", 1, ago(300)),
+        ("recent-resolved", 1, ago(5)),
+    ]
+    for alarm_id, change_seq, acked in rows:
+        conn.execute(
+            "INSERT INTO upstream (alarm_id, change_seq, change, body, queued_at, acked_at) "
+            "VALUES (?, ?, 'raised', '{}', ?, ?)",
+            (alarm_id, change_seq, ago(400), acked),
+        )
+    add_alarm(conn, "xa-a-1", raised=400, resolved=399)
+    conn.execute("DELETE FROM presses WHERE alarm_id = 'xa-a-1'")  # a post's alarm: no presses
+    conn.execute(
+        "INSERT INTO post_changes (post_id, alarm_id, change_seq, change, at, received_at, body) "
+        "VALUES ('xa-a', 'xa-a-1', 1, 'raised', ?, ?, '{}')",
+        (ago(400), ago(400)),
+    )
+    prune(conn, Policy(), NOW)
+    assert ids(conn, "SELECT alarm_id || ':' || change_seq FROM upstream") == {
+        "old-resolved:2",
+        "old-open:1",
+        "recent-resolved:1",
+    }
+    assert "xa-a-1" in ids(conn, "SELECT id FROM alarms")  # history kept for ever by default
+    prune(conn, Policy(history_days=365, outbox_days=30), NOW)
+    assert ids(conn, "SELECT alarm_id FROM post_changes") == set()
+    assert "xa-a-1" not in ids(conn, "SELECT id FROM alarms")

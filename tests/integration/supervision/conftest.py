@@ -258,13 +258,17 @@ def shipped_secured(
     broker.kill()
 
 
-def as_user(broker: Mosquitto, username: str, password: str) -> dict[str, Any]:
-    """`start_hub` keywords for a hub logged in to `broker` as `username`, reconnecting fast and
-    not supervising silence."""
+def as_user(
+    broker: Mosquitto, username: str, password: str, telemetry_password: str | None = None
+) -> dict[str, Any]:
+    """`start_hub` keywords for a hub logged in to `broker` as `username` (and, with
+    `telemetry_password`, its telemetry connection as `<username>-telemetry`), reconnecting
+    fast and not supervising silence."""
     mqtt = MqttSection(
         port=broker.port,
         username=username,
         password=password,
+        telemetry_password=telemetry_password,
         reconnect_min_s=0.1,
         reconnect_max_s=1.0,
     )

@@ -46,10 +46,12 @@ def secured(tmp_path: Path, credentials: tuple[Path, dict[str, str]]) -> Mosquit
 
 def test_the_files_are_written_private_and_hashed(credentials: tuple[Path, dict[str, str]]) -> None:
     """Passwords in clear only in credentials.toml (0600); passwd holds pbkdf2 hashes; every
-    contract button, every vendor button and the Zigbee2MQTT bridge has a user, and the hub."""
+    contract button, every vendor button and the Zigbee2MQTT bridge has a user, and the hub and
+    its telemetry connection."""
     directory, passwords = credentials
     buttons = ["bank-1", "bank-2", "bank-bat", "quay-shelly", "quay-plus", "quay-tasmota"]
-    assert sorted(passwords) == sorted([*buttons, "quay-esphome", "hub-post", "zigbee2mqtt"])
+    hub = ["hub-post", "hub-post-telemetry"]
+    assert sorted(passwords) == sorted([*buttons, "quay-esphome", *hub, "zigbee2mqtt"])
     assert (directory / "credentials.toml").stat().st_mode & 0o777 == 0o600
     hashed = (directory / "passwd").read_text()
     assert all(f"{user}:$7$" in hashed for user in passwords)

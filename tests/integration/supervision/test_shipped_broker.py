@@ -30,14 +30,18 @@ async def test_a_buttons_password_cannot_take_the_hubs_session(
     raw: Raw,
 ) -> None:
     """bank-2's password with the hub's client id (`chuong-hub-<hub id>`, the prefix of every
-    alarm id) and with its user name as client id, again and again, while bank-1 presses: the
-    hub is never knocked off (`/readyz` 200 each time, one connection), every press of bank-1
-    is recorded and acknowledged `received`."""
+    alarm id), with its user name and with its telemetry user's as client id, again and again,
+    while bank-1 presses: the hub is never knocked off (`/readyz` 200 each time, each of its two
+    connections made once), every press of bank-1 is recorded and acknowledged `received`."""
     _, passwords = credentials
     broker = shipped_secured
-    running = await start_hub(REGISTRY, **as_user(broker, "hub-post", passwords["hub-post"]))
+    hub_user = as_user(broker, "hub-post", passwords["hub-post"], passwords["hub-post-telemetry"])
+    running = await start_hub(REGISTRY, **hub_user)
     assert running.hub.mqtt is not None
-    connections = running.hub.mqtt._connection
+    telemetry = running.hub.telemetry
+    assert telemetry is not None
+    await wait_for(lambda: telemetry.subscribed, 10)
+    connections = running.hub.mqtt._connection, telemetry._connection
     button = VirtualButton(
         "bank-1",
         host=broker.host,
@@ -49,14 +53,15 @@ async def test_a_buttons_password_cannot_take_the_hubs_session(
     health = running.api(None)
     try:
         for n in range(20):
-            client_id = "chuong-hub-post" if n % 2 == 0 else "hub-post"
+            client_id = ("chuong-hub-post", "hub-post", "hub-post-telemetry")[n % 3]
             intruder = await raw("bank-2", passwords["bank-2"], to=broker, client_id=client_id)
             assert intruder.connect_reason == 0
             press = await button.press()
             await button.wait_ack(press.event_id, timeout=10)
             intruder.close()
             assert (await health.get("/readyz")).status_code == 200
-        assert running.hub.mqtt._connection == connections, "the hub was knocked off"
+        now = running.hub.mqtt._connection, telemetry._connection
+        assert now == connections, "the hub was knocked off"
         presses = await running.api().get("/api/v1/alarms", params={"limit": 100})
         assert sum(a["press_count"] for a in presses.json()) == 20
     finally:
@@ -71,8 +76,9 @@ async def test_vendor_presses_at_qos_0_wait_for_a_restarting_hub(
     the hub is stopped: all five are alarms once it is back (`queue_qos0_messages true`)."""
     _, passwords = credentials
     broker = shipped_secured
-    hub_user = as_user(broker, "hub-post", passwords["hub-post"])
+    hub_user = as_user(broker, "hub-post", passwords["hub-post"], passwords["hub-post-telemetry"])
     running = await start_hub(REGISTRY, **hub_user)
+    assert running.hub.telemetry is not None  # the vendors' check-ins go there, presses not
 
     def login(user: str) -> dict[str, Any]:
         return {
