@@ -40,6 +40,7 @@ from hub.store.ops import (
     PostRecord,
     RecordPostChange,
     SessionRecord,
+    TokenRow,
     UntestedButton,
     UpstreamRow,
     UserListing,
@@ -382,30 +383,34 @@ class Store:
         """Every user, by name, with the count of their sessions live at `now`."""
         rows = await self.reader.execute_fetchall(
             "SELECT u.username, u.role, u.created_at, u.display_name, "
-            "(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?) "
-            "FROM users u ORDER BY u.username",
+            "(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?), "
+            "u.disabled_at FROM users u ORDER BY u.username",
             (iso(now),),
         )
-        return [UserListing(row[0], Role(row[1]), row[2], row[3], int(row[4])) for row in rows]
+        return [
+            UserListing(row[0], Role(row[1]), row[2], row[3], int(row[4]), row[5]) for row in rows
+        ]
 
     async def find_user(self, username: str) -> UserRecord | None:
         rows = list(
             await self.reader.execute_fetchall(
-                "SELECT id, username, role, password_hash FROM users WHERE username = ?",
+                "SELECT id, username, role, password_hash, disabled_at IS NOT NULL FROM users "
+                "WHERE username = ?",
                 (username,),
             )
         )
         if not rows:
             return None
         row = rows[0]
-        return UserRecord(row[0], row[1], Role(row[2]), row[3])
+        return UserRecord(row[0], row[1], Role(row[2]), row[3], bool(row[4]))
 
     async def find_session(self, id_hash: str, now: datetime) -> SessionRecord | None:
         """The live session with this hash, with its user's current role."""
         rows = list(
             await self.reader.execute_fetchall(
                 "SELECT u.username, u.role, s.expires_at FROM sessions s "
-                "JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ?",
+                "JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ? "
+                "AND u.disabled_at IS NULL",
                 (id_hash, iso(now)),
             )
         )
@@ -413,6 +418,14 @@ class Store:
             return None
         row = rows[0]
         return SessionRecord(row[0], Role(row[1]), row[2])
+
+    async def list_tokens(self) -> list[TokenRow]:
+        """Every API token, live ones first, by name (never the hash)."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT name, role, created_at, revoked_at, created_by FROM api_tokens "
+            "ORDER BY revoked_at IS NOT NULL, name, created_at"
+        )
+        return [TokenRow(row[0], row[1], row[2], row[3], row[4]) for row in rows]
 
     # -- upstream and the district (docs/DISTRICT.md) --------------------------------------------
 
