@@ -405,7 +405,12 @@ def read_registry(conn: sqlite3.Connection) -> RegistryFile:
 
 
 def registry_file(sites: Iterable[Site], buttons: Iterable[Button]) -> RegistryFile:
-    """Sites and buttons as a registry file (no signing key: those are never written out)."""
+    """Sites and buttons as a registry file (no signing key: those are never written out).
+
+    A test mode that ends by itself is not written: the file has no place for its end, and a
+    `test_mode = true` imported again after that end would put the site back in test mode for
+    good, its real presses taken for tests. Left out, an import keeps the store's test mode as
+    it is. A test mode with no end is written (importing it gives the same)."""
     return RegistryFile(
         sites=[
             SiteEntry(
@@ -415,7 +420,7 @@ def registry_file(sites: Iterable[Site], buttons: Iterable[Button]) -> RegistryF
                 phone=s.phone,
                 lat=s.lat,
                 lon=s.lon,
-                test_mode=s.test_mode,
+                test_mode=s.test_mode and s.test_until is None,
             )
             for s in sites
         ],
@@ -427,7 +432,7 @@ def registry_file(sites: Iterable[Site], buttons: Iterable[Button]) -> RegistryF
                     "label": b.label,
                     "profile": b.profile,
                     "native_id": b.native_id,
-                    "test_mode": b.test_mode,
+                    "test_mode": b.test_mode and b.test_until is None,
                     "power": b.power,
                     "checkin_s": b.checkin_s,
                     "kind": b.kind,
