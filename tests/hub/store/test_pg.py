@@ -204,8 +204,9 @@ async def test_a_commit_whose_connection_broke_is_neither_lost_nor_doubled(
 async def test_a_second_hub_cannot_open_a_store_another_writes(
     pg_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One hub writes a PostgreSQL store: a second one refuses to start, saying why; once the
-    first has closed it, the next one opens it."""
+    """One hub writes a PostgreSQL store: a second `Store.open()` that wants the lock (the tools,
+    these tests; a hub itself waits as the standby, tests/faults/test_failover.py) refuses,
+    saying why; once the first has closed it, the next one opens it."""
     monkeypatch.setattr(pg, "LOCK_WAIT_S", 0.5)
     first = Store(tmp_path / "unused.db", url=pg_database)
     await first.open()
