@@ -40,6 +40,10 @@ from hub.writer.plan import Command, Plan
 log = logging.getLogger(__name__)
 
 BATCH_MAX: Final = 500
+QOS0_WAITING_MAX: Final = 10_000
+"""Beyond this many messages waiting, one sent at QoS 0 is dropped (counted): posts send at
+QoS 1, which the broker holds back while the district is busy; QoS 0 has no such brake, and a
+faulty or hostile post could fill the district's memory with it."""
 WATCH_S: Final = 1.0
 
 
@@ -269,6 +273,9 @@ class DistrictReceiver:
 
     def handle(self, message: MqttMessage) -> None:
         """From the MQTT receive path: never blocks."""
+        if message.delivery is None and self._queue.qsize() >= QOS0_WAITING_MAX:
+            self._metrics.rejected.labels("upstream_overflow").inc()
+            return
         self._queue.put_nowait(message)
 
     # -- applying ---------------------------------------------------------------------------------
