@@ -32,6 +32,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Final
 
 from hub.clock import Clock
 from hub.config import SupervisionSection
@@ -62,6 +63,9 @@ from hub.writer.pipeline import Pipeline
 from hub.writer.plan import Command, Plan
 
 log = logging.getLogger(__name__)
+
+REVIEW_SLICE: Final = 256
+"""Buttons reviewed before the review lets the event loop run (a few milliseconds of CPU)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +205,8 @@ class Supervisor:
         self._task: asyncio.Task[None] | None = None
         self.ticks = 0
         """Reviews completed (for tests and the log)."""
+        self.slices = 0
+        """Times a review let the loop run between two slices of buttons (for tests)."""
         self.separate_telemetry = False
         """The heartbeats come on the hub's telemetry connection (hub/broker/watch.py)."""
         self.telemetry_since: datetime | None = None
@@ -253,20 +259,31 @@ class Supervisor:
             return
         now = self._clock.now()
         state = self._pipeline.state
-        subjects = set(state.registry.buttons)
+        registry = state.registry
+        subjects = set(registry.buttons)
         subjects.update(subject for kind, subject in state.troubles if kind in BUTTON_TROUBLES)
-        due = tuple(
-            button_id
-            for button_id in sorted(subjects)
-            if self._reviewer.actions(
-                button_id,
-                state.registry,
-                state.devices.get(button_id),
-                frozenset(k for k in BUTTON_TROUBLES if (k, button_id) in state.troubles),
-                since,
-                now,
+        ordered = sorted(subjects)
+        due: list[str] = []
+        for start in range(0, len(ordered), REVIEW_SLICE):
+            if start:
+                # A province's buttons take a slow CPU a tenth of a second or more: the loop
+                # reads and acknowledges presses between two slices. What changes meanwhile is
+                # harmless: `Supervise` decides again inside the pipeline.
+                await asyncio.sleep(0)
+                self.slices += 1
+            due.extend(
+                button_id
+                for button_id in ordered[start : start + REVIEW_SLICE]
+                if self._reviewer.actions(
+                    button_id,
+                    registry,
+                    state.devices.get(button_id),
+                    frozenset(k for k in BUTTON_TROUBLES if (k, button_id) in state.troubles),
+                    since,
+                    now,
+                )
             )
-        )
+        state = self._pipeline.state
         test_keys = set(test_modes(state.registry))
         test_keys.update(k for k in state.troubles if k[0] in (TEST_MODE, SITE_TEST_MODE))
         test_due = _test_mode_due(
@@ -274,7 +291,7 @@ class Supervisor:
         )
         if due or test_due:
             command = Supervise(
-                self._reviewer, due, since, now, tuple(sorted(test_keys)), self._language
+                self._reviewer, tuple(due), since, now, tuple(sorted(test_keys)), self._language
             )
             for subject, action in await self._pipeline.execute(command):
                 _log(subject, action)

@@ -14,7 +14,7 @@ from hub.domain.inbound import PressIn
 from hub.domain.model import Button, DeviceState, Site
 from hub.domain.state import HubState, Registry
 from hub.supervision.decide import CLOCK_SKEW, LOW_BATTERY, OFFLINE, Raise
-from hub.supervision.watcher import Reviewer, Supervise, Supervisor, _log
+from hub.supervision.watcher import REVIEW_SLICE, Reviewer, Supervise, Supervisor, _log
 from hub.writer.plan import Command, Plan
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -214,3 +214,28 @@ def test_raise_actions_are_logged_with_the_button(caplog: Any) -> None:
     caplog.set_level("INFO")
     _log("b1", Raise(OFFLINE, "silent for 100 s"))
     assert "b1: offline trouble: silent for 100 s" in caplog.text
+
+
+async def test_a_big_review_lets_the_loop_run_between_slices_and_finds_every_button() -> None:
+    """A province's buttons are reviewed in slices of `REVIEW_SLICE`: the loop runs (reads and
+    acknowledges presses) between two, and the review still finds every button that is due."""
+    count = 3 * REVIEW_SLICE + 7
+    buttons = {f"b{n:05d}": Button(f"b{n:05d}", "bank") for n in range(count)}
+    state = HubState(
+        next_alarm_seq=1,
+        next_trouble_id=1,
+        registry=Registry(sites={"bank": BANK}, buttons=buttons),
+        devices=[heard(b, T0, online=True) for b in buttons],
+    )
+    pipeline, clock = FakePipeline(state), FakeClock(T0 + s(500))
+    supervisor = Supervisor(config=CONFIG, pipeline=pipeline, bus=Bus(), clock=clock)  # type: ignore[arg-type]
+    supervisor.listening_since = T0
+    seen_during: list[bool] = []
+    review = asyncio.create_task(supervisor.tick())
+    asyncio.get_running_loop().call_soon(lambda: seen_during.append(review.done()))
+    await review
+    assert seen_during == [False]  # the loop ran while the review was under way
+    assert supervisor.slices == 3
+    [command] = pipeline.commands
+    assert isinstance(command, Supervise)
+    assert command.buttons == tuple(sorted(buttons))
