@@ -9,6 +9,7 @@ with the broker, which delivers it again to the next hub, so even a forced exit 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -19,6 +20,14 @@ from hub.config import Config
 from hub.errors import ChuongError
 
 log = logging.getLogger(__name__)
+
+
+def freeze_startup_objects() -> None:
+    """What the start loaded (modules, the registry, the open alarms) lives as long as the hub:
+    moved out of the garbage collector's sight, an occasional full collection no longer walks it
+    on the event loop, holding the presses behind it (docs/BENCHMARKS.md, "Stalls")."""
+    gc.collect()
+    gc.freeze()
 
 
 async def serve(config: Config, *, stop: asyncio.Event | None = None) -> int:
@@ -46,6 +55,7 @@ async def serve(config: Config, *, stop: asyncio.Event | None = None) -> int:
         except ChuongError as exc:
             log.error("hub: cannot start: %s", exc)
             return 1
+        freeze_startup_objects()
         await stop.wait()
         sdnotify.notify("STOPPING=1")
         try:
