@@ -66,6 +66,8 @@ log = logging.getLogger(__name__)
 
 REVIEW_SLICE: Final = 256
 """Buttons reviewed before the review lets the event loop run (a few milliseconds of CPU)."""
+SUPERVISE_CHUNK: Final = 64
+"""Most buttons of one `Supervise` command, but for those going offline (see `tick`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +265,8 @@ class Supervisor:
         subjects = set(registry.buttons)
         subjects.update(subject for kind, subject in state.troubles if kind in BUTTON_TROUBLES)
         ordered = sorted(subjects)
-        due: list[str] = []
+        losses: list[str] = []
+        others: list[str] = []
         for start in range(0, len(ordered), REVIEW_SLICE):
             if start:
                 # A province's buttons take a slow CPU a tenth of a second or more: the loop
@@ -271,10 +274,8 @@ class Supervisor:
                 # harmless: `Supervise` decides again inside the pipeline.
                 await asyncio.sleep(0)
                 self.slices += 1
-            due.extend(
-                button_id
-                for button_id in ordered[start : start + REVIEW_SLICE]
-                if self._reviewer.actions(
+            for button_id in ordered[start : start + REVIEW_SLICE]:
+                actions = self._reviewer.actions(
                     button_id,
                     registry,
                     state.devices.get(button_id),
@@ -282,17 +283,29 @@ class Supervisor:
                     since,
                     now,
                 )
-            )
+                if any(isinstance(a, Raise) and a.kind == OFFLINE for a in actions):
+                    losses.append(button_id)
+                elif actions:
+                    others.append(button_id)
         state = self._pipeline.state
         test_keys = set(test_modes(state.registry))
         test_keys.update(k for k in state.troubles if k[0] in (TEST_MODE, SITE_TEST_MODE))
         test_due = _test_mode_due(
             state.registry, lambda kind, subject: (kind, subject) in state.troubles, test_keys
         )
-        if due or test_due:
-            command = Supervise(
-                self._reviewer, tuple(due), since, now, tuple(sorted(test_keys)), self._language
-            )
+        # The buttons going offline are decided in one command, so that a mass loss is judged on
+        # all of them at once (massloss.py); the rest (a fleet heard again, batteries) in
+        # commands of `SUPERVISE_CHUNK`, one after the other: presses that arrive meanwhile
+        # are queued ahead of the next one, never behind a review of thousands.
+        commands: list[tuple[tuple[str, ...], tuple[tuple[TroubleKind, str], ...]]] = []
+        if losses or test_due:
+            commands.append((tuple(losses), tuple(sorted(test_keys))))
+        commands.extend(
+            (tuple(others[start : start + SUPERVISE_CHUNK]), ())
+            for start in range(0, len(others), SUPERVISE_CHUNK)
+        )
+        for buttons, keys in commands:
+            command = Supervise(self._reviewer, buttons, since, now, keys, self._language)
             for subject, action in await self._pipeline.execute(command):
                 _log(subject, action)
         self.ticks += 1
