@@ -121,7 +121,8 @@ def _load(result: dict[str, Any]) -> str:
         return ""
     return (
         f"  [CPU %: hub {load['hub']:.0f}, broker {load['broker']:.0f}, "
-        f"bench {load['bench']:.0f}, others {load['others']:.0f}]"
+        f"bench {load['bench']:.0f}, others {load['others']:.0f}; "
+        f"hub waiting for a core {load.get('hub_waiting', 0):.0f}]"
     )
 
 
