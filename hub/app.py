@@ -1,7 +1,7 @@
 """The composition root: builds the hub's parts, starts them in order, stops them in reverse.
 
-    store ─▶ pipeline ─▶ vendors ─▶ fanout ─▶ broker watch ─▶ supervisor ─▶ telemetry watch
-          ─▶ notify ─▶ escalation ─▶ http ─▶ mqtt ─▶ mqtt-telemetry
+    store ─▶ pipeline ─▶ vendors ─▶ fanout ─▶ broker watch ─▶ supervisor ─▶ test-mode ender
+          ─▶ telemetry watch ─▶ notify ─▶ escalation ─▶ http ─▶ mqtt ─▶ mqtt-telemetry
                  ▲                                                              │
                  └──────────── ingest (+ vendors) ◀──────── messages ───────────┘
 
@@ -56,6 +56,7 @@ from hub.escalation.scheduler import Escalator
 from hub.looplag import LoopLag
 from hub.metrics import Metrics
 from hub.notify.dispatcher import Dispatcher
+from hub.registry.testmode import TestModeEnder
 from hub.store import Store
 from hub.store.checkpoint import Checkpointed
 from hub.store.retention import Policy, Pruner
@@ -301,6 +302,7 @@ class Hub:
         self.watch = BrokerWatch(pipeline=pipeline, store=self.store, clock=self.clock)
         await self._start("broker-watch", self.watch)
         await self._start("supervisor", self.supervisor)
+        await self._start("test-mode-ender", TestModeEnder(pipeline=pipeline, clock=self.clock))
         if self.telemetry is not None:
             self.supervisor.separate_telemetry = True
             supervisor = self.supervisor

@@ -14,9 +14,37 @@ ChuongError
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 
 class ChuongError(Exception):
-    """Base of every error chuong raises on purpose."""
+    """Base of every error chuong raises on purpose.
+
+    `code` (with `params`) names the refusal for a program: the API answers it next to the English
+    `detail`, and the page says it in its own language (docs/HTTP.md, "Refusals")."""
+
+    code: str | None = None
+    params: dict[str, str] = {}  # noqa: RUF012  # replaced per instance by `coded`
+
+
+class CodedValueError(ValueError):
+    """A ValueError of a validator (pydantic reports it as the field's error) with a code: the
+    API answers the code as that field's `type` (hub/api/errors.py)."""
+
+    def __init__(self, message: str, code: str, **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = {name: str(value) for name, value in params.items()}
+
+
+E = TypeVar("E", bound=ChuongError)
+
+
+def coded(error: E, code: str, **params: object) -> E:
+    """`error` with a stable code and its values: `raise coded(RegistryError(why), "x", id=i)`."""
+    error.code = code
+    error.params = {name: str(value) for name, value in params.items()}
+    return error
 
 
 class ConfigError(ChuongError):

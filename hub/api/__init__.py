@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from hub.api import (
     acklink,
     alarms,
+    apitokens,
     cap,
     docs,
     errors,
@@ -39,11 +40,25 @@ def create_app(context: ApiContext) -> FastAPI:
     app.add_middleware(
         BodyLimit,
         default=context.config.http.max_body_kib * 1024,
+        route_limits={manage.IMPORT_PATH: manage.IMPORT_MAX_BYTES},
         on_refused=context.metrics.http_bodies_refused.inc,
     )
     app.add_middleware(SecurityHeaders)  # added last: outside the body limit, so its 413 has them
     app.add_exception_handler(Exception, internal_error)
     errors.install(app)
-    for module in (health, alarms, cap, registry, troubles, stream, reports, manage, acklink, docs):
+    modules = (
+        health,
+        alarms,
+        cap,
+        registry,
+        troubles,
+        stream,
+        reports,
+        manage,
+        apitokens,
+        acklink,
+        docs,
+    )
+    for module in modules:
         app.include_router(module.router)
     return app

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import APIRouter, Body, Query, status
 from pydantic import BaseModel, Field, field_validator
 
 from hub.api.auth import Context, Officer, Viewer
-from hub.api.errors import responses, unprocessable
+from hub.api.errors import refused, responses, unprocessable
 from hub.api.params import Moment
 from hub.clock import iso
 from hub.domain.alarms import NOTE_MAX_CHARS
@@ -107,7 +107,7 @@ async def list_alarms(
 async def get_alarm(alarm_id: str, ctx: Context, _: Viewer) -> AlarmDetail:
     alarm = await ctx.store.get_alarm(alarm_id)
     if alarm is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alarm {alarm_id!r}")
+        raise refused(status.HTTP_404_NOT_FOUND, f"no alarm {alarm_id!r}", "alarm_not_found")
     audit = await ctx.store.audit_of_alarm(alarm_id)
     presses = await ctx.store.presses_of_alarm(alarm_id)
     return AlarmDetail(
@@ -119,13 +119,15 @@ async def get_alarm(alarm_id: str, ctx: Context, _: Viewer) -> AlarmDetail:
 
 async def _run(ctx: Context, alarm_id: str, command: AcknowledgeAlarm | ResolveAlarm) -> AlarmView:
     if await ctx.store.get_alarm(alarm_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alarm {alarm_id!r}")
+        raise refused(status.HTTP_404_NOT_FOUND, f"no alarm {alarm_id!r}", "alarm_not_found")
     try:
         alarm = await ctx.pipeline.execute(command)
     except AlarmNotFound:  # it exists but is not open any more
-        raise HTTPException(status.HTTP_409_CONFLICT, f"alarm {alarm_id} is resolved") from None
+        raise refused(
+            status.HTTP_409_CONFLICT, f"alarm {alarm_id} is resolved", "alarm_resolved"
+        ) from None
     except InvalidTransition as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise refused(status.HTTP_409_CONFLICT, exc) from None
     return AlarmView.of(alarm)
 
 

@@ -15,6 +15,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hub.api.context import ApiContext
+from hub.api.errors import refused
 from hub.api.tokens import hash_token
 from hub.domain.model import Role
 
@@ -69,9 +70,12 @@ async def authenticate(
 def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if not principal.role.allows(role):
-            raise HTTPException(
+            raise refused(
                 status.HTTP_403_FORBIDDEN,
                 f"this needs the {role.value} role; you are {principal.role.value}",
+                "role_needed",
+                role=role.value,
+                yours=principal.role.value,
             )
         return principal
 

@@ -9,6 +9,8 @@
     DELETE /api/v1/sites/{id}                 remove a site without buttons
     PUT    /api/v1/sites/{id}/test-mode       the whole site in test mode
     GET    /api/v1/registry.toml              the registry as a file (what `registry import` reads)
+    POST   /api/v1/registry/import            the file (TOML, as the body): what it would change,
+                                              and with ?apply=true&expect=…, the change made
     POST   /api/v1/troubles/{id}/clear        {"note"}: clear a latched trouble (a tamper)
     GET    /api/v1/reports/untested?days=30   buttons without a test press in that many days
 
@@ -19,17 +21,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.auth import Admin, Context, Viewer
-from hub.api.errors import responses, unprocessable
+from hub.api.errors import refused, responses, unprocessable, unprocessable_error
 from hub.api.registry import DeviceView, SiteView, device_view, site_views
 from hub.api.troubles import TroubleView
 from hub.clock import parse_iso
 from hub.domain.kinds import ButtonKind, ButtonPatterns
-from hub.domain.model import TroubleState
+from hub.domain.model import Button, Site, TroubleState
 from hub.errors import RegistryConflict, RegistryError, RegistryNotFound
 from hub.registry.commands import (
     AddButton,
@@ -44,7 +46,8 @@ from hub.registry.commands import (
     to_toml,
     untested_cutoff,
 )
-from hub.registry.file import ButtonEntry, SiteEntry
+from hub.registry.file import ButtonEntry, SiteEntry, parse_registry_text
+from hub.registry.importing import Changed, Diff, ImportRegistry, diff, fingerprint
 from hub.store.db import READ_ERRORS
 from hub.writer.plan import Command
 
@@ -111,11 +114,11 @@ async def _run(ctx: Context, command: Command) -> Any:
     try:
         return await ctx.pipeline.execute(command)
     except RegistryNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        raise refused(status.HTTP_404_NOT_FOUND, exc) from None
     except RegistryConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise refused(status.HTTP_409_CONFLICT, exc) from None
     except RegistryError as exc:
-        raise unprocessable(str(exc), "body") from None
+        raise unprocessable_error(exc, "body") from None
 
 
 def _device(ctx: Context, button_id: str) -> DeviceView:
@@ -211,6 +214,146 @@ async def registry_toml(ctx: Context, _: Admin) -> PlainTextResponse:
         media_type="application/toml; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="chuong-registry-{day}.toml"'},
     )
+
+
+IMPORT_PATH = "/api/v1/registry/import"
+IMPORT_MAX_BYTES = 1024 * 1024
+"""The largest registry file the page may send (thousands of buttons); the other routes keep
+`http.max_body_kib` (hub/api/bodies.py)."""
+
+
+class FieldChangeView(BaseModel):
+    field: str
+    before: Any
+    after: Any
+
+
+class ChangedView(BaseModel):
+    id: str
+    name: str
+    """a site's name, a button's label"""
+    fields: list[FieldChangeView]
+
+
+class EntryView(BaseModel):
+    id: str
+    name: str
+
+
+class TableDiff(BaseModel):
+    added: list[EntryView]
+    changed: list[ChangedView]
+    removed: list[EntryView]
+    kept: list[str]
+    """ids not in the file, left as they are"""
+    unchanged: int
+
+
+class ImportView(BaseModel):
+    applied: bool
+    """false: a preview, nothing changed; true: the change is committed and audited"""
+    fingerprint: str
+    """the registry's, before the change: send it back as `expect` to apply this preview"""
+    sites: TableDiff
+    buttons: TableDiff
+
+
+def _name(item: Site | Button) -> str:
+    return item.name if isinstance(item, Site) else item.label
+
+
+def _table(
+    added: list[Any], changed: list[Changed], removed: list[Any], kept: list[str], same: list[str]
+) -> TableDiff:
+    return TableDiff(
+        added=[EntryView(id=item.id, name=_name(item)) for item in added],
+        changed=[
+            ChangedView(
+                id=c.id,
+                name=c.name,
+                fields=[
+                    FieldChangeView(field=f.field, before=f.before, after=f.after) for f in c.fields
+                ],
+            )
+            for c in changed
+        ],
+        removed=[EntryView(id=item.id, name=_name(item)) for item in removed],
+        kept=kept,
+        unchanged=len(same),
+    )
+
+
+def _import_view(r: Diff, applied: bool, before: str) -> ImportView:
+    return ImportView(
+        applied=applied,
+        fingerprint=before,
+        sites=_table(
+            r.sites_added, r.sites_changed, r.sites_removed, r.sites_kept, r.sites_unchanged
+        ),
+        buttons=_table(
+            r.buttons_added,
+            r.buttons_changed,
+            r.buttons_removed,
+            r.buttons_kept,
+            r.buttons_unchanged,
+        ),
+    )
+
+
+@router.post(
+    "/registry/import",
+    response_model=ImportView,
+    summary="Import the registry file: a preview of what it changes, then (apply) the change",
+    responses=responses(409),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The registry file's TOML text (sent as text/plain or "
+            "application/toml; UTF-8), at most 1 MiB.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def import_registry_file(
+    request: Request,
+    ctx: Context,
+    who: Admin,
+    apply: Annotated[bool, Query(description="false: only say what would change")] = False,
+    expect: Annotated[
+        str | None,
+        Query(max_length=64, description="with apply: the fingerprint of the preview"),
+    ] = None,
+    remove_missing: Annotated[
+        bool, Query(description="also remove the sites and buttons the file does not have")
+    ] = False,
+) -> ImportView:
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise unprocessable("the file is not UTF-8 text", "body", kind="registry_file") from None
+    try:
+        file = parse_registry_text(text, "registry file")
+    except RegistryError as exc:
+        raise unprocessable(str(exc), "body", kind="registry_file") from None
+    before = fingerprint(ctx.pipeline.state.registry)
+    if not apply:
+        try:
+            result = diff(ctx.pipeline.state.registry, file, remove_missing=remove_missing)
+        except RegistryConflict as exc:
+            raise refused(status.HTTP_409_CONFLICT, exc) from None
+        except RegistryError as exc:
+            raise unprocessable_error(exc, "body") from None
+        return _import_view(result, False, before)
+    if expect is None:
+        raise unprocessable(
+            "applying needs `expect`: the fingerprint of the preview the admin saw",
+            "query",
+            "expect",
+            kind="missing",
+        )
+    result = await _run(ctx, ImportRegistry(file, remove_missing, expect, who.actor))
+    return _import_view(result, True, expect)
 
 
 @router.post(

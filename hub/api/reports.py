@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 from fastapi.responses import StreamingResponse
 
 from hub.api.auth import Context, Viewer
-from hub.api.errors import responses, unprocessable
+from hub.api.errors import refused, responses, unprocessable
 from hub.api.params import Moment
 from hub.clock import iso
 from hub.domain.model import AlarmState, Outcome
@@ -92,4 +92,4 @@ async def monthly(
     except ValueError as exc:
         raise unprocessable(str(exc), "query", "month") from None
     except UnknownSite as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        raise refused(status.HTTP_404_NOT_FOUND, str(exc), "site_not_found", site=site) from None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -30,6 +30,7 @@ from hub.domain.bus import (
     Bus,
     DeviceChanged,
     Event,
+    EventQueue,
     TroubleChanged,
 )
 from hub.domain.views import AlarmView
@@ -63,15 +64,33 @@ def _missed(bus: Bus, last_event_id: str | None) -> list[tuple[int, Event]] | No
     return bus.since(int(number))
 
 
+def _user_streams(app: Any) -> dict[str, set[EventQueue]]:
+    found: dict[str, set[EventQueue]] | None = getattr(app.state, "user_streams", None)
+    if found is None:
+        found = app.state.user_streams = {}
+    return found
+
+
+def end_streams_of(app: Any, username: str) -> int:
+    """End the live streams a person's sessions have open (they were disabled or removed, or their
+    password changed): their pages reconnect, are refused, and show the login. How many ended."""
+    streams = _user_streams(app).pop(username, set())
+    for subscription in streams:
+        subscription.close()
+    return len(streams)
+
+
 @router.get("/stream", summary="Live changes as server-sent events")
 async def stream(
     request: Request,
     ctx: Context,
-    _: Viewer,
+    who: Viewer,
     last_event_id: Annotated[str | None, Header(max_length=64)] = None,
 ) -> EventSourceResponse:
     subscription = ctx.bus.queue(ctx.config.http.stream_queue)  # first: nothing falls between
     missed = _missed(ctx.bus, last_event_id)
+    mine = _user_streams(request.app).setdefault(who.name, set()) if who.kind == "user" else set()
+    mine.add(subscription)
 
     def numbered(seq: int, event: Event) -> ServerSentEvent | None:
         message = to_sse(ctx, event)
@@ -96,5 +115,6 @@ async def stream(
                     yield message
         finally:
             subscription.close()
+            mine.discard(subscription)
 
     return EventSourceResponse(events(), ping=PING_S, headers={"Cache-Control": "no-store"})

@@ -24,7 +24,7 @@ from hub.domain.model import (
     Site,
     SiteRef,
 )
-from hub.errors import InvalidTransition
+from hub.errors import InvalidTransition, coded
 
 NOTE_MAX_CHARS: Final = 2000
 
@@ -84,11 +84,15 @@ def add_press(alarm: Alarm, button: str, event_id: str, now: datetime) -> Alarm:
 
 def acknowledge(alarm: Alarm, actor: str, now: datetime) -> Alarm:
     if alarm.state is AlarmState.ACKNOWLEDGED:
-        raise InvalidTransition(
-            f"alarm {alarm.id} was already acknowledged by {alarm.acknowledged_by}"
+        raise coded(
+            InvalidTransition(
+                f"alarm {alarm.id} was already acknowledged by {alarm.acknowledged_by}"
+            ),
+            "alarm_acknowledged",
+            by=alarm.acknowledged_by or "",
         )
     if alarm.state is AlarmState.RESOLVED:
-        raise InvalidTransition(f"alarm {alarm.id} is resolved")
+        raise coded(InvalidTransition(f"alarm {alarm.id} is resolved"), "alarm_resolved")
     return replace(
         alarm,
         state=AlarmState.ACKNOWLEDGED,
@@ -119,9 +123,12 @@ def resolve(
 ) -> Alarm:
     """Close the alarm with its outcome. Only an admin (`may_skip_ack`) may close an active one."""
     if alarm.state is AlarmState.RESOLVED:
-        raise InvalidTransition(f"alarm {alarm.id} is already resolved")
+        raise coded(InvalidTransition(f"alarm {alarm.id} is already resolved"), "alarm_resolved")
     if alarm.state is AlarmState.ACTIVE and not may_skip_ack:
-        raise InvalidTransition(f"alarm {alarm.id} must be acknowledged before it is resolved")
+        raise coded(
+            InvalidTransition(f"alarm {alarm.id} must be acknowledged before it is resolved"),
+            "alarm_needs_ack",
+        )
     return replace(
         alarm,
         state=AlarmState.RESOLVED,

@@ -24,6 +24,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 from devices.messages import EventType
 from hub.domain.model import AlarmKind, Button
+from hub.errors import CodedValueError
 
 CANONICAL_SOURCE: Final = "canonical"
 """The profile name of buttons that speak the contract (the reference button)."""
@@ -59,12 +60,18 @@ Patterns = Mapping[str, AlarmKind]
 def check_pattern(word: str) -> str:
     """A press pattern as written in the registry or the configuration, or ValueError."""
     if not _PATTERN.fullmatch(word):
-        raise ValueError(
+        raise CodedValueError(
             f"press pattern {word[:40]!r}: an event type (press, double_press, long_press) or "
-            "the vendor's word for the action (1 to 32 letters, digits, _ . : -)"
+            "the vendor's word for the action (1 to 32 letters, digits, _ . : -)",
+            "pattern_invalid",
+            pattern=word[:40],
         )
     if word in {t.value for t in _NOT_PATTERNS}:
-        raise ValueError(f"press pattern {word!r}: a {word} event raises no alarm")
+        raise CodedValueError(
+            f"press pattern {word!r}: a {word} event raises no alarm",
+            "pattern_no_alarm",
+            pattern=word,
+        )
     return word
 
 
@@ -74,9 +81,15 @@ def check_press_kind(value: str) -> AlarmKind:
     try:
         kind = AlarmKind(value)
     except ValueError:
-        raise ValueError(f"unknown alarm kind {value!r} (known: {known})") from None
+        raise CodedValueError(
+            f"unknown alarm kind {value!r} (known: {known})", "kind_unknown", kind=value[:40]
+        ) from None
     if kind not in PRESS_KINDS:
-        raise ValueError(f"a press cannot raise {value!r}: the hub raises it (known: {known})")
+        raise CodedValueError(
+            f"a press cannot raise {value!r}: the hub raises it (known: {known})",
+            "kind_not_pressable",
+            kind=value,
+        )
     return kind
 
 

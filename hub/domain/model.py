@@ -119,6 +119,10 @@ class Site:
     test_until: datetime | None = None
     """when test mode ends by itself; None: it stays until turned off"""
 
+    def testing(self, at: datetime) -> bool:
+        """In test mode at `at` (an end that has come counts as off, before the hub writes it)."""
+        return self.test_mode and (self.test_until is None or at < self.test_until)
+
 
 @dataclass(frozen=True, slots=True)
 class Button:
@@ -140,6 +144,10 @@ class Button:
     """the kind of alarm its presses raise (`hub.domain.kinds`)"""
     press_patterns: tuple[tuple[str, AlarmKind], ...] = ()
     """(press pattern, kind): presses of that pattern raise that kind instead"""
+
+    def testing(self, at: datetime) -> bool:
+        """In test mode at `at` (an end that has come counts as off, before the hub writes it)."""
+        return self.test_mode and (self.test_until is None or at < self.test_until)
 
 
 @dataclass(frozen=True, slots=True)

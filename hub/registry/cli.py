@@ -6,7 +6,8 @@
     chuong registry credentials --dir DIR [--rotate USER …] [--reader USER …] [--group G]
                                                      broker users, passwords and ACL (Mosquitto)
     chuong registry keys --button ID [--remove]      a key for signed presses (printed once)
-    chuong test-mode on|off (--button ID | --site ID)
+    chuong test-mode on|off (--button ID | --site ID) [--for 2h | --no-end]
+                                                     on for 2 h unless told (30m, 90s, 1d: ≤ 7 d)
     chuong report untested [--days 30]               buttons without a test press lately
     chuong report monthly --month YYYY-MM [--site ID] [--format text|csv|html] [--out FILE]
                                                      the monthly report for the district
@@ -24,7 +25,7 @@ import sys
 from pathlib import Path
 
 from hub.cli_common import config_option, open_store
-from hub.clock import SystemClock, parse_iso
+from hub.clock import SystemClock, iso, parse_iso
 from hub.config import load_config
 from hub.errors import ChuongError
 from hub.reports.monthly import MonthlyReport
@@ -94,6 +95,19 @@ def add_parsers(
     which = test.add_mutually_exclusive_group(required=True)
     which.add_argument("--button", metavar="ID", help="one button")
     which.add_argument("--site", metavar="ID", help="every button of a site")
+    how_long = test.add_mutually_exclusive_group()
+    how_long.add_argument(
+        "--for",
+        dest="duration",
+        type=duration_arg,
+        default=DEFAULT_TEST_S,
+        metavar="DURATION",
+        help="with on: it ends by itself after this long (90s, 30m, 2h, 1d; default 2h, as on "
+        "the page; at most 7d)",
+    )
+    how_long.add_argument(
+        "--no-end", action="store_true", help="with on: it stays on until turned off"
+    )
     config_option(test)
     test.set_defaults(handler=cmd_test_mode)
 
@@ -121,6 +135,24 @@ def add_parsers(
     monthly.add_argument("--out", type=Path, help="file to write (default: standard output)")
     config_option(monthly)
     monthly.set_defaults(handler=cmd_monthly)
+
+
+DEFAULT_TEST_S = 2 * 3600
+"""A test mode from the command line ends by itself after 2 h unless told, as on the page."""
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_arg(text: str) -> int:
+    """`90s`, `30m`, `2h`, `1d` (or seconds alone) as seconds, between 1 s and 7 days."""
+    match = re.fullmatch(r"(\d{1,7})([smhd]?)", text.strip().lower())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"not a duration: {text!r} (write it as 90s, 30m, 2h or 1d)"
+        )
+    seconds = int(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if not 1 <= seconds <= 7 * 86400:
+        raise argparse.ArgumentTypeError(f"{text!r}: a test mode lasts 1 s to 7 days")
+    return seconds
 
 
 def _month(text: str) -> str:
@@ -275,9 +307,14 @@ def cmd_test_mode(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     kind: TestModeKind = "button" if args.button else "site"
     subject = args.button or args.site
+    on = args.state == "on"
+    duration = None if args.no_end else args.duration
     with open_store(config) as conn:
-        set_test_mode(conn, kind, subject, args.state == "on", SystemClock().now())
-    print(f"{kind} {subject}: test mode {args.state}")
+        until = set_test_mode(conn, kind, subject, on, SystemClock().now(), duration_s=duration)
+    if until is not None:
+        print(f"{kind} {subject}: test mode on until {iso(until)} (it ends by itself)")
+    else:
+        print(f"{kind} {subject}: test mode {args.state}")
     return 0
 
 

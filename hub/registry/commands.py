@@ -26,7 +26,7 @@ from hub.clock import iso
 from hub.domain.bus import DeviceChanged
 from hub.domain.model import Button, Site, Trouble
 from hub.domain.state import Registry
-from hub.errors import RegistryConflict, RegistryError, RegistryNotFound
+from hub.errors import RegistryConflict, RegistryError, RegistryNotFound, coded
 from hub.registry.file import (
     ButtonEntry,
     RegistryFile,
@@ -46,6 +46,40 @@ from hub.store.ops import (
     UpdateTestMode,
 )
 from hub.writer.plan import Command, Plan
+
+
+def _no_site(site_id: str) -> RegistryNotFound:
+    return coded(RegistryNotFound(f"no site {site_id!r}"), "site_not_found", site=site_id)
+
+
+def _no_button(button_id: str) -> RegistryNotFound:
+    return coded(RegistryNotFound(f"no button {button_id!r}"), "button_not_found", button=button_id)
+
+
+def _site_first(site_id: str) -> RegistryError:
+    return coded(
+        RegistryError(f"no site {site_id!r}: add the site first"), "site_first", site=site_id
+    )
+
+
+def _has_buttons(site_id: str, attached: list[str]) -> RegistryConflict:
+    return coded(
+        RegistryConflict(
+            f"site {site_id!r} still has buttons ({', '.join(attached)}): remove or move them first"
+        ),
+        "site_has_buttons",
+        site=site_id,
+        buttons=", ".join(attached),
+    )
+
+
+def _device_taken(profile: str | None, native_id: str, other: str) -> RegistryConflict:
+    return coded(
+        RegistryConflict(f"{profile} device {native_id!r} is button {other!r} already"),
+        "device_taken",
+        device=native_id,
+        button=other,
+    )
 
 
 def _changed(
@@ -69,7 +103,11 @@ class AddSite(Command):
     def plan(self, plan: Plan) -> Site:
         registry = plan.draft.registry
         if self.entry.id in registry.sites:
-            raise RegistryConflict(f"site {self.entry.id!r} exists already")
+            raise coded(
+                RegistryConflict(f"site {self.entry.id!r} exists already"),
+                "site_exists",
+                site=self.entry.id,
+            )
         site = site_of_entry(self.entry)
         plan.draft.put_registry(_changed(registry, sites={**registry.sites, site.id: site}))
         plan.write(InsertSite(site, plan.now))
@@ -86,13 +124,10 @@ class RemoveSite(Command):
         registry = plan.draft.registry
         site = registry.sites.get(self.site_id)
         if site is None:
-            raise RegistryNotFound(f"no site {self.site_id!r}")
+            raise _no_site(self.site_id)
         attached = sorted(b.id for b in registry.buttons.values() if b.site_id == site.id)
         if attached:
-            raise RegistryConflict(
-                f"site {site.id!r} still has buttons ({', '.join(attached)}): remove or move "
-                "them first"
-            )
+            raise _has_buttons(site.id, attached)
         sites = {k: v for k, v in registry.sites.items() if k != site.id}
         plan.draft.put_registry(_changed(registry, sites=sites))
         plan.write(DeleteSite(site.id))
@@ -109,17 +144,19 @@ class AddButton(Command):
         registry = plan.draft.registry
         entry = self.entry
         if entry.id in registry.buttons:
-            raise RegistryConflict(f"button {entry.id!r} exists already")
+            raise coded(
+                RegistryConflict(f"button {entry.id!r} exists already"),
+                "button_exists",
+                button=entry.id,
+            )
         if entry.site is not None and entry.site not in registry.sites:
-            raise RegistryError(f"no site {entry.site!r}: add the site first")
+            raise _site_first(entry.site)
         for other in registry.buttons.values():
             if entry.native_id and (other.profile, other.native_id) == (
                 entry.profile,
                 entry.native_id,
             ):
-                raise RegistryConflict(
-                    f"{entry.profile} device {entry.native_id!r} is button {other.id!r} already"
-                )
+                raise _device_taken(entry.profile, entry.native_id, other.id)
         button = button_of_entry(entry)
         plan.draft.put_registry(_changed(registry, buttons={**registry.buttons, button.id: button}))
         plan.write(InsertButton(button, plan.now))
@@ -143,7 +180,7 @@ class RemoveButton(Command):
         registry = plan.draft.registry
         button = registry.buttons.get(self.button_id)
         if button is None:
-            raise RegistryNotFound(f"no button {self.button_id!r}")
+            raise _no_button(self.button_id)
         buttons = {k: v for k, v in registry.buttons.items() if k != button.id}
         plan.draft.put_registry(_changed(registry, buttons=buttons))
         plan.write(DeleteButton(button.id))
@@ -171,7 +208,7 @@ class SetTestMode(Command):
         if self.kind == "site":
             site = registry.sites.get(self.subject)
             if site is None:
-                raise RegistryNotFound(f"no site {self.subject!r}")
+                raise _no_site(self.subject)
             changed_site = replace(site, test_mode=self.on, test_until=until)
             plan.draft.put_registry(
                 _changed(registry, sites={**registry.sites, site.id: changed_site})
@@ -181,7 +218,7 @@ class SetTestMode(Command):
         else:
             button = registry.buttons.get(self.subject)
             if button is None:
-                raise RegistryNotFound(f"no button {self.subject!r}")
+                raise _no_button(self.subject)
             changed_button = replace(button, test_mode=self.on, test_until=until)
             plan.draft.put_registry(
                 _changed(registry, buttons={**registry.buttons, button.id: changed_button})
@@ -219,7 +256,11 @@ def _edited(
     audit); a field that may not be changed here is refused by name."""
     unknown = sorted(set(changes) - editable)
     if unknown:
-        raise RegistryError(f"a {what}'s {', '.join(unknown)} cannot be changed here")
+        raise coded(
+            RegistryError(f"a {what}'s {', '.join(unknown)} cannot be changed here"),
+            "not_editable",
+            fields=", ".join(unknown),
+        )
     changed = replace(item, **changes)  # type: ignore[arg-type]
     before = {name: getattr(item, name) for name in sorted(changes)}
     return changed, before, dict(sorted(changes.items()))
@@ -245,7 +286,7 @@ class EditSite(Command):
         registry = plan.draft.registry
         site = registry.sites.get(self.site_id)
         if site is None:
-            raise RegistryNotFound(f"no site {self.site_id!r}")
+            raise _no_site(self.site_id)
         changed, before, after = _edited(site, self.changes, SITE_EDITABLE, "site")
         plan.draft.put_registry(_changed(registry, sites={**registry.sites, site.id: changed}))
         plan.write(UpdateSite(changed, plan.now))
@@ -266,10 +307,10 @@ class EditButton(Command):
         registry = plan.draft.registry
         button = registry.buttons.get(self.button_id)
         if button is None:
-            raise RegistryNotFound(f"no button {self.button_id!r}")
+            raise _no_button(self.button_id)
         changed, before, after = _edited(button, self.changes, BUTTON_EDITABLE, "button")
         if changed.site_id is not None and changed.site_id not in registry.sites:
-            raise RegistryError(f"no site {changed.site_id!r}: add the site first")
+            raise _site_first(changed.site_id)
         plan.draft.put_registry(
             _changed(registry, buttons={**registry.buttons, button.id: changed})
         )
@@ -303,7 +344,11 @@ class ClearTroubleById(Command):
                 )
                 assert cleared is not None
                 return cleared
-        raise RegistryNotFound(f"no open trouble {self.trouble_id}")
+        raise coded(
+            RegistryNotFound(f"no open trouble {self.trouble_id}"),
+            "trouble_not_found",
+            trouble=self.trouble_id,
+        )
 
 
 # -- the command line's side (a synchronous connection) ----------------------------------------
@@ -316,10 +361,14 @@ def set_test_mode(
     on: bool,
     now: datetime,
     actor: str = "cli",
-) -> None:
-    """Turn test mode on or off for a button or a site, with its audit entry, in one transaction."""
-    if not admin.set_test_mode(conn, kind, subject, on, now, actor):
+    duration_s: int | None = None,
+) -> datetime | None:
+    """Turn test mode on (for `duration_s`, None: until turned off) or off for a button or a site,
+    with its audit entry, in one transaction; return when it ends by itself."""
+    until = now + timedelta(seconds=duration_s) if on and duration_s is not None else None
+    if not admin.set_test_mode(conn, kind, subject, on, now, actor, until):
         raise RegistryNotFound(f"no {kind} {subject!r}")
+    return until
 
 
 def remove_from_registry(
@@ -356,7 +405,12 @@ def read_registry(conn: sqlite3.Connection) -> RegistryFile:
 
 
 def registry_file(sites: Iterable[Site], buttons: Iterable[Button]) -> RegistryFile:
-    """Sites and buttons as a registry file (no signing key: those are never written out)."""
+    """Sites and buttons as a registry file (no signing key: those are never written out).
+
+    A test mode that ends by itself is not written: the file has no place for its end, and a
+    `test_mode = true` imported again after that end would put the site back in test mode for
+    good, its real presses taken for tests. Left out, an import keeps the store's test mode as
+    it is. A test mode with no end is written (importing it gives the same)."""
     return RegistryFile(
         sites=[
             SiteEntry(
@@ -366,7 +420,7 @@ def registry_file(sites: Iterable[Site], buttons: Iterable[Button]) -> RegistryF
                 phone=s.phone,
                 lat=s.lat,
                 lon=s.lon,
-                test_mode=s.test_mode,
+                test_mode=s.test_mode and s.test_until is None,
             )
             for s in sites
         ],
@@ -378,7 +432,7 @@ def registry_file(sites: Iterable[Site], buttons: Iterable[Button]) -> RegistryF
                     "label": b.label,
                     "profile": b.profile,
                     "native_id": b.native_id,
-                    "test_mode": b.test_mode,
+                    "test_mode": b.test_mode and b.test_until is None,
                     "power": b.power,
                     "checkin_s": b.checkin_s,
                     "kind": b.kind,

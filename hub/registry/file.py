@@ -31,6 +31,7 @@ import tomllib
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -39,7 +40,7 @@ from devices.profiles import PROFILE_NAMES, Power, check_native_id, supervised_b
 from hub.config.strict import file_type_problems, key_of, suggestion
 from hub.domain.kinds import ButtonKind, ButtonPatterns
 from hub.domain.model import Button, Site
-from hub.errors import RegistryError
+from hub.errors import RegistryError, coded
 from hub.registry.credentials import RESERVED_PREFIX
 from hub.store import admin
 
@@ -141,6 +142,23 @@ def load_registry_file(path: Path) -> RegistryFile:
         raise RegistryError(f"{path}: no such file") from exc
     except tomllib.TOMLDecodeError as exc:
         raise RegistryError(f"{path}: not valid TOML: {exc}") from exc
+    return _validated(data, str(path))
+
+
+def parse_registry_text(text: str, name: str) -> RegistryFile:
+    """A registry file's text (an upload from the page), checked as `registry import` checks a
+    file; problems are a `RegistryError` (code `registry_file`), one line each, named `name`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise coded(RegistryError(f"{name}: not valid TOML: {exc}"), "registry_file") from exc
+    try:
+        return _validated(data, name)
+    except RegistryError as exc:
+        raise coded(exc, "registry_file") from exc.__cause__
+
+
+def _validated(data: dict[str, Any], path: str) -> RegistryFile:
     strict = file_type_problems(RegistryFile, data)
     problems = [f"{path}: {key}: {message}" for key, message in strict]
     try:

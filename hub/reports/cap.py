@@ -19,6 +19,7 @@ shape against the OASIS schema with `capvalidator`. Sources: OASIS CAP 1.2 (2010
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,10 +89,19 @@ def _sent(alarm: Alarm) -> datetime:
     return alarm.raised_at
 
 
+_NOT_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters XML 1.0 cannot hold at all, even escaped (a name or a note may carry them)."""
+
+
+def xml_text(text: str) -> str:
+    """`text` with what XML cannot hold made U+FFFD, so one odd note cannot spoil a feed."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
     element = ET.SubElement(parent, f"{{{CAP_NS}}}{tag}")
     if text is not None:
-        element.text = text
+        element.text = xml_text(text)
     return element
 
 
@@ -204,7 +214,7 @@ def atom_feed(
         name = f"{{{ATOM_NS}}}{tag}"
         element = ET.Element(name) if parent is None else ET.SubElement(parent, name)
         if text is not None:
-            element.text = text
+            element.text = xml_text(text)
         return element
 
     feed = atom(None, "feed")

@@ -41,6 +41,7 @@ from hub.store.ops import (
     PostRecord,
     RecordPostChange,
     SessionRecord,
+    TokenRow,
     UntestedButton,
     UpstreamRow,
     UserListing,
@@ -398,30 +399,34 @@ class Store:
         """Every user, by name, with the count of their sessions live at `now`."""
         rows = await self.reader.execute_fetchall(
             "SELECT u.username, u.role, u.created_at, u.display_name, "
-            "(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?) "
-            "FROM users u ORDER BY u.username",
+            "(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?), "
+            "u.disabled_at FROM users u ORDER BY u.username",
             (iso(now),),
         )
-        return [UserListing(row[0], Role(row[1]), row[2], row[3], int(row[4])) for row in rows]
+        return [
+            UserListing(row[0], Role(row[1]), row[2], row[3], int(row[4]), row[5]) for row in rows
+        ]
 
     async def find_user(self, username: str) -> UserRecord | None:
         rows = list(
             await self.reader.execute_fetchall(
-                "SELECT id, username, role, password_hash FROM users WHERE username = ?",
+                "SELECT id, username, role, password_hash, disabled_at IS NOT NULL FROM users "
+                "WHERE username = ?",
                 (username,),
             )
         )
         if not rows:
             return None
         row = rows[0]
-        return UserRecord(row[0], row[1], Role(row[2]), row[3])
+        return UserRecord(row[0], row[1], Role(row[2]), row[3], bool(row[4]))
 
     async def find_session(self, id_hash: str, now: datetime) -> SessionRecord | None:
         """The live session with this hash, with its user's current role."""
         rows = list(
             await self.reader.execute_fetchall(
                 "SELECT u.username, u.role, s.expires_at FROM sessions s "
-                "JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ?",
+                "JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ? "
+                "AND u.disabled_at IS NULL",
                 (id_hash, iso(now)),
             )
         )
@@ -429,6 +434,14 @@ class Store:
             return None
         row = rows[0]
         return SessionRecord(row[0], Role(row[1]), row[2])
+
+    async def list_tokens(self) -> list[TokenRow]:
+        """Every API token, live ones first, by name (never the hash)."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT name, role, created_at, revoked_at, created_by FROM api_tokens "
+            "ORDER BY revoked_at IS NOT NULL, name, created_at"
+        )
+        return [TokenRow(row[0], row[1], row[2], row[3], row[4]) for row in rows]
 
     # -- upstream and the district (docs/DISTRICT.md) --------------------------------------------
 
@@ -447,6 +460,25 @@ class Store:
             "SELECT post_id, alarm_id, max(change_seq) FROM post_changes GROUP BY post_id, alarm_id"
         )
         return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    async def post_origins(self) -> dict[str, str]:
+        """At a district: the post that raised alarms on record → the one that sent them (the
+        post itself, or the district that forwarded them)."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT DISTINCT a.post_id, c.post_id FROM post_changes c"
+            " JOIN alarms a ON a.id = c.alarm_id WHERE a.post_id IS NOT NULL"
+        )
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    async def post_alarms_raised(self) -> dict[tuple[str, str], str]:
+        """At a district: when each alarm on record was raised (UTC ISO-8601), by the post that
+        sent it (a district forwarding its posts' alarms, at a province); this tells a new alarm
+        of a post whose store was replaced from an old one with the same id."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT DISTINCT c.post_id, a.id, a.raised_at FROM post_changes c"
+            " JOIN alarms a ON a.id = c.alarm_id"
+        )
+        return {(r[0], r[1]): str(r[2]) for r in rows}
 
     async def posts(self) -> list[PostRecord]:
         rows = await self.reader.execute_fetchall(

@@ -55,18 +55,27 @@ def _audit(
 
 
 def add_user(
-    conn: sqlite3.Connection, name: str, role: Role, password_hash: str, now: datetime, actor: str
+    conn: sqlite3.Connection,
+    name: str,
+    role: Role,
+    password_hash: str,
+    now: datetime,
+    actor: str,
+    display_name: str = "",
 ) -> bool:
     """Create a user; False if the name is taken."""
     try:
         with conn:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(
-                "INSERT INTO users (username, role, password_hash, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (name, role.value, password_hash, iso(now), iso(now)),
+                "INSERT INTO users (username, role, password_hash, display_name, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (name, role.value, password_hash, display_name, iso(now), iso(now)),
             )
-            _audit(conn, now, actor, "user.created", {"username": name, "role": role.value})
+            detail: dict[str, Any] = {"username": name, "role": role.value}
+            if display_name:
+                detail["display_name"] = display_name
+            _audit(conn, now, actor, "user.created", detail)
     except sqlite3.IntegrityError:
         return False
     return True
@@ -119,11 +128,27 @@ def remove_user(conn: sqlite3.Connection, name: str, now: datetime, actor: str) 
 def list_users(conn: sqlite3.Connection, now: datetime) -> list[UserSummary]:
     rows = conn.execute(
         "SELECT u.username, u.role, u.created_at, "
-        "(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?) "
-        "FROM users u ORDER BY u.username",
+        "(SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?), "
+        "u.display_name, u.disabled_at FROM users u ORDER BY u.username",
         (iso(now),),
     ).fetchall()
-    return [UserSummary(row[0], Role(row[1]), row[2], int(row[3])) for row in rows]
+    return [UserSummary(row[0], Role(row[1]), row[2], int(row[3]), row[4], row[5]) for row in rows]
+
+
+def set_display_name(
+    conn: sqlite3.Connection, name: str, display_name: str, now: datetime, actor: str
+) -> bool:
+    """The name the page shows for a user; False if there is no such user."""
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        cursor = conn.execute(
+            "UPDATE users SET display_name = ?, updated_at = ? WHERE username = ?",
+            (display_name, iso(now), name),
+        )
+        if cursor.rowcount == 0:
+            return False
+        _audit(conn, now, actor, "user.changed", {"username": name, "display_name": display_name})
+    return True
 
 
 # -- API tokens ------------------------------------------------------------------------------------
@@ -177,18 +202,22 @@ def set_test_mode(
     on: bool,
     now: datetime,
     actor: str,
+    until: datetime | None = None,
 ) -> bool:
-    """Test mode on or off for a button or a site; False if there is no such one."""
+    """Test mode on or off for a button or a site (on until `until`, None: until turned off);
+    False if there is no such one."""
     table = "buttons" if kind == "button" else "sites"
     with conn:
         conn.execute("BEGIN IMMEDIATE")
         found = conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (subject,)).fetchone()
         if found is None:
             return False
-        conn.execute(TEST_MODE_UPDATE[kind], (int(on), None, iso(now), subject))
-        button, detail = (
-            (subject, {"on": on}) if kind == "button" else (None, {kind: subject, "on": on})
-        )
+        ends = iso(until) if on and until is not None else None
+        conn.execute(TEST_MODE_UPDATE[kind], (int(on), ends, iso(now), subject))
+        detail: dict[str, Any] = {"on": on} if kind == "button" else {kind: subject, "on": on}
+        if ends is not None:
+            detail["until"] = ends
+        button = subject if kind == "button" else None
         _audit(conn, now, actor, "registry.test_mode", detail, button_id=button)
     return True
 

@@ -212,7 +212,15 @@ _USER_SET: Final = {
     "role": "UPDATE users SET role = ?, updated_at = ? WHERE username = ?",
     "password_hash": "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?",
     "display_name": "UPDATE users SET display_name = ?, updated_at = ? WHERE username = ?",
+    "disabled_at": "UPDATE users SET disabled_at = ?, updated_at = ? WHERE username = ?",
 }
+_API_KEY_INSERT: Final = (
+    "INSERT OR IGNORE INTO api_tokens (name, role, token_hash, created_at, created_by) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_API_KEY_REVOKE: Final = (
+    "UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL"
+)
 _USER_END_SESSIONS: Final = (
     "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username = ?)"
 )
@@ -456,6 +464,16 @@ def _insert_user(op: o.InsertUser) -> Statement:
 @_makes(o.SetUserField)
 def _set_user_field(op: o.SetUserField) -> Statement:
     return _USER_SET[op.field], (op.value, iso(op.at), op.username)
+
+
+@_makes(o.InsertToken)
+def _insert_token(op: o.InsertToken) -> Statement:
+    return _API_KEY_INSERT, (op.name, op.role.value, op.token_hash, iso(op.at), op.created_by)
+
+
+@_makes(o.RevokeToken)
+def _revoke_token(op: o.RevokeToken) -> Statement:
+    return _API_KEY_REVOKE, (iso(op.at), op.name)
 
 
 @_makes(o.EndUserSessions)

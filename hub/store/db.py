@@ -148,15 +148,19 @@ def write_may_pass(exc: BaseException) -> bool:
     """Store errors worth retrying: the disk, the file or a lock, not a bug in the hub's SQL."""
     if isinstance(exc, OSError | sqlite3.OperationalError):
         return True
-    # PostgreSQL: the server restarted or is unreachable, the connection broke, a serialization
-    # failure or a deadlock (the batch is retried whole, as after a lock on SQLite).
-    if isinstance(
-        exc,
-        psycopg.OperationalError
-        | psycopg.errors.SerializationFailure
-        | psycopg.errors.DeadlockDetected,
-    ):
-        return True
+    # PostgreSQL: anything but a fault of the hub's own SQL or data may pass: the server
+    # restarted or is unreachable, the connection broke, a serialization failure or a deadlock
+    # (the batch is retried whole, as after a lock on SQLite), the database turned read-only (a
+    # failover, `default_transaction_read_only`), a timeout, a server short of resources. Those
+    # set aside as bugs would leave presses neither recorded nor shown, and no trouble raised.
+    if isinstance(exc, psycopg.Error):
+        return not isinstance(
+            exc,
+            psycopg.IntegrityError
+            | psycopg.ProgrammingError
+            | psycopg.DataError
+            | psycopg.NotSupportedError,
+        )
     # Plain DatabaseError is what SQLite says of a damaged file: retrying keeps the presses with
     # the broker while the operator restores the store; dropping them would lose them.
     return type(exc) is sqlite3.DatabaseError

@@ -350,14 +350,14 @@ class InsertUser:
     at: datetime
 
 
-UserField: TypeAlias = Literal["role", "password_hash", "display_name"]
+UserField: TypeAlias = Literal["role", "password_hash", "display_name", "disabled_at"]
 
 
 @dataclass(frozen=True, slots=True)
 class SetUserField:
     username: str
     field: UserField
-    value: str
+    value: str | None
     at: datetime
 
 
@@ -380,6 +380,8 @@ class UserListing:
     created_at: str
     display_name: str
     sessions: int
+    disabled_at: str | None = None
+    """when an admin disabled them; None: they may log in"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,6 +390,7 @@ class UserRecord:
     username: str
     role: Role
     password_hash: str
+    disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,6 +406,8 @@ class UserSummary:
     role: Role
     created_at: str
     sessions: int
+    display_name: str = ""
+    disabled_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,10 +416,32 @@ class TokenRow:
     role: str
     created_at: str
     revoked_at: str | None
+    created_by: str = "cli"
+
+
+@dataclass(frozen=True, slots=True)
+class InsertToken:
+    """A new API token's hash (nothing if a live token has the name meanwhile)."""
+
+    name: str
+    role: Role
+    token_hash: str
+    created_by: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeToken:
+    """Revoke the live token of this name (nothing if there is none)."""
+
+    name: str
+    at: datetime
 
 
 Op: TypeAlias = (
-    StartEscalation
+    InsertToken
+    | RevokeToken
+    | StartEscalation
     | UpdateEscalation
     | RecheckSiteTroubles
     | StopEscalation

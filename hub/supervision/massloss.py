@@ -29,7 +29,8 @@ The decision is pure (`find_losses`); `apply` raises the alarms in the superviso
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
@@ -92,15 +93,42 @@ def commune_threshold(mains: int, config: MassLossSection) -> int | None:
     return max(config.commune_min_buttons, math.ceil(mains * config.commune_percent / 100))
 
 
-def in_one_window(drops: Sequence[Drop], around: datetime, window: timedelta) -> list[Drop]:
-    """The most drops that fit within one window of `window` that contains `around`."""
-    best: list[Drop] = []
-    for start in sorted({drop.at for drop in drops}):
-        if start > around or around - start > window:
-            continue
-        group = [drop for drop in drops if start <= drop.at <= start + window]
-        if len(group) > len(best):
-            best = group
+def largest_window(
+    drops: Sequence[Drop],
+    fresh: Collection[Drop],
+    window: timedelta,
+    needed: int,
+    min_sites: int = 1,
+) -> list[Drop] | None:
+    """The largest group of `drops` within one window of `window` that holds at least one of
+    `fresh`, `needed` drops or more and drops of `min_sites` sites or more; None if there is none.
+
+    One pass over the drops in time order (a sliding window: each drop enters and leaves once),
+    so that a commune-wide outage of hundreds of buttons, the very case this is for, is decided
+    in milliseconds on the writer and does not hold the presses queued behind it.
+    """
+    ordered = sorted(drops, key=lambda drop: drop.at)
+    best: list[Drop] | None = None
+    sites: Counter[str] = Counter()
+    fresh_inside = 0
+    end = 0
+    for start, first in enumerate(ordered):
+        while end < len(ordered) and ordered[end].at - first.at <= window:
+            sites[ordered[end].site] += 1
+            fresh_inside += ordered[end] in fresh
+            end += 1
+        size = end - start
+        if (
+            fresh_inside
+            and size >= needed
+            and len(sites) >= min_sites
+            and (best is None or size > len(best))
+        ):
+            best = ordered[start:end]
+        sites[first.site] -= 1
+        if not sites[first.site]:
+            del sites[first.site]
+        fresh_inside -= first in fresh
     return best
 
 
@@ -115,23 +143,21 @@ def find_losses(
     The commune rule first: when it holds, it is the only loss."""
     window = timedelta(seconds=config.window_s)
     fresh = sorted(fresh, key=lambda drop: drop.at)
+    new = set(fresh)
     commune = commune_threshold(sum(mains.values()), config)
     if commune is not None:
-        for drop in fresh:
-            group = in_one_window(drops, drop.at, window)
-            if len(group) >= commune and len({d.site for d in group}) >= 2:
-                return [Loss(None, tuple(group), sum(mains.values()))]
+        group = largest_window(drops, new, window, commune, min_sites=2)
+        if group is not None:
+            return [Loss(None, tuple(group), sum(mains.values()))]
     losses = []
     for site in dict.fromkeys(drop.site for drop in fresh):
         needed = site_threshold(mains.get(site, 0), config.site_buttons)
         if needed is None:
             continue
         own = [drop for drop in drops if drop.site == site]
-        for drop in (d for d in fresh if d.site == site):
-            group = in_one_window(own, drop.at, window)
-            if len(group) >= needed:
-                losses.append(Loss(site, tuple(group), mains[site]))
-                break
+        group = largest_window(own, new, window, needed)
+        if group is not None:
+            losses.append(Loss(site, tuple(group), mains[site]))
     return losses
 
 

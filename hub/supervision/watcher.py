@@ -14,9 +14,9 @@ heartbeats (`heard_since`: the later of the two connections). A button removed f
 registry has its troubles cleared.
 When buttons it finds offline complete a mass loss (several of a site, or of the commune, within
 a short window), it raises a `comm_loss` alarm in the same commit (`massloss.py`).
-A button or site in test mode has a `test_mode` (`site_test_mode`) trouble while it stays so, and
-a test mode given an end (`test_until`) is turned off by the supervisor (actor `hub`) once it is
-past, even while the broker is away.
+A button or site in test mode has a `test_mode` (`site_test_mode`) trouble while it stays so; a
+test mode given an end (`test_until`) is turned off by a part of its own that runs even with
+supervision disabled (hub/registry/testmode.py).
 
 The supervisor also checks the device's clock on every new press (`check_clock`, a press hook of
 the pipeline): a time outside +`clock_ahead_s`/-`clock_behind_s` of the hub's opens a
@@ -40,9 +40,7 @@ from hub.domain.bus import Bus, DeviceChanged
 from hub.domain.inbound import PressIn
 from hub.domain.model import DeviceState, TroubleKind
 from hub.domain.state import Registry
-from hub.errors import ChuongError, RegistryNotFound
-from hub.registry.commands import SetTestMode
-from hub.store.ops import TestModeKind
+from hub.errors import ChuongError
 from hub.supervision import massloss, policy
 from hub.supervision.decide import (
     BUTTON_TROUBLES,
@@ -255,7 +253,6 @@ class Supervisor:
 
     async def tick(self) -> None:
         """Review every button once (nothing while the hub is cut off from the broker)."""
-        await self.end_test_modes(self._clock.now())
         since = self.heard_since()
         if since is None:
             return
@@ -309,25 +306,6 @@ class Supervisor:
             for subject, action in await self._pipeline.execute(command):
                 _log(subject, action)
         self.ticks += 1
-
-    async def end_test_modes(self, now: datetime) -> None:
-        """Turn off every test mode whose end has come."""
-        registry = self._pipeline.state.registry
-        ended: list[tuple[TestModeKind, str]] = [
-            ("site", site.id)
-            for site in registry.sites.values()
-            if site.test_mode and site.test_until is not None and site.test_until <= now
-        ] + [
-            ("button", button.id)
-            for button in registry.buttons.values()
-            if button.test_mode and button.test_until is not None and button.test_until <= now
-        ]
-        for kind, subject in ended:
-            try:
-                await self._pipeline.execute(SetTestMode(kind, subject, False, "hub"))
-            except RegistryNotFound:
-                continue  # removed meanwhile
-            log.info("supervision: %s %s: test mode ended by itself", kind, subject)
 
     def check_clock(self, plan: Plan, item: PressIn) -> None:
         """The press hook: a device clock outside the window opens `clock_skew`."""

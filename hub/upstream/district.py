@@ -15,8 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Final
 
 from pydantic import ValidationError
@@ -37,6 +40,10 @@ from hub.writer.plan import Command, Plan
 log = logging.getLogger(__name__)
 
 BATCH_MAX: Final = 500
+QOS0_WAITING_MAX: Final = 10_000
+"""Beyond this many messages waiting, one sent at QoS 0 is dropped (counted): posts send at
+QoS 1, which the broker holds back while the district is busy; QoS 0 has no such brake, and a
+faulty or hostile post could fill the district's memory with it."""
 WATCH_S: Final = 1.0
 
 
@@ -70,9 +77,52 @@ class _Sorted:
 class Applied:
     acks: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     last: dict[tuple[str, str], int] = field(default_factory=dict)
+    raised: dict[tuple[str, str], str] = field(default_factory=dict)
     applied: int = 0
     duplicates: int = 0
     early: int = 0
+
+
+EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
+ALARM_ID: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}-[0-9]{1,12}(~[0-9]{1,12})?")
+"""A post's alarm id (`<hub id>-<number>`), or one a district kept under its own id (`~…`)."""
+
+
+def check_moment(name: str, value: datetime | None) -> None:
+    """A time from a post: with its offset, between 2000 and 2100 (or ValueError)."""
+    if value is None:
+        return
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name}: a time without its UTC offset")
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(f"{name}: {value.isoformat()} is not between 2000 and 2100")
+
+
+def check_change(change: ChangeMessage) -> None:
+    """What the models let through but the district cannot keep: odd ids and times."""
+    alarm = change.alarm
+    if not ALARM_ID.fullmatch(alarm.id):
+        raise ValueError(f"alarm.id: {alarm.id[:80]!r} is not a post's alarm id")
+    check_moment("at", change.at)
+    for name in ("raised_at", "last_press_at", "acknowledged_at", "resolved_at"):
+        check_moment(f"alarm.{name}", getattr(alarm, name))
+    for n, ack in enumerate(alarm.acks):
+        check_moment(f"alarm.acks.{n}.at", ack.at)
+
+
+def district_id(message: ChangeMessage, raised: Mapping[tuple[str, str], str]) -> str:
+    """The id the district keeps a post's alarm under: the post's own, unless the district
+    already has another alarm of that post under it, raised at another time. That happens when a
+    post's store was replaced (a re-install, a lost disk) and the post numbers its alarms from 1
+    again: its new alarm `xa-a-1` is then kept as `xa-a-1~<its raise time, Unix seconds>`, so it
+    is shown, and not taken for a copy of the old one."""
+    own = message.alarm.id
+    known = raised.get((message.post.id, own))
+    stamp = iso(message.alarm.raised_at)
+    if known is None or known == stamp:
+        return own
+    return f"{own}~{int(message.alarm.raised_at.timestamp())}"
 
 
 @dataclass(slots=True)
@@ -82,13 +132,17 @@ class ApplyPostChanges(Command):
     rejected: list[Rejected]
     last: dict[tuple[str, str], int]
     """the last change applied of each (post, alarm) the batch touches"""
+    raised: dict[tuple[str, str], str] = field(default_factory=dict)
+    """when each (post, alarm) the batch touches was raised, as the district has it"""
 
     def plan(self, plan: Plan) -> Applied:
         result = Applied()
         last = dict(self.last)
+        raised = dict(self.raised)
         for message in self.changes:
             sender = message.post
-            key = (sender.id, message.alarm.id)
+            key = (sender.id, district_id(message, raised))
+            raised.setdefault(key, iso(message.alarm.raised_at))
             done = last.get(key, 0)
             if message.change_seq <= done:
                 result.duplicates += 1
@@ -96,9 +150,10 @@ class ApplyPostChanges(Command):
             elif message.change_seq > done + 1:
                 result.early += 1  # not acknowledged: the post sends it again after the one missing
             else:
-                self._apply(plan, message)
+                self._apply(plan, message, key[1])
                 last[key] = message.change_seq
                 result.last[key] = message.change_seq
+                result.raised[key] = raised[key]
                 result.applied += 1
                 result.acks[sender.id].append(message.seq)
         for beat in self.beats:
@@ -112,11 +167,12 @@ class ApplyPostChanges(Command):
         return result
 
     @staticmethod
-    def _apply(plan: Plan, message: ChangeMessage) -> None:
-        current = plan.draft.alarm(message.alarm.id)
+    def _apply(plan: Plan, message: ChangeMessage, alarm_id: str) -> None:
+        current = plan.draft.alarm(alarm_id)
         alarm = alarm_at_district(
             message.alarm,
             message.post,
+            alarm_id=alarm_id,
             seq=current.seq if current else plan.draft.take_alarm_seq(),
             level=current.level if current else 0,
             updated_at=plan.now,
@@ -134,7 +190,7 @@ class ApplyPostChanges(Command):
         plan.write(
             RecordPostChange(
                 sender,
-                message.alarm.id,
+                alarm_id,
                 message.change_seq,
                 message.change.value,
                 message.actor,
@@ -185,11 +241,17 @@ class DistrictReceiver:
         self.topics = UpTopics(config.mqtt.root)
         self._queue: asyncio.Queue[MqttMessage] = asyncio.Queue()
         self._last: dict[tuple[str, str], int] = {}
+        self._raised: dict[tuple[str, str], str] = {}
+        self._origins: dict[str, str] = {}
+        """the post that raised alarms → who sends them here: the post itself, or the district
+        that forwards them (at a province); the first to send them"""
         self._posts: dict[str, _Heard] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._last = await self._store.post_last_changes()
+        self._raised = await self._store.post_alarms_raised()
+        self._origins = await self._store.post_origins()
         now = self._clock.monotonic()
         troubles = self._pipeline.state.troubles
         for post in await self._store.posts():
@@ -211,6 +273,9 @@ class DistrictReceiver:
 
     def handle(self, message: MqttMessage) -> None:
         """From the MQTT receive path: never blocks."""
+        if message.delivery is None and self._queue.qsize() >= QOS0_WAITING_MAX:
+            self._metrics.rejected.labels("upstream_overflow").inc()
+            return
         self._queue.put_nowait(message)
 
     # -- applying ---------------------------------------------------------------------------------
@@ -233,13 +298,23 @@ class DistrictReceiver:
             self._sort(message, sorted_)
         changes, beats, rejected = sorted_.changes, sorted_.beats, sorted_.rejected
         if changes or beats or rejected:
-            last = {
-                (c.post.id, c.alarm.id): self._last.get((c.post.id, c.alarm.id), 0) for c in changes
-            }
-            result: Applied = await self._pipeline.execute(
-                ApplyPostChanges(changes, list(beats.values()), rejected, last)
-            )
+            keys = {(c.post.id, c.alarm.id) for c in changes}
+            raised = {k: self._raised[k] for k in keys if k in self._raised}
+            keys.update((c.post.id, district_id(c, raised)) for c in changes)
+            last = {k: self._last[k] for k in keys if k in self._last}
+            raised.update((k, self._raised[k]) for k in keys if k in self._raised)
+            try:
+                result: Applied = await self._pipeline.execute(
+                    ApplyPostChanges(changes, list(beats.values()), rejected, last, raised)
+                )
+            finally:
+                # The link's own acknowledgement decides what the posts send again; the broker's
+                # copies are released either way, or a batch that fails would hold the
+                # session's window and stop every post's changes behind it.
+                for delivery in sorted_.deliveries:
+                    self._mqtt.ack(delivery)
             self._answer(result, sorted_)
+            return
         for delivery in sorted_.deliveries:
             self._mqtt.ack(delivery)
 
@@ -258,12 +333,15 @@ class DistrictReceiver:
             if kind == "change":
                 change = ChangeMessage.model_validate_json(message.payload)
                 self._check_sender(post, change.post.id)
+                check_change(change)
+                self._check_owner(change)
                 into.changes.append(change)
                 if (heard := self._posts.get(post)) is not None:
                     heard.at = self._clock.monotonic()  # a change is a sign of life too
                 return
             beat = HeartbeatMessage.model_validate_json(message.payload)
             self._check_sender(post, beat.post.id)
+            check_moment("at", beat.at)
         except (ValidationError, ValueError) as exc:
             into.rejected.append(self._reject(message, "bad_upstream", str(exc), post))
             return
@@ -280,6 +358,7 @@ class DistrictReceiver:
     def _answer(self, result: Applied, sorted_: _Sorted) -> None:
         """After the commit: the acks to the posts, the counts."""
         self._last.update(result.last)
+        self._raised.update(result.raised)
         changes = self._metrics.district_changes
         changes.labels("applied").inc(result.applied)
         changes.labels("duplicate").inc(result.duplicates)
@@ -295,6 +374,19 @@ class DistrictReceiver:
                 self._posts[post].silent = False
         if result.early:
             log.info("district: %d changes came before an earlier one; waiting", result.early)
+
+    def _check_owner(self, change: ChangeMessage) -> None:
+        """A post speaks for its own alarms only, and a district for its posts': an alarm's id
+        must be its post's (`<post>-<number>`), and a post's alarms must come from the post
+        itself or from the one district that first sent them. Otherwise one post could overwrite
+        or hide another's alarm (the topic ACL cannot stop it: the alarm is in the payload)."""
+        sender = change.post.id
+        origin = change.alarm.post.id if change.alarm.post is not None else sender
+        if not change.alarm.id.startswith(f"{origin}-"):
+            raise ValueError(f"alarm {change.alarm.id!r} is not post {origin!r}'s")
+        owner = self._origins.setdefault(origin, sender)
+        if owner != sender:
+            raise ValueError(f"post {origin!r}'s alarms come from {owner!r}, not {sender!r}")
 
     @staticmethod
     def _check_sender(topic_post: str, said: str) -> None:

@@ -112,7 +112,13 @@ class AckMessage(BaseModel):
 
 
 def alarm_at_district(
-    view: AlarmView, sender: PostId, *, seq: int, level: int, updated_at: datetime
+    view: AlarmView,
+    sender: PostId,
+    *,
+    seq: int,
+    level: int,
+    updated_at: datetime,
+    alarm_id: str | None = None,
 ) -> Alarm:
     """The post's alarm as the district keeps it: its own `seq` and escalation `level`; `post`
     is the post that raised it (through a district, the original post)."""
@@ -120,7 +126,7 @@ def alarm_at_district(
     post = PostRef(origin.id, origin.name) if origin else PostRef(sender.id, sender.name)
     site = view.site
     return Alarm(
-        id=view.id,
+        id=view.id if alarm_id is None else alarm_id,
         seq=seq,
         state=view.state,
         level=level,

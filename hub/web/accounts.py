@@ -24,7 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from hub.domain.model import Role
-from hub.errors import ChuongError
+from hub.errors import ChuongError, coded
 from hub.store import admin
 from hub.store.ops import (
     DeleteExpiredSessions,
@@ -53,19 +53,52 @@ def check_username(name: str) -> str:
     """The user name as stored (trimmed, lower case), or a `ChuongError` saying what is wrong."""
     normalized = name.strip().lower()
     if not USERNAME_RE.match(normalized):
-        raise ChuongError(
-            "a user name is 1-64 of a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
+        raise coded(
+            ChuongError(
+                "a user name is 1-64 of a-z, 0-9, '.', '_' or '-', starting with a letter or digit"
+            ),
+            "username_invalid",
         )
     return normalized
 
 
+DISPLAY_NAME_MAX: Final = 100
+
+
+def check_display_name(text: str) -> str:
+    """The name the page shows ("Nguyễn Văn An"), trimmed; '' for none."""
+    shown = " ".join(text.split())
+    if len(shown) > DISPLAY_NAME_MAX:
+        raise ChuongError(f"a display name may have at most {DISPLAY_NAME_MAX} characters")
+    return shown
+
+
+def set_display_name(
+    conn: sqlite3.Connection, username: str, display_name: str, now: datetime
+) -> str:
+    """Set (or, with '', clear) the name the page shows for a user; return it as stored."""
+    name = check_username(username)
+    shown = check_display_name(display_name)
+    if not admin.set_display_name(conn, name, shown, now, "cli"):
+        raise ChuongError(f"no user named {name!r}")
+    return shown
+
+
 def check_password(password: str) -> str:
     if len(password) < PASSWORD_MIN:
-        raise ChuongError(f"a password needs at least {PASSWORD_MIN} characters")
+        raise coded(
+            ChuongError(f"a password needs at least {PASSWORD_MIN} characters"),
+            "password_short",
+            min=PASSWORD_MIN,
+        )
     if len(password) > PASSWORD_MAX:
-        raise ChuongError(f"a password may have at most {PASSWORD_MAX} characters")
+        raise coded(
+            ChuongError(f"a password may have at most {PASSWORD_MAX} characters"),
+            "password_long",
+            max=PASSWORD_MAX,
+        )
     if not password.strip():
-        raise ChuongError("a password cannot be only spaces")
+        raise coded(ChuongError("a password cannot be only spaces"), "password_blank")
     return password
 
 
@@ -100,11 +133,13 @@ def add_user(
     now: datetime,
     *,
     actor: str = "cli",
+    display_name: str = "",
 ) -> str:
     """Create a user; return the user name as stored. An existing name is an error."""
     name = check_username(username)
+    shown = check_display_name(display_name)
     password_hash = hash_password(check_password(password))
-    if not admin.add_user(conn, name, role, password_hash, now, actor):
+    if not admin.add_user(conn, name, role, password_hash, now, actor, shown):
         raise ChuongError(
             f"a user named {name!r} exists already; use `chuong user passwd` to change the password"
         )

@@ -161,7 +161,7 @@ async def _verified(web: WebState, user: UserRecord | None, password: str) -> Us
     "/login",
     response_model=SessionInfo,
     summary="Log in to the page: sets the session cookie",
-    responses={401: {"model": LoginError}, 429: {"model": LoginError}},
+    responses={401: {"model": LoginError}, 403: {"model": LoginError}, 429: {"model": LoginError}},
 )
 async def login(
     body: LoginBody, request: Request, ctx: Context, web: Web
@@ -197,6 +197,12 @@ async def login(
         )
         return _refuse(
             status.HTTP_401_UNAUTHORIZED, "bad_credentials", "wrong user name or password"
+        )
+    if user.disabled:
+        # Said only to someone who knows the password: nobody learns from it which names exist.
+        await ctx.pipeline.execute(RecordLoginFailure(user.username, address, "disabled"))
+        return _refuse(
+            status.HTTP_403_FORBIDDEN, "disabled", "this account is disabled: ask an admin"
         )
     web.limiter.succeeded(username, address, device)
     session_id = new_session_id()

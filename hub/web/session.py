@@ -19,9 +19,10 @@ import hmac
 import secrets
 from typing import Final
 
-from fastapi import HTTPException, Request, status
+from fastapi import Request, status
 
 from hub.api.auth import Principal, context
+from hub.api.errors import refused
 from hub.store.ops import SessionRecord
 
 COOKIE: Final = "chuong_session"
@@ -92,10 +93,11 @@ async def session_auth(request: Request) -> Principal | None:
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode("utf-8"), csrf_token(session_id).encode("utf-8")):
-            raise HTTPException(
+            raise refused(
                 status.HTTP_403_FORBIDDEN,
                 f"the CSRF token is missing or wrong: a change made with a session needs the "
                 f"{CSRF_HEADER} header the page got at login (reload the page)",
+                "csrf",
             )
     request.state.session = found
     return Principal(found.username, found.role, "user")

@@ -281,8 +281,8 @@ class Plan:
         site = registry.site_of(button_id)
         test = (
             event.type is EventType.TEST
-            or (button is not None and button.test_mode)
-            or (site is not None and site.test_mode)
+            or (button is not None and button.testing(at))
+            or (site is not None and site.testing(at))
         )
         key = (button_id, event.id)
         earlier = EarlierEvent(self._earlier[key]) if key in self._earlier else None

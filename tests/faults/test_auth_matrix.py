@@ -92,6 +92,11 @@ DECISIONS: Final[dict[tuple[str, str], Role | Public]] = {
     ("POST", "/api/v1/troubles/{trouble_id}/clear"): Role.ADMIN,
     ("GET", "/api/v1/users"): Role.ADMIN,
     ("GET", "/api/v1/registry.toml"): Role.ADMIN,
+    ("POST", "/api/v1/registry/import"): Role.ADMIN,
+    # API tokens: the credentials of other programs; making one is giving out a role.
+    ("GET", "/api/v1/tokens"): Role.ADMIN,
+    ("POST", "/api/v1/tokens"): Role.ADMIN,
+    ("DELETE", "/api/v1/tokens/{name}"): Role.ADMIN,
     ("GET", "/api/v1/users/names"): Role.VIEWER,
     ("POST", "/api/v1/users"): Role.ADMIN,
     ("PATCH", "/api/v1/users/{username}"): Role.ADMIN,

@@ -5,13 +5,22 @@ hub killed is "post silent" at the district within its heartbeat period plus the
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 
+from hub.api.tokens import create_token
+from hub.clock import SystemClock
 from hub.config import HubSection
+from hub.domain.model import Role
+from hub.registry.file import import_registry
+from hub.store.db import open_sync
 from hub.upstream.district import ApplyPostChanges
 from simulator.button import VirtualButton
 from tests.conftest import LINK_KEY_NOTIFIER, RunningHub, ack_link, wait_for
@@ -28,6 +37,17 @@ from tests.integration.district import (
     post_env,
     registry,
 )
+
+
+async def start_post(tmp_path: Path, district: Node, nodes: list[Node]) -> Node:
+    """Post A (Xã Phước Hòa, one bank button) reporting to `district`, started and ready."""
+    post = make_node(
+        tmp_path, "post-a", post_env(district, "Xã Phước Hòa"), registry("bank", "Ngân hàng", 1)
+    )
+    nodes.append(post)
+    post.hub.start()
+    await post.hub.wait_ready()
+    return post
 
 
 async def _district_alarms(district: Node) -> list[dict[str, object]]:
@@ -166,12 +186,7 @@ async def test_a_district_passes_its_posts_alarms_on_to_the_province(tmp_path: P
         nodes.append(district)
         district.hub.start()
         await district.hub.wait_ready()
-        post = make_node(
-            tmp_path, "post-a", post_env(district, "Xã Phước Hòa"), registry("bank", "Ngân hàng", 1)
-        )
-        nodes.append(post)
-        post.hub.start()
-        await post.hub.wait_ready()
+        post = await start_post(tmp_path, district, nodes)
         await (await post.button("bank-1")).press()
 
         async def at_province() -> bool:
@@ -213,3 +228,118 @@ async def test_a_phone_link_at_the_district_does_not_acknowledge_a_posts_alarm(
     assert "gọi điện cho công an xã" in answer.text
     [alarm] = await running.alarms()
     assert alarm["state"] == "active"
+
+
+async def test_a_post_reinstalled_with_an_empty_store_still_reaches_the_district(
+    tmp_path: Path,
+) -> None:
+    """A post's store is lost (a new disk, a re-install) and the post starts again with the same
+    `hub.id`: it numbers its alarms from 1 again. Its next press must still show at the district,
+    beside the old alarm of the same number, not be taken for a copy of it and dropped."""
+    district = make_node(tmp_path, "district", DISTRICT_ENV)
+    with closing_nodes([district]) as nodes:
+        district.hub.start()
+        await district.hub.wait_ready()
+        post = await start_post(tmp_path, district, nodes)
+        button = await post.button("bank-1")
+        await button.press()
+
+        def seen(count: int) -> Callable[[], Awaitable[bool]]:
+            async def check() -> bool:
+                return len(await _district_alarms(district)) == count
+
+            return check
+
+        await wait_for(seen(1), 20)
+        [first] = await _district_alarms(district)
+
+        post.hub.terminate()
+        post.hub.close()
+        for path in post.hub.db.parent.glob(post.hub.db.name + "*"):
+            path.unlink()  # the store is gone: the post starts from nothing
+        with contextlib.closing(open_sync(post.hub.db)) as conn:
+            import_registry(conn, registry("bank", "Ngân hàng", 1), SystemClock().now())
+            post.token = create_token(conn, "test", Role.ADMIN, SystemClock().now())
+        await asyncio.sleep(1.1)  # a raise time in another second than the first alarm's
+        post.hub.start()
+        await post.hub.wait_ready()
+        await button.press()
+
+        await wait_for(seen(2), 20)
+        ids = {str(alarm["id"]) for alarm in await _district_alarms(district)}
+        assert str(first["id"]) in ids
+        [again] = ids - {str(first["id"])}
+        assert again.startswith(f"{first['id']}~")
+        async with post.api() as api:
+            [at_post] = (await api.get("/api/v1/alarms")).json()
+        assert at_post["id"] == first["id"]  # the post did number it as its first again
+
+
+def _publish(node: Node, topic: str, payload: bytes) -> None:
+    """One QoS 1 message to `node`'s broker, as a post's hub would send it."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    client.connect(node.broker.host, node.broker.port)
+    client.loop_start()
+    try:
+        client.publish(topic, payload, qos=1).wait_for_publish(10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+async def test_a_post_cannot_touch_another_posts_alarm_and_bad_dates_do_not_stall_the_district(
+    tmp_path: Path,
+) -> None:
+    """Post B (or whoever holds its broker password) sends a change `resolved` for post A's open
+    alarm, on B's own topic: refused (`bad_upstream`), A's alarm stays open at the district. A
+    change whose times no calendar can hold (year 1) is refused the same way, and the changes
+    after it, from every post, still go through."""
+    district = make_node(tmp_path, "district", DISTRICT_ENV)
+    with closing_nodes([district]) as nodes:
+        district.hub.start()
+        await district.hub.wait_ready()
+        post = await start_post(tmp_path, district, nodes)
+        button = await post.button("bank-1")
+        await button.press()
+
+        async def count(n: int) -> bool:
+            return len(await _district_alarms(district)) == n
+
+        await wait_for(lambda: count(1), 20)
+        [alarm] = await _district_alarms(district)
+        async with post.api() as api:
+            [own] = (await api.get("/api/v1/alarms")).json()
+        resolved = {**own, "state": "resolved", "resolved_at": own["raised_at"]}
+        forged = {
+            "v": 1,
+            "post": {"id": "post-b", "name": "Xã B"},
+            "seq": 1,
+            "change_seq": 1,
+            "change": "resolved",
+            "actor": "user:x",
+            "at": own["raised_at"],
+            "alarm": resolved,
+        }
+        _publish(district, "chuong/v1/up/post-b/change", json.dumps(forged).encode())
+        ancient = {**forged, "post": {"id": "post-a", "name": "Xã Phước Hòa"}, "seq": 99}
+        ancient["alarm"] = {**own, "id": "post-a-77", "raised_at": "0001-01-01T00:00:00+05:00"}
+        _publish(district, "chuong/v1/up/post-a/change", json.dumps(ancient).encode())
+
+        async def both_refused() -> bool:
+            async with district.api() as api:
+                rows = (await api.get("/api/v1/rejected")).json()
+            found = rows["rejected"] if isinstance(rows, dict) else rows
+            return sum(1 for r in found if r["reason"] == "bad_upstream") == 2
+
+        await wait_for(both_refused, 20)
+        await button.press()  # the district goes on: A's second press still arrives
+        await wait_for(lambda: count(1), 20)
+
+        async def pressed_twice() -> bool:
+            [now] = await _district_alarms(district)
+            return now["press_count"] == 2
+
+        await wait_for(pressed_twice, 20)
+        [still] = await _district_alarms(district)
+        assert still["id"] == alarm["id"]
+        assert still["state"] == "active"

@@ -18,9 +18,9 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from hub.clock import SystemClock, iso
 from hub.domain.model import Role
-from hub.store.db import open_sync
+from hub.store.db import open_sync_at
 from hub.web.accounts import hash_password
-from tests.conftest import RunningHub
+from tests.conftest import RunningHub, store_location
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -59,11 +59,12 @@ class Session:
 
 
 def run_sql(running: RunningHub, work: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
-    """Run `work` on a command-line style connection to the hub's store, off the event loop: the
-    in-process hub's writer needs the loop to finish a transaction a blocked loop would wait on."""
+    """Run `work` on a command-line style connection to the hub's store (SQLite or PostgreSQL),
+    off the event loop: the in-process hub's writer needs the loop to finish a transaction a
+    blocked loop would wait on."""
 
     def run() -> T:
-        with contextlib.closing(open_sync(running.config.store.path)) as conn:
+        with contextlib.closing(open_sync_at(store_location(running.config))) as conn:
             return work(conn)
 
     return asyncio.to_thread(run)

@@ -381,7 +381,9 @@ async def test_an_admin_runs_the_post_from_the_page(
     await page.select_option("#edit-kind", label="Cấp cứu y tế")
     await page.fill("#edit-press_patterns", "long_press=fire\ntamper=fire")
     await page.click("#edit-form button[type=submit]")
-    await expect(page.locator("#edit-error")).to_contain_text("a tamper event raises no alarm")
+    await expect(page.locator("#edit-error")).to_have_text(
+        "Kiểu bấm «tamper» không báo động được: hãy bỏ dòng này."
+    )
     await page.fill("#edit-press_patterns", "long_press=fire")
     await page.click("#edit-form button[type=submit]")
     await expect(row).to_contain_text("Cửa sau")

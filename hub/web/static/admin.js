@@ -1,10 +1,12 @@
-// What an admin does from the page: change a site or a button, turn test mode on and off, and
-// clear a latched trouble once the button is checked. Every change goes through the API, which
-// checks the role and writes it to the audit log; viewers and officers never see these controls.
+// What an admin does from the page: change a site or a button, turn test mode on and off, clear
+// a latched trouble once the button is checked, import the registry file (a preview, then the
+// change), manage the people who log in (add, change, disable, remove) and the API tokens. Every
+// change goes through the API, which checks the role and writes it to the audit log; viewers and
+// officers never see these controls.
 
 import { api } from "./api.js";
-import { $, h, labelCells } from "./dom.js";
-import { t } from "./i18n.js";
+import { $, h, labelCells, show } from "./dom.js";
+import { formatTime, hasText, t } from "./i18n.js";
 import { state } from "./state.js";
 
 let onChange = () => {};
@@ -55,6 +57,141 @@ export function initAdmin(changed) {
   }));
   $("edit-form").addEventListener("submit", submitEdit);
   $("edit-cancel").addEventListener("click", () => $("edit-dialog").close());
+  initImport();
+}
+
+// -- importing the registry file: a preview of what it changes, then the change -------------------
+
+let previewed = null;
+
+function initImport() {
+  $("registry-import").addEventListener("click", () => {
+    $("import-form").reset();
+    $("import-file-name").textContent = t("import_no_file_yet");
+    resetPreview();
+    $("import-dialog").showModal();
+    $("import-pick").focus();
+  });
+  $("import-pick").addEventListener("click", () => $("import-file").click());
+  $("import-file").addEventListener("change", () => {
+    $("import-file-name").textContent = $("import-file").files[0]?.name ?? t("import_no_file_yet");
+    resetPreview();
+  });
+  $("import-remove").addEventListener("change", resetPreview);
+  $("import-check").addEventListener("click", () => sendImport(false));
+  $("import-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendImport(true);
+  });
+  $("import-cancel").addEventListener("click", () => $("import-dialog").close());
+}
+
+function resetPreview() {
+  previewed = null;
+  $("import-preview").replaceChildren();
+  $("import-error").textContent = "";
+  $("import-apply").disabled = true;
+  show($("import-apply"), true);
+  show($("import-check"), true);
+  $("import-cancel").textContent = t("cancel");
+}
+
+async function sendImport(apply) {
+  const file = $("import-file").files[0];
+  $("import-error").textContent = "";
+  if (!file) {
+    $("import-error").textContent = t("import_no_file");
+    return;
+  }
+  const text = await file.text();
+  const query = new URLSearchParams();
+  if ($("import-remove").checked) query.set("remove_missing", "true");
+  if (apply) {
+    query.set("apply", "true");
+    query.set("expect", previewed.fingerprint);
+  }
+  const buttons = [$("import-check"), $("import-apply")];
+  buttons.forEach((button) => { button.disabled = true; });
+  try {
+    const result = await api("POST", `/api/v1/registry/import?${query}`, text, "text/plain; charset=utf-8");
+    if (apply) {
+      const [sites, devices] = await Promise.all([api("GET", "/api/v1/sites"), api("GET", "/api/v1/devices")]);
+      state.sites = new Map(sites.map((site) => [site.id, site]));
+      state.devices = new Map(devices.map((device) => [device.id, device]));
+      onChange();
+      previewed = null;
+      show($("import-apply"), false);
+      show($("import-check"), false);
+      $("import-cancel").textContent = t("close");
+    } else {
+      previewed = result;
+    }
+    $("import-preview").replaceChildren(...renderImport(result));
+  } catch (error) {
+    $("import-error").textContent = error.describe ? error.describe() : error.message;
+    if (error.fields?.[0]?.type === "registry_file") {
+      $("import-error").append(h("details", { class: "tech" },
+        h("summary", {}, t("tech_detail")), h("code", {}, error.message)));
+    }
+    previewed = null;
+  } finally {
+    $("import-check").disabled = false;
+    $("import-apply").disabled = previewed === null;
+  }
+}
+
+function shownValue(field, value) {
+  if (value === null || value === undefined || value === "") return t("import_empty");
+  if (Array.isArray(value) && field !== "press_patterns") return value.join(", ");
+  if (typeof value === "boolean") return t(value ? "yes" : "no");
+  if (field === "site_id") return state.sites.get(value)?.name ?? value;
+  if (field === "power" && hasText(`power_${value}`)) return t(`power_${value}`);
+  if (field === "kind" && hasText(`kind.${value}`)) return t(`kind.${value}`);
+  if (field === "press_patterns") {
+    return value.length ? value.map(([word, kind]) => `${word}=${kind}`).join(", ") : t("import_empty");
+  }
+  return String(value);
+}
+
+/** What an import changes (or changed), in words: per table, added, changed field by field,
+ * removed, and left alone. */
+function renderImport(result) {
+  const parts = [h("p", { class: "import-summary", dataset: { applied: String(result.applied) } },
+    t(result.applied ? "import_applied" : "import_preview"))];
+  let anything = false;
+  for (const table of ["sites", "buttons"]) {
+    const diff = result[table];
+    const label = (entry) => (entry.name ? `${entry.name} (${entry.id})` : entry.id);
+    const rows = [];
+    if (diff.added.length) {
+      rows.push(h("li", { class: "added" }, t("import_added", { n: diff.added.length }), " ",
+        diff.added.map(label).join(", ")));
+    }
+    for (const entry of diff.changed) {
+      rows.push(h("li", { class: "changed", dataset: { id: entry.id } }, t("import_changed_one", { name: label(entry) }), " ",
+        entry.fields.map((change) => t("import_field", {
+          field: hasText(`field.${change.field}`) ? t(`field.${change.field}`) : change.field,
+          before: shownValue(change.field, change.before),
+          after: shownValue(change.field, change.after),
+        })).join("; ")));
+      if (entry.fields.some((change) => change.field === "test_mode" && change.after === true)) {
+        rows.push(h("li", { class: "warning" }, t("import_test_on", { name: label(entry) })));
+      }
+    }
+    if (diff.removed.length) {
+      rows.push(h("li", { class: "removed" }, t("import_removed", { n: diff.removed.length }), " ",
+        diff.removed.map(label).join(", ")));
+    }
+    if (diff.kept.length) {
+      rows.push(h("li", { class: "kept" }, t("import_kept", { n: diff.kept.length })));
+    }
+    if (diff.unchanged) rows.push(h("li", { class: "unchanged" }, t("import_unchanged", { n: diff.unchanged })));
+    anything ||= diff.added.length + diff.changed.length + diff.removed.length > 0;
+    parts.push(h("h3", {}, t(table === "sites" ? "tab_sites" : "tab_buttons")),
+      h("ul", { class: `import-${table}` }, rows));
+  }
+  if (!anything) parts.push(h("p", { class: "import-nothing" }, t("import_nothing")));
+  return parts;
 }
 
 const PRESS_KINDS = ["holdup", "fire", "medical", "assistance"];
@@ -269,6 +406,8 @@ export async function showUsers(onError) {
     h("td", {}, user.username),
     h("td", { class: "display-name" }, user.display_name),
     h("td", { class: "role" }, t(`role_${user.role}`)),
+    h("td", { class: "user-state", dataset: { disabled: String(user.disabled) } },
+      user.disabled ? t("user_disabled_since", { time: formatTime(user.disabled_at) }) : t("user_enabled")),
     h("td", {}, String(user.sessions)),
     h("td", { class: "admin-actions" },
       h("button", {
@@ -294,6 +433,13 @@ export async function showUsers(onError) {
       " ",
       h("button", {
         type: "button",
+        class: user.disabled ? "enable-user" : "disable-user",
+        onclick: () => openEdit(t(user.disabled ? "enable_user" : "disable_user", { name: user.username }), [],
+          () => api("PATCH", userPath(user.username), { disabled: !user.disabled }).then(reload)),
+      }, t(user.disabled ? "enable_user_short" : "disable_user_short")),
+      " ",
+      h("button", {
+        type: "button",
         class: "remove-user",
         onclick: () => openEdit(t("remove_user", { name: user.username }), [],
           () => api("DELETE", userPath(user.username)).then(reload)),
@@ -301,9 +447,65 @@ export async function showUsers(onError) {
     ),
   )));
   labelCells($("users-table"));
+  await showTokens(onError);
+}
+
+// -- API tokens -------------------------------------------------------------------------------------
+
+async function showTokens(onError) {
+  let tokens;
+  try {
+    tokens = await api("GET", "/api/v1/tokens");
+  } catch (error) {
+    onError(error);
+    return;
+  }
+  const reload = () => showTokens(onError);
+  $("tokens-table").tBodies[0].replaceChildren(...tokens.map((token) => h(
+    "tr",
+    { dataset: { token: token.name, revoked: String(Boolean(token.revoked_at)) } },
+    h("td", {}, token.name),
+    h("td", { class: "role" }, t(`role_${token.role}`)),
+    h("td", {}, formatTime(token.created_at)),
+    h("td", { class: "made-by" }, madeBy(token.created_by)),
+    h("td", { class: "token-state" },
+      token.revoked_at ? t("token_revoked_at", { time: formatTime(token.revoked_at) }) : t("token_live")),
+    h("td", { class: "admin-actions" }, token.revoked_at ? "" : h("button", {
+      type: "button",
+      class: "revoke-token",
+      onclick: () => openEdit(t("revoke_token", { name: token.name }), [],
+        () => api("DELETE", `/api/v1/tokens/${encodeURIComponent(token.name)}`).then(reload)),
+    }, t("revoke_token_short"))),
+  )));
+  labelCells($("tokens-table"));
+}
+
+function madeBy(actor) {
+  if (actor === "cli") return t("made_by_cli");
+  const name = actor.startsWith("user:") ? actor.slice(5) : actor;
+  return state.names.get(name) || name;
+}
+
+function showSecret(made) {
+  $("token-secret-text").textContent = made.token;
+  $("token-secret-name").textContent = t("token_secret_for", { name: made.name, role: t(`role_${made.role}`) });
+  $("token-secret-dialog").showModal();
+  $("token-secret-text").focus();
 }
 
 export function initUsers(onError) {
+  $("token-add").addEventListener("click", () => openEdit(t("token_add"), [
+    { name: "name", label: t("token_name"), max: 100 },
+    { name: "role", label: t("role"), value: "viewer", options: roleOptions() },
+  ], async (values) => {
+    const made = await api("POST", "/api/v1/tokens", { name: values.name.trim(), role: values.role });
+    await showTokens(onError);
+    setTimeout(() => showSecret(made)); // after the edit dialog has closed
+  }));
+  $("token-secret-close").addEventListener("click", () => {
+    $("token-secret-text").textContent = ""; // shown once: gone from the page once closed
+    $("token-secret-dialog").close();
+  });
   $("user-add").addEventListener("click", () => openEdit(t("user_add"), [
     { name: "username", label: t("username"), max: 64 },
     { name: "display_name", label: t("display_name"), max: 100 },

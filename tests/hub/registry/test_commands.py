@@ -17,6 +17,7 @@ from hub.registry.commands import (
     RemoveButton,
     RemoveSite,
     SetTestMode,
+    registry_file,
     to_toml,
 )
 from hub.registry.file import ButtonEntry, RegistryFile, SiteEntry
@@ -123,3 +124,23 @@ def test_the_toml_export_reads_back_the_same() -> None:
     assert "press_patterns = {}" not in text
     assert 'press_patterns = { "long_press" = "fire", "input:0.long_push" = "assistance" }' in text
     assert RegistryFile.model_validate(tomllib.loads(text)) == registry
+
+
+def test_the_export_leaves_out_a_test_mode_that_ends_by_itself() -> None:
+    """A test mode with an end is not written (the file has no place for the end, and imported
+    again after it, `test_mode = true` would keep the site in test mode for good, its real
+    presses taken for tests); one with no end is."""
+    until = datetime(2026, 12, 6, 10, tzinfo=UTC)
+    exported = registry_file(
+        [
+            Site("bank", "Ngân hàng", test_mode=True, test_until=until),
+            Site("shop", "Tiệm vàng", test_mode=True),
+        ],
+        [
+            Button("b1", "bank", test_mode=True, test_until=until),
+            Button("b2", "shop", test_mode=True),
+        ],
+    )
+    text = tomllib.loads(to_toml(exported))
+    assert [s.get("test_mode") for s in text["sites"]] == [None, True]
+    assert [b.get("test_mode") for b in text["buttons"]] == [None, True]

@@ -195,3 +195,13 @@ def test_a_posts_alarm_at_a_district_names_its_post_and_validates() -> None:
     }
     assert parameters["postId"] == "xa-an-binh"
     assert parameters["postName"] == "Công an xã An Bình"
+
+
+def test_characters_xml_cannot_hold_do_not_spoil_the_message() -> None:
+    """A site name with a control character (typed or pasted by someone) still gives a message
+    that parses and validates; the character is shown as U+FFFD."""
+    odd = SiteRef("bank", "Ngân\x01hàng\x1f", "12 Quốc lộ 1A\x0b", "0272")
+    body = cap_xml(make_alarm(AlarmState.ACTIVE, site=odd), SOURCE)
+    assert check_schema(body).passed
+    root = ET.fromstring(body)
+    assert text(root, "cap:info/cap:headline") == "Cướp giật / đột nhập: Ngân\ufffdhàng\ufffd"

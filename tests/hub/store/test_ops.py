@@ -34,6 +34,7 @@ from hub.store.ops import (
     InsertButton,
     InsertSession,
     InsertSite,
+    InsertToken,
     InsertUser,
     MarkUpstreamAcked,
     Op,
@@ -45,6 +46,7 @@ from hub.store.ops import (
     RecordPostChange,
     RehashPassword,
     RetryNotification,
+    RevokeToken,
     SetUserField,
     StartEscalation,
     StopEscalation,
@@ -112,6 +114,8 @@ def test_every_operation_has_a_statement() -> None:
             SetUserField("an", "role", "viewer", NOW),
             EndUserSessions("an"),
             DeleteUser("an"),
+            InsertToken("district", Role.VIEWER, "hash", "user:an", NOW),
+            RevokeToken("district", NOW),
             QueueUpstream("post-1", "raised", {"alarm": {}}, NOW),
             MarkUpstreamAcked((1, 2), NOW),
             RecordPostChange("p1", "p1-1", 1, "raised", "button:b1", NOW, NOW, {}),
@@ -389,6 +393,46 @@ async def test_sessions_open_expire_and_close(store: Store) -> None:
     assert [r[0] for r in rows(store, "SELECT id_hash FROM sessions")] == ["live"]
     await commit(store, DeleteSession("live"))
     assert await store.find_session("live", NOW) is None
+
+
+async def test_a_disabled_user_has_no_session_and_is_known_as_disabled(store: Store) -> None:
+    """`disabled_at` set: `find_user` says so, `find_session` finds none of theirs (even one left
+    over), the list shows since when; cleared, all is as before."""
+    with contextlib.closing(open_sync(store.path)) as conn:
+        assert admin.add_user(conn, "lan", Role.OFFICER, "hash-1", NOW, "cli")
+    user = await store.find_user("lan")
+    assert user is not None
+    assert user.disabled is False
+    await commit(store, InsertSession("live", user.id, NOW, NOW + timedelta(hours=8), "x"))
+    await commit(store, SetUserField("lan", "disabled_at", iso(NOW), NOW))
+    found = await store.find_user("lan")
+    assert found is not None
+    assert found.disabled is True
+    assert await store.find_session("live", NOW) is None
+    [listed] = await store.list_users(NOW)
+    assert listed.disabled_at == iso(NOW)
+    await commit(store, SetUserField("lan", "disabled_at", None, NOW))
+    assert await store.find_session("live", NOW) is not None
+
+
+async def test_api_tokens_made_once_per_live_name_and_revoked(store: Store) -> None:
+    """A second live token of the same name changes nothing (the batch does not fail); revoked,
+    the name may be used again; the list never holds a hash."""
+    await commit(store, InsertToken("district", Role.VIEWER, "hash-1", "user:an", NOW))
+    await commit(store, InsertToken("district", Role.ADMIN, "hash-2", "user:binh", NOW))
+    [live] = await store.list_tokens()
+    assert (live.name, live.role, live.created_by, live.revoked_at) == (
+        "district",
+        "viewer",
+        "user:an",
+        None,
+    )
+    await commit(store, RevokeToken("district", LATER))
+    await commit(store, InsertToken("district", Role.ADMIN, "hash-3", "cli", LATER))
+    listed = await store.list_tokens()
+    assert [(t.role, t.revoked_at) for t in listed] == [("admin", None), ("viewer", iso(LATER))]
+    assert await store.token_by_hash("hash-1") is None
+    assert await store.token_by_hash("hash-3") == ("district", "admin")
 
 
 # -- the command line's side (hub/store/admin.py) ------------------------------------------------

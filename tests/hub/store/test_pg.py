@@ -253,3 +253,23 @@ async def test_a_hub_that_lost_the_lock_without_noticing_commits_nothing(
     finally:
         await first.close()
         await second.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "passes"),
+    [
+        (psycopg.errors.ReadOnlySqlTransaction, True),  # a failover, a read-only default
+        (psycopg.errors.IdleInTransactionSessionTimeout, True),
+        (psycopg.errors.QueryCanceled, True),  # statement_timeout
+        (psycopg.errors.DiskFull, True),
+        (psycopg.errors.AdminShutdown, True),
+        (psycopg.InterfaceError, True),
+        (psycopg.errors.UniqueViolation, False),  # the hub's own fault: split, quarantined
+        (psycopg.errors.UndefinedColumn, False),
+        (psycopg.errors.InvalidTextRepresentation, False),
+    ],
+)
+def test_which_postgresql_errors_may_pass(error: type[psycopg.Error], passes: bool) -> None:
+    """A store error that may pass keeps the batch and retries it (nothing acknowledged, the
+    store shown unwritable); only a fault of the hub's own SQL or data is split and set aside."""
+    assert write_may_pass(error("x")) is passes

@@ -9,7 +9,7 @@ from hub.supervision.massloss import (
     Drop,
     commune_threshold,
     find_losses,
-    in_one_window,
+    largest_window,
     site_threshold,
 )
 
@@ -52,10 +52,36 @@ def test_drops_further_apart_than_the_window_are_no_loss() -> None:
 
 
 def test_one_window_holds_the_group() -> None:
+    """The group is the largest within one window that holds a fresh drop: the drop at 200 s
+    groups with the one at 100 s, not with the one at 0 s (200 s before it)."""
     drops = [drop("a", "s", 0), drop("b", "s", 100), drop("c", "s", 200)]
     window = timedelta(seconds=120)
-    assert [d.button for d in in_one_window(drops, drops[1].at, window)] == ["a", "b"]
-    assert [d.button for d in in_one_window(drops, drops[2].at, window)] == ["b", "c"]
+    assert [d.button for d in largest_window(drops, {drops[1]}, window, 2) or []] == ["a", "b"]
+    assert [d.button for d in largest_window(drops, {drops[2]}, window, 2) or []] == ["b", "c"]
+    assert largest_window(drops, {drops[2]}, window, 3) is None
+    assert largest_window(drops, {drops[2]}, window, 2, min_sites=2) is None
+
+
+def test_a_commune_wide_outage_is_decided_in_one_pass() -> None:
+    """850 of 3,000 mains buttons at 100 sites drop over ten minutes (below the commune's 30 %):
+    each drop enters the sliding window once and leaves it once, so deciding it costs a pass
+    over the drops, not every drop against every other (the first version compared them all, for
+    each fresh drop: 33 s on the writer for this case, with the presses waiting behind it)."""
+
+    class Watched(set[Drop]):
+        looked_up = 0
+
+        def __contains__(self, item: object) -> bool:
+            Watched.looked_up += 1
+            return super().__contains__(item)
+
+    mains = {f"site{n}": 30 for n in range(100)}
+    drops = [drop(f"b{n}", f"site{n % 100}", n * 600 / 850) for n in range(850)]
+    assert find_losses(drops, drops, mains, DEFAULT) == []  # 850 < 900, no site lost all 30
+    group = largest_window(drops, Watched(drops), timedelta(seconds=120), 1)
+    assert Watched.looked_up == 2 * len(drops)
+    assert group is not None
+    assert len(group) == sum(1 for d in drops if d.at - drops[0].at <= timedelta(seconds=120))
 
 
 def test_the_commune_rule_comes_first_and_needs_two_sites() -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hub.clock import iso
 from hub.config import Config
 from hub.domain import alarms
 from hub.domain.model import Alarm, AlarmChange, AlarmKind, AlarmState, Outcome, Site, TroubleKind
@@ -22,7 +23,7 @@ from hub.store.ops import (
     StopEscalation,
     UpsertPost,
 )
-from hub.upstream.district import ApplyPostChanges, Beat
+from hub.upstream.district import ApplyPostChanges, Beat, district_id
 from hub.upstream.post import UpstreamHook, send_now
 from hub.upstream.wire import ChangeMessage, PostId, UpTopics
 from hub.writer.commands import AcknowledgeAlarm
@@ -40,7 +41,7 @@ def plan(st: HubState, now: datetime = NOW, **kw: object) -> Plan:
     return Plan(hub_id="district", state=st, now=now, earlier={}, **kw)  # type: ignore[arg-type]
 
 
-def raise_at_post(seq: int) -> Alarm:
+def raise_at_post(seq: int, now: datetime = NOW) -> Alarm:
     return alarms.raise_alarm(
         hub_id="xa-a",
         seq=seq,
@@ -49,7 +50,7 @@ def raise_at_post(seq: int) -> Alarm:
         site=BANK,
         registered=True,
         test=False,
-        now=NOW,
+        now=now,
     )
 
 
@@ -207,3 +208,42 @@ def test_a_copy_goes_again_only_after_its_wait_and_once_the_broker_took_the_last
         assert sent is not None
         waits.append(sent[1])
     assert waits == [20.0, 40.0, 80.0, 160.0, 160.0, 160.0, 160.0, 160.0]
+
+
+def test_a_post_whose_store_was_replaced_numbers_from_1_again_and_is_not_taken_for_a_copy() -> None:
+    """A post re-installed with an empty store raises `xa-a-7` again, days later. The district
+    has the old `xa-a-7` (changes 1 to 4): the new one is kept beside it, under an id of its own,
+    and its changes are applied in order, not acknowledged as copies and dropped; a true copy of
+    an old change is still a copy."""
+    st = state()
+    old = messages()
+    apply(st, old, {})
+    old_id = old[0].alarm.id
+    raised = {("xa-a", old_id): iso(old[0].alarm.raised_at)}
+    last = {("xa-a", old_id): 4}
+
+    later = NOW + timedelta(days=3)
+    again = raise_at_post(7, now=later)
+    assert again.id == old_id
+    new = ChangeMessage(
+        post=PostId(id="xa-a", name="Xã A"),
+        seq=1,
+        change_seq=1,
+        change=AlarmChange.RAISED,
+        actor="button:bank-1",
+        at=later,
+        alarm=AlarmView.of(again),
+    )
+    p = plan(st, now=later)
+    result = ApplyPostChanges([new, old[1]], [], [], last, raised).plan(p)
+    st.absorb(p.draft)
+    assert (result.applied, result.duplicates) == (1, 1)
+    kept = f"{old_id}~{int(later.timestamp())}"
+    assert kept in st.alarms
+    assert st.alarms[kept].raised_at == later
+    assert st.alarms[kept].state is AlarmState.ACTIVE
+    assert result.last == {("xa-a", kept): 1}
+    [record] = [op for op in p.changes.ops if isinstance(op, RecordPostChange)]
+    assert (record.alarm_id, record.change_seq) == (kept, 1)
+    assert district_id(new, raised | result.raised) == kept
+    assert district_id(old[2], raised | result.raised) == old_id

@@ -115,6 +115,34 @@ def test_passwd_list_and_remove(
     assert main(["user", "remove", "--username", "u"]) == 1
 
 
+def test_display_names_from_the_command_line(
+    store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`user add --display-name`, and `user display-name` shows, sets and clears the name the
+    page shows; each change on the record."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO("first-password\n"))
+    add = ["user", "add", "--name", "an", "--role", "officer", "--password-stdin"]
+    assert main([*add, "--display-name", " Nguyễn  Văn An "]) == 0
+    capsys.readouterr()
+    assert main(["user", "display-name", "--name", "an"]) == 0
+    assert capsys.readouterr().out == "Nguyễn Văn An\n"
+    assert main(["user", "display-name", "--name", "an", "--set", "Trần Thị Bình"]) == 0
+    assert main(["user", "list"]) == 0
+    assert "\tTrần Thị Bình" in capsys.readouterr().out
+    assert main(["user", "display-name", "--name", "an", "--clear"]) == 0
+    capsys.readouterr()
+    assert main(["user", "display-name", "--name", "an"]) == 0
+    assert "(none" in capsys.readouterr().out
+    assert main(["user", "display-name", "--name", "nobody", "--set", "X"]) == 1
+    assert "no user named 'nobody'" in capsys.readouterr().err
+    assert main(["user", "display-name", "--name", "an", "--set", "x" * 101]) == 1
+    with contextlib.closing(open_sync(store)) as conn:
+        rows = conn.execute(
+            "SELECT actor, detail FROM audit WHERE action = 'user.changed' ORDER BY id"
+        ).fetchall()
+    assert [actor for actor, _ in rows] == ["cli", "cli"]
+
+
 def test_the_installed_command_reads_the_password_from_stdin(tmp_path: Path) -> None:
     """The real `chuong` entry point, as a script would run it."""
     chuong = Path(sys.executable).with_name("chuong")

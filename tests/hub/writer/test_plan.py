@@ -394,6 +394,27 @@ def test_button_of_site_in_test_mode_raises_test_alarm() -> None:
     assert plan.changes.alarms["post-1"].test is True
 
 
+def test_a_press_after_the_test_mode_ended_is_real() -> None:
+    """A test mode whose end has come is off for a press, before the hub has written it off: a
+    press at the end (of the button's, or of its site's test mode) raises a real alarm; one a
+    second before, a test alarm."""
+    end = NOW + timedelta(minutes=5)
+
+    def ending() -> HubState:
+        state = new_state()
+        cafe = Site("cafe", "Cà phê Sáng", test_mode=True, test_until=end)
+        t1 = Button("t1", "bank", test_mode=True, test_until=end)
+        state.registry = Registry(
+            {"bank": BANK, "cafe": cafe}, {"t1": t1, "c1": Button("c1", "cafe")}
+        )
+        return state
+
+    before = run(ending(), press("t1", "e1", at=end - timedelta(seconds=1)), now=end)
+    assert before.changes.alarms["post-1"].test is True
+    plan = run(ending(), press("t1", "e1", at=end), press("c1", "e2", at=end), now=end)
+    assert [alarm.test for alarm in plan.changes.alarms.values()] == [False, False]
+
+
 def test_test_press_raises_test_alarm() -> None:
     """A press of type test from a normal button raises a test alarm."""
     plan = run(new_state(), press("b1", "e1", "test"))

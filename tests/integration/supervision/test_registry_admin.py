@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from hub import cli
+from hub.clock import SystemClock, parse_iso
 from hub.domain.model import Role
 from hub.registry.file import import_registry, load_registry_file
 from hub.store.db import open_sync
@@ -234,7 +235,7 @@ async def test_test_mode_of_a_button_and_a_site_makes_their_presses_tests(
 async def test_a_test_mode_with_a_duration_ends_by_itself(
     supervised: Supervised, buttons: Buttons
 ) -> None:
-    """A site put in test mode for 2 s says when it ends; once past, the supervisor turns it off
+    """A site put in test mode for 2 s says when it ends; once past, the hub turns it off
     (audited as `hub`), its trouble clears, the store says so, and the next press is real. One
     without a duration stays on."""
     running = await supervised()
@@ -286,6 +287,42 @@ async def test_test_mode_from_the_command_line_reaches_the_running_hub(
     assert alarm["test"] is True
     assert await command(["test-mode", "off", "--button", "bank-2"]) == 0
     await no_trouble(running, "test_mode", "bank-2")
+
+
+async def test_test_mode_from_the_command_line_ends_by_itself(
+    supervised: Supervised, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """`chuong test-mode on` lasts 2 h unless told (as on the page), `--for 6s` ends by itself in
+    the running hub, `--no-end` stays; a wrong duration is refused naming the option."""
+    running = await supervised()
+    monkeypatch.setenv("CHUONG_STORE__PATH", str(running.config.store.path))
+    assert await command(["test-mode", "on", "--site", "pharmacy"]) == 0
+    assert "until" in capsys.readouterr().out
+    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
+        [until] = conn.execute("SELECT test_until FROM sites WHERE id = 'pharmacy'").fetchone()
+    hours = (parse_iso(until) - SystemClock().now()).total_seconds() / 3600
+    assert 1.9 < hours <= 2
+    assert await command(["test-mode", "on", "--button", "bank-2", "--for", "6s"]) == 0
+    assert await command(["test-mode", "on", "--button", "bank-1", "--no-end"]) == 0
+    with pytest.raises(SystemExit):
+        await command(["test-mode", "on", "--button", "bank-1", "--for", "8d"])
+    assert "--for" in capsys.readouterr().err
+    admin = running.api(Role.ADMIN)
+
+    async def test_mode(button_id: str) -> bool:
+        found: bool = (await admin.get(f"/api/v1/devices/{button_id}")).json()["test_mode"]
+        return found
+
+    async def picked_up() -> bool:  # the running hub reads the command line's writes
+        return await test_mode("bank-1") and await test_mode("bank-2")
+
+    async def ended() -> bool:
+        return not await test_mode("bank-2")
+
+    await wait_for(picked_up, timeout=15)
+    await wait_for(ended, timeout=15)
+    assert (await admin.get("/api/v1/devices/bank-1")).json()["test_until"] is None
+    assert await test_mode("bank-1")
 
 
 @pytest.mark.both_stores
