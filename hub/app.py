@@ -54,10 +54,12 @@ from hub.errors import ChuongError
 from hub.escalation.engine import EscalationHooks
 from hub.escalation.policies import Policies
 from hub.escalation.scheduler import Escalator
+from hub.looplag import LoopLag
 from hub.metrics import Metrics
 from hub.notify.dispatcher import Dispatcher
 from hub.registry.testmode import TestModeEnder
 from hub.store import Store
+from hub.store.checkpoint import Checkpointed
 from hub.store.retention import Policy, Pruner
 from hub.supervision import Supervisor
 from hub.upstream.district import DistrictReceiver
@@ -253,7 +255,7 @@ class Hub:
         cfg = self.config
         # The adapters are built first (their constructors do no I/O) and connect last.
         mqtt, profiles = self._make_adapters()
-        await self._start("store", _StoreOpener(self.store))
+        await self._start_store()
         lock = self.store.lock
         if lock is not None:
             lock.on_lost = self._on_lease_lost
@@ -453,6 +455,23 @@ class Hub:
             if adapter is not None:
                 adapter.cut()
         self.superseded.set()
+
+    async def _start_store(self) -> None:
+        """The loop's lag monitor, the store and its checkpointer (SQLite)."""
+        await self._start("loop-lag", LoopLag(self.metrics))
+        await self._start("store", _StoreOpener(self.store))
+        checkpointer = self.store.checkpointer(on_checkpoint=self._on_checkpoint)
+        if checkpointer is not None:
+            await self._start("store-checkpoint", checkpointer)
+
+    def _on_checkpoint(self, done: Checkpointed) -> None:
+        self.metrics.checkpoint.observe(done.seconds)
+        if done.on_writer:
+            log.info(
+                "store: the WAL had %d frames; checkpointed on the writer's thread in %.3fs",
+                done.frames,
+                done.seconds,
+            )
 
     def _make_adapters(self) -> tuple[MqttAdapter, dict[str, Profile]]:
         """The hub's persistent connection and, when it has a login of its own, the telemetry

@@ -10,6 +10,29 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_STAGE_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    10,
+)
+PRESS_STAGES = ("wait", "plan", "commit", "ack", "fanout", "total")
+"""The stages of a press through the hub (`chuong_press_stage_seconds`, docs/BENCHMARKS.md):
+`wait` from its arrival to the writer taking its batch (parsing, the queue, the batch before),
+`plan` to the start of the commit (the registry check, the duplicate look-up, the plan),
+`commit` until the loop sees the transaction done, `ack` until its PUBACK is written,
+`fanout` until its alarm and ack are queued for the broker; `total` from arrival to there."""
 _ACK_BUCKETS = (5, 10, 15, 30, 45, 60, 90, 120, 180, 300, 600, 1800, 3600)
 
 
@@ -82,6 +105,38 @@ class Metrics:
             "chuong_commit_seconds",
             "Duration of one store transaction.",
             buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.press_stage = Histogram(
+            "chuong_press_stage_seconds",
+            "Time a press spends in each stage of the press path (wait, plan, commit, ack, "
+            "fanout; total: from arrival to its alarm queued for the broker).",
+            ["stage"],
+            buckets=_STAGE_BUCKETS,
+            registry=r,
+        )
+        self.commit_statement = Histogram(
+            "chuong_store_commit_statement_seconds",
+            "Duration of the COMMIT statement alone on the writer's thread (SQLite: the WAL's "
+            "fsync).",
+            buckets=_STAGE_BUCKETS,
+            registry=r,
+        )
+        self.checkpoint = Histogram(
+            "chuong_store_checkpoint_seconds",
+            "Duration of one WAL checkpoint (off the writer's thread).",
+            buckets=_STAGE_BUCKETS,
+            registry=r,
+        )
+        self.loop_lag = Histogram(
+            "chuong_loop_lag_seconds",
+            "How late a periodic timer of the event loop fires (what held the loop).",
+            buckets=_STAGE_BUCKETS,
+            registry=r,
+        )
+        self.loop_lag_max = Gauge(
+            "chuong_loop_lag_max_seconds",
+            "The largest event-loop lag seen since the hub started.",
             registry=r,
         )
         self.batch_size = Histogram(

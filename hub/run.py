@@ -11,6 +11,7 @@ with the broker, which delivers it again to the next hub, so even a forced exit 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -25,6 +26,14 @@ log = logging.getLogger(__name__)
 EXIT_SUPERSEDED = 75
 """The exit status of a hub that lost the store to another (EX_TEMPFAIL): systemd starts it
 again, and it waits as the standby (docs/HA.md)."""
+
+
+def freeze_startup_objects() -> None:
+    """What the start loaded (modules, the registry, the open alarms) lives as long as the hub:
+    moved out of the garbage collector's sight, an occasional full collection no longer walks it
+    on the event loop, holding the presses behind it (docs/BENCHMARKS.md, "Stalls")."""
+    gc.collect()
+    gc.freeze()
 
 
 async def serve(config: Config, *, stop: asyncio.Event | None = None) -> int:
@@ -52,6 +61,7 @@ async def serve(config: Config, *, stop: asyncio.Event | None = None) -> int:
         except ChuongError as exc:
             log.error("hub: cannot start: %s", exc)
             return 1
+        freeze_startup_objects()
         stopping = asyncio.create_task(stop.wait())
         superseded = asyncio.create_task(hub.superseded.wait())
         await asyncio.wait({stopping, superseded}, return_when=asyncio.FIRST_COMPLETED)

@@ -27,6 +27,7 @@ from hub.domain.state import HubState, Registry
 from hub.errors import StoreError
 from hub.store import changes as _changes
 from hub.store.changes import Changes
+from hub.store.checkpoint import Checkpointer
 from hub.store.db import (
     WRITE_ERRORS,
     Reader,
@@ -177,6 +178,19 @@ class Store:
             raise RuntimeError("the store is not open")
         return conn
 
+    def checkpointer(self, **options: Any) -> Checkpointer | None:
+        """The part that checkpoints the SQLite WAL off the press path (none on PostgreSQL)."""
+        if self.url:
+            return None
+        return Checkpointer(
+            self.path, self._sqlite_writer, busy_timeout_ms=self._busy_timeout_ms, **options
+        )
+
+    def _sqlite_writer(self) -> WriterConnection:
+        if self._writer is None:
+            raise StoreError("the store's writing connection is closed")
+        return self._writer
+
     @property
     def reader(self) -> Reader:
         if self._reader is None:
@@ -185,13 +199,15 @@ class Store:
 
     # -- the writer's side -----------------------------------------------------------------------
 
-    async def commit(self, changes: Changes) -> None:
+    async def commit(self, changes: Changes) -> float | None:
+        """Commit `changes` in one transaction; return the seconds its COMMIT statement took on
+        SQLite (the WAL's fsync), None on PostgreSQL."""
         if self._pg_writer is not None:
             await self._pg_writer.write(changes.statements(self._rejected_keep), changes)
-            return
+            return None
         if self._writer is None:
             raise RuntimeError("the store is not open")
-        await _changes.apply(self._writer, changes, self._rejected_keep)
+        return await _changes.apply(self._writer, changes, self._rejected_keep)
 
     async def data_version(self) -> int:
         """Changes when another connection (a command-line tool) commits."""

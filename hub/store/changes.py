@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -506,21 +507,26 @@ def _delete_session(op: o.DeleteSession) -> Statement:
     return _SESSION_DELETE, (op.id_hash,)
 
 
-def _write(conn: sqlite3.Connection, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+def _write(conn: sqlite3.Connection, statements: list[tuple[str, list[tuple[Any, ...]]]]) -> float:
+    """The transaction; returns the seconds its COMMIT took (with `synchronous=FULL`, the WAL's
+    fsync: what a commit costs the disk)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         for sql, rows in statements:
             conn.executemany(sql, rows)
+        started = time.perf_counter()
         conn.execute("COMMIT")
+        return time.perf_counter() - started
     except BaseException:
         if conn.in_transaction:  # a failed COMMIT may have rolled back already
             conn.rollback()
         raise
 
 
-async def apply(conn: WriterConnection, changes: Changes, rejected_keep: int) -> None:
+async def apply(conn: WriterConnection, changes: Changes, rejected_keep: int) -> float:
     """Write every row of `changes` in one IMMEDIATE transaction, or none of them.
 
     The rows are made here, on the event loop; the transaction runs on the connection's thread
-    in one round trip (`WriterConnection.run`), where SQLite releases the GIL while it works."""
-    await conn.run(_write, changes.statements(rejected_keep))
+    in one round trip (`WriterConnection.run`), where SQLite releases the GIL while it works.
+    Returns the seconds the COMMIT statement took."""
+    return await conn.run(_write, changes.statements(rejected_keep))

@@ -1,6 +1,8 @@
 """Opening the SQLite store: pragmas, numbered migrations, and the connections.
 
 - WAL with `synchronous=FULL`: a commit survives power loss, and readers never block the writer.
+  The writer's connection never checkpoints (`wal_autocheckpoint = 0`): the hub's checkpointer
+  does, off the press path (hub/store/checkpoint.py).
 - Migrations are the files `migrations/NNNN_name.sql`, applied in order inside one transaction
   each; `PRAGMA user_version` holds the number of the last one applied.
 - The hub holds one writing connection (used only by the pipeline's writer task): stdlib `sqlite3`
@@ -238,6 +240,8 @@ def _connect_writer(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     if mode is None or str(mode[0]).lower() != "wal":
         conn.close()
         raise StoreError(f"the store {path} cannot use WAL (journal_mode is {mode})")
+    # No checkpoint inside a COMMIT of the press path: hub/store/checkpoint.py runs them.
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
     return conn
 
 

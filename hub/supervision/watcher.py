@@ -32,6 +32,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Final
 
 from hub.clock import Clock
 from hub.config import SupervisionSection
@@ -60,6 +61,11 @@ from hub.writer.pipeline import Pipeline
 from hub.writer.plan import Command, Plan
 
 log = logging.getLogger(__name__)
+
+REVIEW_SLICE: Final = 256
+"""Buttons reviewed before the review lets the event loop run (a few milliseconds of CPU)."""
+SUPERVISE_CHUNK: Final = 64
+"""Most buttons of one `Supervise` command, but for those going offline (see `tick`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +205,8 @@ class Supervisor:
         self._task: asyncio.Task[None] | None = None
         self.ticks = 0
         """Reviews completed (for tests and the log)."""
+        self.slices = 0
+        """Times a review let the loop run between two slices of buttons (for tests)."""
         self.separate_telemetry = False
         """The heartbeats come on the hub's telemetry connection (hub/broker/watch.py)."""
         self.telemetry_since: datetime | None = None
@@ -250,29 +258,51 @@ class Supervisor:
             return
         now = self._clock.now()
         state = self._pipeline.state
-        subjects = set(state.registry.buttons)
+        registry = state.registry
+        subjects = set(registry.buttons)
         subjects.update(subject for kind, subject in state.troubles if kind in BUTTON_TROUBLES)
-        due = tuple(
-            button_id
-            for button_id in sorted(subjects)
-            if self._reviewer.actions(
-                button_id,
-                state.registry,
-                state.devices.get(button_id),
-                frozenset(k for k in BUTTON_TROUBLES if (k, button_id) in state.troubles),
-                since,
-                now,
-            )
-        )
+        ordered = sorted(subjects)
+        losses: list[str] = []
+        others: list[str] = []
+        for start in range(0, len(ordered), REVIEW_SLICE):
+            if start:
+                # A province's buttons take a slow CPU a tenth of a second or more: the loop
+                # reads and acknowledges presses between two slices. What changes meanwhile is
+                # harmless: `Supervise` decides again inside the pipeline.
+                await asyncio.sleep(0)
+                self.slices += 1
+            for button_id in ordered[start : start + REVIEW_SLICE]:
+                actions = self._reviewer.actions(
+                    button_id,
+                    registry,
+                    state.devices.get(button_id),
+                    frozenset(k for k in BUTTON_TROUBLES if (k, button_id) in state.troubles),
+                    since,
+                    now,
+                )
+                if any(isinstance(a, Raise) and a.kind == OFFLINE for a in actions):
+                    losses.append(button_id)
+                elif actions:
+                    others.append(button_id)
+        state = self._pipeline.state
         test_keys = set(test_modes(state.registry))
         test_keys.update(k for k in state.troubles if k[0] in (TEST_MODE, SITE_TEST_MODE))
         test_due = _test_mode_due(
             state.registry, lambda kind, subject: (kind, subject) in state.troubles, test_keys
         )
-        if due or test_due:
-            command = Supervise(
-                self._reviewer, due, since, now, tuple(sorted(test_keys)), self._language
-            )
+        # The buttons going offline are decided in one command, so that a mass loss is judged on
+        # all of them at once (massloss.py); the rest (a fleet heard again, batteries) in
+        # commands of `SUPERVISE_CHUNK`, one after the other: presses that arrive meanwhile
+        # are queued ahead of the next one, never behind a review of thousands.
+        commands: list[tuple[tuple[str, ...], tuple[tuple[TroubleKind, str], ...]]] = []
+        if losses or test_due:
+            commands.append((tuple(losses), tuple(sorted(test_keys))))
+        commands.extend(
+            (tuple(others[start : start + SUPERVISE_CHUNK]), ())
+            for start in range(0, len(others), SUPERVISE_CHUNK)
+        )
+        for buttons, keys in commands:
+            command = Supervise(self._reviewer, buttons, since, now, keys, self._language)
             for subject, action in await self._pipeline.execute(command):
                 _log(subject, action)
         self.ticks += 1

@@ -56,7 +56,7 @@ from hub.domain.kinds import Patterns
 from hub.domain.model import AlarmChange, TroubleKind
 from hub.domain.state import HubState
 from hub.errors import ChuongError
-from hub.metrics import Metrics
+from hub.metrics import PRESS_STAGES, Metrics
 from hub.store import WRITE_ERRORS, Store, write_may_pass
 from hub.writer.plan import AlarmHook, Command, Count, Plan, PressHook, TroubleHook
 
@@ -130,6 +130,8 @@ class Pipeline:
         self.state = state
         self._bus = bus
         self._metrics = metrics
+        self._stages = {name: metrics.press_stage.labels(name) for name in PRESS_STAGES}
+        """the stage histograms' children, looked up once (a press observes six)"""
         self._clock = clock
         self._acker = acker
         self._hub_id = hub_id
@@ -274,7 +276,7 @@ class Pipeline:
                 break
             batch.append(item)
         self._metrics.pipeline_backlog.set(self._queue.qsize())
-        await self._process(batch)
+        await self._process(batch, taken=self._clock.monotonic())
         if not going_on:
             # Messages that arrived after the stop was asked for stay unacknowledged (see
             # `_refuse_leftovers`); held heartbeats are committed.
@@ -312,9 +314,12 @@ class Pipeline:
             self._heartbeat_timer.cancel()
             self._heartbeat_timer = None
 
-    async def _process(self, batch: list[Item]) -> None:
+    async def _process(self, batch: list[Item], taken: float | None = None) -> None:
+        """Plan, commit and finish one batch; `taken`: when the writer took it from the queue
+        (its presses' stages are timed, `chuong_press_stage_seconds`)."""
         try:
             plan = await self._plan(batch)
+            planned = self._clock.monotonic()
             await self._commit(plan)
         except Exception as exc:
             if len(batch) > 1:
@@ -326,7 +331,33 @@ class Pipeline:
                 return
             await self._quarantine(batch[0], exc)
             return
-        self._finish(batch, plan)
+        committed = self._clock.monotonic()
+        acked = self._finish(batch, plan)
+        if taken is not None:
+            self._time_stages(batch, taken, planned, committed, acked)
+
+    def _time_stages(
+        self, batch: list[Item], taken: float, planned: float, committed: float, acked: float
+    ) -> None:
+        """Each press's time in each stage of the press path (see `hub.metrics.PRESS_STAGES`)."""
+        presses = [item for item in batch if isinstance(item, PressIn)]
+        if not presses:
+            return
+        done = self._clock.monotonic()
+        now = self._clock.now()
+        stage = self._stages
+        shared = {
+            "plan": planned - taken,
+            "commit": committed - planned,
+            "ack": acked - committed,
+            "fanout": done - acked,
+        }
+        for press in presses:
+            waited = max(0.0, (now - press.received_at).total_seconds() - (done - taken))
+            stage["wait"].observe(waited)
+            for name, seconds in shared.items():
+                stage[name].observe(seconds)
+            stage["total"].observe(waited + done - taken)
 
     async def _plan(self, batch: list[Item]) -> Plan:
         await self._retrying(self._refresh_registry)
@@ -381,8 +412,7 @@ class Pipeline:
         while True:
             started = self._last_activity = self._clock.monotonic()
             try:
-                if plan.changes:
-                    await self.store.commit(plan.changes)
+                statement = await self.store.commit(plan.changes) if plan.changes else None
             except WRITE_ERRORS as exc:
                 if not write_may_pass(exc):
                     raise
@@ -391,12 +421,15 @@ class Pipeline:
                 await self._pause(exc, attempt, "commit")
                 continue
             self._metrics.commit_latency.observe(self._clock.monotonic() - started)
+            if statement is not None:
+                self._metrics.commit_statement.observe(statement)
             self._last_commit = self._clock.monotonic()
             if not self.health.writable:
                 await self._mark_writable()
             return
 
-    def _finish(self, batch: list[Item], plan: Plan) -> None:
+    def _finish(self, batch: list[Item], plan: Plan) -> float:
+        """Apply a committed batch; return when its PUBACKs were written (monotonic)."""
         self.state.absorb(plan.draft)
         now = self._clock.now()
         acked = False
@@ -417,9 +450,11 @@ class Pipeline:
                     )
         if acked:
             self._acker.flush()  # the PUBACKs leave before the fan-out's publications queue
+        flushed = self._clock.monotonic()
         for event in plan.events:
             self._bus.publish(event)
         self._count(plan, len(batch))
+        return flushed
 
     def _count(self, plan: Plan, size: int) -> None:
         m = self._metrics

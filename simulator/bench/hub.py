@@ -138,11 +138,15 @@ class HubUnderTest:
             time.sleep(interval)
         raise HubError(f"the hub was not ready within {timeout}s:\n{self.log_tail()}")
 
-    def metrics(self) -> dict[str, float]:
-        """The hub's Prometheus metrics without labels (`/metrics`), by name."""
+    def metrics_text(self) -> str:
+        """The hub's `/metrics` page."""
         url = f"http://127.0.0.1:{self.http_port}/metrics"
         with urllib.request.urlopen(url, timeout=5) as response:
-            text = response.read().decode()
+            return str(response.read().decode())
+
+    def metrics(self) -> dict[str, float]:
+        """The hub's Prometheus metrics without labels (`/metrics`), by name."""
+        text = self.metrics_text()
         found: dict[str, float] = {}
         for line in text.splitlines():
             name, _, value = line.partition(" ")

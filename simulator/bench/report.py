@@ -121,8 +121,40 @@ def _load(result: dict[str, Any]) -> str:
         return ""
     return (
         f"  [CPU %: hub {load['hub']:.0f}, broker {load['broker']:.0f}, "
-        f"bench {load['bench']:.0f}, others {load['others']:.0f}]"
+        f"bench {load['bench']:.0f}, others {load['others']:.0f}; "
+        f"hub waiting for a core {load.get('hub_waiting', 0):.0f}]"
     )
+
+
+_STAGE_ORDER = (
+    "wait",
+    "plan",
+    "commit",
+    "ack",
+    "fanout",
+    "total",
+    "commit_statement",
+    "checkpoint",
+    "loop_lag",
+)
+
+
+def _ms(value: float) -> str:
+    return "inf" if value == float("inf") else f"{value:g}"
+
+
+def _stage_lines(found: dict[str, Any]) -> list[str]:
+    """Where the time went inside the hub (simulator/bench/stages.py): bucket bounds, in ms."""
+    if not found:
+        return []
+    lines = ["  inside the hub (ms, ≤ histogram bucket bound: p50 / p99 / max, n)"]
+    for name in sorted(found, key=lambda n: (*_STAGE_ORDER, n).index(n)):
+        s = found[name]
+        lines.append(
+            f"    {name:<17} {_ms(s['p50_ms']):>6} / {_ms(s['p99_ms']):>6} / "
+            f"{_ms(s['max_ms']):>6}  (n={s['count']})"
+        )
+    return lines
 
 
 def _press_path_lines(path: dict[str, Any]) -> list[str]:
@@ -137,6 +169,7 @@ def _press_path_lines(path: dict[str, Any]) -> list[str]:
         lines.append(f"  press → alarm {rate:<12} {_lat(latency['alarm'])}")
         lines.append(f"  press → ack   {rate:<12} {_lat(latency['ack'])}")
         lines.append(f"                             {_load(latency).strip()}")
+        lines.extend(_stage_lines(latency.get("stages") or {}))
     if "throughput" in path:
         lines.append(
             "  throughput (offered → durable, hub CPU per press, mean commit batch, hub RSS, "

@@ -36,6 +36,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from simulator.bench import stages
 from simulator.bench.config import (
     BUTTONS_PER_SITE,
     COMMUNE_PREFIX,
@@ -249,11 +250,18 @@ class Bench:
         cfg = self.config
         buttons = [f"{LATENCY_PREFIX}-{n:06d}" for n in range(cfg.warmup + cfg.latency_presses)]
         meter = self._meter(hub, broker)
+        before = stages.parse(hub.metrics_text())
         result = measure_presses(
             broker.host, broker.port, ROOT, cfg.rate, buttons, warmup=cfg.warmup
         )
+        inside = stages.between(before, stages.parse(hub.metrics_text()))
         say(f"press → alarm {result.alarm.latency}; press → ack {result.ack.latency}")
-        return {"rate": cfg.rate, **asdict(result), "load": asdict(meter.stop())}
+        return {
+            "rate": cfg.rate,
+            **asdict(result),
+            "load": asdict(meter.stop()),
+            "stages": {name: asdict(found) for name, found in inside.items()},
+        }
 
     def _throughput(self, hub: HubUnderTest, broker: Mosquitto) -> dict[str, Any]:
         cfg = self.config

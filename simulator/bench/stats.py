@@ -72,6 +72,18 @@ def cpu_percent(first: ProcSample, last: ProcSample) -> float:
     return round(100 * (last.cpu_s - first.cpu_s) / wall, 1) if wall > 0 else 0.0
 
 
+def run_queue_wait_s(pid: int) -> float:
+    """Seconds the threads of `pid` have waited on a run queue, ready to run (schedstat's second
+    field, in ns; threads that ended are not counted)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
 def mib(size: int) -> float:
     return round(size / 2**20, 1)
 
@@ -96,6 +108,10 @@ class Load:
     """this process and its load generators"""
     others: float
     """everything else on the machine: what makes a shared machine's figures noisy"""
+    hub_waiting: float = 0.0
+    """how long the hub's threads were ready to run but waited for a core (the kernel's run
+    queue, /proc/PID/task/*/schedstat): on a busy machine, the share of the hub's latency that
+    is other processes' doing, not the hub's"""
 
 
 class LoadMeter:
@@ -107,9 +123,11 @@ class LoadMeter:
     def __init__(self, hub_pid: int, broker_pid: int) -> None:
         self._pids = (hub_pid, broker_pid, os.getpid())
         self._first: tuple[float, float, list[ProcSample]] | None = None
+        self._hub_waited = 0.0
 
     def start(self) -> LoadMeter:
         self._first = (time.monotonic(), machine_busy_s(), [ProcSample.read(p) for p in self._pids])
+        self._hub_waited = run_queue_wait_s(self._pids[0])
         return self
 
     def stop(self, extra_cpu_s: float = 0.0) -> Load:
@@ -132,4 +150,5 @@ class LoadMeter:
             broker=percent(used[1]),
             bench=percent(used[2]),
             others=percent(max(0.0, machine - sum(used))),
+            hub_waiting=percent(run_queue_wait_s(self._pids[0]) - self._hub_waited),
         )

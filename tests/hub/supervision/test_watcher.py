@@ -14,7 +14,14 @@ from hub.domain.inbound import PressIn
 from hub.domain.model import Button, DeviceState, Site
 from hub.domain.state import HubState, Registry
 from hub.supervision.decide import CLOCK_SKEW, LOW_BATTERY, OFFLINE, Raise
-from hub.supervision.watcher import Reviewer, Supervise, Supervisor, _log
+from hub.supervision.watcher import (
+    REVIEW_SLICE,
+    SUPERVISE_CHUNK,
+    Reviewer,
+    Supervise,
+    Supervisor,
+    _log,
+)
 from hub.writer.plan import Command, Plan
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -214,3 +221,56 @@ def test_raise_actions_are_logged_with_the_button(caplog: Any) -> None:
     caplog.set_level("INFO")
     _log("b1", Raise(OFFLINE, "silent for 100 s"))
     assert "b1: offline trouble: silent for 100 s" in caplog.text
+
+
+async def test_a_big_review_lets_the_loop_run_between_slices_and_finds_every_button() -> None:
+    """A province's buttons are reviewed in slices of `REVIEW_SLICE`: the loop runs (reads and
+    acknowledges presses) between two, and the review still finds every button that is due."""
+    count = 3 * REVIEW_SLICE + 7
+    buttons = {f"b{n:05d}": Button(f"b{n:05d}", "bank") for n in range(count)}
+    state = HubState(
+        next_alarm_seq=1,
+        next_trouble_id=1,
+        registry=Registry(sites={"bank": BANK}, buttons=buttons),
+        devices=[heard(b, T0, online=True) for b in buttons],
+    )
+    pipeline, clock = FakePipeline(state), FakeClock(T0 + s(500))
+    supervisor = Supervisor(config=CONFIG, pipeline=pipeline, bus=Bus(), clock=clock)  # type: ignore[arg-type]
+    supervisor.listening_since = T0
+    seen_during: list[bool] = []
+    review = asyncio.create_task(supervisor.tick())
+    asyncio.get_running_loop().call_soon(lambda: seen_during.append(review.done()))
+    await review
+    assert seen_during == [False]  # the loop ran while the review was under way
+    assert supervisor.slices == 3
+    [command] = pipeline.commands
+    assert isinstance(command, Supervise)
+    assert command.buttons == tuple(sorted(buttons))
+
+
+async def test_buttons_heard_again_are_set_online_in_chunks_losses_in_one_command() -> None:
+    """A fleet heard from again (after a power cut) is set online in commands of at most
+    `SUPERVISE_CHUNK`, one after the other (presses arriving meanwhile go ahead of the next);
+    the buttons going offline are decided together in one command, the first, so that a mass
+    loss is judged on all of them at once."""
+    heard_again = [f"a{n:04d}" for n in range(2 * SUPERVISE_CHUNK + 5)]
+    silent = [f"z{n:04d}" for n in range(SUPERVISE_CHUNK + 3)]
+    buttons = {b: Button(b, "bank") for b in heard_again + silent}
+    now = T0 + s(500)
+    state = HubState(
+        next_alarm_seq=1,
+        next_trouble_id=1,
+        registry=Registry(sites={"bank": BANK}, buttons=buttons),
+        devices=[heard(b, now - s(1)) for b in heard_again]
+        + [heard(b, T0, online=True) for b in silent],
+    )
+    pipeline, clock = FakePipeline(state), FakeClock(now)
+    supervisor = Supervisor(config=CONFIG, pipeline=pipeline, bus=Bus(), clock=clock)  # type: ignore[arg-type]
+    supervisor.listening_since = T0
+    await supervisor.tick()
+    commands = [c for c in pipeline.commands if isinstance(c, Supervise)]
+    assert [len(c.buttons) for c in commands] == [len(silent), SUPERVISE_CHUNK, SUPERVISE_CHUNK, 5]
+    assert commands[0].buttons == tuple(silent)
+    assert sum((c.buttons for c in commands[1:]), ()) == tuple(heard_again)
+    assert all(state.devices[b].online for b in heard_again)
+    assert all((OFFLINE, b) in state.troubles for b in silent)

@@ -18,7 +18,7 @@ from hub.clock import SystemClock
 from hub.domain.bus import Bus
 from hub.domain.inbound import Delivery, HeartbeatIn, IgnoredIn, PressIn, RejectedIn
 from hub.errors import ChuongError
-from hub.metrics import Metrics
+from hub.metrics import PRESS_STAGES, Metrics
 from hub.store import Store
 from hub.writer import plan as plan_module
 from hub.writer.commands import AcknowledgeAlarm
@@ -164,6 +164,25 @@ async def test_every_count_of_a_plan_reaches_a_metric(store: Store) -> None:
     assert value("chuong_ignored_messages_total", {"reason": "nothing_to_record"}) == 1
     assert value("chuong_ignored_messages_total", {"reason": "retained"}) == 2
     assert value("chuong_rejected_messages_total", {"reason": "invalid_json"}) == 1
+
+
+async def test_each_press_is_timed_in_each_stage_and_each_commit_statement(store: Store) -> None:
+    """Every press committed is observed once in every stage of `chuong_press_stage_seconds`
+    (what the benchmark reads to put the tail down to a stage), and every SQLite commit's
+    COMMIT statement in `chuong_store_commit_statement_seconds`."""
+    metrics = Metrics()
+    pipeline, _ = await make_pipeline(store, metrics=metrics)
+    for n in range(1, 6):
+        pipeline.submit(press(f"b{n}", f"e{n}", n))
+    pipeline.submit(IgnoredIn("zigbee2mqtt/remote", "nothing_to_record", datetime.now(UTC), None))
+    await pipeline.stop()
+    value = metrics.registry.get_sample_value
+    for stage in PRESS_STAGES:
+        assert value("chuong_press_stage_seconds_count", {"stage": stage}) == 5, stage
+    commits = value("chuong_commit_seconds_count")
+    assert commits is not None
+    assert commits >= 1
+    assert value("chuong_store_commit_statement_seconds_count") == commits
 
 
 async def test_a_read_that_fails_before_the_plan_is_retried_not_quarantined(
