@@ -384,6 +384,9 @@ class DistrictReceiver:
         origin = change.alarm.post.id if change.alarm.post is not None else sender
         if not change.alarm.id.startswith(f"{origin}-"):
             raise ValueError(f"alarm {change.alarm.id!r} is not post {origin!r}'s")
+        if origin == sender:  # a post always speaks for its own alarms, whoever claimed them
+            self._origins[origin] = sender
+            return
         owner = self._origins.setdefault(origin, sender)
         if owner != sender:
             raise ValueError(f"post {origin!r}'s alarms come from {owner!r}, not {sender!r}")
