@@ -35,26 +35,19 @@ SESSION_KEY: Final = "mqtt_session_established"
 DISCONNECT_GRACE_S: Final = 10.0
 
 
-class BrokerWatch:
-    def __init__(
-        self,
-        *,
-        pipeline: Pipeline,
-        store: Store,
-        clock: Clock,
-        grace_s: float = DISCONNECT_GRACE_S,
-    ) -> None:
-        self._clock = clock
-        self._pipeline = pipeline
-        self._store = store
-        self._grace_s = grace_s
-        self._session_established = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._reported_disconnect = False
+class _Watch:
+    """What both watches share: a trouble raised after a grace period of disconnection and
+    cleared on reconnection, and commands sent to the writer without waiting for them."""
 
-    async def start(self) -> None:
-        self._session_established = await self._store.meta(SESSION_KEY) is not None
+    _label = "watch"
+
+    def __init__(self, *, pipeline: Pipeline, clock: Clock, grace_s: float) -> None:
+        self._pipeline = pipeline
+        self._clock = clock
+        self._grace_s = grace_s
+        self._timer: asyncio.TimerHandle | None = None
+        self._reported = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def stop(self) -> None:
         if self._timer is not None:
@@ -63,14 +56,66 @@ class BrokerWatch:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def connected(self, session_present: bool) -> None:
-        now = self._clock.now()
-        commands: list[Command] = [SetListening(now, BrokerConnected(session_present))]
+    def _arm(self, reason: str) -> None:
+        """Disconnected: report it once the grace period has passed (if not already)."""
+        if self._timer is None and not self._reported:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self._grace_s, self._fire, reason)
+
+    def _disarm(self) -> bool:
+        """Connected: no report to come; whether one was made (and must now be cleared)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._reported_disconnect:
-            self._reported_disconnect = False
+        reported, self._reported = self._reported, False
+        return reported
+
+    def _fire(self, reason: str) -> None:
+        self._timer = None
+        self._reported = True
+        self._report(reason)
+
+    def _report(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def _run(self, command: Command) -> None:
+        if self._pipeline.closed:  # the hub is stopping: its state no longer matters
+            return
+        task = asyncio.create_task(
+            self._execute(command), name=f"{self._label}-{type(command).__name__}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _execute(self, command: Command) -> None:
+        try:
+            await self._pipeline.execute(command)
+        except ChuongError as exc:
+            log.warning("%s: %s", self._label.replace("-", " "), exc)
+
+
+class BrokerWatch(_Watch):
+    _label = "broker-watch"
+
+    def __init__(
+        self,
+        *,
+        pipeline: Pipeline,
+        store: Store,
+        clock: Clock,
+        grace_s: float = DISCONNECT_GRACE_S,
+    ) -> None:
+        super().__init__(pipeline=pipeline, clock=clock, grace_s=grace_s)
+        self._store = store
+        self._session_established = False
+
+    async def start(self) -> None:
+        self._session_established = await self._store.meta(SESSION_KEY) is not None
+
+    def connected(self, session_present: bool) -> None:
+        now = self._clock.now()
+        commands: list[Command] = [SetListening(now, BrokerConnected(session_present))]
+        if self._disarm():
             commands.append(ClearTrouble(TroubleKind.BROKER_DISCONNECTED, "hub", "connected again"))
         if session_present:
             commands.append(
@@ -96,40 +141,23 @@ class BrokerWatch:
 
     def disconnected(self, reason: str) -> None:
         self._run(SetListening(None, BrokerDisconnected(reason)))
-        if self._timer is None and not self._reported_disconnect:
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(self._grace_s, self._report, reason)
+        self._arm(reason)
 
     def _report(self, reason: str) -> None:
-        self._timer = None
-        self._reported_disconnect = True
         self._run(RaiseTrouble(TroubleKind.BROKER_DISCONNECTED, "hub", reason))
-
-    def _run(self, command: Command) -> None:
-        if self._pipeline.closed:  # the hub is stopping: its state no longer matters
-            return
-        task = asyncio.create_task(
-            self._execute(command), name=f"broker-watch-{type(command).__name__}"
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _execute(self, command: Command) -> None:
-        try:
-            await self._pipeline.execute(command)
-        except ChuongError as exc:
-            log.warning("broker watch: %s", exc)
 
 
 TELEMETRY_SUBJECT: Final = "hub-telemetry"
 
 
-class TelemetryWatch:
+class TelemetryWatch(_Watch):
     """The telemetry connection (heartbeats and check-ins, clean session: hub/broker/mqtt.py,
     `clean`): while it is down the hub hears no heartbeat, so supervision pauses (its
     `heard_since` is None, as for the hub's own connection) and, past the grace period, a
     `broker_disconnected` trouble with subject `hub-telemetry` says so. Presses do not depend
     on it: `/readyz` follows the hub's persistent connection only."""
+
+    _label = "telemetry-watch"
 
     def __init__(
         self,
@@ -139,57 +167,24 @@ class TelemetryWatch:
         on_listening: Callable[[datetime | None], None],
         grace_s: float = DISCONNECT_GRACE_S,
     ) -> None:
-        self._pipeline = pipeline
-        self._clock = clock
+        super().__init__(pipeline=pipeline, clock=clock, grace_s=grace_s)
         self._on_listening = on_listening
-        self._grace_s = grace_s
-        self._timer: asyncio.TimerHandle | None = None
-        self._reported = False
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         return
 
-    async def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
     def connected(self, session_present: bool) -> None:
         self._on_listening(self._clock.now())
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._reported:
-            self._reported = False
+        if self._disarm():
             self._run(ClearTrouble(TroubleKind.BROKER_DISCONNECTED, TELEMETRY_SUBJECT, "connected"))
 
     def disconnected(self, reason: str) -> None:
         self._on_listening(None)
-        if self._timer is None and not self._reported:
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(self._grace_s, self._report, reason)
+        self._arm(reason)
 
     def _report(self, reason: str) -> None:
-        self._timer = None
-        self._reported = True
         detail = (
             f"the hub's telemetry connection is down ({reason}): heartbeats are not heard and "
             "supervision is paused; presses still arrive on the hub's own connection"
         )
         self._run(RaiseTrouble(TroubleKind.BROKER_DISCONNECTED, TELEMETRY_SUBJECT, detail))
-
-    def _run(self, command: Command) -> None:
-        if self._pipeline.closed:
-            return
-        task = asyncio.create_task(self._execute(command), name="telemetry-watch")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _execute(self, command: Command) -> None:
-        try:
-            await self._pipeline.execute(command)
-        except ChuongError as exc:
-            log.warning("telemetry watch: %s", exc)
