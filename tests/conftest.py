@@ -96,11 +96,23 @@ def pg_database(pg_cluster: PgCluster) -> str:
     return pg_cluster.database()
 
 
+INTEGRATION = Path(__file__).parent / "integration"
+
+
+def runs_on_both_stores(definition: pytest.Function) -> bool:
+    """Every test of the integration suite whose hub has a store runs on SQLite and on PostgreSQL,
+    but one marked `sqlite_only` (it is about the SQLite file itself, or the installed post,
+    which ships SQLite); elsewhere, a test marked `both_stores` (or in a module so marked)."""
+    if definition.get_closest_marker("sqlite_only"):
+        return False
+    if definition.get_closest_marker("both_stores"):
+        return True
+    return INTEGRATION in Path(str(definition.path)).parents
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test marked `both_stores` (or in a module so marked) runs on SQLite and on PostgreSQL."""
-    if "store_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
-        "both_stores"
-    ):
+    """`store_url` is parametrized where the test runs on both stores (`runs_on_both_stores`)."""
+    if "store_url" in metafunc.fixturenames and runs_on_both_stores(metafunc.definition):
         metafunc.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
 
 
