@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,7 +11,7 @@ import httpx
 from hub.config import HubSection
 from hub.notify.links import SECRET_META_KEY, sign
 from simulator.button import VirtualButton
-from tests.conftest import RunningHub
+from tests.conftest import RunningHub, query_store, store_location
 from tests.integration.escalation.conftest import audit_of, webhook
 from tests.integration.notify.loopback import HttpRecorder
 
@@ -99,10 +97,10 @@ async def test_forged_expired_and_misused_links_are_refused(
     running = await start(start_hub, server)
     alarm_id, link = await link_for(server, running, await buttons("bank-1"))
     base, expires, signature = link.rsplit("/", 2)
-    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
-        secret = bytes.fromhex(
-            conn.execute("SELECT value FROM meta WHERE key = ?", (SECRET_META_KEY,)).fetchone()[0]
-        )
+    [(key,)] = query_store(
+        store_location(running.config), "SELECT value FROM meta WHERE key = ?", SECRET_META_KEY
+    )
+    secret = bytes.fromhex(key)
     past = int(time.time()) - 10
     expired = f"{base}/{past}/{sign(secret, alarm_id, 'boss', past)}"
     future = int(time.time()) + 600

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -17,13 +16,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from hub import cli
 from hub.clock import SystemClock
-from hub.config import MqttSection, ProfilesSection, SupervisionSection
+from hub.config import MqttSection, ProfilesSection, StoreSection, SupervisionSection
 from hub.domain.model import DeviceState
 from hub.registry.credentials import read_passwords
 from hub.registry.file import ButtonEntry, RegistryFile, SiteEntry, import_registry
-from hub.store.db import open_sync
+from hub.store.db import open_sync_at
 from simulator.broker import Mosquitto
-from tests.conftest import RunningHub, wait_for
+from tests.conftest import RunningHub, query_store, store_location, wait_for
 from tests.integration.supervision.shipped import ShippedMosquitto
 
 StartHub = Callable[..., Awaitable[RunningHub]]
@@ -141,12 +140,29 @@ async def ticks(running: RunningHub, count: int = 3, timeout: float = 15) -> Non
     await wait_for(lambda: supervisor.ticks >= target, timeout)
 
 
-def audit(running: RunningHub, action: str, button: str | None = None) -> list[sqlite3.Row]:
-    """The audit entries of one action (about one button), oldest first."""
-    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
-        conn.row_factory = sqlite3.Row
-        rows = conn.execute("SELECT * FROM audit WHERE action = ? ORDER BY id", (action,))
-        return [row for row in rows if button is None or row["button_id"] == button]
+def audit(running: RunningHub, action: str, button: str | None = None) -> list[Any]:
+    """The audit entries of one action (about one button), oldest first, from the hub's store
+    (a SQLite file or a PostgreSQL database): rows read by column name."""
+    rows = query_store(
+        store_location(running.config), "SELECT * FROM audit WHERE action = ? ORDER BY id", action
+    )
+    return [row for row in rows if button is None or row["button_id"] == button]
+
+
+def stored(running: RunningHub, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Every row of one query on the hub's store, whichever kind it is, as plain tuples (what
+    the hub committed, compared as values)."""
+    return [tuple(row) for row in query_store(store_location(running.config), sql, *params)]
+
+
+def command_line_on(monkeypatch: pytest.MonkeyPatch, store: StoreSection) -> None:
+    """Point `chuong …` commands run in this test at `store`: the SQLite file, or the PostgreSQL
+    database (a URL set in the environment wins over the path)."""
+    monkeypatch.setenv("CHUONG_STORE__PATH", str(store.path))
+    if store.url:
+        monkeypatch.setenv("CHUONG_STORE__URL", store.url)
+    else:
+        monkeypatch.delenv("CHUONG_STORE__URL", raising=False)
 
 
 class RawClient:
@@ -231,16 +247,28 @@ async def raw(broker: Mosquitto) -> AsyncIterator[Callable[..., Awaitable[RawCli
         client.close()
 
 
-@pytest.fixture
-def credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, str]]:
-    """The registry in a store, then `chuong registry credentials --dir …` run on it."""
-    store = tmp_path / "hub.db"
-    with contextlib.closing(open_sync(store)) as conn:
+def registry_store(
+    monkeypatch: pytest.MonkeyPatch, path: Path, store_url: str | None
+) -> StoreSection:
+    """REGISTRY imported into a store (the SQLite file `path`, or the PostgreSQL database
+    `store_url`), and `chuong …` commands of the test pointed at it, as the hub-post user."""
+    store = StoreSection(path=path, url=store_url)
+    with contextlib.closing(open_sync_at(store.url or store.path)) as conn:
         import_registry(conn, REGISTRY, SystemClock().now())
+    command_line_on(monkeypatch, store)
+    monkeypatch.setenv("CHUONG_MQTT__USERNAME", "hub-post")
+    return store
+
+
+@pytest.fixture
+def credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_url: str | None
+) -> tuple[Path, dict[str, str]]:
+    """The registry in the test's store (the one its hub uses), then `chuong registry
+    credentials --dir …` run on it."""
     directory = tmp_path / "creds"
     with monkeypatch.context() as env:  # only for the command: the hub gets its own config
-        env.setenv("CHUONG_STORE__PATH", str(store))
-        env.setenv("CHUONG_MQTT__USERNAME", "hub-post")
+        registry_store(env, tmp_path / "hub.db", store_url)
         assert cli.main(["registry", "credentials", "--dir", str(directory)]) == 0
     return directory, read_passwords(directory)
 

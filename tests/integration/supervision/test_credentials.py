@@ -3,7 +3,6 @@ keep every button to its own topics (MQTT v5: a denial is PUBACK 0x87), and the 
 
 from __future__ import annotations
 
-import contextlib
 import grp
 import os
 import shutil
@@ -17,16 +16,18 @@ import pytest
 
 from hub import cli
 from hub.app import Hub
-from hub.clock import SystemClock
-from hub.config import MqttSection, SupervisionSection
+from hub.config import MqttSection, StoreSection, SupervisionSection
 from hub.registry.credentials import read_passwords
-from hub.registry.file import import_registry
-from hub.store.db import open_sync
 from simulator.broker import Mosquitto
 from simulator.button import ButtonError, VirtualButton
 from simulator.vendors import VirtualShellyGen1
 from tests.conftest import RunningHub, make_config, wait_for
-from tests.integration.supervision.conftest import REGISTRY, RawClient
+from tests.integration.supervision.conftest import (
+    REGISTRY,
+    RawClient,
+    command_line_on,
+    registry_store,
+)
 from tests.integration.supervision.shipped import ShippedMosquitto
 
 NOT_AUTHORIZED = 0x87
@@ -62,10 +63,12 @@ def test_the_files_are_written_private_and_hashed(credentials: tuple[Path, dict[
 
 
 def test_running_it_again_keeps_the_passwords_unless_rotated(
-    credentials: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+    credentials: tuple[Path, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    store_url: str | None,
 ) -> None:
     directory, first = credentials
-    monkeypatch.setenv("CHUONG_STORE__PATH", str(directory.parent / "hub.db"))
+    command_line_on(monkeypatch, StoreSection(path=directory.parent / "hub.db", url=store_url))
     monkeypatch.setenv("CHUONG_MQTT__USERNAME", "hub-post")
     assert cli.main(["registry", "credentials", "--dir", str(directory)]) == 0
     assert read_passwords(directory) == first
@@ -168,13 +171,14 @@ def test_a_directory_that_cannot_be_written_is_a_clear_error(
 
 
 async def test_readyz_says_the_broker_refused_the_hubs_credentials(
-    secured: Mosquitto, tmp_path: Path
+    secured: Mosquitto, tmp_path: Path, store_url: str | None
 ) -> None:
     """A wrong hub password: /readyz names the cause the broker gave ("Not authorized"), as the
     log does, not the disconnect that follows it ("Protocol error")."""
     config = make_config(
         tmp_path,
         secured,
+        store_url,
         mqtt=MqttSection(
             port=secured.port,
             username="hub-post",
@@ -226,7 +230,7 @@ def post_dir() -> Iterator[Path]:
 
 
 async def test_the_broker_reads_them_as_its_own_user_after_a_rerun_and_a_reload(
-    post_dir: Path, monkeypatch: pytest.MonkeyPatch, raw: Raw
+    post_dir: Path, monkeypatch: pytest.MonkeyPatch, raw: Raw, store_url: str | None
 ) -> None:
     """Mosquitto started as root drops to `mosquitto` before reading the password file and the
     ACL, and reads them again as `mosquitto` on SIGHUP (an ACL it cannot read then is no ACL at
@@ -237,12 +241,8 @@ async def test_the_broker_reads_them_as_its_own_user_after_a_rerun_and_a_reload(
     assert _has_group("mosquitto"), "no mosquitto group: Debian's mosquitto package makes it"
     old_umask = os.umask(0o022)
     try:
-        store = post_dir / "hub.db"
-        with contextlib.closing(open_sync(store)) as conn:
-            import_registry(conn, REGISTRY, SystemClock().now())
+        registry_store(monkeypatch, post_dir / "hub.db", store_url)
         creds = post_dir / "creds"
-        monkeypatch.setenv("CHUONG_STORE__PATH", str(store))
-        monkeypatch.setenv("CHUONG_MQTT__USERNAME", "hub-post")
         run = ["registry", "credentials", "--dir", str(creds), "--reader", "office"]
         assert cli.main(run) == 0
 
@@ -297,17 +297,13 @@ async def _connects_and_is_kept_to_its_topics(
 
 
 async def test_the_hub_and_readers_read_the_alarms_and_a_button_only_its_own_ack(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: Raw
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raw: Raw, store_url: str | None
 ) -> None:
     """The generated ACL, live: the hub (and a reader named with --reader) receive what is
     published on `alarms/#` and `hub/#`; bank-1 receives neither, nor bank-2's ack, only its own;
     a reader may publish nothing."""
-    store = tmp_path / "hub.db"
-    with contextlib.closing(open_sync(store)) as conn:
-        import_registry(conn, REGISTRY, SystemClock().now())
+    registry_store(monkeypatch, tmp_path / "hub.db", store_url)
     creds = tmp_path / "creds"
-    monkeypatch.setenv("CHUONG_STORE__PATH", str(store))
-    monkeypatch.setenv("CHUONG_MQTT__USERNAME", "hub-post")
     assert cli.main(["registry", "credentials", "--dir", str(creds), "--reader", "office"]) == 0
     passwords = read_passwords(creds)
     broker = Mosquitto(tmp_path / "acl", password_file=creds / "passwd", acl_file=creds / "acl")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,13 +13,20 @@ import pytest
 
 from hub import cli
 from hub.clock import SystemClock, parse_iso
+from hub.config import StoreSection
 from hub.domain.model import Role
 from hub.registry.file import import_registry, load_registry_file
 from hub.store.db import open_sync
 from simulator.button import VirtualButton
 from simulator.vendors import VirtualTasmota
-from tests.conftest import RunningHub, wait_for
-from tests.integration.supervision.conftest import audit, no_trouble, trouble
+from tests.conftest import RunningHub, query_store, wait_for
+from tests.integration.supervision.conftest import (
+    audit,
+    command_line_on,
+    no_trouble,
+    stored,
+    trouble,
+)
 
 Supervised = Callable[..., Awaitable[RunningHub]]
 
@@ -151,11 +157,10 @@ async def test_an_admin_edits_a_site_and_moves_a_button_and_presses_follow(
     assert row["actor"] == "token:test-admin"
     [site_row] = audit(running, "registry.site_changed")
     assert json.loads(site_row["detail"])["before"]["name"] == "Nhà thuốc An"
-    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
-        stored = conn.execute("SELECT name, address FROM sites WHERE id = 'pharmacy'").fetchone()
-        assert stored == ("Nhà thuốc An Khang", "")
-        site_of = conn.execute("SELECT site_id FROM buttons WHERE id = 'bank-2'").fetchone()
-        assert site_of == ("pharmacy",)
+    assert stored(running, "SELECT name, address FROM sites WHERE id = 'pharmacy'") == [
+        ("Nhà thuốc An Khang", "")
+    ]
+    assert stored(running, "SELECT site_id FROM buttons WHERE id = 'bank-2'") == [("pharmacy",)]
     for path, bad, status, reason in [
         ("/api/v1/sites/nope", {"name": "x"}, 404, "nope"),
         ("/api/v1/sites/bank", {"name": ""}, 422, "name"),
@@ -175,18 +180,15 @@ async def test_an_admin_edits_a_site_and_moves_a_button_and_presses_follow(
     powered = await admin.patch("/api/v1/devices/bank-1", json={"power": "battery"})
     assert powered.status_code == 200, powered.text
     assert powered.json()["power"] == "battery"
-    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
-        assert conn.execute("SELECT power FROM buttons WHERE id = 'bank-1'").fetchone() == (
-            "battery",
-        )
+    assert stored(running, "SELECT power FROM buttons WHERE id = 'bank-1'") == [("battery",)]
     assert (await admin.patch("/api/v1/devices/bank-1", json={"power": "solar"})).status_code == 422
     kinds = {"kind": "medical", "press_patterns": {"long_press": "fire"}}
     changed = await admin.patch("/api/v1/devices/bank-1", json=kinds)
     assert changed.status_code == 200, changed.text
     assert (changed.json()["kind"], changed.json()["press_patterns"]) == tuple(kinds.values())
-    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
-        row = conn.execute("SELECT kind, press_patterns FROM buttons WHERE id = 'bank-1'")
-        assert row.fetchone() == ("medical", '{"long_press":"fire"}')
+    assert stored(running, "SELECT kind, press_patterns FROM buttons WHERE id = 'bank-1'") == [
+        ("medical", '{"long_press":"fire"}')
+    ]
     medical = await (button := await buttons("bank-1")).press()
     alarm_id = (await button.wait_ack(medical.event_id)).ack.alarm
     assert (await admin.get(f"/api/v1/alarms/{alarm_id}")).json()["kind"] == "medical"
@@ -258,9 +260,9 @@ async def test_a_test_mode_with_a_duration_ends_by_itself(
     await wait_for(ended, timeout=15)
     [row] = [r for r in audit(running, "registry.test_mode") if r["actor"] == "hub"]
     assert json.loads(row["detail"]) == {"site": "pharmacy", "on": False}
-    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
-        stored = conn.execute("SELECT test_mode, test_until FROM sites WHERE id = 'pharmacy'")
-        assert stored.fetchone() == (0, None)
+    assert stored(running, "SELECT test_mode, test_until FROM sites WHERE id = 'pharmacy'") == [
+        (0, None)
+    ]
     assert (await admin.get("/api/v1/devices/bank-1")).json()["test_mode"] is True
     too_long = {"test_mode": True, "duration_s": 8 * 24 * 3600}
     refused = await admin.put("/api/v1/sites/pharmacy/test-mode", json=too_long)
@@ -274,7 +276,7 @@ async def test_test_mode_from_the_command_line_reaches_the_running_hub(
     """`chuong test-mode on --button bank-2` writes the store; the running hub picks it up and
     the next press is a test alarm."""
     running = await supervised()
-    monkeypatch.setenv("CHUONG_STORE__PATH", str(running.config.store.path))
+    command_line_on(monkeypatch, running.config.store)
     assert await command(["test-mode", "on", "--button", "bank-2"]) == 0
     assert "test mode on" in capsys.readouterr().out
     assert await command(["test-mode", "on", "--site", "nowhere"]) == 1
@@ -295,11 +297,10 @@ async def test_test_mode_from_the_command_line_ends_by_itself(
     """`chuong test-mode on` lasts 2 h unless told (as on the page), `--for 6s` ends by itself in
     the running hub, `--no-end` stays; a wrong duration is refused naming the option."""
     running = await supervised()
-    monkeypatch.setenv("CHUONG_STORE__PATH", str(running.config.store.path))
+    command_line_on(monkeypatch, running.config.store)
     assert await command(["test-mode", "on", "--site", "pharmacy"]) == 0
     assert "until" in capsys.readouterr().out
-    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
-        [until] = conn.execute("SELECT test_until FROM sites WHERE id = 'pharmacy'").fetchone()
+    [(until,)] = stored(running, "SELECT test_until FROM sites WHERE id = 'pharmacy'")
     hours = (parse_iso(until) - SystemClock().now()).total_seconds() / 3600
     assert 1.9 < hours <= 2
     assert await command(["test-mode", "on", "--button", "bank-2", "--for", "6s"]) == 0
@@ -325,7 +326,6 @@ async def test_test_mode_from_the_command_line_ends_by_itself(
     assert await test_mode("bank-1")
 
 
-@pytest.mark.both_stores
 async def test_the_untested_report_lists_buttons_without_a_recent_test_press(
     supervised: Supervised, buttons: Buttons, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
@@ -347,9 +347,7 @@ async def test_the_untested_report_lists_buttons_without_a_recent_test_press(
     assert len(listed) == 7
     bad = await running.api().get("/api/v1/reports/untested", params={"days": 0})
     assert bad.status_code == 422
-    monkeypatch.setenv("CHUONG_STORE__PATH", str(running.config.store.path))
-    if running.config.store.url:
-        monkeypatch.setenv("CHUONG_STORE__URL", running.config.store.url)
+    command_line_on(monkeypatch, running.config.store)
     assert await command(["report", "untested", "--days", "7"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("7 buttons without a test press in 7 days")
@@ -366,13 +364,14 @@ async def test_export_and_list_from_the_command_line(
     running = await supervised()
     kinds = {"kind": "fire", "press_patterns": {"L": "medical"}}
     assert (await running.api().patch("/api/v1/devices/quay-shelly", json=kinds)).is_success
-    monkeypatch.setenv("CHUONG_STORE__PATH", str(running.config.store.path))
+    command_line_on(monkeypatch, running.config.store)
     exported = tmp_path / "registry.toml"
     assert await command(["registry", "export", "--out", str(exported)]) == 0
     again = load_registry_file(exported)
-    with contextlib.closing(open_sync(tmp_path / "copy.db")) as conn:
+    copy = StoreSection(path=tmp_path / "copy.db")  # a SQLite file, whatever the hub's store
+    with contextlib.closing(open_sync(copy.path)) as conn:
         import_registry(conn, again, running.hub.clock.now())
-    monkeypatch.setenv("CHUONG_STORE__PATH", str(tmp_path / "copy.db"))
+    command_line_on(monkeypatch, copy)
     capsys.readouterr()
     assert await command(["registry", "export"]) == 0
     assert capsys.readouterr().out == exported.read_text()
@@ -385,8 +384,7 @@ async def test_export_and_list_from_the_command_line(
     assert "\tcontract\talarm holdup\t" in listing
     assert 'press_patterns = { "L" = "medical" }' in exported.read_text()
     assert listing.startswith("2 sites")
-    with contextlib.closing(sqlite3.connect(tmp_path / "copy.db")) as conn:
-        assert conn.execute("SELECT count(*) FROM buttons").fetchone()[0] == 8
+    assert query_store(copy.path, "SELECT count(*) FROM buttons")[0][0] == 8
 
 
 async def test_registry_remove_from_the_command_line_reaches_the_running_hub(
@@ -396,7 +394,7 @@ async def test_registry_remove_from_the_command_line_reaches_the_running_hub(
     running hub forgets it; a site that still has buttons is refused, naming them; an unknown
     one is an error."""
     running = await supervised()
-    monkeypatch.setenv("CHUONG_STORE__PATH", str(running.config.store.path))
+    command_line_on(monkeypatch, running.config.store)
     viewer = running.api(Role.VIEWER)
     assert (await viewer.get("/api/v1/devices/bank-2")).status_code == 200
     assert await command(["registry", "remove", "--button", "bank-2"]) == 0
@@ -410,11 +408,8 @@ async def test_registry_remove_from_the_command_line_reaches_the_running_hub(
     assert "site 'bank' still has buttons (bank-1, bank-bat)" in capsys.readouterr().err
     assert await command(["registry", "remove", "--button", "bank-2"]) == 1
     assert "no button 'bank-2'" in capsys.readouterr().err
-    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn:
-        audit = conn.execute(
-            "SELECT actor, detail FROM audit WHERE action = 'registry.button_removed'"
-        ).fetchall()
-    assert audit == [("cli", '{"button": "bank-2", "site": "bank"}')]
+    removed = "SELECT actor, detail FROM audit WHERE action = 'registry.button_removed'"
+    assert stored(running, removed) == [("cli", '{"button": "bank-2", "site": "bank"}')]
     for button in ("bank-1", "bank-bat"):
         assert await command(["registry", "remove", "--button", button]) == 0
     assert await command(["registry", "remove", "--site", "bank"]) == 0
