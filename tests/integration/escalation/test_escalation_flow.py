@@ -11,17 +11,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from hub.config import HubSection
 from hub.domain.model import Role
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub, wait_for
 from tests.integration.escalation.conftest import MqttWatcher, audit_of, press, webhook
 from tests.integration.notify.loopback import Answer, HttpRecorder
-
-pytestmark = pytest.mark.both_stores
-"""Every test here runs on SQLite and on PostgreSQL."""
 
 StartHub = Callable[..., Awaitable[RunningHub]]
 Buttons = Callable[..., Awaitable[VirtualButton]]

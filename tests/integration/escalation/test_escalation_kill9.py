@@ -9,8 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from simulator.button import VirtualButton
 from tests.conftest import HubProcess, query_store, wait_for
 from tests.integration.notify.loopback import Answer, HttpRecorder
@@ -28,7 +26,6 @@ def _audit(db: Path | str, alarm_id: str, action: str) -> list[dict[str, Any]]:
     return [json.loads(row["detail"]) for row in rows]
 
 
-@pytest.mark.both_stores
 async def test_kill9_between_raise_and_step_then_between_attempts(
     hub_process: Callable[..., HubProcess],
     buttons: Callable[..., Any],
