@@ -427,11 +427,11 @@ class Pipeline:
             stage["total"].observe(waited + done - taken)
 
     async def _plan(self, batch: list[Item]) -> Plan:
-        await self._retrying(self._refresh_registry)
         keys = [(i.button, i.event.id) for i in batch if isinstance(i, PressIn)]
-        earlier = (
-            await self._retrying(functools.partial(self.store.find_events, keys)) if keys else {}
-        )
+        version, earlier = await self._retrying(functools.partial(self.store.before_plan, keys))
+        if version != self._data_version:
+            await self._retrying(self._reload_registry)
+            self._data_version = version  # only once reloaded: a failed reload is tried again
         plan = Plan(
             hub_id=self._hub_id,
             state=self.state,
@@ -590,16 +590,14 @@ class Pipeline:
 
     # -- helpers -----------------------------------------------------------------------------------
 
-    async def _refresh_registry(self) -> None:
-        version = await self.store.data_version()
-        if version != self._data_version:
-            self._data_version = version
-            self.state.registry = await self.store.load_registry()
-            log.info(
-                "registry: reloaded (%d sites, %d buttons)",
-                len(self.state.registry.sites),
-                len(self.state.registry.buttons),
-            )
+    async def _reload_registry(self) -> None:
+        """Another process (the command line) changed the store: the registry is read again."""
+        self.state.registry = await self.store.load_registry()
+        log.info(
+            "registry: reloaded (%d sites, %d buttons)",
+            len(self.state.registry.sites),
+            len(self.state.registry.buttons),
+        )
 
     def _mark_unwritable(self, exc: BaseException) -> None:
         if self.health.writable:
