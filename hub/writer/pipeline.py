@@ -81,9 +81,9 @@ HEARTBEAT_BACKLOG_LIMIT: Final = 20_000
 HEARTBEAT_FLUSH_S: Final = 2.0
 """The longest a heartbeat waits in memory before it is committed with the others."""
 COMMIT_RETRY_FIRST_S: Final = 0.1
+"""The first wait before a failed commit is tried again (then doubling up to `retry_max_s`)."""
 UPKEEP_OVERTAKEN_MAX: Final = 10
 """Batches that may go ahead of a waiting upkeep command before it is committed anyway."""
-"""The first wait before a failed commit is tried again (then doubling up to `retry_max_s`)."""
 
 
 @dataclass(slots=True)

@@ -413,3 +413,25 @@ async def test_quiet_returns_once_the_writer_has_committed_what_was_queued(
     release.set()
     await harness.pipeline.quiet(60)
     assert [d.mid for d in harness.acker.acked] == [1, 2]
+
+
+async def test_a_stream_of_presses_lets_waiting_upkeep_through_after_a_few_batches(
+    start_pipeline: StartPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Presses keep the writer busy (one a batch here): the supervisor's command set aside for
+    them is committed once `UPKEEP_OVERTAKEN_MAX` (2 here) of their batches have gone ahead,
+    not after the whole stream: supervision is slowed down by a flood, never starved."""
+    monkeypatch.setattr(pipeline_module, "UPKEEP_OVERTAKEN_MAX", 2)
+    log: list[str] = []
+    harness = await start_pipeline(log, batch_max=1)
+    heard = ["h1"]
+    fresh = [f"n{n}" for n in range(6)]
+    commits = await heard_but_not_marked(harness, heard, fresh, log)
+    review = asyncio.create_task(harness.pipeline.execute(supervise(heard)))
+    await asyncio.sleep(0)
+    for n, button in enumerate(fresh):
+        harness.pipeline.submit(press(button, f"e-{button}", mid=n + 1))
+    await review
+    await wait_for(lambda: len(harness.acker.acked) == len(heard) + len(fresh))
+    kinds = ["online" if online_changes(c) else f"{len(c.presses)} press" for c in commits]
+    assert kinds == ["1 press", "1 press", "online"] + ["1 press"] * 4
