@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import secrets
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -219,17 +220,21 @@ class Store:
     ) -> dict[tuple[str, str], str | None]:
         """Which of these (button, event id) pairs are already stored, with their alarm."""
         found: dict[tuple[str, str], str | None] = {}
-        for start in range(0, len(keys), EVENT_LOOKUP_CHUNK):
-            chunk = keys[start : start + EVENT_LOOKUP_CHUNK]
-            values = ", ".join("(?, ?)" for _ in chunk)
-            sql = (
-                f"SELECT p.button_id, p.event_id, p.alarm_id FROM (VALUES {values}) AS k "
-                "JOIN presses AS p ON p.button_id = k.column1 AND p.event_id = k.column2"
-            )
-            params = [part for key in chunk for part in key]
+        for sql, params in _event_lookups(keys):
             for row in await self.writer.execute_fetchall(sql, params):
                 found[(row[0], row[1])] = row[2]
         return found
+
+    async def before_plan(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> tuple[int, dict[tuple[str, str], str | None]]:
+        """What the pipeline reads before it plans a batch: `data_version` and `find_events` of
+        the batch's presses. On SQLite both in one round trip to the writer's thread (each
+        round trip is a wait for that thread and then for the event loop, milliseconds on a
+        busy machine); on PostgreSQL one after the other."""
+        if self._writer is not None:
+            return await self._writer.run(_version_and_events, keys)
+        return await self.data_version(), (await self.find_events(keys) if keys else {})
 
     async def load_registry(self) -> Registry:
         conn = self.writer
@@ -545,3 +550,27 @@ class Store:
         untested."""
         rows = await self.reader.execute_fetchall(UNTESTED_SQL, (iso(cutoff),))
         return [untested_from_row(row) for row in rows]
+
+
+def _event_lookups(keys: Sequence[tuple[str, str]]) -> Iterable[tuple[str, list[str]]]:
+    """The queries of `Store.find_events`: (sql, parameters), `EVENT_LOOKUP_CHUNK` keys each."""
+    for start in range(0, len(keys), EVENT_LOOKUP_CHUNK):
+        chunk = keys[start : start + EVENT_LOOKUP_CHUNK]
+        values = ", ".join("(?, ?)" for _ in chunk)
+        sql = (
+            f"SELECT p.button_id, p.event_id, p.alarm_id FROM (VALUES {values}) AS k "
+            "JOIN presses AS p ON p.button_id = k.column1 AND p.event_id = k.column2"
+        )
+        yield sql, [part for key in chunk for part in key]
+
+
+def _version_and_events(
+    conn: sqlite3.Connection, keys: Sequence[tuple[str, str]]
+) -> tuple[int, dict[tuple[str, str], str | None]]:
+    """`Store.before_plan` on the writer's thread."""
+    version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+    found: dict[tuple[str, str], str | None] = {}
+    for sql, params in _event_lookups(keys):
+        for row in conn.execute(sql, params):
+            found[(row[0], row[1])] = row[2]
+    return version, found

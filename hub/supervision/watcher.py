@@ -32,7 +32,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Final
+from typing import ClassVar, Final
 
 from hub.clock import Clock
 from hub.config import SupervisionSection
@@ -62,10 +62,14 @@ from hub.writer.plan import Command, Plan
 
 log = logging.getLogger(__name__)
 
-REVIEW_SLICE: Final = 256
-"""Buttons reviewed before the review lets the event loop run (a few milliseconds of CPU)."""
-SUPERVISE_CHUNK: Final = 64
-"""Most buttons of one `Supervise` command, but for those going offline (see `tick`)."""
+REVIEW_SLICE: Final = 128
+"""Buttons reviewed before the review lets the event loop run (about a millisecond of CPU)."""
+REVIEW_WAIT_S: Final = 0.02
+"""Between two slices the review waits for the writer to be idle, at most this long (so that a
+writer kept busy by a flood slows supervision down without stopping it)."""
+SUPERVISE_CHUNK: Final = 16
+"""Most buttons of one `Supervise` command, but for those going offline (see `tick`): a press
+that arrives while one is committed waits for it, a millisecond or two."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +122,8 @@ def _test_mode_due(
 
 @dataclass(slots=True)
 class Supervise(Command):
+    upkeep: ClassVar[bool] = True  # in a batch of its own, after the presses queued behind it
+
     reviewer: Reviewer
     buttons: tuple[str, ...]
     listening_since: datetime
@@ -267,9 +273,10 @@ class Supervisor:
         for start in range(0, len(ordered), REVIEW_SLICE):
             if start:
                 # A province's buttons take a slow CPU a tenth of a second or more: the loop
-                # reads and acknowledges presses between two slices. What changes meanwhile is
+                # reads and acknowledges presses between two slices, and the next slice waits
+                # until the writer has committed what came meanwhile. What changes meanwhile is
                 # harmless: `Supervise` decides again inside the pipeline.
-                await asyncio.sleep(0)
+                await self._pipeline.quiet(REVIEW_WAIT_S)
                 self.slices += 1
             for button_id in ordered[start : start + REVIEW_SLICE]:
                 actions = self._reviewer.actions(
@@ -292,8 +299,8 @@ class Supervisor:
         )
         # The buttons going offline are decided in one command, so that a mass loss is judged on
         # all of them at once (massloss.py); the rest (a fleet heard again, batteries) in
-        # commands of `SUPERVISE_CHUNK`, one after the other: presses that arrive meanwhile
-        # are queued ahead of the next one, never behind a review of thousands.
+        # commands of `SUPERVISE_CHUNK`, one after the other: each is upkeep (a batch of its
+        # own, after the presses queued behind it), never a review of thousands.
         commands: list[tuple[tuple[str, ...], tuple[tuple[TroubleKind, str], ...]]] = []
         if losses or test_due:
             commands.append((tuple(losses), tuple(sorted(test_keys))))

@@ -26,6 +26,17 @@ that is waiting here. A
 heartbeat that arrived with QoS 1 (a profile's) goes through the queue like any message, so that
 its PUBACK still follows its commit.
 
+Upkeep (`Command.upkeep`: the supervisor's commands, which set buttons online or offline every
+tick) never shares a batch: what is queued behind an upkeep command (presses above all) goes first,
+in batches of its own, and the upkeep command follows alone, once nothing else waits or once
+`UPKEEP_OVERTAKEN_MAX` batches have gone ahead of it (so that a steady stream of presses cannot
+starve supervision). A press is thus never planned nor committed with a review's changes, and
+waits at most for the one upkeep batch under way when it arrives. Letting messages go ahead is
+safe: an upkeep command decides again on the state it finds when it is planned, so it only sees
+buttons heard more recently; it carries no PUBACK, and the messages keep their own order among
+themselves. The supervisor's review, on the loop, also waits for the writer to be idle between
+two of its slices (`quiet`).
+
 When a commit fails:
 - a store error that may pass (disk full, I/O error, locked, read-only) keeps the batch and retries
   it with backoff, indefinitely. Nothing is acknowledged meanwhile, so the broker keeps every press
@@ -43,6 +54,7 @@ import contextlib
 import functools
 import itertools
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,6 +82,8 @@ HEARTBEAT_FLUSH_S: Final = 2.0
 """The longest a heartbeat waits in memory before it is committed with the others."""
 COMMIT_RETRY_FIRST_S: Final = 0.1
 """The first wait before a failed commit is tried again (then doubling up to `retry_max_s`)."""
+UPKEEP_OVERTAKEN_MAX: Final = 10
+"""Batches that may go ahead of a waiting upkeep command before it is committed anyway."""
 
 
 @dataclass(slots=True)
@@ -145,6 +159,12 @@ class Pipeline:
         self._queue: asyncio.Queue[Item | _Stop | _FlushHeartbeats] = asyncio.Queue()
         self._heartbeats: dict[str, HeartbeatIn] = {}
         self._heartbeat_timer: asyncio.TimerHandle | None = None
+        self._upkeep: deque[_Pending] = deque()
+        """upkeep commands taken from the queue, waiting for the messages behind them"""
+        self._overtaken = 0
+        """batches committed ahead of the first waiting upkeep command"""
+        self._waiting = asyncio.Event()
+        """set while the writer waits for work with nothing queued; cleared by `_put`"""
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._data_version = 0
@@ -171,12 +191,12 @@ class Pipeline:
         button = getattr(item, "button", None)
         if button is not None:
             self._release_heartbeat(button)
-        self._queue.put_nowait(item)
+        self._put(item)
 
     def _release_heartbeat(self, button: str) -> None:
         """Queue the button's held heartbeat now, so that it keeps its place before what comes."""
         if (held := self._heartbeats.pop(button, None)) is not None:
-            self._queue.put_nowait(held)
+            self._put(held)
 
     def _hold_heartbeat(self, item: HeartbeatIn) -> None:
         """Keep the button's latest heartbeat until the next flush (see the module's doc)."""
@@ -186,7 +206,7 @@ class Pipeline:
                 return
             if self._heartbeat_timer is None:
                 self._heartbeat_timer = asyncio.get_running_loop().call_later(
-                    self._heartbeat_flush_s, self._queue.put_nowait, _FLUSH_HEARTBEATS
+                    self._heartbeat_flush_s, self._put, _FLUSH_HEARTBEATS
                 )
         self._heartbeats[item.button] = item
 
@@ -202,8 +222,22 @@ class Pipeline:
         for button in command.heard_from():
             self._release_heartbeat(button)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(command, future))
+        self._put(_Pending(command, future))
         return await future
+
+    async def quiet(self, limit_s: float) -> None:
+        """Let the loop run, then wait until the writer has nothing to do (nothing queued, no
+        batch under way), for at most `limit_s`: periodic work on the loop (the supervisor's
+        review) goes on in the writer's idle moments, not while a press is on its way."""
+        await asyncio.sleep(0)
+        if not self._waiting.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._waiting.wait(), limit_s)
+
+    def _put(self, item: Item | _Stop | _FlushHeartbeats) -> None:
+        """Queue for the writer, which has something to do from now on (see `quiet`)."""
+        self._waiting.clear()
+        self._queue.put_nowait(item)
 
     def alive(self, stall_s: float) -> bool:
         """The writer is running and has done something (committed, probed or retried) lately."""
@@ -227,7 +261,7 @@ class Pipeline:
         """Commit and acknowledge everything already queued, then stop."""
         if self._task is None:
             return
-        self._queue.put_nowait(_STOP)
+        self._put(_STOP)
         try:
             await self._task
         finally:
@@ -253,17 +287,19 @@ class Pipeline:
 
     async def _next_batch(self) -> bool:
         """Take what is waiting, process it; False once the stop marker is reached."""
-        try:
-            first = await asyncio.wait_for(self._queue.get(), self._probe_interval_s)
-        except TimeoutError:
-            first = self._probe()
+        if self._upkeep and (self._queue.empty() or self._overtaken >= UPKEEP_OVERTAKEN_MAX):
+            self._overtaken = 0
+            await self._process([self._upkeep.popleft()])
+            return True
+        first = await self._take_first()
         if isinstance(first, _Stop):
-            await self._commit_heartbeats(everything=True)
+            await self._stop_now()
             return False
         if isinstance(first, _FlushHeartbeats):
             await self._commit_heartbeats()
             return True
-        batch: list[Item] = [first]
+        batch: list[Item] = []
+        self._add(batch, first)
         going_on = True
         flush_after = False
         while len(batch) < self._batch_max and not self._queue.empty():
@@ -274,19 +310,46 @@ class Pipeline:
             if isinstance(item, _FlushHeartbeats):
                 flush_after = True
                 break
-            batch.append(item)
+            self._add(batch, item)
         self._metrics.pipeline_backlog.set(self._queue.qsize())
-        await self._process(batch, taken=self._clock.monotonic())
+        if batch:
+            await self._process(batch, taken=self._clock.monotonic())
+            if self._upkeep:
+                self._overtaken += 1
         if not going_on:
-            # Messages that arrived after the stop was asked for stay unacknowledged (see
-            # `_refuse_leftovers`); held heartbeats are committed.
-            await self._commit_heartbeats(everything=True)
+            await self._stop_now()
             return False
         if flush_after:
             await self._commit_heartbeats()
         if self._clock.monotonic() - self._last_commit > self._probe_interval_s:
             await self._process([self._probe()])
         return True
+
+    async def _take_first(self) -> Item | _Stop | _FlushHeartbeats:
+        """The next thing queued, waiting for it (a probe of the store if none comes)."""
+        if self._queue.empty():
+            self._waiting.set()
+        try:
+            return await asyncio.wait_for(self._queue.get(), self._probe_interval_s)
+        except TimeoutError:
+            return self._probe()
+        finally:
+            self._waiting.clear()
+
+    def _add(self, batch: list[Item], item: Item) -> None:
+        """Add to the batch, but set an upkeep command aside for a batch of its own."""
+        if isinstance(item, _Pending) and item.command.upkeep:
+            self._upkeep.append(item)
+        else:
+            batch.append(item)
+
+    async def _stop_now(self) -> None:
+        """At the stop marker: upkeep commands queued before it are committed, each alone, and
+        held heartbeats. Messages that arrived after the stop was asked for stay unacknowledged
+        (see `_refuse_leftovers`)."""
+        while self._upkeep:
+            await self._process([self._upkeep.popleft()])
+        await self._commit_heartbeats(everything=True)
 
     def _probe(self) -> _Pending:
         return _Pending(ProbeStore(), asyncio.get_running_loop().create_future())
@@ -295,6 +358,10 @@ class Pipeline:
         """After the stop: messages still queued stay unacknowledged (the broker delivers them
         again to the next hub); commands still queued are answered with an error, not left
         hanging."""
+        for pending in self._upkeep:
+            if not pending.future.done():
+                pending.future.set_exception(ChuongError("the hub is stopping; try again"))
+        self._upkeep.clear()
         while not self._queue.empty():
             item = self._queue.get_nowait()
             if isinstance(item, _Pending) and not item.future.done():
@@ -309,7 +376,7 @@ class Pipeline:
             if not everything:
                 break
         if self._heartbeats:
-            self._queue.put_nowait(_FLUSH_HEARTBEATS)
+            self._put(_FLUSH_HEARTBEATS)
         elif self._heartbeat_timer is not None:
             self._heartbeat_timer.cancel()
             self._heartbeat_timer = None
@@ -360,11 +427,11 @@ class Pipeline:
             stage["total"].observe(waited + done - taken)
 
     async def _plan(self, batch: list[Item]) -> Plan:
-        await self._retrying(self._refresh_registry)
         keys = [(i.button, i.event.id) for i in batch if isinstance(i, PressIn)]
-        earlier = (
-            await self._retrying(functools.partial(self.store.find_events, keys)) if keys else {}
-        )
+        version, earlier = await self._retrying(functools.partial(self.store.before_plan, keys))
+        if version != self._data_version:
+            await self._retrying(self._reload_registry)
+            self._data_version = version  # only once reloaded: a failed reload is tried again
         plan = Plan(
             hub_id=self._hub_id,
             state=self.state,
@@ -523,16 +590,14 @@ class Pipeline:
 
     # -- helpers -----------------------------------------------------------------------------------
 
-    async def _refresh_registry(self) -> None:
-        version = await self.store.data_version()
-        if version != self._data_version:
-            self._data_version = version
-            self.state.registry = await self.store.load_registry()
-            log.info(
-                "registry: reloaded (%d sites, %d buttons)",
-                len(self.state.registry.sites),
-                len(self.state.registry.buttons),
-            )
+    async def _reload_registry(self) -> None:
+        """Another process (the command line) changed the store: the registry is read again."""
+        self.state.registry = await self.store.load_registry()
+        log.info(
+            "registry: reloaded (%d sites, %d buttons)",
+            len(self.state.registry.sites),
+            len(self.state.registry.buttons),
+        )
 
     def _mark_unwritable(self, exc: BaseException) -> None:
         if self.health.writable:

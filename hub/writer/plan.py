@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from devices.messages import EventType
 from devices.signing import key_id
@@ -81,6 +81,11 @@ the event itself (the device's clock) that raise or clear troubles with it."""
 
 class Command(ABC):
     """A change asked for by the API, a timer or another part; planned in order with messages."""
+
+    upkeep: ClassVar[bool] = False
+    """Periodic upkeep that nothing waits for (the supervisor's commands): the pipeline commits
+    it in a batch of its own, and lets what is queued behind it go first (see
+    `hub/writer/pipeline.py`), so that no press shares its plan and its commit with it."""
 
     @abstractmethod
     def plan(self, plan: Plan) -> object:

@@ -192,10 +192,18 @@ class _Answers:
 
 
 def measure_presses(
-    host: str, port: int, root: str, rate: float, buttons: Sequence[str], *, warmup: int
+    host: str,
+    port: int,
+    root: str,
+    rate: float,
+    buttons: Sequence[str],
+    *,
+    warmup: int,
+    warmed: Callable[[], None] = lambda: None,
 ) -> PressLatency:
     """One press from each of `buttons` at `rate` a second; the first `warmup` are not counted
-    (they let the hub load its registry and warm its caches)."""
+    (they let the hub load its registry and warm its caches). `warmed` is called once they are
+    answered, before the counted presses (the runner reads the hub's histograms there)."""
     topics = Topics(root)
     listener = Listener(
         host, port, [topics.alarm("+"), topics.ack("+")], f"bench-press-listener-{root}"
@@ -218,6 +226,7 @@ def measure_presses(
         press_each(buttons[:warmup], 0)
         listener.wait(answers.complete)
         answers.reset()
+        warmed()
         press_each(buttons[warmup:], warmup)
         publisher.drain()
         listener.wait(answers.complete)

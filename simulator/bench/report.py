@@ -108,7 +108,7 @@ def _lat(result: dict[str, Any] | None) -> str:
     if not result or result.get("latency") is None:
         return "no samples"
     lat = result["latency"]
-    missing = f", {result['missing']} missing" if result["missing"] else ""
+    missing = f", {result['missing']} missing" if result.get("missing") else ""
     return (
         f"p50 {lat['p50_ms']:.2f}  p99 {lat['p99_ms']:.2f}  max {lat['max_ms']:.2f} ms "
         f"(n={lat['count']}{missing})"
@@ -163,6 +163,10 @@ def _press_path_lines(path: dict[str, Any]) -> list[str]:
         lines.append(f"  ready, new store           {path['ready_new_store_s']:.2f} s")
     if "floor" in path:
         lines.append(f"  broker hop (floor)         {_lat(path['floor'])}{_load(path['floor'])}")
+    if "disk_floor" in path:
+        disk = path["disk_floor"]
+        size = f"{disk['frames']} x {disk['frame_bytes']} B"
+        lines.append(f"  disk ({size}, {disk['sync']}) {_lat(disk)}{_load(disk)}")
     if "latency" in path:
         latency = path["latency"]
         rate = f"@{latency['rate']:g}/s"

@@ -4,7 +4,9 @@
     with the broker as shipped and the store on PostgreSQL (a private server; `postgresql`):
         ready        exec → /readyz 200 on a new store with a commune's registry
         idle         the commune hub at rest: CPU and resident memory (first setting only)
-        floor        the bare broker hop, publisher → broker → listener
+        floor        the bare broker hop, publisher → broker → listener; then, on SQLite, the
+                     disk floor: a WAL frame written and `fdatasync`ed in the store's
+                     directory at the same rate and count (`diskfloor.py`)
         latency      press → alarm and press → ack at a steady rate, a new button per press
         throughput   the rate stepped up until the hub no longer keeps up
         io_floor     the CPU of a press's MQTT work alone, in the hub's MQTT adapter (last
@@ -47,6 +49,7 @@ from simulator.bench.config import (
     SUPERVISION_PREFIX,
     BenchConfig,
 )
+from simulator.bench.diskfloor import measure_disk_floor
 from simulator.bench.hub import HubUnderTest, import_registry, write_registry
 from simulator.bench.iofloor import measure_io_floor
 from simulator.bench.latency import measure_floor, measure_presses
@@ -207,6 +210,11 @@ class Bench:
                     floor = measure_floor(broker.host, broker.port, cfg.rate, cfg.latency_presses)
                     result["floor"] = {**asdict(floor), "load": asdict(meter.stop())}
                     say(f"floor: {floor.latency}")
+                    if store_url is None:  # the private PostgreSQL runs without fsync
+                        meter = self._meter(hub, broker)
+                        disk = measure_disk_floor(db.parent, cfg.rate, cfg.latency_presses)
+                        result["disk_floor"] = {**asdict(disk), "load": asdict(meter.stop())}
+                        say(f"disk floor ({disk.sync}): {disk.latency}")
                 if wanted & {"latency", "throughput"}:
                     import_registry(db, self._press_registry(), store_url)
                 if "latency" in wanted:
@@ -250,9 +258,13 @@ class Bench:
         cfg = self.config
         buttons = [f"{LATENCY_PREFIX}-{n:06d}" for n in range(cfg.warmup + cfg.latency_presses)]
         meter = self._meter(hub, broker)
-        before = stages.parse(hub.metrics_text())
+        before: stages.Buckets = {}
+
+        def warmed() -> None:  # the stages of the counted presses only, as the latencies
+            before.update(stages.parse(hub.metrics_text()))
+
         result = measure_presses(
-            broker.host, broker.port, ROOT, cfg.rate, buttons, warmup=cfg.warmup
+            broker.host, broker.port, ROOT, cfg.rate, buttons, warmup=cfg.warmup, warmed=warmed
         )
         inside = stages.between(before, stages.parse(hub.metrics_text()))
         say(f"press → alarm {result.alarm.latency}; press → ack {result.ack.latency}")

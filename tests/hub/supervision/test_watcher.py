@@ -63,6 +63,24 @@ class FakePipeline:
         self.commands.append(command)
         return execute(self.state, command, T0)[1]
 
+    async def quiet(self, limit_s: float) -> None:
+        """An idle writer: let the loop run once."""
+        await asyncio.sleep(0)
+
+
+class BusyPipeline(FakePipeline):
+    """A writer that is busy until `idle` is set: `quiet` waits for it (its limit is ignored,
+    so that the test does not depend on time)."""
+
+    def __init__(self, state: HubState) -> None:
+        super().__init__(state)
+        self.idle = asyncio.Event()
+        self.waits = 0
+
+    async def quiet(self, limit_s: float) -> None:
+        self.waits += 1
+        await self.idle.wait()
+
 
 class FakeClock:
     def __init__(self, now: datetime) -> None:
@@ -223,17 +241,23 @@ def test_raise_actions_are_logged_with_the_button(caplog: Any) -> None:
     assert "b1: offline trouble: silent for 100 s" in caplog.text
 
 
-async def test_a_big_review_lets_the_loop_run_between_slices_and_finds_every_button() -> None:
-    """A province's buttons are reviewed in slices of `REVIEW_SLICE`: the loop runs (reads and
-    acknowledges presses) between two, and the review still finds every button that is due."""
-    count = 3 * REVIEW_SLICE + 7
+def online_fleet(count: int) -> HubState:
+    """`count` buttons of one site, all heard at T0 and online."""
     buttons = {f"b{n:05d}": Button(f"b{n:05d}", "bank") for n in range(count)}
-    state = HubState(
+    return HubState(
         next_alarm_seq=1,
         next_trouble_id=1,
         registry=Registry(sites={"bank": BANK}, buttons=buttons),
         devices=[heard(b, T0, online=True) for b in buttons],
     )
+
+
+async def test_a_big_review_lets_the_loop_run_between_slices_and_finds_every_button() -> None:
+    """A province's buttons are reviewed in slices of `REVIEW_SLICE`: the loop runs (reads and
+    acknowledges presses) between two, and the review still finds every button that is due."""
+    count = 3 * REVIEW_SLICE + 7
+    state = online_fleet(count)
+    buttons = state.registry.buttons
     pipeline, clock = FakePipeline(state), FakeClock(T0 + s(500))
     supervisor = Supervisor(config=CONFIG, pipeline=pipeline, bus=Bus(), clock=clock)  # type: ignore[arg-type]
     supervisor.listening_since = T0
@@ -274,3 +298,25 @@ async def test_buttons_heard_again_are_set_online_in_chunks_losses_in_one_comman
     assert sum((c.buttons for c in commands[1:]), ()) == tuple(heard_again)
     assert all(state.devices[b].online for b in heard_again)
     assert all((OFFLINE, b) in state.troubles for b in silent)
+
+
+async def test_the_review_waits_for_the_writer_to_be_idle_between_slices() -> None:
+    """While the writer has presses to commit, the review does not go on past the slice under
+    way (the loop serves the presses); once the writer is idle, it finishes and finds every
+    button."""
+    count = 3 * REVIEW_SLICE
+    state = online_fleet(count)
+    buttons = state.registry.buttons
+    pipeline, clock = BusyPipeline(state), FakeClock(T0 + s(500))
+    supervisor = Supervisor(config=CONFIG, pipeline=pipeline, bus=Bus(), clock=clock)  # type: ignore[arg-type]
+    supervisor.listening_since = T0
+    review = asyncio.create_task(supervisor.tick())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert (pipeline.waits, supervisor.slices, pipeline.commands) == (1, 0, [])
+    pipeline.idle.set()
+    await review
+    assert supervisor.slices == 2
+    [command] = pipeline.commands
+    assert isinstance(command, Supervise)
+    assert command.buttons == tuple(sorted(buttons))

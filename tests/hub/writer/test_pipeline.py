@@ -17,12 +17,16 @@ from devices.messages import EventType, Heartbeat, PressEvent
 from hub.clock import SystemClock
 from hub.domain.bus import Bus
 from hub.domain.inbound import Delivery, HeartbeatIn, IgnoredIn, PressIn, RejectedIn
+from hub.domain.model import Button, Site
 from hub.errors import ChuongError
 from hub.metrics import PRESS_STAGES, Metrics
 from hub.store import Store
+from hub.store.admin import import_registry
+from hub.store.db import open_sync
 from hub.writer import plan as plan_module
 from hub.writer.commands import AcknowledgeAlarm
 from hub.writer.pipeline import Pipeline
+from tests.conftest import wait_for
 
 
 class RecordingAcker:
@@ -191,7 +195,7 @@ async def test_a_read_that_fails_before_the_plan_is_retried_not_quarantined(
     """The check for duplicates fails once with an error that may pass (on PostgreSQL: the server
     restarting between two batches): the batch waits and is planned again; the press becomes its
     alarm and is acknowledged after its commit, not set aside as rejected."""
-    real = store.find_events
+    real = store.before_plan
     failures = [sqlite3.OperationalError("server closed the connection unexpectedly")]
 
     async def flaky(keys: Any) -> Any:
@@ -199,7 +203,7 @@ async def test_a_read_that_fails_before_the_plan_is_retried_not_quarantined(
             raise failures.pop()
         return await real(keys)
 
-    monkeypatch.setattr(store, "find_events", flaky)
+    monkeypatch.setattr(store, "before_plan", flaky)
     pipeline, acker = await make_pipeline(store, {1: ("b1", "e1")}, retry_max_s=0.1)
     pipeline.submit(press("b1", "e1", 1))
     await pipeline.stop()
@@ -207,3 +211,56 @@ async def test_a_read_that_fails_before_the_plan_is_retried_not_quarantined(
     assert acker.visible_at_ack == [True]
     assert await store.list_rejected() == []
     assert len(await store.list_alarms()) == 1
+
+
+async def test_a_batch_makes_two_round_trips_to_the_writers_thread(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One press, one batch: its reads before the plan (the store's data version, the duplicate
+    look-up) are one round trip to the writer's thread, its commit the other. Each round trip
+    waits for that thread and then for the event loop: on a busy machine, milliseconds."""
+    writer = store._writer
+    assert writer is not None
+    trips: list[str] = []
+    run = writer.run
+
+    def counting(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(fn, "__name__", repr(fn)))
+        return run(fn, *args, **kwargs)
+
+    monkeypatch.setattr(writer, "run", counting)
+    pipeline, acker = await make_pipeline(store)
+    trips.clear()
+    pipeline.submit(press("b1", "e1", 1))
+    await wait_for(lambda: acker.acked == [1])
+    assert len(trips) == 2, trips
+    await pipeline.stop()
+
+
+async def test_a_registry_reload_that_fails_once_is_tried_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command line registers a button while the hub runs; reading the registry again fails
+    once with an error that may pass. The reload is tried again, and the button's press is
+    planned with it: its alarm carries the button's site."""
+    pipeline, acker = await make_pipeline(store, retry_max_s=0.1)
+    with contextlib.closing(open_sync(store.path, 5000)) as conn:
+        import_registry(
+            conn, [Site("bank", "Ngân hàng")], [Button("b1", "bank")], datetime.now(UTC), "cli"
+        )
+    real = store.load_registry
+    failures = [sqlite3.OperationalError("database is locked")]
+
+    async def flaky() -> Any:
+        if failures:
+            raise failures.pop()
+        return await real()
+
+    monkeypatch.setattr(store, "load_registry", flaky)
+    pipeline.submit(press("b1", "e1", 1))
+    await pipeline.stop()
+    assert acker.acked == [1]
+    assert failures == []
+    [alarm] = await store.list_alarms()
+    assert alarm.site is not None
+    assert alarm.site.id == "bank"

@@ -1,5 +1,6 @@
 """The pipeline with a real store and a recording acker: heartbeats are held and committed
-together, presses never wait for them, and PUBACKs leave before the fan-out."""
+together, presses never wait for them, presses never share a batch with the supervisor's upkeep,
+and PUBACKs leave before the fan-out."""
 
 from __future__ import annotations
 
@@ -13,11 +14,15 @@ import pytest
 
 from devices.messages import EventType, Heartbeat, PressEvent
 from hub.clock import SystemClock
+from hub.config import SupervisionSection
 from hub.domain.bus import Bus
 from hub.domain.inbound import Delivery, HeartbeatIn, PressIn
+from hub.domain.model import Button, Site
+from hub.domain.state import Registry
 from hub.errors import ChuongError
 from hub.metrics import Metrics
-from hub.store import Store
+from hub.store import Changes, Store
+from hub.supervision.watcher import SUPERVISE_CHUNK, Reviewer, Supervise
 from hub.writer import pipeline as pipeline_module
 from hub.writer.pipeline import Pipeline
 from hub.writer.plan import Command, Plan
@@ -255,3 +260,178 @@ async def test_pubacks_are_flushed_in_arrival_order_before_the_fan_out(
     assert harness.commits() == 1
     assert log[:3] == ["ack 1", "ack 2", "flush"]
     assert {"AlarmChanged", "ButtonAck"} <= set(log[3:])
+
+
+def register(harness: Harness, buttons: list[str]) -> None:
+    """The buttons in the hub's registry (in memory: what supervision reviews), one site."""
+    harness.pipeline.state.registry = Registry(
+        sites={"bank": Site("bank", "Ngân hàng")},
+        buttons={b: Button(b, "bank") for b in buttons},
+    )
+
+
+def record_commits(harness: Harness, log: list[str]) -> list[Changes]:
+    """Every committed batch's changes, in order; `commit N` in `log` after each."""
+    commits: list[Changes] = []
+    commit = harness.store.commit
+
+    async def recording(changes: Changes) -> float | None:
+        result = await commit(changes)
+        commits.append(changes)
+        log.append(f"commit {len(commits)}")
+        return result
+
+    harness.store.commit = recording  # type: ignore[method-assign]
+    return commits
+
+
+def online_changes(changes: Changes) -> set[str]:
+    """The buttons a commit sets online (their device row and `button.online` audit entry)."""
+    audited = {row[4] for row in changes.audit if row[2] == "button.online"}
+    return audited | {b for b, device in changes.devices.items() if device.online}
+
+
+async def heard_but_not_marked(
+    harness: Harness, heard: list[str], fresh: list[str], log: list[str]
+) -> list[Changes]:
+    """`heard` and `fresh` registered; `heard` have pressed (committed, acknowledged) and are
+    not yet marked online. Returns the commits recorded from now on (and clears `log`)."""
+    register(harness, heard + fresh)
+    for n, button in enumerate(heard):
+        harness.pipeline.submit(press(button, f"e-{button}", mid=10_000 + n))
+    await wait_for(lambda: len(harness.acker.acked) == len(heard))
+    commits = record_commits(harness, log)
+    log.clear()
+    return commits
+
+
+def supervise(buttons: list[str]) -> Supervise:
+    config = SupervisionSection()
+    now = CLOCK.now()
+    return Supervise(Reviewer.of(config), tuple(buttons), now - timedelta(seconds=10), now)
+
+
+async def test_a_press_queued_behind_the_supervisors_command_goes_first_in_a_batch_of_its_own(
+    start_pipeline: StartPipeline,
+) -> None:
+    """The supervisor sets 16 buttons online (heard from, never marked); 10 presses from buttons
+    it has never reviewed arrive while its command waits in the queue. The presses are planned,
+    committed and acknowledged in a batch without a single online change, before the
+    supervisor's batch; the online changes are then committed, and durable."""
+    log: list[str] = []
+    harness = await start_pipeline(log)
+    heard = [f"h{n:02d}" for n in range(SUPERVISE_CHUNK)]
+    fresh = [f"n{n:02d}" for n in range(10)]
+    commits = await heard_but_not_marked(harness, heard, fresh, log)
+    review = asyncio.create_task(harness.pipeline.execute(supervise(heard)))
+    await asyncio.sleep(0)  # the command is queued
+    for n, button in enumerate(fresh):
+        harness.pipeline.submit(press(button, f"e-{button}", mid=n + 1))
+    applied = await review
+    assert {button for button, _ in applied} == set(heard)
+    pressed = [c for c in commits if c.presses]
+    assert [sorted(p.button_id for p in c.presses) for c in pressed] == [fresh]
+    assert all(not online_changes(c) for c in pressed)
+    [marked] = [c for c in commits if online_changes(c)]
+    assert online_changes(marked) == set(heard)
+    assert not marked.presses
+    assert log.index("ack 10") < log.index(f"commit {commits.index(marked) + 1}")
+    devices = await harness.store.list_device_states()
+    assert all(devices[b].online for b in heard)
+    assert all(devices[b].online is None for b in fresh)
+
+
+async def test_500_new_buttons_pressing_amid_the_supervisors_commands_never_share_a_batch(
+    start_pipeline: StartPipeline,
+) -> None:
+    """500 buttons press at once while the supervisor's commands setting 500 others online are
+    queued among them (a chunk after every 50 presses). No batch holds both a press and an
+    online change; every press is acknowledged after its own commit; every button reviewed is
+    online in the store at the end."""
+    log: list[str] = []
+    harness = await start_pipeline(log)
+    heard = [f"h{n:03d}" for n in range(500)]
+    fresh = [f"n{n:03d}" for n in range(500)]
+    commits = await heard_but_not_marked(harness, heard, fresh, log)
+    chunks = [heard[i : i + SUPERVISE_CHUNK] for i in range(0, len(heard), SUPERVISE_CHUNK)]
+    reviews = []
+    for n, button in enumerate(fresh):
+        harness.pipeline.submit(press(button, f"e-{button}", mid=n + 1))
+        if n % 50 == 0 and chunks:
+            reviews.append(asyncio.create_task(harness.pipeline.execute(supervise(chunks.pop()))))
+            await asyncio.sleep(0)  # queued between the presses
+    reviews += [asyncio.create_task(harness.pipeline.execute(supervise(c))) for c in chunks]
+    await asyncio.gather(*reviews)
+    await wait_for(lambda: len(harness.acker.acked) == len(heard) + len(fresh))
+    assert sum(len(c.presses) for c in commits) == len(fresh)
+    assert all(not (c.presses and online_changes(c)) for c in commits)
+    committed_in = {p.button_id: i for i, c in enumerate(commits) for p in c.presses}
+    for n, button in enumerate(fresh):
+        assert log.index(f"commit {committed_in[button] + 1}") < log.index(f"ack {n + 1}")
+    devices = await harness.store.list_device_states()
+    assert all(devices[b].online for b in heard)
+
+
+async def test_upkeep_queued_before_the_stop_is_still_committed(
+    start_pipeline: StartPipeline,
+) -> None:
+    """A supervisor's command set aside for the messages behind it, then the stop: it is
+    committed (not refused), and its online changes are durable."""
+    harness = await start_pipeline()
+    register(harness, ["h1"])
+    harness.pipeline.submit(press("h1", "e1", mid=1))
+    await wait_for(lambda: len(harness.acker.acked) == 1)
+    review = asyncio.create_task(harness.pipeline.execute(supervise(["h1"])))
+    await asyncio.sleep(0)
+    harness.pipeline.submit(press("h2", "e2", mid=2))
+    await harness.pipeline.stop()
+    assert [button for button, _ in await review] == ["h1"]
+    assert (await harness.store.list_device_states())["h1"].online is True
+
+
+async def test_quiet_returns_once_the_writer_has_committed_what_was_queued(
+    start_pipeline: StartPipeline,
+) -> None:
+    """`quiet` (what the supervisor's review waits for between two slices) returns only once
+    the press queued before it is committed and acknowledged; with the writer held in a commit
+    it still returns, after its limit."""
+    harness = await start_pipeline()
+    harness.pipeline.submit(press("b1", "e1", mid=1))
+    await harness.pipeline.quiet(60)
+    assert [d.mid for d in harness.acker.acked] == [1]
+    release = asyncio.Event()
+    commit = harness.store.commit
+
+    async def held(changes: Changes) -> float | None:
+        await release.wait()
+        return await commit(changes)
+
+    harness.store.commit = held  # type: ignore[method-assign]
+    harness.pipeline.submit(press("b2", "e2", mid=2))
+    await harness.pipeline.quiet(0.01)
+    assert [d.mid for d in harness.acker.acked] == [1]
+    release.set()
+    await harness.pipeline.quiet(60)
+    assert [d.mid for d in harness.acker.acked] == [1, 2]
+
+
+async def test_a_stream_of_presses_lets_waiting_upkeep_through_after_a_few_batches(
+    start_pipeline: StartPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Presses keep the writer busy (one a batch here): the supervisor's command set aside for
+    them is committed once `UPKEEP_OVERTAKEN_MAX` (2 here) of their batches have gone ahead,
+    not after the whole stream: supervision is slowed down by a flood, never starved."""
+    monkeypatch.setattr(pipeline_module, "UPKEEP_OVERTAKEN_MAX", 2)
+    log: list[str] = []
+    harness = await start_pipeline(log, batch_max=1)
+    heard = ["h1"]
+    fresh = [f"n{n}" for n in range(6)]
+    commits = await heard_but_not_marked(harness, heard, fresh, log)
+    review = asyncio.create_task(harness.pipeline.execute(supervise(heard)))
+    await asyncio.sleep(0)
+    for n, button in enumerate(fresh):
+        harness.pipeline.submit(press(button, f"e-{button}", mid=n + 1))
+    await review
+    await wait_for(lambda: len(harness.acker.acked) == len(heard) + len(fresh))
+    kinds = ["online" if online_changes(c) else f"{len(c.presses)} press" for c in commits]
+    assert kinds == ["1 press", "1 press", "online"] + ["1 press"] * 4

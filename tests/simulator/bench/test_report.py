@@ -47,6 +47,14 @@ def _press_path(alarm_p99: float, best: float | None, lost: int, broker: str) ->
         "save_every": None,
         "ready_new_store_s": 0.5,
         "floor": _hop(0.5),
+        "disk_floor": {
+            "directory": "/tmp/bench",
+            "sync": "fdatasync",
+            "frame_bytes": 4120,
+            "frames": 13,
+            "rate": 100,
+            "latency": {"count": 100, "p50_ms": 0.4, "p99_ms": 1.25, "max_ms": 3.5},
+        },
         "latency": {"rate": 100, "alarm": _hop(alarm_p99), "ack": _hop(alarm_p99 + 0.1)},
         "throughput": {
             "steps": [step],
@@ -147,6 +155,7 @@ def test_table_shows_machine_figures_and_verdicts() -> None:
     assert "NOT MET  100,000 buttons supervised: hub RSS" in text
     assert "press path, broker saving every 1000 changes" in text
     assert "150 µs CPU per press" in text
+    assert "disk (13 x 4120 B, fdatasync) p50 0.40  p99 1.25  max 3.50 ms (n=100)" in text
     assert "flat out, the hub committed 3,500 presses/s" in text
     verdicts = [line.split()[0] for line in text.split("targets\n", 1)[1].splitlines()]
     assert verdicts == ["NOT"] * 3 + ["met"] * 4 + ["NOT", "NOT", "met"]

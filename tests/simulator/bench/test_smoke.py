@@ -14,9 +14,10 @@ from simulator.bench.config import SMOKE
 
 def test_smoke_run_reports_every_phase_with_nothing_lost(tmp_path: Path) -> None:
     """Every phase reports; every message of the floor and every press of the latency phase was
-    answered; every press the broker acknowledged in the throughput steps is stored once and
-    counted once; every supervised button has its device state; the history store has its
-    events; each target has a verdict. The press path runs on PostgreSQL too, with nothing lost."""
+    answered, and the disk floor timed as many syncs on SQLite; every press the broker
+    acknowledged in the throughput steps is stored once and counted once; every supervised
+    button has its device state; the history store has its events; each target has a verdict.
+    The press path runs on PostgreSQL too, with nothing lost."""
     report_path = tmp_path / "bench.json"
     result = subprocess.run(
         [
@@ -49,6 +50,11 @@ def test_smoke_run_reports_every_phase_with_nothing_lost(tmp_path: Path) -> None
     for path in r["press_path"]:
         assert path["floor"]["sent"] == presses
         assert path["floor"]["missing"] == 0
+        if path["store"] == "sqlite":  # the private PostgreSQL runs without fsync: no disk floor
+            assert path["disk_floor"]["latency"]["count"] == presses
+            assert path["disk_floor"]["sync"] == "fdatasync"
+        else:
+            assert "disk_floor" not in path
         for hop in ("alarm", "ack"):
             assert path["latency"][hop]["sent"] == presses
             assert path["latency"][hop]["missing"] == 0, hop
