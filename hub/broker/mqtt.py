@@ -371,13 +371,7 @@ class MqttAdapter:
         except (TimeoutError, ConnectionError):
             conn.close("no CONNACK", abort=True)
             raise
-        if connack.reason_code.value >= REFUSED:
-            conn.close("refused", abort=True)
-            why = f" ({connack.reason_str})" if connack.reason_str else ""
-            self._note_error(f"the broker refused the connection: {connack.reason_code.name}{why}")
-            return None
-        self._connected(conn, connack.session_present)
-        return conn
+        return None if connack.reason_code.value >= REFUSED else conn
 
     def _connect_packet(self) -> mqtt5.ConnectPacket:
         cfg = self._config
@@ -472,6 +466,15 @@ class MqttAdapter:
         self._online_due = False
 
     # -- from the connection (wire.Handler, on the loop) -------------------------------------------
+
+    def on_connack(self, conn: Connection, packet: mqtt5.ConnAckPacket) -> None:
+        """Synchronously, before the packets that follow CONNACK in the same read."""
+        if packet.reason_code.value >= REFUSED:
+            conn.close("refused", abort=True)
+            why = f" ({packet.reason_str})" if packet.reason_str else ""
+            self._note_error(f"the broker refused the connection: {packet.reason_code.name}{why}")
+            return
+        self._connected(conn, packet.session_present)
 
     def on_suback(self, packet_id: int, reasons: list[int]) -> None:
         if (read := self._retained_reads.pop(packet_id, None)) is not None:

@@ -194,11 +194,17 @@ class Outbox:
         (bit 3 of the fixed header, §3.3.1.1) if the broker kept the session and so may have it,
         as it was if the session is new (to the broker, these are new publications)."""
         back = [
-            (packet_id, bytes((packet[0] | 0x08,)) + packet[1:] if session_present else packet)
+            (packet_id, _with_dup(packet, session_present))
             for packet_id, packet in self.inflight.items()
         ]
         self.inflight.clear()
         self.queued.extendleft(reversed(back))
+
+
+def _with_dup(packet: bytes, dup: bool) -> bytes:
+    """The PUBLISH with its DUP flag (bit 3 of the first byte) set or cleared."""
+    first = packet[0] | 0x08 if dup else packet[0] & ~0x08
+    return bytes((first,)) + packet[1:]
 
 
 class Handler(Protocol):
@@ -213,6 +219,8 @@ class Handler(Protocol):
         packet_id: int | None,
         topic_valid: bool,
     ) -> None: ...
+
+    def on_connack(self, connection: Connection, packet: mqtt5.ConnAckPacket) -> None: ...
 
     def on_suback(self, packet_id: int, reasons: list[int]) -> None: ...
 
@@ -407,6 +415,9 @@ class Connection(asyncio.Protocol):
         self.window = packet.receive_max
         if packet.server_keep_alive is not None:
             self._keepalive = float(packet.server_keep_alive)
+        # Before anything read after it: the broker's queued messages follow CONNACK at once,
+        # often in the same read, and belong to the new connection.
+        self._handler.on_connack(self, packet)
         self.connack.set_result(packet)
 
     # -- packets out -----------------------------------------------------------------------------
