@@ -5,7 +5,8 @@ It owns the connection, the persistent session, the subscriptions, the hub's ret
 last will, and manual acknowledgement. Everything else sees typed `MqttMessage`s and calls `ack`
 and `publish`.
 
-How it keeps presses safe (the facts behind each point: docs/FACTS.md, "MQTT"):
+How it keeps presses safe (the facts behind each point: docs/FACTS.md, "MQTT and the hub's
+client"):
 
 - The hub's own MQTT v5 client (hub/broker/wire.py: asyncio's Protocol/Transport, the `mqtt5`
   codec for the packets) sends a PUBACK only when the pipeline calls `ack` after committing the
