@@ -218,3 +218,22 @@ async def test_a_refused_login_is_the_last_error(tmp_path: Path) -> None:
     finally:
         await adapter.stop()
         broker.kill()
+
+
+async def test_a_live_message_published_retained_arrives_unflagged(broker: Mosquitto) -> None:
+    """Retain As Published is off (mqtt5's default is on): a press published with the retain
+    flag while the hub is subscribed arrives unflagged, as a live press; only the copy the broker
+    retains comes flagged, to a new subscription (ingest ignores those as replays)."""
+    seen: list[MqttMessage] = []
+    adapter = _adapter(broker.port, seen)
+    publisher = RawClient(broker)
+    await adapter.start()
+    try:
+        assert await adapter.wait_subscribed(10)
+        await publisher.connect()
+        assert await publisher.publish("chuong/v1/dev/b-1/event", "live", retain=True) < 0x80
+        await wait_for(lambda: len(seen) == 1, 10)
+        assert seen[0].retain is False
+    finally:
+        await adapter.stop()
+        publisher.close()
