@@ -20,6 +20,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from hub.broker.mqtt import MqttAdapter, MqttMessage, Subscription
+from hub.clock import SystemClock
+from hub.config import MqttSection
 from simulator.broker import find_mosquitto, free_port, port_open
 from tests.conftest import wait_for
 from tests.integration.supervision.shipped import SHIPPED, shipped_config
@@ -214,3 +217,53 @@ def test_no_credential_takes_another_users_session(shipped: Shipped, listener: s
         intruder.close()
     assert not hub.disconnected.is_set()
     hub.close()
+
+
+async def test_the_hubs_client_speaks_tls_and_checks_the_broker(shipped: Shipped) -> None:
+    """`mqtt.tls` with the broker's CA: the hub's client logs in over TLS, subscribes and gets a
+    press; without that CA it refuses the broker's certificate and says so."""
+
+    def adapter(ca: Path | None, seen: list[MqttMessage]) -> MqttAdapter:
+        return MqttAdapter(
+            MqttSection.model_validate(
+                {
+                    "port": shipped.tls_port,
+                    "tls": True,
+                    "ca_file": ca,
+                    "username": "hub",
+                    "password": "hubsecret",
+                    "reconnect_min_s": 0.1,
+                    "reconnect_max_s": 0.2,
+                }
+            ),
+            client_id="hub",
+            status_topic="chuong/v1/hub/tls/status",
+            version="test",
+            subscriptions=[Subscription("chuong/v1/dev/+/event", 1)],
+            clock=SystemClock(),
+            on_message=seen.append,
+            on_connected=lambda session_present: None,
+            on_disconnected=lambda why: None,
+        )
+
+    seen: list[MqttMessage] = []
+    hub = adapter(shipped.ca, seen)
+    await hub.start()
+    try:
+        assert await hub.wait_subscribed(10)
+        client = Client("btn", "button", "secret")
+        assert not client.connect(shipped.port).is_failure
+        info = client.client.publish("chuong/v1/dev/b-1/event", "press", qos=1)
+        await wait_for(lambda: seen != [], 10)
+        assert seen[0].payload == b"press"
+        assert info.is_published()
+        client.close()
+    finally:
+        await hub.stop()
+    untrusting = adapter(None, [])
+    await untrusting.start()
+    try:
+        await wait_for(lambda: "CERTIFICATE_VERIFY_FAILED" in (untrusting.last_error or ""), 10)
+        assert not untrusting.connected
+    finally:
+        await untrusting.stop()
