@@ -133,23 +133,19 @@ class Outbox:
         """Sent, not acknowledged: packet id to the encoded PUBLISH, in the order sent."""
         self.queued: deque[tuple[int, bytes]] = deque()
         self._reserved: set[int] = set()
+        self._used: set[int] = set()
+        """The packet ids of the publications in flight or queued (a set: a lookup per id)."""
         self._next_id = 1
 
     def __len__(self) -> int:
-        return len(self.inflight) + len(self.queued)
-
-    def pending(self, packet_id: int) -> bool:
-        """Not yet acknowledged by the broker."""
-        return packet_id in self.inflight or any(p == packet_id for p, _ in self.queued)
+        return len(self._used)
 
     def new_id(self) -> int:
         """A packet id that no unacknowledged publication or open request uses."""
         for _ in range(MAX_PACKET_ID):
             packet_id = self._next_id
             self._next_id = packet_id % MAX_PACKET_ID + 1
-            if packet_id not in self.inflight and packet_id not in self._reserved:
-                if len(self.queued) and any(p == packet_id for p, _ in self.queued):
-                    continue
+            if packet_id not in self._used and packet_id not in self._reserved:
                 return packet_id
         raise RuntimeError("no free MQTT packet id")  # cannot happen below the limit
 
@@ -175,6 +171,7 @@ class Outbox:
             topic, payload, qos=mqtt5.QoS.AT_LEAST_ONCE, retain=retain, packet_id=packet_id
         )
         self.queued.append((packet_id, packet.write()))
+        self._used.add(packet_id)
         return packet_id
 
     def take(self, window: int) -> list[bytes]:
@@ -187,7 +184,10 @@ class Outbox:
         return out
 
     def acked(self, packet_id: int) -> bool:
-        return self.inflight.pop(packet_id, None) is not None
+        if self.inflight.pop(packet_id, None) is None:
+            return False
+        self._used.discard(packet_id)
+        return True
 
     def rewind(self, session_present: bool) -> None:
         """A new connection: what was in flight goes first in the queue again, with DUP set
