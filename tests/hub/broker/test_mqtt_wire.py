@@ -9,34 +9,11 @@ import contextlib
 import signal
 from pathlib import Path
 
-from hub.broker.mqtt import MqttAdapter, MqttMessage, Subscription
-from hub.clock import SystemClock
-from hub.config import MqttSection
+from hub.broker.mqtt import MqttMessage
 from simulator.broker import Mosquitto
 from tests.conftest import wait_for
+from tests.hub.broker.adapters import make_adapter as _adapter
 from tests.integration.supervision.conftest import RawClient
-
-EVENTS = "chuong/v1/dev/+/event"
-
-
-def _adapter(
-    port: int,
-    seen: list[MqttMessage],
-    errors: list[str] | None = None,
-    **settings: object,
-) -> MqttAdapter:
-    values: dict[str, object] = {"port": port, "reconnect_min_s": 0.1, "reconnect_max_s": 0.2}
-    return MqttAdapter(
-        MqttSection.model_validate(values | settings),
-        client_id="wire-test",
-        status_topic="chuong/v1/hub/wire-test/status",
-        version="test",
-        subscriptions=[Subscription(EVENTS, 1)],
-        clock=SystemClock(),
-        on_message=seen.append,
-        on_connected=lambda session_present: None,
-        on_disconnected=(errors if errors is not None else []).append,
-    )
 
 
 async def _chopping_proxy(target: int) -> asyncio.Server:

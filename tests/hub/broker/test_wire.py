@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 import mqtt5
 import pytest
 
-from hub.broker.mqtt import MqttAdapter, MqttMessage, Subscription
+from hub.broker.mqtt import MqttMessage
 from hub.broker.wire import Connection, MalformedPacket, Outbox, frame_length, raw_publish
-from hub.clock import SystemClock
-from hub.config import MqttSection
 from tests.conftest import wait_for
+from tests.hub.broker.adapters import make_adapter
 
 AT_LEAST_ONCE = mqtt5.QoS.AT_LEAST_ONCE
 
@@ -262,20 +261,6 @@ class FakeBroker:
         return server
 
 
-def _adapter(port: int, seen: list[MqttMessage], errors: list[str]) -> MqttAdapter:
-    return MqttAdapter(
-        MqttSection(port=port, reconnect_min_s=0.05, reconnect_max_s=0.1, connect_timeout_s=2),
-        client_id="fake-test",
-        status_topic="chuong/v1/hub/fake-test/status",
-        version="test",
-        subscriptions=[Subscription("chuong/v1/dev/+/event", 1)],
-        clock=SystemClock(),
-        on_message=seen.append,
-        on_connected=lambda session_present: None,
-        on_disconnected=errors.append,
-    )
-
-
 async def _login(
     broker: FakeBroker,
     reader: asyncio.StreamReader,
@@ -328,7 +313,7 @@ async def test_garbage_from_the_broker_ends_the_connection_and_the_hub_reconnect
     served.append(await fake.serve())
     seen: list[MqttMessage] = []
     errors: list[str] = []
-    adapter = _adapter(fake.port, seen, errors)
+    adapter = make_adapter(fake.port, seen, errors, reconnect_min_s=0.05, connect_timeout_s=2)
     await adapter.start()
     try:
         await wait_for(lambda: seen != [], 10)
@@ -360,7 +345,7 @@ async def test_publications_in_flight_are_resent_with_dup_on_a_kept_session(
 
     fake = FakeBroker(script)
     served.append(await fake.serve())
-    adapter = _adapter(fake.port, [], [])
+    adapter = make_adapter(fake.port, reconnect_min_s=0.05, connect_timeout_s=2)
     await adapter.start()
     try:
         await wait_for(lambda: adapter.subscribed, 10)

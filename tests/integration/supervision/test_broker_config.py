@@ -20,11 +20,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from hub.broker.mqtt import MqttAdapter, MqttMessage, Subscription
-from hub.clock import SystemClock
-from hub.config import MqttSection
+from hub.broker.mqtt import MqttAdapter, MqttMessage
 from simulator.broker import find_mosquitto, free_port, port_open
 from tests.conftest import wait_for
+from tests.hub.broker.adapters import make_adapter
 from tests.integration.supervision.shipped import SHIPPED, shipped_config
 
 
@@ -224,27 +223,8 @@ async def test_the_hubs_client_speaks_tls_and_checks_the_broker(shipped: Shipped
     press; without that CA it refuses the broker's certificate and says so."""
 
     def adapter(ca: Path | None, seen: list[MqttMessage]) -> MqttAdapter:
-        return MqttAdapter(
-            MqttSection.model_validate(
-                {
-                    "port": shipped.tls_port,
-                    "tls": True,
-                    "ca_file": ca,
-                    "username": "hub",
-                    "password": "hubsecret",
-                    "reconnect_min_s": 0.1,
-                    "reconnect_max_s": 0.2,
-                }
-            ),
-            client_id="hub",
-            status_topic="chuong/v1/hub/tls/status",
-            version="test",
-            subscriptions=[Subscription("chuong/v1/dev/+/event", 1)],
-            clock=SystemClock(),
-            on_message=seen.append,
-            on_connected=lambda session_present: None,
-            on_disconnected=lambda why: None,
-        )
+        login = {"username": "hub", "password": "hubsecret", "client_id": "hub"}
+        return make_adapter(shipped.tls_port, seen, tls=True, ca_file=ca, **login)
 
     seen: list[MqttMessage] = []
     hub = adapter(shipped.ca, seen)
