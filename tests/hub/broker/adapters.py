@@ -3,6 +3,7 @@ receives and the reasons of its disconnections recorded in lists."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from hub.broker.mqtt import MqttAdapter, MqttMessage, Subscription
@@ -18,6 +19,7 @@ def make_adapter(
     errors: list[str] | None = None,
     *,
     client_id: str = "adapter-test",
+    unsubscribe: Sequence[str] = (),
     **settings: Any,
 ) -> MqttAdapter:
     """`settings` are `mqtt` settings (MqttSection) besides the port and the reconnect delays."""
@@ -32,4 +34,5 @@ def make_adapter(
         on_message=(seen if seen is not None else []).append,
         on_connected=lambda session_present: None,
         on_disconnected=(errors if errors is not None else []).append,
+        unsubscribe=unsubscribe,
     )

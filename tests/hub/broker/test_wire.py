@@ -362,3 +362,43 @@ async def test_publications_in_flight_are_resent_with_dup_on_a_kept_session(
     ]
     assert [p.topic for p in second[2:4]] == ["chuong/v1/alarms/post-1", "chuong/v1/alarms/post-2"]
     assert not any(p.duplicate for p in second[2:])
+
+
+async def test_a_refused_subscription_is_the_last_error_and_filters_are_unsubscribed(
+    served: list[asyncio.Server],
+) -> None:
+    """The broker refuses the subscription (its ACL, 0x87): the adapter never says subscribed,
+    and `last_error` names the filter. The filters the session must not hold are unsubscribed at
+    the connection."""
+
+    async def script(
+        broker: FakeBroker, n: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        assert isinstance(await broker.read(reader), mqtt5.ConnectPacket)
+        writer.write(mqtt5.ConnAckPacket().write())
+        subscribe = await broker.read(reader)
+        assert isinstance(subscribe, mqtt5.SubscribePacket)
+        refused = [mqtt5.SubAckReasonCode.NOT_AUTHORIZED]
+        writer.write(mqtt5.SubAckPacket(subscribe.packet_id, refused).write())
+        while True:  # records what follows; acknowledges the hub's status
+            packet = await broker.read(reader)
+            if isinstance(packet, mqtt5.PublishPacket) and packet.packet_id:
+                writer.write(mqtt5.PubAckPacket(packet.packet_id).write())
+
+    fake = FakeBroker(script)
+    served.append(await fake.serve())
+    errors: list[str] = []
+    adapter = make_adapter(fake.port, None, errors, unsubscribe=["chuong/v1/dev/+/heartbeat"])
+    await adapter.start()
+    try:
+        await wait_for(lambda: any("refused the subscriptions" in e for e in errors), 10)
+        assert not adapter.subscribed
+        assert adapter.last_error is not None
+        assert "chuong/v1/dev/+/event" in adapter.last_error
+        await wait_for(
+            lambda: any(isinstance(p, mqtt5.UnsubscribePacket) for p in fake.packets[0]), 10
+        )
+    finally:
+        await adapter.stop()
+    unsubscribe = next(p for p in fake.packets[0] if isinstance(p, mqtt5.UnsubscribePacket))
+    assert unsubscribe.patterns == ["chuong/v1/dev/+/heartbeat"]
