@@ -1,10 +1,10 @@
 """The topic repair: the broker's retained alarm topics brought back in line with the store.
 
-The live fan-out (hub/broker/fanout.py) publishes every change once. What keeps one from the
-broker: the hub killed between a commit and its publication, the broker killed before it saved a
-retained message, or paho's outgoing queue full after a long outage (a publication refused there
-is dropped and counted). So after every (re)connection, and after any dropped publication once
-the outgoing queue is low again, the repair
+The live fan-out (hub/broker/fanout.py) publishes every change once. What keeps one from the broker:
+the hub killed between a commit and its publication, the broker killed before it saved a retained
+message, or the MQTT client's outgoing queue full after a long outage (a publication refused there
+is dropped and counted). So after every (re)connection, and after any dropped publication once the
+outgoing queue is low again, the repair
 
 1. reads what the broker retains on `{root}/alarms/+` (`MqttAdapter.read_retained`: the hub
    reads its own alarm topics; the ACL lets it, `topic readwrite {root}/alarms/#`);

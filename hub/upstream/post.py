@@ -182,7 +182,7 @@ class UpstreamSender:
     def _on_connected(self, session_present: bool) -> None:
         self._metrics.upstream_connected.set(1)
         self._down_since = None
-        self._wake.set()  # what paho still holds it sends again itself; the rest follows
+        self._wake.set()  # what the client still holds it sends again itself; the rest follows
         self._connected.set()
 
     def _on_message(self, message: MqttMessage) -> None:
@@ -255,8 +255,9 @@ class UpstreamSender:
         for seq in [s for s in self._sent if s not in live]:
             del self._sent[seq]
         # Again only once the district's broker has taken every copy sent before (nothing waits
-        # in paho), each row at most every `resend_s`, doubling up to `RESEND_MAX`: a slow
-        # district is not buried under copies of what it is still working through.
+        # in the MQTT client's outbox), each row at most every `resend_s`, doubling up to
+        # `RESEND_MAX`: a slow district is not buried under copies of what it is still working
+        # through.
         may_resend = self.link.outgoing == 0
         topic = self._topics.of(self._hub.id, "change")
         for row in rows:

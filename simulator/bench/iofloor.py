@@ -1,11 +1,11 @@
 """The CPU floor of a press's MQTT work in the hub.
 
-A process runs the hub's own MQTT adapter (`hub.broker.mqtt.MqttAdapter`: paho, manual
-acknowledgement, TCP_NODELAY, on asyncio) and does for each press only what the hub does on the
-wire: receive it, PUBACK it, publish a retained alarm object and the button's ack (QoS 1, each
-answered by the broker's PUBACK). No validation, no store, no planning. Its CPU per press, next to
-the hub's at the same rate, tells how much of the hub's cost is MQTT I/O that no change to the
-hub's own logic can remove.
+A process runs the hub's own MQTT adapter (`hub.broker.mqtt.MqttAdapter`: the hub's client on the
+mqtt5 codec since 2026-12, paho before; manual acknowledgement, TCP_NODELAY, on asyncio) and does
+for each press only what the hub does on the wire: receive it, PUBACK it, publish a retained alarm
+object and the button's ack (QoS 1, each answered by the broker's PUBACK). No validation, no store,
+no planning. Its CPU per press, next to the hub's at the same rate, tells how much of the hub's cost
+is MQTT I/O that no change to the hub's own logic can remove.
 
     python -m simulator.bench.iofloor --port PORT --root ROOT     (prints `ready`, then on
                                                                    SIGTERM the presses handled)

@@ -59,5 +59,6 @@ def describe() -> dict[str, Any]:
         "mosquitto": _mosquitto_version(),
         "sqlite": sqlite3.sqlite_version,
         "paho_mqtt": metadata.version("paho-mqtt"),
+        "mqtt5": metadata.version("mqtt5"),  # the hub's codec (hub/broker/wire.py)
         "load_average_at_start": load_average(),
     }

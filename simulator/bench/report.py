@@ -205,7 +205,7 @@ def table(report: dict[str, Any]) -> str:
     lines = [
         f"machine  {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['kernel']}",
         f"         Python {m['python']}, Mosquitto {m['mosquitto']}, SQLite {m['sqlite']}, "
-        f"paho-mqtt {m['paho_mqtt']}",
+        f"paho-mqtt {m['paho_mqtt']}, mqtt5 {m.get('mqtt5', 'not used')}",
         f"         load average {m['load_average_at_start']} at start, "
         f"{m.get('load_average_at_end')} at end",
         "",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import mqtt5
+
 from hub.broker.mqtt import MqttAdapter
 from hub.clock import SystemClock
 from hub.config import MqttSection
@@ -12,18 +14,18 @@ from hub.domain.inbound import Delivery
 
 
 class RecordingClient:
-    """Stands in for paho's client: records what the adapter asks of it."""
+    """Stands in for the connection (hub/broker/wire.py): records what the adapter asks of it."""
 
     def __init__(self) -> None:
         self.calls: list[str] = []
 
-    def ack(self, mid: int, qos: int) -> int:
-        self.calls.append(f"ack {mid}")
-        return 0
+    def write(self, packet: bytes) -> None:
+        decoded, _ = mqtt5.read(memoryview(packet))
+        assert isinstance(decoded, mqtt5.PubAckPacket)
+        self.calls.append(f"ack {decoded.packet_id}")
 
-    def loop_write(self) -> int:
+    def flush(self) -> None:
         self.calls.append("write")
-        return 0
 
 
 def adapter_on(client: RecordingClient, connection: int) -> MqttAdapter:
@@ -41,7 +43,7 @@ def adapter_on(client: RecordingClient, connection: int) -> MqttAdapter:
         on_connected=ignore,
         on_disconnected=ignore,
     )
-    adapter._client = client  # type: ignore[assignment]
+    adapter._conn = client  # type: ignore[assignment]
     adapter._connection = connection
     adapter.connected = True
     return adapter
@@ -52,7 +54,6 @@ def test_pubacks_are_queued_in_order_and_written_by_flush() -> None:
     pipeline publishes the batch's events (which the fan-out turns into publications)."""
     client = RecordingClient()
     adapter = adapter_on(client, connection=3)
-    adapter._sock = object()
     adapter.ack(Delivery(mid=7, qos=1, connection=3))
     adapter.ack(Delivery(mid=8, qos=1, connection=3))
     adapter.flush()

@@ -20,8 +20,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from hub.broker.mqtt import MqttAdapter, MqttMessage
 from simulator.broker import find_mosquitto, free_port, port_open
 from tests.conftest import wait_for
+from tests.hub.broker.adapters import make_adapter
 from tests.integration.supervision.shipped import SHIPPED, shipped_config
 
 
@@ -214,3 +216,34 @@ def test_no_credential_takes_another_users_session(shipped: Shipped, listener: s
         intruder.close()
     assert not hub.disconnected.is_set()
     hub.close()
+
+
+async def test_the_hubs_client_speaks_tls_and_checks_the_broker(shipped: Shipped) -> None:
+    """`mqtt.tls` with the broker's CA: the hub's client logs in over TLS, subscribes and gets a
+    press; without that CA it refuses the broker's certificate and says so."""
+
+    def adapter(ca: Path | None, seen: list[MqttMessage]) -> MqttAdapter:
+        login = {"username": "hub", "password": "hubsecret", "client_id": "hub"}
+        return make_adapter(shipped.tls_port, seen, tls=True, ca_file=ca, **login)
+
+    seen: list[MqttMessage] = []
+    hub = adapter(shipped.ca, seen)
+    await hub.start()
+    try:
+        assert await hub.wait_subscribed(10)
+        client = Client("btn", "button", "secret")
+        assert not client.connect(shipped.port).is_failure
+        info = client.client.publish("chuong/v1/dev/b-1/event", "press", qos=1)
+        await wait_for(lambda: seen != [], 10)
+        assert seen[0].payload == b"press"
+        assert info.is_published()
+        client.close()
+    finally:
+        await hub.stop()
+    untrusting = adapter(None, [])
+    await untrusting.start()
+    try:
+        await wait_for(lambda: "CERTIFICATE_VERIFY_FAILED" in (untrusting.last_error or ""), 10)
+        assert not untrusting.connected
+    finally:
+        await untrusting.stop()
