@@ -531,8 +531,16 @@ class PgConnection:
     """One asynchronous connection of the hub (the writer's, or the API's read-only one),
     replaced at its next use after it broke."""
 
-    def __init__(self, url: str, *, read_only: bool, lock: StoreLock | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_only: bool,
+        lock: StoreLock | None = None,
+        lock_timeout_ms: int = 5000,
+    ) -> None:
         self.url = url
+        self._lock_timeout_ms = lock_timeout_ms
         self._name = lock.writer_name if lock is not None and lock.writer_name else "chuong"
         self._read_only = read_only
         self._lock = lock
@@ -542,9 +550,14 @@ class PgConnection:
 
     @classmethod
     async def open(
-        cls, url: str, *, read_only: bool, lock: StoreLock | None = None
+        cls,
+        url: str,
+        *,
+        read_only: bool,
+        lock: StoreLock | None = None,
+        lock_timeout_ms: int = 5000,
     ) -> PgConnection:
-        conn = cls(url, read_only=read_only, lock=lock)
+        conn = cls(url, read_only=read_only, lock=lock, lock_timeout_ms=lock_timeout_ms)
         await conn._connection()
         return conn
 
@@ -557,6 +570,11 @@ class PgConnection:
         # transaction; the server ends that transaction after LOCK_IDLE_TIMEOUT, so that a
         # standby can increment the epoch.
         options = f"-c idle_in_transaction_session_timeout={LOCK_IDLE_TIMEOUT}"
+        # Another session's lock on a table (a maintenance job, a backup tool) must not make a
+        # batch wait for ever: like SQLite's busy timeout, the wait ends with an error the
+        # pipeline retries, and the hub says it cannot commit (readiness, troubles) meanwhile.
+        # (PostgreSQL's 0 would mean no limit: SQLite's 0, no wait, is 1 ms here.)
+        options += f" -c lock_timeout={max(1, int(self._lock_timeout_ms))}"
         if self._read_only:
             options += " -c default_transaction_read_only=on"
         # A failure here is a psycopg.OperationalError: the pipeline retries it.

@@ -3,6 +3,7 @@ a broken connection replaced, and the command line's sqlite3-speaking connection
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
@@ -106,6 +107,29 @@ async def test_a_broken_connection_is_retried_then_replaced(
         assert write_may_pass(raised.value)
         await store.commit(_changes())
         assert await store.pending_notifiers() == {"siren"}
+    finally:
+        await store.close()
+
+
+async def test_a_table_locked_by_another_session_fails_the_batch_after_the_busy_timeout(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """Another session holds a lock on the presses (a maintenance job): the batch does not wait
+    for ever, but fails after `busy_timeout_ms` with an error the pipeline retries (and reports:
+    the hub says it cannot commit); once the lock goes, the same batch commits."""
+    store = Store(tmp_path / "unused.db", url=pg_database, busy_timeout_ms=200)
+    await store.open()
+    try:
+        with psycopg.connect(pg_database, autocommit=True) as other, other.transaction():
+            other.execute("LOCK TABLE presses IN EXCLUSIVE MODE")
+            batch = _with_a_press()
+            with pytest.raises(psycopg.OperationalError) as raised:
+                # The limit only ends a wait that would never end by itself.
+                await asyncio.wait_for(store.commit(batch), 20)
+            assert write_may_pass(raised.value)
+        await store.commit(batch)
+        [[stored]] = await store.reader.execute_fetchall("SELECT count(*) FROM presses")
+        assert stored == 1
     finally:
         await store.close()
 
