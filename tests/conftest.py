@@ -121,14 +121,32 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
 
 
+def is_sqlite(path: Path) -> bool:
+    """Whether the file is a SQLite database (its header; Mosquitto's own `.db` is not one)."""
+    if not path.is_file():
+        return False
+    with path.open("rb") as file:
+        return file.read(16) == b"SQLite format 3\x00"
+
+
 @pytest.fixture
-def store_url(request: pytest.FixtureRequest) -> str | None:
+def store_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """Where the test's hub keeps its store: None for SQLite (the default), or the URL of a fresh
-    PostgreSQL database for the `postgresql` run of a `both_stores` test."""
+    PostgreSQL database for the `postgresql` run of a test that runs on both stores.
+
+    The `postgresql` run fails if a SQLite store turned up in the test's directory: its hub (or
+    command) was not given the URL, and the run tested SQLite a second time."""
     if getattr(request, "param", "sqlite") == "sqlite":
-        return None
+        yield None
+        return
     url: str = request.getfixturevalue("pg_database")
-    return url
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    yield url
+    if stray := sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if is_sqlite(p)):
+        pytest.fail(
+            f"the PostgreSQL run made SQLite stores {stray}: pass `store_url` on to every hub "
+            "and command of the test (CHUONG_STORE__URL, StoreSection(url=...))"
+        )
 
 
 @pytest.fixture
