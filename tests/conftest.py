@@ -459,22 +459,44 @@ def _hold_pg(url: str, held: threading.Event, release: threading.Event, limit_s:
             release.wait(limit_s)
 
 
-@contextlib.contextmanager
-def stalled_store(store: Path | str, limit_s: float = 60.0) -> Iterator[None]:
+class stalled_store:  # noqa: N801  (used as a function: `with stalled_store(...)`)
     """Hold the store's write lock from another connection for as long as the block runs (a slow
     or busy disk, a backup; on PostgreSQL, another session's lock on every table): the hub keeps
-    receiving presses it cannot commit. Yields once the lock is held and lets it go when the
-    block ends, however long the block's own checks take on a loaded machine (`limit_s` only
-    bounds a test that hangs)."""
-    held = threading.Event()
-    release = threading.Event()
-    hold = _hold_sqlite if isinstance(store, Path) else _hold_pg
-    thread = threading.Thread(target=hold, args=(store, held, release, limit_s), daemon=True)
-    thread.start()
-    try:
-        if not held.wait(30):
-            raise RuntimeError(f"could not take the write lock of {store}")
-        yield
-    finally:
-        release.set()
-        thread.join()
+    receiving presses it cannot commit. The block starts once the lock is held and the lock goes
+    when the block ends, however long the block's own checks take on a loaded machine (`limit_s`
+    only bounds a test that hangs).
+
+    `with` for a hub in another process; `async with` for a hub in this one: taking the lock may
+    wait for the hub's transaction of the moment, which (on PostgreSQL) needs the event loop."""
+
+    def __init__(self, store: Path | str, limit_s: float = 60.0) -> None:
+        self._store = store
+        self._held = threading.Event()
+        self._release = threading.Event()
+        hold = _hold_sqlite if isinstance(store, Path) else _hold_pg
+        self._thread = threading.Thread(
+            target=hold, args=(store, self._held, self._release, limit_s), daemon=True
+        )
+
+    def _taken(self, held: bool) -> None:
+        if not held:
+            self._let_go()
+            raise RuntimeError(f"could not take the write lock of {self._store}")
+
+    def _let_go(self) -> None:
+        self._release.set()
+        self._thread.join(30)
+
+    def __enter__(self) -> None:
+        self._thread.start()
+        self._taken(self._held.wait(30))
+
+    def __exit__(self, *exc: object) -> None:
+        self._let_go()
+
+    async def __aenter__(self) -> None:
+        self._thread.start()
+        self._taken(await asyncio.to_thread(self._held.wait, 30))
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self._let_go)

@@ -33,7 +33,7 @@ async def test_a_store_that_cannot_commit_holds_acks_and_recovers_without_loss(
     )
     button = await buttons("bank-1")
     api = running.api()
-    with stalled_store(store_location(running.config)):
+    async with stalled_store(store_location(running.config)):
         press = await button.press()
         assert press.acked_by_broker
 
