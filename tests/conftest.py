@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 import httpx
+import psycopg
+import psycopg.sql
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import RouteContext, iter_route_contexts
@@ -102,8 +104,11 @@ INTEGRATION = Path(__file__).parent / "integration"
 def runs_on_both_stores(definition: pytest.Function) -> bool:
     """Every test of the integration suite whose hub has a store runs on SQLite and on PostgreSQL,
     but one marked `sqlite_only` (it is about the SQLite file itself, or the installed post,
-    which ships SQLite); elsewhere, a test marked `both_stores` (or in a module so marked)."""
-    if definition.get_closest_marker("sqlite_only"):
+    which ships SQLite) or `postgresql_only` (it brings its own server: its own `store_url`);
+    elsewhere, a test marked `both_stores` (or in a module so marked)."""
+    if definition.get_closest_marker("sqlite_only") or definition.get_closest_marker(
+        "postgresql_only"
+    ):
         return False
     if definition.get_closest_marker("both_stores"):
         return True
@@ -116,14 +121,47 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
 
 
+def is_sqlite(path: Path) -> bool:
+    """Whether the file is a SQLite database (its header; Mosquitto's own `.db` is not one)."""
+    if not path.is_file():
+        return False
+    with path.open("rb") as file:
+        return file.read(16) == b"SQLite format 3\x00"
+
+
 @pytest.fixture
-def store_url(request: pytest.FixtureRequest) -> str | None:
+def store_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """Where the test's hub keeps its store: None for SQLite (the default), or the URL of a fresh
-    PostgreSQL database for the `postgresql` run of a `both_stores` test."""
+    PostgreSQL database for the `postgresql` run of a test that runs on both stores.
+
+    The `postgresql` run fails if a SQLite store turned up in the test's directory: its hub (or
+    command) was not given the URL, and the run tested SQLite a second time."""
     if getattr(request, "param", "sqlite") == "sqlite":
-        return None
+        yield None
+        return
     url: str = request.getfixturevalue("pg_database")
-    return url
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    yield url
+    if stray := sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if is_sqlite(p)):
+        pytest.fail(
+            f"the PostgreSQL run made SQLite stores {stray}: pass `store_url` on to every hub "
+            "and command of the test (CHUONG_STORE__URL, StoreSection(url=...))"
+        )
+
+
+@pytest.fixture
+def fresh_store(store_url: str | None, request: pytest.FixtureRequest) -> Callable[[], str | None]:
+    """Another empty store of the test's kind, for a test whose hubs each have their own (the
+    district's posts): None for SQLite (each hub's file in its own directory), or the URL of a
+    fresh PostgreSQL database."""
+
+    def make() -> str | None:
+        if store_url is None:
+            return None
+        cluster: PgCluster = request.getfixturevalue("pg_cluster")
+        return cluster.database()
+
+    return make
 
 
 def store_location(config: Config) -> Path | str:
@@ -396,28 +434,69 @@ def hub_process(
         process.close()
 
 
-@contextlib.contextmanager
-def stalled_store(db: Path, limit_s: float = 60.0) -> Iterator[None]:
-    """Hold the store's write lock from another connection for as long as the block runs (a slow
-    or busy disk, a backup): the hub keeps receiving presses it cannot commit. Yields once the
-    lock is held and lets it go when the block ends, however long the block's own checks take on
-    a loaded machine (`limit_s` only bounds a test that hangs)."""
-    held = threading.Event()
-    release = threading.Event()
+STALLED_TABLES: Final = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+"""Every table of a PostgreSQL store, to lock against writes (but the lease: `_hold_pg`)."""
 
-    def hold() -> None:
-        with contextlib.closing(sqlite3.connect(db, timeout=30, isolation_level=None)) as conn:
-            conn.execute("BEGIN IMMEDIATE")
+
+def _hold_sqlite(db: Path, held: threading.Event, release: threading.Event, limit_s: float) -> None:
+    with contextlib.closing(sqlite3.connect(db, timeout=30, isolation_level=None)) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        held.set()
+        release.wait(limit_s)
+        conn.execute("ROLLBACK")
+
+
+def _hold_pg(url: str, held: threading.Event, release: threading.Event, limit_s: float) -> None:
+    """Every table locked against writes (EXCLUSIVE: reads go on, as beside SQLite's write lock),
+    but `store_lease`, which only the hubs' lock and lease use: a stalled store is not a lost
+    lock."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = [row[0] for row in conn.execute(STALLED_TABLES) if row[0] != "store_lease"]
+        names = psycopg.sql.SQL(", ").join(map(psycopg.sql.Identifier, tables))
+        with conn.transaction():
+            conn.execute(psycopg.sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(names))
             held.set()
             release.wait(limit_s)
-            conn.execute("ROLLBACK")
 
-    thread = threading.Thread(target=hold, daemon=True)
-    thread.start()
-    try:
-        if not held.wait(30):
-            raise RuntimeError(f"could not take the write lock of {db}")
-        yield
-    finally:
-        release.set()
-        thread.join()
+
+class stalled_store:  # noqa: N801  (used as a function: `with stalled_store(...)`)
+    """Hold the store's write lock from another connection for as long as the block runs (a slow
+    or busy disk, a backup; on PostgreSQL, another session's lock on every table): the hub keeps
+    receiving presses it cannot commit. The block starts once the lock is held and the lock goes
+    when the block ends, however long the block's own checks take on a loaded machine (`limit_s`
+    only bounds a test that hangs).
+
+    `with` for a hub in another process; `async with` for a hub in this one: taking the lock may
+    wait for the hub's transaction of the moment, which (on PostgreSQL) needs the event loop."""
+
+    def __init__(self, store: Path | str, limit_s: float = 60.0) -> None:
+        self._store = store
+        self._held = threading.Event()
+        self._release = threading.Event()
+        hold = _hold_sqlite if isinstance(store, Path) else _hold_pg
+        self._thread = threading.Thread(
+            target=hold, args=(store, self._held, self._release, limit_s), daemon=True
+        )
+
+    def _taken(self, held: bool) -> None:
+        if not held:
+            self._let_go()
+            raise RuntimeError(f"could not take the write lock of {self._store}")
+
+    def _let_go(self) -> None:
+        self._release.set()
+        self._thread.join(30)
+
+    def __enter__(self) -> None:
+        self._thread.start()
+        self._taken(self._held.wait(30))
+
+    def __exit__(self, *exc: object) -> None:
+        self._let_go()
+
+    async def __aenter__(self) -> None:
+        self._thread.start()
+        self._taken(await asyncio.to_thread(self._held.wait, 30))
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self._let_go)

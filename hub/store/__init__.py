@@ -118,10 +118,13 @@ class Store:
                     if lead
                     else StoreLock(self.url, writer_name=name)
                 )
+                waits = self._busy_timeout_ms
                 self._pg_writer = await PgConnection.open(
-                    self.url, read_only=False, lock=self._lock
+                    self.url, read_only=False, lock=self._lock, lock_timeout_ms=waits
                 )
-                self._reader = await PgConnection.open(self.url, read_only=True)
+                self._reader = await PgConnection.open(
+                    self.url, read_only=True, lock_timeout_ms=waits
+                )
             except psycopg.Error as exc:
                 await self.close()
                 raise StoreError(f"cannot open the store {self.where}: {exc}") from exc

@@ -131,9 +131,10 @@ def open_sync(path: Path, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
 
 def open_sync_at(location: Path | str, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
     """`open_sync` for a SQLite path, or a PostgreSQL URL: then a `pg.PgSyncConnection`, which
-    speaks the subset of `sqlite3.Connection` the command line's functions use (typed as one)."""
+    speaks the subset of `sqlite3.Connection` the command line's functions use (typed as one).
+    On both, a wait for another connection's lock ends after `busy_timeout_ms`."""
     if pg.is_url(location):
-        return cast(sqlite3.Connection, pg.PgSyncConnection.open(str(location)))
+        return cast(sqlite3.Connection, pg.PgSyncConnection.open(str(location), busy_timeout_ms))
     return open_sync(Path(location), busy_timeout_ms)
 
 
@@ -254,7 +255,9 @@ async def open_reader_at(location: Path | str, busy_timeout_ms: int) -> Reader:
     """`open_reader` for a SQLite path, or a read-only connection to a PostgreSQL URL (both with
     `execute_fetchall` and `close`)."""
     if pg.is_url(location):
-        return await pg.PgConnection.open(str(location), read_only=True)
+        return await pg.PgConnection.open(
+            str(location), read_only=True, lock_timeout_ms=busy_timeout_ms
+        )
     return await open_reader(Path(location), busy_timeout_ms)
 
 

@@ -68,6 +68,13 @@ def is_url(location: object) -> bool:
     return isinstance(location, str) and location.startswith(URL_PREFIXES)
 
 
+def lock_setting(busy_timeout_ms: int) -> str:
+    """`store.busy_timeout_ms` as PostgreSQL's `lock_timeout`: how long a statement waits for
+    another session's lock before it fails (docs/FACTS.md, "Lock waits"). PostgreSQL's 0 means no
+    limit, so SQLite's 0 (no wait) becomes 1 ms."""
+    return f"{max(1, int(busy_timeout_ms))}ms"
+
+
 def redact(url: str) -> str:
     """The URL without its password, for logs and errors."""
     return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
@@ -238,8 +245,19 @@ class PgSyncConnection:
         self._conn = conn
 
     @classmethod
-    def open(cls, url: str) -> PgSyncConnection:
-        return cls(connect_sync(url))
+    def open(cls, url: str, lock_timeout_ms: int = 5000) -> PgSyncConnection:
+        """A connection to the migrated store whose waits for another session's lock end after
+        `lock_timeout_ms` (set after the migration, which waits for another hub's as long as it
+        takes)."""
+        conn = connect_sync(url)
+        try:
+            conn.execute(
+                b"SELECT set_config('lock_timeout', %s, false)", (lock_setting(lock_timeout_ms),)
+            )
+        except psycopg.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot open the store {redact(url)}: {exc}") from exc
+        return cls(conn)
 
     @property
     def in_transaction(self) -> bool:
@@ -531,8 +549,16 @@ class PgConnection:
     """One asynchronous connection of the hub (the writer's, or the API's read-only one),
     replaced at its next use after it broke."""
 
-    def __init__(self, url: str, *, read_only: bool, lock: StoreLock | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        read_only: bool,
+        lock: StoreLock | None = None,
+        lock_timeout_ms: int = 5000,
+    ) -> None:
         self.url = url
+        self._lock_timeout_ms = lock_timeout_ms
         self._name = lock.writer_name if lock is not None and lock.writer_name else "chuong"
         self._read_only = read_only
         self._lock = lock
@@ -542,9 +568,14 @@ class PgConnection:
 
     @classmethod
     async def open(
-        cls, url: str, *, read_only: bool, lock: StoreLock | None = None
+        cls,
+        url: str,
+        *,
+        read_only: bool,
+        lock: StoreLock | None = None,
+        lock_timeout_ms: int = 5000,
     ) -> PgConnection:
-        conn = cls(url, read_only=read_only, lock=lock)
+        conn = cls(url, read_only=read_only, lock=lock, lock_timeout_ms=lock_timeout_ms)
         await conn._connection()
         return conn
 
@@ -557,6 +588,10 @@ class PgConnection:
         # transaction; the server ends that transaction after LOCK_IDLE_TIMEOUT, so that a
         # standby can increment the epoch.
         options = f"-c idle_in_transaction_session_timeout={LOCK_IDLE_TIMEOUT}"
+        # Another session's lock on a table (a maintenance job, a backup tool) must not make a
+        # batch wait for ever: like SQLite's busy timeout, the wait ends with an error the
+        # pipeline retries, and the hub says it cannot commit (readiness, troubles) meanwhile.
+        options += f" -c lock_timeout={lock_setting(self._lock_timeout_ms)}"
         if self._read_only:
             options += " -c default_transaction_read_only=on"
         # A failure here is a psycopg.OperationalError: the pipeline retries it.

@@ -3,15 +3,13 @@
 `retained_alarms` reads the broker the way a siren relay or a second screen does when it starts: a
 new subscriber to `{root}/alarms/+` gets every retained alarm. It gathers them at QoS 1 until none
 has arrived for `quiet_s` (Mosquitto sends a subscription's retained messages at once, paced only
-by the subscriber's PUBACKs). `in_line` compares that with the store, read from SQLite.
+by the subscriber's PUBACKs). `wait_in_line` compares that with the store (SQLite or PostgreSQL).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -22,6 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.topics import DEFAULT_ROOT
 from simulator.broker import Mosquitto
+from tests.conftest import query_store
 
 Shown = tuple[str, int, int]
 """What is compared of an alarm: its state, press count and escalation level."""
@@ -93,12 +92,12 @@ async def retained_alarms(
     return {a: (v["state"], v["press_count"], v["level"]) for a, v in shown.items()}
 
 
-def stored_open_alarms(db: Path) -> dict[str, Shown]:
-    """alarm id -> its state in the store, for every alarm not resolved."""
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        rows = conn.execute(
-            "SELECT id, state, press_count, level FROM alarms WHERE state <> 'resolved'"
-        ).fetchall()
+def stored_open_alarms(store: Path | str) -> dict[str, Shown]:
+    """alarm id -> its state in the store (a SQLite file or a PostgreSQL URL), for every alarm
+    not resolved."""
+    rows = query_store(
+        store, "SELECT id, state, press_count, level FROM alarms WHERE state <> 'resolved'"
+    )
     return {alarm_id: (state, count, level) for alarm_id, state, count, level in rows}
 
 
@@ -117,7 +116,11 @@ def difference(retained: dict[str, Shown], stored: dict[str, Shown]) -> str:
 
 
 async def wait_in_line(
-    broker: Mosquitto, db: Path, timeout: float, root: str = DEFAULT_ROOT, login: Login = None
+    broker: Mosquitto,
+    store: Path | str,
+    timeout: float,
+    root: str = DEFAULT_ROOT,
+    login: Login = None,
 ) -> float:
     """Wait until the broker's retained alarm topics match the store; return how long it took.
     Fails with the last difference seen after `timeout`."""
@@ -126,7 +129,7 @@ async def wait_in_line(
     while time.monotonic() - started < timeout:
         retained = await retained_alarms(broker, root, login)
         if retained is not None:
-            seen = difference(retained, stored_open_alarms(db))
+            seen = difference(retained, stored_open_alarms(store))
             if not seen:
                 return time.monotonic() - started
         await asyncio.sleep(0.2)

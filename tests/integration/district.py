@@ -4,7 +4,6 @@ the helpers of tests/integration/test_district.py and tests/faults/test_district
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +15,10 @@ from hub.api.tokens import create_token
 from hub.clock import SystemClock
 from hub.domain.model import Role
 from hub.registry.file import ButtonEntry, RegistryFile, SiteEntry, import_registry
-from hub.store.db import open_sync
+from hub.store.db import open_sync_at
 from simulator.broker import Mosquitto
 from simulator.button import VirtualButton
-from tests.conftest import HubProcess
+from tests.conftest import HubProcess, query_store
 
 HEARTBEAT_S = 1.0
 GRACE_S = 2.0
@@ -50,13 +49,23 @@ class Node:
         return button
 
     def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        with contextlib.closing(sqlite3.connect(f"file:{self.hub.db}?mode=ro", uri=True)) as conn:
-            return conn.execute(sql, params).fetchall()
+        return [tuple(row) for row in query_store(self.hub.store, sql, *params)]
 
     def restart(self) -> None:
         self.hub.terminate()
         self.hub.close()
         self.hub.start()
+
+
+def lose_store(node: Node, new_url: str | None) -> None:
+    """The stopped node's store is gone (a new disk, a re-install): its SQLite file is deleted,
+    or (`new_url`) the hub is pointed at a new, empty PostgreSQL database."""
+    if new_url is None:
+        for path in node.hub.db.parent.glob(node.hub.db.name + "*"):
+            path.unlink()
+        return
+    node.hub.store = new_url
+    node.hub.env["CHUONG_STORE__URL"] = new_url
 
 
 def registry(site: str, site_name: str, buttons: int) -> RegistryFile:
@@ -71,17 +80,25 @@ def make_node(
     name: str,
     env: dict[str, str],
     reg: RegistryFile | None = None,
+    store_url: str | None = None,
 ) -> Node:
+    """A hub with its own broker and its own store: a SQLite file in its own directory, or the
+    PostgreSQL database `store_url` (each node needs one of its own: fixture `fresh_store`)."""
     workdir = tmp_path / name
     workdir.mkdir()
     broker = Mosquitto(workdir / "mosquitto").start()
-    hub = HubProcess(workdir, broker, {"CHUONG_HUB__ID": name, **env})
+    hub = HubProcess(workdir, broker, {"CHUONG_HUB__ID": name, **env}, store_url=store_url)
+    token = seed_node(hub, reg)
+    return Node(name, broker, hub, token)
+
+
+def seed_node(hub: HubProcess, reg: RegistryFile | None) -> str:
+    """Import the registry into the hub's store and create an admin token: returns the token."""
     now = SystemClock().now()
-    with contextlib.closing(open_sync(hub.db)) as conn:
+    with contextlib.closing(open_sync_at(hub.store)) as conn:
         if reg is not None:
             import_registry(conn, reg, now)
-        token = create_token(conn, "test", Role.ADMIN, now)
-    return Node(name, broker, hub, token)
+        return create_token(conn, "test", Role.ADMIN, now)
 
 
 def post_env(district: Node, post_name: str, **extra: str) -> dict[str, str]:

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sqlite3
 import subprocess
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -28,10 +27,11 @@ from hub.broker import mqtt as mqtt_module
 from hub.clock import SystemClock, iso
 from hub.config import MqttSection
 from hub.registry.credentials import acl_text
+from hub.store.db import open_sync_at
 from simulator.broker import Mosquitto
 from simulator.button import VirtualButton
 from simulator.load import LoadPublisher
-from tests.conftest import HubProcess, RunningHub, wait_for
+from tests.conftest import HubProcess, RunningHub, store_location, wait_for
 from tests.integration.alarm_topics import (
     retained_alarms,
     retained_payloads,
@@ -74,9 +74,9 @@ async def run_power_cuts(
     hub: HubProcess | None = None
     try:
         hub = await kill_rounds(hub_process, publisher, rounds, seed, power_cut, presses=presses)
-        await _settle(hub.db, len(publisher.acknowledged))
-        took = await wait_in_line(broker, hub.db, IN_LINE_S)
-        opened = len(stored_open_alarms(hub.db))
+        await _settle(hub.store, len(publisher.acknowledged))
+        took = await wait_in_line(broker, hub.store, IN_LINE_S)
+        opened = len(stored_open_alarms(hub.store))
         log.warning(
             "power cuts: %d open alarms in line %.1f s after the presses settled", opened, took
         )
@@ -135,7 +135,7 @@ async def test_a_queue_that_filled_while_the_broker_stalled_is_repaired_once_it_
     monkeypatch.setattr(mqtt_module, "OUTGOING_LIMIT", 40)
     running = await start_hub()
     alarms = await _press_fresh_buttons(running, broker, 30)
-    await wait_in_line(broker, running.config.store.path, IN_LINE_S)
+    await wait_in_line(broker, store_location(running.config), IN_LINE_S)
     connections = _connections(running)
     officer = running.api()
     assert broker.process is not None
@@ -156,9 +156,9 @@ async def test_a_queue_that_filled_while_the_broker_stalled_is_repaired_once_it_
     finally:
         broker.process.send_signal(signal.SIGCONT)
 
-    await wait_in_line(broker, running.config.store.path, IN_LINE_S)
+    await wait_in_line(broker, store_location(running.config), IN_LINE_S)
     assert _connections(running) == connections, "repaired without a new connection"
-    assert len(stored_open_alarms(running.config.store.path)) == 20
+    assert len(stored_open_alarms(store_location(running.config))) == 20
 
 
 async def test_at_start_stale_states_are_replaced_and_long_resolved_alarms_cleared(
@@ -170,7 +170,7 @@ async def test_at_start_stale_states_are_replaced_and_long_resolved_alarms_clear
     third, although it was resolved long before the last day."""
     running = await start_hub()
     first, second, third = await _press_fresh_buttons(running, broker, 3)
-    await wait_in_line(broker, running.config.store.path, IN_LINE_S)
+    await wait_in_line(broker, store_location(running.config), IN_LINE_S)
     held = await retained_payloads(broker)
     assert held is not None
     open_then = {a: held[a] for a in (first, third)}
@@ -181,10 +181,10 @@ async def test_at_start_stale_states_are_replaced_and_long_resolved_alarms_clear
         f"/api/v1/alarms/{third}/resolve", json={"outcome": "test", "note": "thử"}
     )
     assert response.status_code == 200, response.text
-    await wait_in_line(broker, running.config.store.path, IN_LINE_S)
+    await wait_in_line(broker, store_location(running.config), IN_LINE_S)
     await running.hub.stop()
     month_ago = iso(SystemClock().now() - timedelta(days=30))
-    with contextlib.closing(sqlite3.connect(running.config.store.path)) as conn, conn:
+    with contextlib.closing(open_sync_at(store_location(running.config))) as conn, conn:
         conn.execute("UPDATE alarms SET resolved_at = ? WHERE id = ?", (month_ago, third))
 
     writer = LoadPublisher(host=broker.host, port=broker.port, repeat_s=None)
@@ -201,7 +201,7 @@ async def test_at_start_stale_states_are_replaced_and_long_resolved_alarms_clear
     assert (stale[first][0], second in stale, third in stale) == ("active", False, True)
 
     restarted = await start_hub()
-    await wait_in_line(broker, restarted.config.store.path, IN_LINE_S)
+    await wait_in_line(broker, store_location(restarted.config), IN_LINE_S)
 
 
 @pytest.mark.parametrize("hub_line", ["readwrite", "write"])
@@ -250,15 +250,15 @@ async def test_with_the_generated_acl_and_with_an_older_one_a_lost_clear_is_repa
         assert pipeline is not None
         await wait_for(lambda: len(pipeline.state.alarms) == 1)
         alarm_id = next(iter(pipeline.state.alarms))
-        db = running.config.store.path
-        await wait_in_line(broker, db, IN_LINE_S, login=watcher)
+        store = store_location(running.config)
+        await wait_in_line(broker, store, IN_LINE_S, login=watcher)
         held = await retained_payloads(broker, login=watcher)
         assert held is not None
         response = await running.api().post(
             f"/api/v1/alarms/{alarm_id}/resolve", json={"outcome": "test", "note": "thử"}
         )
         assert response.status_code == 200, response.text
-        await wait_in_line(broker, db, IN_LINE_S, login=watcher)
+        await wait_in_line(broker, store, IN_LINE_S, login=watcher)
         await running.hub.stop()
 
         lost = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
@@ -274,6 +274,6 @@ async def test_with_the_generated_acl_and_with_an_older_one_a_lost_clear_is_repa
         assert alarm_id in ((await retained_alarms(broker, login=watcher)) or {})
 
         await start_hub(mqtt=mqtt)
-        await wait_in_line(broker, db, IN_LINE_S, login=watcher)
+        await wait_in_line(broker, store, IN_LINE_S, login=watcher)
     finally:
         broker.kill()

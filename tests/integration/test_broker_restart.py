@@ -3,8 +3,6 @@ truth meanwhile, and a broker that forgot the hub's session is reported as a tro
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -13,14 +11,14 @@ import httpx
 from hub.config import MqttSection
 from simulator.broker import Mosquitto
 from simulator.load import LoadPublisher
-from tests.conftest import HubProcess, RunningHub, wait_for
+from tests.conftest import HubProcess, RunningHub, query_store, wait_for
 
 StartHub = Callable[..., Awaitable[RunningHub]]
 
 
-def _press_count(db: Path) -> int:
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        return int(conn.execute("SELECT count(*) FROM presses").fetchone()[0])
+def _press_count(store: Path | str) -> int:
+    [[count]] = query_store(store, "SELECT count(*) FROM presses")
+    return int(count)
 
 
 async def _ready(url: str) -> int:
@@ -49,7 +47,7 @@ async def test_presses_queued_for_the_hub_survive_a_broker_restart(
     broker.start()
     hub = hub_process().start()
     await hub.wait_ready()
-    await wait_for(lambda: _press_count(hub.db) == 300, timeout=30)
+    await wait_for(lambda: _press_count(hub.store) == 300, timeout=30)
 
 
 async def test_the_hub_reconnects_by_itself_and_readyz_tells_the_truth(
@@ -76,7 +74,7 @@ async def test_the_hub_reconnects_by_itself_and_readyz_tells_the_truth(
     publisher.press("after-restart")
     assert await publisher.drain(10)
     await publisher.close()
-    await wait_for(lambda: _press_count(hub.db) == 1, timeout=15)
+    await wait_for(lambda: _press_count(hub.store) == 1, timeout=15)
 
 
 async def test_a_burst_across_a_broker_restart_loses_nothing(
@@ -99,9 +97,8 @@ async def test_a_burst_across_a_broker_restart_loses_nothing(
             broker.stop()
             broker.start()
     await hub.wait_ready(30)
-    await wait_for(lambda: _press_count(hub.db) >= len(acknowledged), timeout=30)
-    with contextlib.closing(sqlite3.connect(f"file:{hub.db}?mode=ro", uri=True)) as conn:
-        stored = conn.execute("SELECT button_id, event_id FROM presses").fetchall()
+    await wait_for(lambda: _press_count(hub.store) >= len(acknowledged), timeout=30)
+    stored = query_store(hub.store, "SELECT button_id, event_id FROM presses")
     assert {tuple(row) for row in stored} == acknowledged
     assert len(stored) == len(acknowledged)
 

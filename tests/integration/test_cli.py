@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from simulator.broker import Mosquitto, free_port
 from tests.conftest import RunningHub, wait_for
@@ -33,11 +34,22 @@ def chuong(
     )
 
 
-def test_token_create_prints_the_token_once_and_it_works_only_until_revoked(tmp_path: Path) -> None:
+def store_env(path: Path, store_url: str | None) -> dict[str, str]:
+    """The environment that points `chuong` at the test's store: the SQLite file, or the
+    PostgreSQL database."""
+    return {
+        "CHUONG_STORE__PATH": str(path),
+        **({"CHUONG_STORE__URL": store_url} if store_url else {}),
+    }
+
+
+def test_token_create_prints_the_token_once_and_it_works_only_until_revoked(
+    tmp_path: Path, store_url: str | None
+) -> None:
     """`chuong token create` prints a token on stdout (and a note on stderr); `token list` shows
     its name and role, never the token; `token revoke` ends it; a second live token of the same
     name is refused with a clear message."""
-    env = {"CHUONG_STORE__PATH": str(tmp_path / "hub.db")}
+    env = store_env(tmp_path / "hub.db", store_url)
     created = chuong("token", "create", "--name", "tram-truc", "--role", "officer", env=env)
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip()
@@ -53,10 +65,10 @@ def test_token_create_prints_the_token_once_and_it_works_only_until_revoked(tmp_
     assert "revoked" in chuong("token", "list", env=env).stdout
 
 
-def test_registry_import_is_an_idempotent_upsert(tmp_path: Path) -> None:
+def test_registry_import_is_an_idempotent_upsert(tmp_path: Path, store_url: str | None) -> None:
     """Importing the same file twice changes nothing the second time; a bad file is refused with
     the file and key named."""
-    env = {"CHUONG_STORE__PATH": str(tmp_path / "hub.db")}
+    env = store_env(tmp_path / "hub.db", store_url)
     registry = tmp_path / "registry.toml"
     registry.write_text(
         '[[sites]]\nid = "bank"\nname = "Ngân hàng"\n\n[[buttons]]\nid = "bank-1"\nsite = "bank"\n',
@@ -128,6 +140,7 @@ async def test_sim_presses_and_reports_the_hubs_answer(
     assert {d for a in alarms for d in a["devices"]} <= {"sim-01", "sim-02", "sim-03"}
 
 
+@pytest.mark.sqlite_only("`chuong demo` always keeps its store in SQLite, in its own directory")
 async def test_demo_runs_with_zero_set_up_and_stops_cleanly(tmp_path: Path) -> None:
     """`chuong demo` starts its own broker, a sample commune and simulated buttons; the printed
     token reads the API; Ctrl+C stops everything with status 0."""
@@ -183,10 +196,8 @@ def test_the_shipped_example_configuration_is_valid() -> None:
     assert "configuration OK: hub xa-phuoc-hoa" in result.stdout
 
 
-def test_the_shipped_example_registry_imports(tmp_path: Path) -> None:
+def test_the_shipped_example_registry_imports(tmp_path: Path, store_url: str | None) -> None:
     """config/registry.example.toml imports as shipped."""
     example = Path(__file__).parents[2] / "config" / "registry.example.toml"
-    result = chuong(
-        "registry", "import", str(example), env={"CHUONG_STORE__PATH": str(tmp_path / "x.db")}
-    )
+    result = chuong("registry", "import", str(example), env=store_env(tmp_path / "x.db", store_url))
     assert result.returncode == 0, result.stderr

@@ -11,7 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from simulator.broker import free_port
+
+pytestmark = pytest.mark.sqlite_only("`chuong demo` always keeps its store in SQLite")
 
 REPO = Path(__file__).parents[2]
 VENV_CHUONG = Path(sys.executable).parent / "chuong"

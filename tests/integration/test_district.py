@@ -5,7 +5,6 @@ hub killed is "post silent" at the district within its heartbeat period plus the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -15,12 +14,7 @@ import httpx
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hub.api.tokens import create_token
-from hub.clock import SystemClock
 from hub.config import HubSection
-from hub.domain.model import Role
-from hub.registry.file import import_registry
-from hub.store.db import open_sync
 from hub.upstream.district import ApplyPostChanges
 from simulator.button import VirtualButton
 from tests.conftest import LINK_KEY_NOTIFIER, RunningHub, ack_link, wait_for
@@ -33,16 +27,24 @@ from tests.integration.district import (
     changes_received,
     changes_sent,
     closing_nodes,
+    lose_store,
     make_node,
     post_env,
     registry,
+    seed_node,
 )
 
 
-async def start_post(tmp_path: Path, district: Node, nodes: list[Node]) -> Node:
+async def start_post(
+    tmp_path: Path, district: Node, nodes: list[Node], store_url: str | None
+) -> Node:
     """Post A (Xã Phước Hòa, one bank button) reporting to `district`, started and ready."""
     post = make_node(
-        tmp_path, "post-a", post_env(district, "Xã Phước Hòa"), registry("bank", "Ngân hàng", 1)
+        tmp_path,
+        "post-a",
+        post_env(district, "Xã Phước Hòa"),
+        registry("bank", "Ngân hàng", 1),
+        store_url,
     )
     nodes.append(post)
     post.hub.start()
@@ -58,7 +60,7 @@ async def _district_alarms(district: Node) -> list[dict[str, object]]:
 
 
 async def test_presses_at_two_posts_show_at_the_district_and_a_killed_post_is_silent(
-    tmp_path: Path,
+    tmp_path: Path, fresh_store: Callable[[], str | None]
 ) -> None:
     """Presses at post A (a bank) and post B (a clinic) reach the district's API with the right
     post and site; the post's acknowledgement follows; the district refuses to acknowledge a
@@ -70,18 +72,23 @@ async def test_presses_at_two_posts_show_at_the_district_and_a_killed_post_is_si
         "CHUONG_DISTRICT__EXPECT": '["post-a", "post-b", "post-c"]',
         "CHUONG_DISTRICT__EXPECT_PERIOD_S": "1",
     }
-    district = make_node(tmp_path, "district", expecting)
+    district = make_node(tmp_path, "district", expecting, store_url=fresh_store())
     with closing_nodes([district]) as nodes:
         district.hub.start()
         await district.hub.wait_ready()
         a = make_node(
-            tmp_path, "post-a", post_env(district, "Xã Phước Hòa"), registry("bank", "Ngân hàng", 1)
+            tmp_path,
+            "post-a",
+            post_env(district, "Xã Phước Hòa"),
+            registry("bank", "Ngân hàng", 1),
+            fresh_store(),
         )
         b = make_node(
             tmp_path,
             "post-b",
             post_env(district, "Xã Tân Thạch"),
             registry("clinic", "Trạm y tế", 1),
+            fresh_store(),
         )
         nodes.extend([a, b])
         for post in (a, b):
@@ -172,21 +179,31 @@ async def test_a_post_without_upstream_sends_nothing_and_keeps_no_outbox(
     assert await rows == []
 
 
-async def test_a_district_passes_its_posts_alarms_on_to_the_province(tmp_path: Path) -> None:
+async def test_a_district_passes_its_posts_alarms_on_to_the_province(
+    tmp_path: Path, fresh_store: Callable[[], str | None]
+) -> None:
     """post → district → province, the same link twice: a press at the post shows at the
     province with the post (not the district) as its post, and the site; the post's
     acknowledgement follows it there; the province watches the district's heartbeat."""
-    province = make_node(tmp_path, "province", {**DISTRICT_ENV, "CHUONG_HUB__NAME": "Tỉnh"})
+    province = make_node(
+        tmp_path,
+        "province",
+        {**DISTRICT_ENV, "CHUONG_HUB__NAME": "Tỉnh"},
+        store_url=fresh_store(),
+    )
     with closing_nodes([province]) as nodes:
         province.hub.start()
         await province.hub.wait_ready()
         district = make_node(
-            tmp_path, "district", {**DISTRICT_ENV, **post_env(province, "Huyện Châu Thành")}
+            tmp_path,
+            "district",
+            {**DISTRICT_ENV, **post_env(province, "Huyện Châu Thành")},
+            store_url=fresh_store(),
         )
         nodes.append(district)
         district.hub.start()
         await district.hub.wait_ready()
-        post = await start_post(tmp_path, district, nodes)
+        post = await start_post(tmp_path, district, nodes, fresh_store())
         await (await post.button("bank-1")).press()
 
         async def at_province() -> bool:
@@ -231,16 +248,16 @@ async def test_a_phone_link_at_the_district_does_not_acknowledge_a_posts_alarm(
 
 
 async def test_a_post_reinstalled_with_an_empty_store_still_reaches_the_district(
-    tmp_path: Path,
+    tmp_path: Path, fresh_store: Callable[[], str | None]
 ) -> None:
     """A post's store is lost (a new disk, a re-install) and the post starts again with the same
     `hub.id`: it numbers its alarms from 1 again. Its next press must still show at the district,
     beside the old alarm of the same number, not be taken for a copy of it and dropped."""
-    district = make_node(tmp_path, "district", DISTRICT_ENV)
+    district = make_node(tmp_path, "district", DISTRICT_ENV, store_url=fresh_store())
     with closing_nodes([district]) as nodes:
         district.hub.start()
         await district.hub.wait_ready()
-        post = await start_post(tmp_path, district, nodes)
+        post = await start_post(tmp_path, district, nodes, fresh_store())
         button = await post.button("bank-1")
         await button.press()
 
@@ -255,11 +272,8 @@ async def test_a_post_reinstalled_with_an_empty_store_still_reaches_the_district
 
         post.hub.terminate()
         post.hub.close()
-        for path in post.hub.db.parent.glob(post.hub.db.name + "*"):
-            path.unlink()  # the store is gone: the post starts from nothing
-        with contextlib.closing(open_sync(post.hub.db)) as conn:
-            import_registry(conn, registry("bank", "Ngân hàng", 1), SystemClock().now())
-            post.token = create_token(conn, "test", Role.ADMIN, SystemClock().now())
+        lose_store(post, fresh_store())  # the post starts from nothing
+        post.token = seed_node(post.hub, registry("bank", "Ngân hàng", 1))
         await asyncio.sleep(1.1)  # a raise time in another second than the first alarm's
         post.hub.start()
         await post.hub.wait_ready()
@@ -288,17 +302,17 @@ def _publish(node: Node, topic: str, payload: bytes) -> None:
 
 
 async def test_a_post_cannot_touch_another_posts_alarm_and_bad_dates_do_not_stall_the_district(
-    tmp_path: Path,
+    tmp_path: Path, fresh_store: Callable[[], str | None]
 ) -> None:
     """Post B (or whoever holds its broker password) sends a change `resolved` for post A's open
     alarm, on B's own topic: refused (`bad_upstream`), A's alarm stays open at the district. A
     change whose times no calendar can hold (year 1) is refused the same way, and the changes
     after it, from every post, still go through."""
-    district = make_node(tmp_path, "district", DISTRICT_ENV)
+    district = make_node(tmp_path, "district", DISTRICT_ENV, store_url=fresh_store())
     with closing_nodes([district]) as nodes:
         district.hub.start()
         await district.hub.wait_ready()
-        post = await start_post(tmp_path, district, nodes)
+        post = await start_post(tmp_path, district, nodes, fresh_store())
         button = await post.button("bank-1")
         await button.press()
 

@@ -35,6 +35,10 @@ from simulator.broker import free_port
 from simulator.button import VirtualButton
 from tests.conftest import wait_for, wait_hub_ready
 
+pytestmark = pytest.mark.sqlite_only(
+    "the installer lays out a post with its SQLite store (/var/lib/chuong/chuong.db, mode 0600)"
+)
+
 REPO = Path(__file__).parents[2]
 SERVICE_USER = "chuong"
 BUTTON = "vcb-quay-1"  # a button of config/registry.example.toml

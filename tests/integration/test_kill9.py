@@ -98,7 +98,7 @@ async def kill_rounds(
         hub = hub_process().start()
         await hub.wait_ready(READY_S)
         kill_after = chooser.randint(presses // 10, presses * 9 // 10)
-        with stalled_store(hub.db) if stall else contextlib.nullcontext():
+        with stalled_store(hub.store) if stall else contextlib.nullcontext():
             await _burst(publisher, round_no, presses, kill_after, functools.partial(cut, hub))
         assert await publisher.drain(120), "the broker did not acknowledge every press"
     hub = hub_process().start()

@@ -7,7 +7,6 @@ import contextlib
 import json
 import signal
 import socket
-import sqlite3
 import time
 from collections.abc import Callable
 
@@ -18,10 +17,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from hub.api.tokens import create_token
 from hub.clock import SystemClock
 from hub.domain.model import Role
-from hub.store.db import open_sync
+from hub.store.db import open_sync_at
 from simulator.broker import Mosquitto
 from simulator.load import LoadPublisher
-from tests.conftest import HubProcess, stalled_store, wait_for
+from tests.conftest import HubProcess, query_store, stalled_store, wait_for
 
 STATUS_TOPIC = "chuong/v1/hub/post/status"
 
@@ -84,8 +83,7 @@ async def test_sigterm_during_a_burst_drains_says_goodbye_and_loses_nothing(
     acknowledged = {(s.button, s.event_id) for s in publisher.acknowledged}
 
     def stored() -> list[tuple[str, str]]:
-        with contextlib.closing(sqlite3.connect(f"file:{hub.db}?mode=ro", uri=True)) as conn:
-            return [tuple(r) for r in conn.execute("SELECT button_id, event_id FROM presses")]
+        return [tuple(r) for r in query_store(hub.store, "SELECT button_id, event_id FROM presses")]
 
     await wait_for(lambda: len(stored()) >= len(acknowledged), timeout=30)
     assert set(stored()) == acknowledged
@@ -119,7 +117,7 @@ async def test_second_signal_forces_the_exit(
     assert hub.process is not None
     publisher = LoadPublisher(host=broker.host, port=broker.port, repeat_s=None)
     await publisher.connect()
-    with stalled_store(hub.db):
+    with stalled_store(hub.store):
         publisher.press("stuck-1")
         assert await publisher.drain(10)
         await asyncio.sleep(0.3)
@@ -135,8 +133,8 @@ async def test_second_signal_forces_the_exit(
     await hub.wait_ready()
 
     def stored() -> int:
-        with contextlib.closing(sqlite3.connect(f"file:{hub.db}?mode=ro", uri=True)) as conn:
-            return int(conn.execute("SELECT count(*) FROM presses").fetchone()[0])
+        [[count]] = query_store(hub.store, "SELECT count(*) FROM presses")
+        return int(count)
 
     await wait_for(lambda: stored() == 1, timeout=20)
 
@@ -147,7 +145,7 @@ async def test_sigint_with_a_live_stream_open_stops_quietly(
     """Ctrl+C while a page holds the live stream open: the stream ends, the hub exits 0, and the
     log has no ERROR and no traceback (a stop with open pages is normal)."""
     hub = hub_process()
-    with contextlib.closing(open_sync(hub.db)) as conn:
+    with contextlib.closing(open_sync_at(hub.store)) as conn:
         token = create_token(conn, "page", Role.VIEWER, SystemClock().now())
     hub.start()
     await hub.wait_ready()

@@ -26,6 +26,8 @@ from tests.integration.test_kill9 import READY_S, _burst, _settle, _stored
 
 PRESSES = 300
 
+pytestmark = pytest.mark.postgresql_only("it stops and starts a PostgreSQL server of its own")
+
 
 @pytest.fixture
 def own_cluster() -> Iterator[PgCluster]:

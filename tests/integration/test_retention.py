@@ -4,23 +4,23 @@ in, and every press the broker acknowledged is recorded."""
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
-from hub.store.db import open_sync
+from hub.store.db import open_sync_at
 from simulator.broker import Mosquitto
 from simulator.load import LoadPublisher
-from tests.conftest import HubProcess, wait_for
+from tests.conftest import HubProcess, query_store, wait_for
 from tests.hub.store.test_retention import add_alarm, add_notice
 
 OLD_NOTICES = 1500
 
 
-def _count(db: object, sql: str) -> int:
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        return int(conn.execute(sql).fetchone()[0])
+def _count(store: Path | str, sql: str) -> int:
+    [[count]] = query_store(store, sql)
+    return int(count)
 
 
 async def test_retention_prunes_only_what_it_should_while_a_burst_runs(
@@ -33,7 +33,7 @@ async def test_retention_prunes_only_what_it_should_while_a_burst_runs(
             "CHUONG_STORE__RETENTION__BATCH": "50",
         }
     )
-    with contextlib.closing(open_sync(hub.db)) as conn:
+    with contextlib.closing(open_sync_at(hub.store)) as conn:
         add_alarm(conn, "old-resolved", raised=400, resolved=399)
         add_alarm(conn, "old-open", raised=400, resolved=None)
         add_alarm(conn, "recent-resolved", raised=10, resolved=9)
@@ -51,19 +51,19 @@ async def test_retention_prunes_only_what_it_should_while_a_burst_runs(
         assert await publisher.drain(60)
 
         def pruned() -> bool:
-            return _count(hub.db, "SELECT count(*) FROM alarms WHERE id = 'old-resolved'") == 0
+            return _count(hub.store, "SELECT count(*) FROM alarms WHERE id = 'old-resolved'") == 0
 
         await wait_for(pruned, timeout=60)
         await wait_for(
             lambda: (
-                _count(hub.db, "SELECT count(*) FROM presses WHERE event_id LIKE 'burst-%'")
+                _count(hub.store, "SELECT count(*) FROM presses WHERE event_id LIKE 'burst-%'")
                 == len(publisher.acknowledged)
             ),
             timeout=60,
         )
     finally:
         await publisher.close()
-    db = hub.db
+    db = hub.store
     assert len(publisher.acknowledged) == 600
     assert _count(db, "SELECT count(*) FROM outbox WHERE alarm_id = 'old-resolved'") == 0
     assert _count(db, "SELECT count(*) FROM presses WHERE alarm_id = 'old-resolved'") == 0

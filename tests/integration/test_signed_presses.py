@@ -13,15 +13,15 @@ from pathlib import Path
 from devices.signing import key_id
 from hub.clock import SystemClock
 from hub.registry.commands import set_sign_key
-from hub.store.db import open_sync
+from hub.store.db import open_sync_at
 from simulator.button import VirtualButton
-from tests.conftest import RunningHub, wait_for
+from tests.conftest import RunningHub, store_location, wait_for
 
 StartHub = Callable[..., Awaitable[RunningHub]]
 Buttons = Callable[..., Awaitable[VirtualButton]]
 
 
-async def _key_for(db: Path, button: str) -> str:
+async def _key_for(store: Path | str, button: str) -> str:
     """`chuong registry keys` as an installer runs it (the key is printed once), without blocking
     the event loop the hub under test runs on."""
     process = await asyncio.create_subprocess_exec(
@@ -32,7 +32,14 @@ async def _key_for(db: Path, button: str) -> str:
         "keys",
         "--button",
         button,
-        env={"CHUONG_STORE__PATH": str(db), "PATH": "/usr/bin:/bin"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            **(
+                {"CHUONG_STORE__URL": store}
+                if isinstance(store, str)
+                else {"CHUONG_STORE__PATH": str(store)}
+            ),
+        },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -53,7 +60,7 @@ async def test_signed_presses_raise_alarms_and_forgeries_do_not(
     running = await start_hub()
     pipeline = running.hub.pipeline
     assert pipeline is not None
-    key = await _key_for(running.config.store.path, "bank-1")
+    key = await _key_for(store_location(running.config), "bank-1")
     genuine = await buttons("bank-1", sign_key=key)
 
     async def keyed() -> bool:  # the running hub reloads the registry at its next batch
@@ -94,9 +101,11 @@ async def test_signed_presses_raise_alarms_and_forgeries_do_not(
     )
 
 
-async def test_the_audit_log_names_a_new_key_by_its_id_only(tmp_path: Path) -> None:
+async def test_the_audit_log_names_a_new_key_by_its_id_only(
+    tmp_path: Path, store_url: str | None
+) -> None:
     """The audit entry of a new key names the key's id, never the key."""
-    with contextlib.closing(open_sync(tmp_path / "hub.db")) as conn:
+    with contextlib.closing(open_sync_at(store_url or tmp_path / "hub.db")) as conn:
         conn.execute("INSERT INTO buttons (id, created_at, updated_at) VALUES ('b1', 'x', 'x')")
         set_sign_key(conn, "b1", "cd" * 32, SystemClock().now())
         detail = conn.execute(

@@ -12,7 +12,7 @@ from hub.config import StoreSection
 from hub.domain.model import Alarm
 from hub.writer.plan import Plan
 from simulator.button import VirtualButton
-from tests.conftest import RunningHub, stalled_store, wait_for
+from tests.conftest import RunningHub, stalled_store, store_location, wait_for
 
 StartHub = Callable[..., Awaitable[RunningHub]]
 Buttons = Callable[..., Awaitable[VirtualButton]]
@@ -21,10 +21,11 @@ Buttons = Callable[..., Awaitable[VirtualButton]]
 async def test_a_store_that_cannot_commit_holds_acks_and_recovers_without_loss(
     start_hub: StartHub, buttons: Buttons, tmp_path: Path
 ) -> None:
-    """Another process holds the store's write lock past the busy timeout: the press gets no
-    `received` (the hub did not PUBACK it), /readyz is 503 naming the store, the troubles list
-    shows `store_unwritable`; when the lock goes, the alarm is raised, the button hears `received`,
-    /readyz is 200 and the recovery is in the audit log."""
+    """Another process holds the store's write lock (on PostgreSQL, a lock on every table) past
+    the busy timeout: the press gets no `received` (the hub did not PUBACK it), /readyz is 503
+    naming the store, the troubles list shows `store_unwritable`; when the lock goes, the alarm
+    is raised, the button hears `received`, /readyz is 200 and the recovery is in the audit
+    log."""
     running = await start_hub(
         store=StoreSection(
             path=tmp_path / "hub.db", busy_timeout_ms=100, retry_max_s=0.3, probe_interval_s=0.5
@@ -32,7 +33,7 @@ async def test_a_store_that_cannot_commit_holds_acks_and_recovers_without_loss(
     )
     button = await buttons("bank-1")
     api = running.api()
-    with stalled_store(running.config.store.path):
+    async with stalled_store(store_location(running.config)):
         press = await button.press()
         assert press.acked_by_broker
 

@@ -16,6 +16,10 @@ from hub.domain.model import Role
 from simulator.button import VirtualButton
 from tests.conftest import RunningHub, query_store
 
+pytestmark = pytest.mark.sqlite_only(
+    "it moves a post's SQLite file to PostgreSQL: each run starts on SQLite and ends on PostgreSQL"
+)
+
 StartHub = Callable[..., Awaitable[RunningHub]]
 Buttons = Callable[..., Awaitable[VirtualButton]]
 

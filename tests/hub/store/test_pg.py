@@ -3,6 +3,7 @@ a broken connection replaced, and the command line's sqlite3-speaking connection
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
@@ -18,7 +19,7 @@ from hub.domain.state import Registry
 from hub.errors import StoreError
 from hub.store import Changes, Store, admin, pg, write_may_pass
 from hub.store.db import migrations as sqlite_migrations
-from hub.store.db import open_sync_at
+from hub.store.db import open_reader_at, open_sync_at
 from hub.store.ops import InsertSite, PressRow
 from hub.store.pg import PgRow, StoreFenced, migrations, redact, translate
 from tests.hub.store.test_changes import NOW, _changes
@@ -108,6 +109,56 @@ async def test_a_broken_connection_is_retried_then_replaced(
         assert await store.pending_notifiers() == {"siren"}
     finally:
         await store.close()
+
+
+async def test_a_table_locked_by_another_session_fails_the_batch_after_the_busy_timeout(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """Another session holds a lock on the presses (a maintenance job): the batch does not wait
+    for ever, but fails after `busy_timeout_ms` with an error the pipeline retries (and reports:
+    the hub says it cannot commit); once the lock goes, the same batch commits."""
+    store = Store(tmp_path / "unused.db", url=pg_database, busy_timeout_ms=200)
+    await store.open()
+    try:
+        with psycopg.connect(pg_database, autocommit=True) as other, other.transaction():
+            other.execute("LOCK TABLE presses IN EXCLUSIVE MODE")
+            batch = _with_a_press()
+            with pytest.raises(psycopg.OperationalError) as raised:
+                # The limit only ends a wait that would never end by itself.
+                await asyncio.wait_for(store.commit(batch), 20)
+            assert write_may_pass(raised.value)
+        await store.commit(batch)
+        [[stored]] = await store.reader.execute_fetchall("SELECT count(*) FROM presses")
+        assert stored == 1
+    finally:
+        await store.close()
+
+
+async def test_the_command_line_and_the_reports_wait_for_a_lock_only_the_busy_timeout(
+    pg_database: str,
+) -> None:
+    """The command line's connection and the reports' reader, on a store where another session
+    holds a lock (ACCESS EXCLUSIVE: even reads wait): each fails after its busy timeout, the
+    command line's with `sqlite3.OperationalError` (as on a locked SQLite file), instead of
+    waiting for as long as the lock is held."""
+    with contextlib.closing(open_sync_at(pg_database)):
+        pass  # the schema exists before the lock is taken
+    with psycopg.connect(pg_database, autocommit=True) as other, other.transaction():
+        other.execute("LOCK TABLE sites IN ACCESS EXCLUSIVE MODE")
+
+        def command_line() -> None:
+            with contextlib.closing(open_sync_at(pg_database, busy_timeout_ms=200)) as conn:
+                conn.execute("SELECT count(*) FROM sites")
+
+        with pytest.raises(sqlite3.OperationalError):
+            # The limit only ends a wait that would never end by itself.
+            await asyncio.wait_for(asyncio.to_thread(command_line), 20)
+        reader = await open_reader_at(pg_database, busy_timeout_ms=200)
+        try:
+            with pytest.raises(psycopg.OperationalError):
+                await asyncio.wait_for(reader.execute_fetchall("SELECT count(*) FROM sites"), 20)
+        finally:
+            await reader.close()
 
 
 async def test_data_version_moves_when_the_command_line_changes_the_registry(
