@@ -16,7 +16,7 @@ from hub.clock import SystemClock, parse_iso
 from hub.config import StoreSection
 from hub.domain.model import Role
 from hub.registry.file import import_registry, load_registry_file
-from hub.store.db import open_sync
+from hub.store.db import open_sync_at
 from simulator.button import VirtualButton
 from simulator.vendors import VirtualTasmota
 from tests.conftest import RunningHub, query_store, wait_for
@@ -356,7 +356,11 @@ async def test_the_untested_report_lists_buttons_without_a_recent_test_press(
 
 
 async def test_export_and_list_from_the_command_line(
-    supervised: Supervised, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+    supervised: Supervised,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+    fresh_store: Callable[[], str | None],
 ) -> None:
     """`registry export` writes TOML that `registry import` reads back to the same registry;
     `registry list` shows each button with its profile, its alarm kind and press patterns, and
@@ -368,8 +372,8 @@ async def test_export_and_list_from_the_command_line(
     exported = tmp_path / "registry.toml"
     assert await command(["registry", "export", "--out", str(exported)]) == 0
     again = load_registry_file(exported)
-    copy = StoreSection(path=tmp_path / "copy.db")  # a SQLite file, whatever the hub's store
-    with contextlib.closing(open_sync(copy.path)) as conn:
+    copy = StoreSection(path=tmp_path / "copy.db", url=fresh_store())  # another, empty store
+    with contextlib.closing(open_sync_at(copy.url or copy.path)) as conn:
         import_registry(conn, again, running.hub.clock.now())
     command_line_on(monkeypatch, copy)
     capsys.readouterr()
@@ -384,7 +388,7 @@ async def test_export_and_list_from_the_command_line(
     assert "\tcontract\talarm holdup\t" in listing
     assert 'press_patterns = { "L" = "medical" }' in exported.read_text()
     assert listing.startswith("2 sites")
-    assert query_store(copy.path, "SELECT count(*) FROM buttons")[0][0] == 8
+    assert query_store(copy.url or copy.path, "SELECT count(*) FROM buttons")[0][0] == 8
 
 
 async def test_registry_remove_from_the_command_line_reaches_the_running_hub(
