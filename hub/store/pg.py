@@ -42,6 +42,7 @@ from typing import Any, Final
 import psycopg
 from psycopg import pq
 from psycopg.adapt import Dumper
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import RowMaker
 
 from hub.errors import StoreError
@@ -62,6 +63,17 @@ CONNECT_OPTIONS: Final[dict[str, Any]] = {
     "keepalives_count": 3,
     "tcp_user_timeout": 10000,
 }
+SERVER_KEEPALIVES: Final = (
+    "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 "
+    "-c tcp_user_timeout=10000"
+)
+"""The same on the server's end of each of the hub's connections. The client's settings above
+only let the hub notice a dead server; the server notices a dead client through its own, whose
+default is the system's (two hours on Linux). With these, the server ends every session of a hub
+whose machine lost its power or its cable within about 11 s (its open transactions rolled back,
+its row locks freed), whichever connection it was: the lock's, the writer's, the reader's, the
+retention's. Not through a proxy or a NAT that answers for the dead machine (docs/HA.md): there
+only the lock's idle timeout and the new active's ending of the old writer free the store."""
 
 
 def is_url(location: object) -> bool:
@@ -194,9 +206,16 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
     return len(known)
 
 
+def server_options(url: str, settings: str = "") -> str:
+    """The `options` of a connection to `url`: those the URL gives, then the server's keepalives
+    and `settings` (a later `-c` wins)."""
+    given = str(conninfo_to_dict(url).get("options") or "")
+    return " ".join(part for part in (given, SERVER_KEEPALIVES, settings) if part)
+
+
 def connect_sync(url: str, *, migrate_schema: bool = True) -> psycopg.Connection[Any]:
     try:
-        conn = psycopg.connect(url, autocommit=True, **CONNECT_OPTIONS)
+        conn = psycopg.connect(url, autocommit=True, options=server_options(url), **CONNECT_OPTIONS)
     except psycopg.Error as exc:
         raise StoreError(f"cannot open the store {redact(url)}: {exc}") from exc
     _prepare(conn)
@@ -404,8 +423,9 @@ class StoreLock:
             # A lease row locked by a frozen hub's open transaction (see PgConnection) makes
             # the epoch's update fail after `lock_timeout` rather than wait for ever; the
             # connection is then dropped, releasing the lock, and the lock asked for again.
-            options=(
-                f"-c idle_session_timeout={LOCK_IDLE_TIMEOUT} -c lock_timeout={LEASE_LOCK_TIMEOUT}"
+            options=server_options(
+                self.url,
+                f"-c idle_session_timeout={LOCK_IDLE_TIMEOUT} -c lock_timeout={LEASE_LOCK_TIMEOUT}",
             ),
             **CONNECT_OPTIONS,
         )
@@ -563,7 +583,7 @@ class PgConnection:
         conn = await psycopg.AsyncConnection.connect(
             self.url,
             autocommit=True,
-            options=options,
+            options=server_options(self.url, options),
             application_name=self._name,
             **CONNECT_OPTIONS,
         )

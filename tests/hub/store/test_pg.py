@@ -262,6 +262,42 @@ async def test_a_hub_that_lost_the_lock_without_noticing_commits_nothing(
         await second.close()
 
 
+_KEEPALIVES = (
+    "SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_interval'), "
+    "current_setting('tcp_keepalives_count'), current_setting('tcp_user_timeout'), "
+    "current_setting('statement_timeout')"
+)
+
+
+async def test_the_server_notices_a_dead_hub_on_every_connection(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """The server's own keepalives (docs/HA.md): a hub's machine that loses its power is noticed
+    by the server on each of its connections (the lock's, the writer's, the reader's, the command
+    line's and the retention's), not after the system's two hours. The URL's own `options` are
+    kept."""
+    url = f"{pg_database}?options=-c%20statement_timeout%3D7s"
+    expected = ("5", "2", "3", "10000", "7s")
+    store = Store(tmp_path / "unused.db", url=url)
+    await store.open()
+    try:
+        assert store._lock is not None
+        assert store._lock._conn is not None
+        cursor = await store._lock._conn.execute(_KEEPALIVES)
+        assert await cursor.fetchone() == expected
+        assert store._pg_writer is not None
+        for conn in (store._pg_writer, store.reader):
+            assert isinstance(conn, pg.PgConnection)
+            assert tuple(await conn.execute_fetchall(_KEEPALIVES)) == (PgRow(expected, {}),)
+    finally:
+        await store.close()
+    sync = open_sync_at(url)
+    try:
+        assert tuple(sync.execute(_KEEPALIVES).fetchone()) == expected
+    finally:
+        sync.close()
+
+
 @pytest.mark.parametrize(
     ("error", "passes"),
     [
