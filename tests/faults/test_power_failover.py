@@ -42,10 +42,10 @@ from tests.conftest import HubProcess, wait_for
 from tests.faults.test_failover import (
     BURST_S,
     KILL_AT_S,
-    READY_S,
     TAKEOVER_S,
-    _check_presses,
+    _check_all,
     _config,
+    _fired_once,
     _hook_requests,
     _metric,
     _paced_burst,
@@ -55,11 +55,12 @@ from tests.faults.test_failover import (
     _settle,
     _start,
     _wait_role,
+    store_url,
 )
 from tests.integration.escalation.conftest import MqttWatcher
 from tests.integration.notify.loopback import HttpRecorder, http_recorder
 
-__all__ = ["http_recorder"]  # the fixture, used by the tests below
+__all__ = ["http_recorder", "store_url"]  # the fixtures, used by the test below
 
 POWER_FAILOVERS = int(os.environ.get("PROOF_POWER_FAILOVERS", "2"))
 RESUMED_CUT_S = 4.0
@@ -68,11 +69,6 @@ EXIT_S = 30.0
 """bound on the old hub's exit once its network is back (connect timeout, lock refused)"""
 TAKEOVER_LOG = "already connected, closing old connection"
 """Mosquitto's log line for a session taken over by a new connection with the same client id"""
-
-
-@pytest.fixture
-def store_url(pg_database: str) -> str:
-    return pg_database
 
 
 @dataclass
@@ -219,21 +215,9 @@ async def test_the_active_machine_loses_power_during_a_burst_and_comes_back_fenc
             standby = make()
             await _wait_role(standby.hub, "standby")
 
-            # ... once.
-            escalated = _rows(
-                store_url,
-                "SELECT detail FROM audit WHERE alarm_id = ? AND action = 'alarm.escalated'",
-                alarm_id,
-            )
-            assert len(escalated) == 1, f"round {round_no}: the step fired {len(escalated)} times"
+            _fired_once(store_url, alarm_id, round_no)
 
-        acknowledged = {(s.button, s.event_id) for s in publisher.acknowledged}
-        assert not publisher.refused
-        await _settle(store_url, acknowledged)
-        _check_presses(store_url, acknowledged)
-        await asyncio.sleep(1.0)  # a second firing, if any, would be on its way by now
-        for alarm_id in alarms:
-            assert len(_hook_requests(server, alarm_id)) == 1, f"{alarm_id}: notified twice"
+        acknowledged = await _check_all(publisher, store_url, server, alarms)
         assert json.loads(watcher.on(topics.hub_status("post"))[-1])["online"] is True
         print(  # the figures for docs/HA.md
             f"power cuts: {len(takeovers)}; takeover s: min {min(takeovers):.2f} "
