@@ -221,7 +221,8 @@ async def test_the_active_machine_loses_power_during_a_burst_and_comes_back_fenc
         assert json.loads(watcher.on(topics.hub_status("post"))[-1])["online"] is True
         print(  # the figures for docs/HA.md
             f"power cuts: {len(takeovers)}; takeover s: min {min(takeovers):.2f} "
-            f"max {max(takeovers):.2f}; presses acknowledged {len(acknowledged)}, lost 0"
+            f"max {max(takeovers):.2f} ({' '.join(f'{t:.2f}' for t in takeovers)}); "
+            f"presses acknowledged {len(acknowledged)}, lost 0"
         )
     finally:
         await publisher.close()
