@@ -330,6 +330,13 @@ younger than this. Shorter than `LOCK_IDLE_TIMEOUT`, so that a hub frozen past i
 it before anyone can have taken the lock from it."""
 
 
+def _abandon(task: asyncio.Future[Any]) -> None:
+    """Cancel `task` without waiting for it to end; its outcome is read then, so that asyncio
+    does not report it as never retrieved."""
+    task.cancel()
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+
 class StoreFenced(psycopg.OperationalError):
     """This hub no longer holds the store (another took it over): it must not write. An
     OperationalError, so the pipeline keeps the batch and retries, acknowledging nothing, until
@@ -489,10 +496,23 @@ class StoreLock:
             if not self.held:
                 await self._lose("its lease ran out unconfirmed (was this hub frozen?)")
                 return
+            # Not `wait_for`: cancelling a query in flight makes psycopg ask the server to cancel
+            # it, over a new connection, and wait for that (up to 10 s) before it gives the
+            # cancellation back; on a dead network the lease would wait all that time.
+            confirm = asyncio.ensure_future(self._confirm())
             try:
-                await asyncio.wait_for(self._confirm(), LEASE_S / 2)
-            except (psycopg.Error, TimeoutError) as exc:
-                await self._lose(str(exc) or "no answer in time")
+                done, _ = await asyncio.wait({confirm}, timeout=LEASE_S / 2)
+            except asyncio.CancelledError:  # released
+                _abandon(confirm)
+                raise
+            if not done:
+                _abandon(confirm)
+                await self._lose("no answer in time (is the network to the server down?)")
+                return
+            if (error := confirm.exception()) is not None:
+                if not isinstance(error, psycopg.Error):
+                    raise error
+                await self._lose(str(error) or "the confirmation failed")
                 return
             self._confirmed_at = time.monotonic()
 

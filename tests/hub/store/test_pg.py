@@ -3,8 +3,10 @@ a broken connection replaced, and the command line's sqlite3-speaking connection
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
@@ -21,6 +23,7 @@ from hub.store.db import migrations as sqlite_migrations
 from hub.store.db import open_sync_at
 from hub.store.ops import InsertSite, PressRow
 from hub.store.pg import PgRow, StoreFenced, migrations, redact, translate
+from simulator.netcut import CuttableProxy
 from tests.hub.store.test_changes import NOW, _changes
 
 
@@ -260,6 +263,38 @@ async def test_a_hub_that_lost_the_lock_without_noticing_commits_nothing(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_lease_confirmation_lost_in_a_dead_network_loses_the_lease_at_once(
+    pg_database: str,
+) -> None:
+    """The network to the server dies while the active hub runs (its machine's cable, or a
+    machine that loses its power between two of the lock's checks): the confirmation in flight
+    gets no answer. The lease is lost, and the broker cut (`on_lost`), as soon as the
+    confirmation has waited `LEASE_S / 2`, not after psycopg's attempt to cancel the query
+    over the same dead network (a new connection that is never answered: 5 s, then 5 s more
+    waiting for the query), which the lease does not wait for."""
+    pg.migrate_pg(pg_database)
+    head, _, tail = pg_database.rpartition("@")
+    host, _, rest = tail.partition(":")
+    port, _, database = rest.partition("/")
+    proxy = CuttableProxy(host, int(port)).start()
+    lost = asyncio.Event()
+    lock = pg.StoreLock(f"{head}@{proxy.host}:{proxy.port}/{database}", on_lost=lost.set)
+    try:
+        assert await lock.try_take()
+        proxy.cut()
+        cut_at = time.monotonic()
+        # The first check after the cut sends a confirmation that is never answered.
+        await asyncio.wait_for(lost.wait(), 30)
+        waited = time.monotonic() - cut_at
+        bound = pg.LOCK_CHECK_S + pg.LEASE_S / 2 + 3.0  # 3 s for a busy machine
+        assert waited < bound, f"the lease was lost {waited:.1f}s after the cut"
+        assert not lock.held
+    finally:
+        proxy.restore()
+        await lock.release()
+        proxy.close()
 
 
 _KEEPALIVES = (
