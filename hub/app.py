@@ -415,7 +415,11 @@ class Hub:
             clock=self.clock,
             busy_timeout_ms=cfg.store.busy_timeout_ms,
             on_pruned=lambda table, count: self.metrics.pruned.labels(table).inc(count),
-            fence=lease_fence(lambda: self.store.epoch) if cfg.store.url else None,
+            fence=(
+                lease_fence(lambda: self.store.epoch, self.store.writer_name)
+                if cfg.store.url
+                else None
+            ),
         )
         await self._start("retention", self.pruner)
         await self._start_http()

@@ -151,13 +151,19 @@ Fence = Callable[[sqlite3.Connection], None]
 """A check made first in each transaction; it raises to write nothing."""
 
 
-def lease_fence(epoch: Callable[[], int | None]) -> Fence:
+def lease_fence(epoch: Callable[[], int | None], writer_name: str) -> Fence:
     """The writer's fencing for retention's transactions on PostgreSQL: the store's lease epoch,
     read `FOR SHARE`, must still be this hub's (`epoch()`, None once it lost the lock), or the
     transaction writes nothing. Without it, a hub that lost the store to another without
-    noticing yet (frozen, cut off: docs/HA.md) could still delete and audit."""
+    noticing yet (frozen, cut off: docs/HA.md) could still delete and audit.
+
+    The row lock it takes is what the writer's batches take, with the same consequence: a hub
+    frozen or cut off in the middle of such a transaction would keep the lease row locked and
+    the next hub could not take the store. So the connection is first named as this hub's
+    writer (`writer_name`), whose connections a hub taking the store over ends."""
 
     def check(conn: sqlite3.Connection) -> None:
+        conn.execute("SELECT set_config('application_name', ?, false)", (writer_name,))
         row = conn.execute(
             "SELECT epoch FROM store_lease WHERE key = ? FOR SHARE", (LOCK_KEY,)
         ).fetchone()

@@ -3,11 +3,13 @@ should and nothing else, in batches."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from pydantic import ValidationError
 
@@ -15,10 +17,11 @@ from hub.clock import iso
 from hub.config.store import RetentionSection
 from hub.errors import StoreError
 from hub.store.db import open_sync_at
-from hub.store.pg import LOCK_KEY
+from hub.store.pg import LOCK_KEY, WRITER_NAME, StoreLock, migrate_pg
 from hub.store.retention import Policy, lease_fence, prune
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+WRITER = f"{WRITER_NAME}-retention-test"
 
 
 def ago(days: float) -> str:
@@ -237,13 +240,38 @@ def test_a_hub_that_lost_the_store_prunes_nothing(pg_database: str) -> None:
         before = rows()
         for stale in (1, None):
             with pytest.raises(StoreError, match="does not hold the store's lock"):
-                prune(conn, Policy(), NOW, fence=lease_fence(lambda e=stale: e))
+                prune(conn, Policy(), NOW, fence=lease_fence(lambda e=stale: e, WRITER))
             assert rows() == before
             assert not conn.in_transaction
-        assert prune(conn, Policy(), NOW, fence=lease_fence(lambda: 2)) == {
+        assert prune(conn, Policy(), NOW, fence=lease_fence(lambda: 2, WRITER)) == {
             "outbox": 1,
             "escalations": 1,
         }
         assert rows() == [before[0] - 1, before[1] - 1, before[2] + 1]  # and `store.pruned`
     finally:
         conn.close()
+
+
+async def test_a_hub_frozen_while_it_prunes_does_not_keep_the_store_from_the_next(
+    pg_database: str,
+) -> None:
+    """A hub frozen (or cut off) in the middle of a retention transaction holds the lease row, as
+    a frozen writer's batch does. The hub that takes the store over ends that connection (it is
+    named as the old hub's writer) and takes the store; it does not wait for the row."""
+    migrate_pg(pg_database)
+    frozen = open_sync_at(pg_database)
+    try:
+        frozen.execute("INSERT INTO store_lease (key, epoch) VALUES (?, 1)", (LOCK_KEY,))
+        frozen.execute("BEGIN IMMEDIATE")
+        lease_fence(lambda: 1, WRITER)(frozen)  # the row is locked; the hub stops here
+        lock = StoreLock(pg_database, writer_name=f"{WRITER_NAME}-next")
+        try:
+            assert await lock.try_take()
+            assert lock.epoch == 2
+        finally:
+            await lock.release()
+        with pytest.raises(sqlite3.OperationalError):
+            frozen.execute("SELECT 1")  # its session was ended
+    finally:
+        with contextlib.suppress(sqlite3.Error, psycopg.Error):
+            frozen.close()
