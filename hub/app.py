@@ -60,7 +60,7 @@ from hub.notify.dispatcher import Dispatcher
 from hub.registry.testmode import TestModeEnder
 from hub.store import Store
 from hub.store.checkpoint import Checkpointed
-from hub.store.retention import Policy, Pruner
+from hub.store.retention import Policy, Pruner, lease_fence
 from hub.supervision import Supervisor
 from hub.upstream.district import DistrictReceiver
 from hub.upstream.post import UpstreamHook, UpstreamSender
@@ -415,6 +415,11 @@ class Hub:
             clock=self.clock,
             busy_timeout_ms=cfg.store.busy_timeout_ms,
             on_pruned=lambda table, count: self.metrics.pruned.labels(table).inc(count),
+            fence=(
+                lease_fence(lambda: self.store.epoch, self.store.writer_name)
+                if cfg.store.url
+                else None
+            ),
         )
         await self._start("retention", self.pruner)
         await self._start_http()

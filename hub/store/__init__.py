@@ -140,6 +140,12 @@ class Store:
         return self._lock
 
     @property
+    def writer_name(self) -> str:
+        """The `application_name` of this hub's writing connections on PostgreSQL: a hub that
+        takes the store over ends every connection so named (`StoreLock._fence_others`)."""
+        return self._lock.writer_name if self._lock is not None else ""
+
+    @property
     def epoch(self) -> int | None:
         """This hub's epoch of the store's lease (PostgreSQL, while it holds the lock)."""
         return self._lock.epoch if self._lock is not None else None

@@ -42,6 +42,7 @@ from typing import Any, Final
 import psycopg
 from psycopg import pq
 from psycopg.adapt import Dumper
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import RowMaker
 
 from hub.errors import StoreError
@@ -62,6 +63,17 @@ CONNECT_OPTIONS: Final[dict[str, Any]] = {
     "keepalives_count": 3,
     "tcp_user_timeout": 10000,
 }
+SERVER_KEEPALIVES: Final = (
+    "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 "
+    "-c tcp_user_timeout=10000"
+)
+"""The same on the server's end of each of the hub's connections. The client's settings above
+only let the hub notice a dead server; the server notices a dead client through its own, whose
+default is the system's (two hours on Linux). With these, the server ends every session of a hub
+whose machine lost its power or its cable within about 11 s (its open transactions rolled back,
+its row locks freed), whichever connection it was: the lock's, the writer's, the reader's, the
+retention's. Not through a proxy or a NAT that answers for the dead machine (docs/HA.md): there
+only the lock's idle timeout and the new active's ending of the old writer free the store."""
 
 
 def is_url(location: object) -> bool:
@@ -201,9 +213,16 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
     return len(known)
 
 
+def server_options(url: str, settings: str = "") -> str:
+    """The `options` of a connection to `url`: those the URL gives, then the server's keepalives
+    and `settings` (a later `-c` wins)."""
+    given = str(conninfo_to_dict(url).get("options") or "")
+    return " ".join(part for part in (given, SERVER_KEEPALIVES, settings) if part)
+
+
 def connect_sync(url: str, *, migrate_schema: bool = True) -> psycopg.Connection[Any]:
     try:
-        conn = psycopg.connect(url, autocommit=True, **CONNECT_OPTIONS)
+        conn = psycopg.connect(url, autocommit=True, options=server_options(url), **CONNECT_OPTIONS)
     except psycopg.Error as exc:
         raise StoreError(f"cannot open the store {redact(url)}: {exc}") from exc
     _prepare(conn)
@@ -329,6 +348,13 @@ younger than this. Shorter than `LOCK_IDLE_TIMEOUT`, so that a hub frozen past i
 it before anyone can have taken the lock from it."""
 
 
+def _abandon(task: asyncio.Future[Any]) -> None:
+    """Cancel `task` without waiting for it to end; its outcome is read then, so that asyncio
+    does not report it as never retrieved."""
+    task.cancel()
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+
 class StoreFenced(psycopg.OperationalError):
     """This hub no longer holds the store (another took it over): it must not write. An
     OperationalError, so the pipeline keeps the batch and retries, acknowledging nothing, until
@@ -422,8 +448,9 @@ class StoreLock:
             # A lease row locked by a frozen hub's open transaction (see PgConnection) makes
             # the epoch's update fail after `lock_timeout` rather than wait for ever; the
             # connection is then dropped, releasing the lock, and the lock asked for again.
-            options=(
-                f"-c idle_session_timeout={LOCK_IDLE_TIMEOUT} -c lock_timeout={LEASE_LOCK_TIMEOUT}"
+            options=server_options(
+                self.url,
+                f"-c idle_session_timeout={LOCK_IDLE_TIMEOUT} -c lock_timeout={LEASE_LOCK_TIMEOUT}",
             ),
             **CONNECT_OPTIONS,
         )
@@ -487,10 +514,23 @@ class StoreLock:
             if not self.held:
                 await self._lose("its lease ran out unconfirmed (was this hub frozen?)")
                 return
+            # Not `wait_for`: cancelling a query in flight makes psycopg ask the server to cancel
+            # it, over a new connection, and wait for that (up to 10 s) before it gives the
+            # cancellation back; on a dead network the lease would wait all that time.
+            confirm = asyncio.ensure_future(self._confirm())
             try:
-                await asyncio.wait_for(self._confirm(), LEASE_S / 2)
-            except (psycopg.Error, TimeoutError) as exc:
-                await self._lose(str(exc) or "no answer in time")
+                done, _ = await asyncio.wait({confirm}, timeout=LEASE_S / 2)
+            except asyncio.CancelledError:  # released
+                _abandon(confirm)
+                raise
+            if not done:
+                _abandon(confirm)
+                await self._lose("no answer in time (is the network to the server down?)")
+                return
+            if (error := confirm.exception()) is not None:
+                if not isinstance(error, psycopg.Error):
+                    raise error
+                await self._lose(str(error) or "the confirmation failed")
                 return
             self._confirmed_at = time.monotonic()
 
@@ -598,7 +638,7 @@ class PgConnection:
         conn = await psycopg.AsyncConnection.connect(
             self.url,
             autocommit=True,
-            options=options,
+            options=server_options(self.url, options),
             application_name=self._name,
             **CONNECT_OPTIONS,
         )

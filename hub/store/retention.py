@@ -17,7 +17,9 @@ Each table has its own rule (`[store.retention]`, docs/DECISIONS.md, "Retention"
 
 The pruner runs every `interval_s` on a connection of its own, in transactions of at most `batch`
 rows: the writer's next commit waits for at most one such transaction (a few milliseconds), and
-a press is never in the same transaction as a deletion.
+a press is never in the same transaction as a deletion. On PostgreSQL each of its transactions
+first checks the store's lease epoch, as the writer's batches do (`lease_fence`): a hub that lost
+the store to another (docs/HA.md) prunes nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,6 +38,7 @@ from typing import Final
 from hub.clock import Clock, iso
 from hub.errors import StoreError
 from hub.store.db import open_sync_at
+from hub.store.pg import LOCK_KEY
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +147,55 @@ class Policy:
     batch: int = 500
 
 
-def prune(conn: sqlite3.Connection, policy: Policy, now: datetime) -> dict[str, int]:
-    """Delete what `policy` lets go, `batch` rows a transaction; return the count per table."""
+Fence = Callable[[sqlite3.Connection], None]
+"""A check made first in each transaction; it raises to write nothing."""
+
+
+def lease_fence(epoch: Callable[[], int | None], writer_name: str) -> Fence:
+    """The writer's fencing for retention's transactions on PostgreSQL: the store's lease epoch,
+    read `FOR SHARE`, must still be this hub's (`epoch()`, None once it lost the lock), or the
+    transaction writes nothing. Without it, a hub that lost the store to another without
+    noticing yet (frozen, cut off: docs/HA.md) could still delete and audit.
+
+    The row lock it takes is what the writer's batches take, with the same consequence: a hub
+    frozen or cut off in the middle of such a transaction would keep the lease row locked and
+    the next hub could not take the store. So the connection is first named as this hub's
+    writer (`writer_name`), whose connections a hub taking the store over ends."""
+
+    def check(conn: sqlite3.Connection) -> None:
+        conn.execute("SELECT set_config('application_name', ?, false)", (writer_name,))
+        row = conn.execute(
+            "SELECT epoch FROM store_lease WHERE key = ? FOR SHARE", (LOCK_KEY,)
+        ).fetchone()
+        held = epoch()
+        stored = None if row is None else int(row[0])
+        if held is None or stored != held:
+            raise StoreError(
+                f"this hub does not hold the store's lock (its epoch {held}, the store's "
+                f"{stored}): pruning nothing"
+            )
+
+    return check
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection, fence: Fence | None) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if fence is not None:
+            fence(conn)
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def prune(
+    conn: sqlite3.Connection, policy: Policy, now: datetime, *, fence: Fence | None = None
+) -> dict[str, int]:
+    """Delete what `policy` lets go, `batch` rows a transaction; return the count per table.
+    `fence` is checked first in each transaction (`lease_fence`)."""
     plan: list[tuple[Rule, int]] = [
         (OUTBOX, policy.outbox_days),
         (UPSTREAM, policy.outbox_days),
@@ -159,24 +209,22 @@ def prune(conn: sqlite3.Connection, policy: Policy, now: datetime) -> dict[str, 
         limit = int(policy.batch)
         delete = f"DELETE FROM {rule.table} WHERE {rule.key} IN ({rule.select} LIMIT {limit})"
         while True:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(conn, fence):
                 if rule.gate is not None:
                     conn.execute(rule.gate, (cutoff,))
                 deleted = conn.execute(delete, (cutoff,)).rowcount
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
             if deleted:
                 counts[rule.table] = counts.get(rule.table, 0) + deleted
             if deleted < policy.batch:
                 break
     if counts:
-        conn.execute(
-            "INSERT INTO audit (ts, actor, action, detail) VALUES (?, 'hub', 'store.pruned', ?)",
-            (iso(now), json.dumps({"rows": counts, "policy": asdict(policy)}, sort_keys=True)),
-        )
+        with _transaction(conn, fence):
+            detail = json.dumps({"rows": counts, "policy": asdict(policy)}, sort_keys=True)
+            conn.execute(
+                "INSERT INTO audit (ts, actor, action, detail) "
+                "VALUES (?, 'hub', 'store.pruned', ?)",
+                (iso(now), detail),
+            )
     return counts
 
 
@@ -191,7 +239,10 @@ class Pruner:
         clock: Clock,
         busy_timeout_ms: int,
         on_pruned: Callable[[str, int], None],
+        fence: Fence | None = None,
     ) -> None:
+        """`fence`: checked first in each transaction (`lease_fence` on PostgreSQL)."""
+        self._fence = fence
         self._path = path
         self._policy = policy
         self._clock = clock
@@ -223,7 +274,7 @@ class Pruner:
     def _prune(self, now: datetime) -> dict[str, int]:
         conn = open_sync_at(self._path, self._busy_timeout_ms)
         try:
-            return prune(conn, self._policy, now)
+            return prune(conn, self._policy, now, fence=self._fence)
         finally:
             conn.close()
 

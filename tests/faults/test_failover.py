@@ -171,6 +171,30 @@ async def _settle(store: str, acknowledged: set[tuple[str, str]], timeout: float
     await wait_for(done, timeout)
 
 
+def _fired_once(store: str, alarm_id: str, round_no: int) -> None:
+    escalated = _rows(
+        store,
+        "SELECT detail FROM audit WHERE alarm_id = ? AND action = 'alarm.escalated'",
+        alarm_id,
+    )
+    assert len(escalated) == 1, f"round {round_no}: the step fired {len(escalated)} times"
+
+
+async def _check_all(
+    publisher: LoadPublisher, store: str, server: HttpRecorder, alarms: list[str]
+) -> set[tuple[str, str]]:
+    """The end of a run: every press the broker acknowledged is stored exactly once, nothing was
+    rejected, each alarm's step was notified once. Returns the acknowledged presses."""
+    acknowledged = {(s.button, s.event_id) for s in publisher.acknowledged}
+    assert not publisher.refused
+    await _settle(store, acknowledged)
+    _check_presses(store, acknowledged)
+    await asyncio.sleep(1.0)  # a second firing, if any, would be on its way by now
+    for alarm_id in alarms:
+        assert len(_hook_requests(server, alarm_id)) == 1, f"{alarm_id}: notified twice"
+    return acknowledged
+
+
 async def test_two_hubs_one_active_and_kill9_failovers_lose_nothing(
     hub_process: Callable[..., HubProcess],
     broker: Mosquitto,
@@ -220,20 +244,9 @@ async def test_two_hubs_one_active_and_kill9_failovers_lose_nothing(
 
             # The step due across the failover fired once.
             await wait_for(lambda a=alarm_id: len(_hook_requests(server, a)) >= 1, timeout=30)
-            escalated = _rows(
-                store_url,
-                "SELECT detail FROM audit WHERE alarm_id = ? AND action = 'alarm.escalated'",
-                alarm_id,
-            )
-            assert len(escalated) == 1, f"round {round_no}: the step fired {len(escalated)} times"
+            _fired_once(store_url, alarm_id, round_no)
 
-        acknowledged = {(s.button, s.event_id) for s in publisher.acknowledged}
-        assert not publisher.refused
-        await _settle(store_url, acknowledged)
-        _check_presses(store_url, acknowledged)
-        await asyncio.sleep(1.0)  # a second firing, if any, would be on its way by now
-        for alarm_id in alarms:
-            assert len(_hook_requests(server, alarm_id)) == 1, f"{alarm_id}: notified twice"
+        acknowledged = await _check_all(publisher, store_url, server, alarms)
         print(  # the figures for docs/HA.md
             f"failovers: {len(takeovers)}; takeover s: min {min(takeovers):.2f} "
             f"max {max(takeovers):.2f}; presses acknowledged {len(acknowledged)}, lost 0"

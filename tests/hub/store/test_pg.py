@@ -22,6 +22,8 @@ from hub.store.db import migrations as sqlite_migrations
 from hub.store.db import open_reader_at, open_sync_at
 from hub.store.ops import InsertSite, PressRow
 from hub.store.pg import PgRow, StoreFenced, migrations, redact, translate
+from simulator.netcut import CuttableProxy
+from tests.conftest import wait_for
 from tests.hub.store.test_changes import NOW, _changes
 
 
@@ -311,6 +313,76 @@ async def test_a_hub_that_lost_the_lock_without_noticing_commits_nothing(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_lease_confirmation_lost_in_a_dead_network_loses_the_lease_at_once(
+    pg_database: str,
+) -> None:
+    """The network to the server dies while the active hub runs (its machine's cable, or a
+    machine that loses its power between two of the lock's checks): the confirmation in flight
+    gets no answer. The lease is lost, and the broker cut (`on_lost`), as soon as the
+    confirmation has waited `LEASE_S / 2`: before anything more is tried over the dead network.
+    Cancelling the query would not do: psycopg, cancelled in a query, first asks the server to
+    cancel it over a new connection (never answered here: 5 s), then waits 5 s more for the
+    query; the lease was lost 12.5 s after the cut that way."""
+    pg.migrate_pg(pg_database)
+    head, _, tail = pg_database.rpartition("@")
+    host, _, rest = tail.partition(":")
+    port, _, database = rest.partition("/")
+    proxy = CuttableProxy(host, int(port)).start()
+    connections_when_lost: list[int] = []
+    lock = pg.StoreLock(
+        f"{head}@{proxy.host}:{proxy.port}/{database}",
+        on_lost=lambda: connections_when_lost.append(proxy.connections),
+    )
+    try:
+        assert await lock.try_take()
+        assert proxy.connections == 1
+        proxy.cut()
+        # The first check after the cut sends a confirmation that is never answered.
+        await wait_for(lambda: bool(connections_when_lost), timeout=60)
+        assert connections_when_lost == [1], "the lease waited for a cancel request"
+        assert not lock.held
+    finally:
+        proxy.restore()
+        await lock.release()
+        proxy.close()
+
+
+_KEEPALIVES = (
+    "SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_interval'), "
+    "current_setting('tcp_keepalives_count'), current_setting('tcp_user_timeout'), "
+    "current_setting('statement_timeout')"
+)
+
+
+async def test_the_server_notices_a_dead_hub_on_every_connection(
+    pg_database: str, tmp_path: Path
+) -> None:
+    """The server's own keepalives (docs/HA.md): a hub's machine that loses its power is noticed
+    by the server on each of its connections (the lock's, the writer's, the reader's, the command
+    line's and the retention's), not after the system's two hours. The URL's own `options` are
+    kept."""
+    url = f"{pg_database}?options=-c%20statement_timeout%3D7s"
+    expected = ("5", "2", "3", "10000", "7s")
+    store = Store(tmp_path / "unused.db", url=url)
+    await store.open()
+    try:
+        assert store._lock is not None
+        assert store._lock._conn is not None
+        cursor = await store._lock._conn.execute(_KEEPALIVES)
+        assert await cursor.fetchone() == expected
+        assert store._pg_writer is not None
+        for conn in (store._pg_writer, store.reader):
+            assert isinstance(conn, pg.PgConnection)
+            assert tuple(await conn.execute_fetchall(_KEEPALIVES)) == (PgRow(expected, {}),)
+    finally:
+        await store.close()
+    sync = open_sync_at(url)
+    try:
+        assert tuple(sync.execute(_KEEPALIVES).fetchone()) == expected
+    finally:
+        sync.close()
 
 
 @pytest.mark.parametrize(

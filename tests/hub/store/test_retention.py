@@ -3,20 +3,25 @@ should and nothing else, in batches."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from pydantic import ValidationError
 
 from hub.clock import iso
 from hub.config.store import RetentionSection
+from hub.errors import StoreError
 from hub.store.db import open_sync_at
-from hub.store.retention import Policy, prune
+from hub.store.pg import LOCK_KEY, WRITER_NAME, StoreLock, migrate_pg
+from hub.store.retention import Policy, lease_fence, prune
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+WRITER = f"{WRITER_NAME}-retention-test"
 
 
 def ago(days: float) -> str:
@@ -214,3 +219,59 @@ def test_acknowledged_upstream_changes_of_ended_alarms_go_and_post_changes_with_
     prune(conn, Policy(history_days=365, outbox_days=30), NOW)
     assert ids(conn, "SELECT alarm_id FROM post_changes") == set()
     assert "xa-a-1" not in ids(conn, "SELECT id FROM alarms")
+
+
+def test_a_hub_that_lost_the_store_prunes_nothing(pg_database: str) -> None:
+    """Retention is fenced as the writer's batches are (docs/HA.md): on PostgreSQL each of its
+    transactions reads the store's lease epoch first. A hub whose epoch is not the store's (it
+    lost the store to another hub and has not noticed yet, or knows it: None) deletes and audits
+    nothing; the hub that holds the store prunes."""
+    conn = open_sync_at(pg_database)
+    try:
+        add_alarm(conn, "old-resolved", raised=400, resolved=399)
+        conn.execute("INSERT INTO store_lease (key, epoch) VALUES (?, 2)", (LOCK_KEY,))
+
+        def rows() -> list[int]:
+            return [
+                int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+                for table in ("outbox", "escalations", "audit")
+            ]
+
+        before = rows()
+        for stale in (1, None):
+            with pytest.raises(StoreError, match="does not hold the store's lock"):
+                prune(conn, Policy(), NOW, fence=lease_fence(lambda e=stale: e, WRITER))
+            assert rows() == before
+            assert not conn.in_transaction
+        assert prune(conn, Policy(), NOW, fence=lease_fence(lambda: 2, WRITER)) == {
+            "outbox": 1,
+            "escalations": 1,
+        }
+        assert rows() == [before[0] - 1, before[1] - 1, before[2] + 1]  # and `store.pruned`
+    finally:
+        conn.close()
+
+
+async def test_a_hub_frozen_while_it_prunes_does_not_keep_the_store_from_the_next(
+    pg_database: str,
+) -> None:
+    """A hub frozen (or cut off) in the middle of a retention transaction holds the lease row, as
+    a frozen writer's batch does. The hub that takes the store over ends that connection (it is
+    named as the old hub's writer) and takes the store; it does not wait for the row."""
+    migrate_pg(pg_database)
+    frozen = open_sync_at(pg_database)
+    try:
+        frozen.execute("INSERT INTO store_lease (key, epoch) VALUES (?, 1)", (LOCK_KEY,))
+        frozen.execute("BEGIN IMMEDIATE")
+        lease_fence(lambda: 1, WRITER)(frozen)  # the row is locked; the hub stops here
+        lock = StoreLock(pg_database, writer_name=f"{WRITER_NAME}-next")
+        try:
+            assert await lock.try_take()
+            assert lock.epoch == 2
+        finally:
+            await lock.release()
+        with pytest.raises(sqlite3.OperationalError):
+            frozen.execute("SELECT 1")  # its session was ended
+    finally:
+        with contextlib.suppress(sqlite3.Error, psycopg.Error):
+            frozen.close()
