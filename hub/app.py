@@ -513,6 +513,7 @@ class Hub:
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
             on_publication_dropped=self._on_publication_dropped,
+            on_publication_too_large=self.metrics.publications_too_large.inc,
             unsubscribe=() if login is None else checkin_filters,
             may_connect=self._may_connect,
         )

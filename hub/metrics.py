@@ -168,6 +168,11 @@ class Metrics:
             "Fan-out publications dropped because too many waited for the broker.",
             registry=r,
         )
+        self.publications_too_large = Counter(
+            "chuong_mqtt_publications_too_large",
+            "Publications dropped because they were larger than the broker's max_packet_size.",
+            registry=r,
+        )
         self.alarm_topics_repaired = Counter(
             "chuong_alarm_topics_repaired",
             "Retained alarm topics published again (`published`) or cleared again (`cleared`) by"

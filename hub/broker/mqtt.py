@@ -121,6 +121,7 @@ class MqttAdapter:
         on_connected: Callable[[bool], None],
         on_disconnected: Callable[[str], None],
         on_publication_dropped: Callable[[], None] = lambda: None,
+        on_publication_too_large: Callable[[], None] = lambda: None,
         clean: bool = False,
         login: Login | None = None,
         unsubscribe: Sequence[str] = (),
@@ -133,7 +134,9 @@ class MqttAdapter:
         perhaps subscribed by an earlier version of the hub), unsubscribed at every connection
         so that the broker stops queueing their messages here.
         `may_connect`: false while this hub must not speak to the broker (a standby, or a hub
-        whose store lease is not confirmed, docs/HA.md): no connection and no publication."""
+        whose store lease is not confirmed, docs/HA.md): no connection and no publication.
+        `on_publication_too_large`: a publication larger than the broker's Maximum Packet Size
+        was dropped, not sent (the broker would close the connection on it)."""
         self._may_connect = may_connect
         self._config = config
         self._client_id = client_id
@@ -150,7 +153,9 @@ class MqttAdapter:
         self._on_connected_cb = on_connected
         self._on_disconnected_cb = on_disconnected
         self._on_publication_dropped = on_publication_dropped
+        self._on_publication_too_large = on_publication_too_large
         self._dropped = 0
+        self._too_large = 0
         self.outgoing_limit = OUTGOING_LIMIT
         """The most QoS 1 publications that may wait for the broker (see `outgoing`)."""
         self._outbox = Outbox(self.outgoing_limit)
@@ -258,7 +263,11 @@ class MqttAdapter:
         conn = self._conn if self.connected else None
         if qos == 0:
             if conn is not None:
-                conn.write(mqtt5.PublishPacket(topic, data, retain=retain).write())
+                packet = mqtt5.PublishPacket(topic, data, retain=retain).write()
+                if conn.max_packet is not None and len(packet) > conn.max_packet:
+                    self.on_too_large(topic, len(packet), conn.max_packet)
+                else:
+                    conn.write(packet)
             return
         if self._outbox.add(topic, data, retain) is None:
             self._dropped += 1
@@ -363,6 +372,10 @@ class MqttAdapter:
             ),
             timeout,
         )
+        if not self._may_connect() or self._stopping:
+            # The lease was lost (or the hub stops) while the connection was being made.
+            conn.close("not connecting: this hub may not speak to the broker now", abort=True)
+            return None
         self._conn = conn
         self._sock = conn.sock
         conn.write(self._connect_packet().write())
@@ -436,7 +449,7 @@ class MqttAdapter:
         self._online_due = True
         self._publish_online()
         conn.flush()
-        self._on_connected_cb(session_present)
+        self._callback(self._on_connected_cb, session_present)
 
     def _subscribe(self, conn: Connection, filters: list[mqtt5.TopicFilter]) -> int:
         packet_id = self._outbox.reserve()
@@ -470,14 +483,22 @@ class MqttAdapter:
 
     def on_connack(self, conn: Connection, packet: mqtt5.ConnAckPacket) -> None:
         """Synchronously, before the packets that follow CONNACK in the same read."""
+        if conn is not self._conn:
+            conn.close("an older connection", abort=True)
+            return
         if packet.reason_code.value >= REFUSED:
             conn.close("refused", abort=True)
             why = f" ({packet.reason_str})" if packet.reason_str else ""
             self._note_error(f"the broker refused the connection: {packet.reason_code.name}{why}")
             return
+        if not self._may_connect():
+            conn.close("the lease was lost during the connection", abort=True)
+            return
         self._connected(conn, packet.session_present)
 
-    def on_suback(self, packet_id: int, reasons: list[int]) -> None:
+    def on_suback(self, conn: Connection, packet_id: int, reasons: list[int]) -> None:
+        if conn is not self._conn:
+            return
         if (read := self._retained_reads.pop(packet_id, None)) is not None:
             future, last = read
             if not future.done() and (last or any(r >= REFUSED for r in reasons)):
@@ -496,7 +517,9 @@ class MqttAdapter:
         )
         self._subscribed.set()
 
-    def on_closed(self, reason: str) -> None:
+    def on_closed(self, conn: Connection, reason: str) -> None:
+        if conn is not self._conn:
+            return  # an older connection, ended already: nothing of it is this one's state
         was_connected = self.connected
         self.connected = False
         self._sock = None
@@ -511,6 +534,22 @@ class MqttAdapter:
         text = f"disconnected from the broker: {reason}"
         log.warning("%s: %s", self.label, text)
         self._note_error(text)
+
+    def on_too_large(self, topic: str, size: int, limit: int) -> None:
+        """A publication larger than the broker takes was dropped (`wire.Outbox.take`)."""
+        self._too_large += 1
+        if self._too_large % DROP_LOG_EVERY == 1:
+            log.error(
+                "%s: a publication on %s is %d bytes, more than the broker's limit of %d"
+                " (max_packet_size); it was dropped, not sent (%d so far). The alarm is in the"
+                " store and on the page; raise the broker's max_packet_size to publish it",
+                self.label,
+                topic,
+                size,
+                limit,
+                self._too_large,
+            )
+        self._callback(self._on_publication_too_large)
 
     def on_publish(
         self,
@@ -543,7 +582,16 @@ class MqttAdapter:
     def _note_error(self, text: str) -> None:
         self.last_error = text
         log.warning("%s: %s", self.label, text)
-        self._on_disconnected_cb(text)
+        self._callback(self._on_disconnected_cb, text)
+
+    def _callback(self, callback: Callable[..., None], *args: Any) -> None:
+        """Tell the hub, on the connection's own stack: an error of the hub's code here must not
+        escape into the connection (asyncio would close it, and the hub would reconnect for
+        ever)."""
+        try:
+            callback(*args)
+        except Exception:
+            log.exception("%s: a callback of the hub failed", self.label)
 
     def _status_payload(self, online: bool, reason: str | None = None) -> str:
         payload: dict[str, Any] = {"online": online, "version": self._version}

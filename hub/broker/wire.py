@@ -117,6 +117,14 @@ def raw_publish(frame: bytes) -> RawPublish:
     return RawPublish(topic, frame[at:], qos, bool(flags & 0x01), packet_id)
 
 
+def publish_topic(frame: bytes) -> str:
+    """The topic of an encoded PUBLISH, for the log."""
+    try:
+        return raw_publish(frame).topic.decode("utf-8", "replace")
+    except MalformedPacket:
+        return "?"
+
+
 def _is_codec_panic(exc: BaseException) -> bool:
     """The Rust code of mqtt5 panicked (a BaseException named PanicException, not importable)."""
     return type(exc).__name__ == "PanicException"
@@ -136,6 +144,9 @@ class Outbox:
         self._used: set[int] = set()
         """The packet ids of the publications in flight or queued (a set: a lookup per id)."""
         self._next_id = 1
+        self.too_large: list[tuple[str, int]] = []
+        """Publications `take` dropped because they exceed the broker's Maximum Packet Size:
+        (topic, size), for the owner to report (`Connection.send_queued`)."""
 
     def __len__(self) -> int:
         return len(self._used)
@@ -174,11 +185,18 @@ class Outbox:
         self._used.add(packet_id)
         return packet_id
 
-    def take(self, window: int) -> list[bytes]:
-        """Move queued publications in flight while fewer than `window` are; their packets."""
+    def take(self, window: int, max_size: int | None = None) -> list[bytes]:
+        """Move queued publications in flight while fewer than `window` are; their packets. One
+        larger than `max_size` (the broker's Maximum Packet Size, §3.2.2.3.6) is dropped instead
+        and noted in `too_large`: the broker would close the connection on it (§4.13), and as
+        the first of the queue after every reconnection it would close every later one."""
         out: list[bytes] = []
         while self.queued and len(self.inflight) < window:
             packet_id, packet = self.queued.popleft()
+            if max_size is not None and len(packet) > max_size:
+                self._used.discard(packet_id)
+                self.too_large.append((publish_topic(packet), len(packet)))
+                continue
             self.inflight[packet_id] = packet
             out.append(packet)
         return out
@@ -222,9 +240,11 @@ class Handler(Protocol):
 
     def on_connack(self, connection: Connection, packet: mqtt5.ConnAckPacket) -> None: ...
 
-    def on_suback(self, packet_id: int, reasons: list[int]) -> None: ...
+    def on_suback(self, connection: Connection, packet_id: int, reasons: list[int]) -> None: ...
 
-    def on_closed(self, reason: str) -> None: ...
+    def on_closed(self, connection: Connection, reason: str) -> None: ...
+
+    def on_too_large(self, topic: str, size: int, limit: int) -> None: ...
 
 
 class Connection(asyncio.Protocol):
@@ -242,6 +262,8 @@ class Connection(asyncio.Protocol):
         self.window = 0
         """The broker's Receive Maximum: its QoS 1 publications in flight, at most (0 before
         CONNACK: nothing is sent before it)."""
+        self.max_packet: int | None = None
+        """The broker's Maximum Packet Size from CONNACK (None: no limit given)."""
         self._rest = b""
         self._need = 0
         self._out = bytearray()
@@ -252,6 +274,10 @@ class Connection(asyncio.Protocol):
         self._ping_out = False
         self._timer: asyncio.TimerHandle | None = None
         self._refused_acks = 0
+        self._closing = False
+        """`close` was called: nothing more is read or written."""
+        self._eof = False
+        """DISCONNECT and EOF are sent (`disconnect`): nothing more is written."""
         self.deliver = True
         """False once the hub stops: what still arrives stays the broker's (no PUBACK)."""
 
@@ -280,7 +306,7 @@ class Connection(asyncio.Protocol):
         if not self.closed.done():
             self.closed.set_result(reason)
         self.transport = None
-        self._handler.on_closed(reason)
+        self._handler.on_closed(self, reason)
 
     def data_received(self, data: bytes) -> None:
         self._last_in = self._loop.time()
@@ -299,7 +325,7 @@ class Connection(asyncio.Protocol):
                 if used is None:
                     break
                 at += used
-                if self.transport is None or self._reason is not None:
+                if self.transport is None or self._closing:
                     return
         except MalformedPacket as exc:
             self.close(f"the broker sent a malformed packet: {exc}")
@@ -344,6 +370,10 @@ class Connection(asyncio.Protocol):
 
     def _dispatch(self, packet: mqtt5.Packet) -> None:
         kind = type(packet)
+        if not self.connack.done() and kind not in (mqtt5.ConnAckPacket, mqtt5.DisconnectPacket):
+            # §3.2: the broker's first packet is CONNACK. A PUBLISH before it would be counted
+            # with the previous connection, and its PUBACK dropped as stale.
+            raise MalformedPacket(f"{kind.__name__} before CONNACK")
         if kind is mqtt5.PublishPacket:
             assert isinstance(packet, mqtt5.PublishPacket)
             qos = int(packet.qos)  # a Rust enum: no comparison with ints
@@ -356,7 +386,7 @@ class Connection(asyncio.Protocol):
         elif kind is mqtt5.SubAckPacket:
             assert isinstance(packet, mqtt5.SubAckPacket)
             self._outbox.release(packet.packet_id)
-            self._handler.on_suback(packet.packet_id, [r.value for r in packet.reason_codes])
+            self._handler.on_suback(self, packet.packet_id, [r.value for r in packet.reason_codes])
         elif kind is mqtt5.UnsubAckPacket:
             assert isinstance(packet, mqtt5.UnsubAckPacket)
             self._outbox.release(packet.packet_id)
@@ -371,10 +401,15 @@ class Connection(asyncio.Protocol):
             raise MalformedPacket(f"unexpected {kind.__name__} from the broker")
 
     def _raw(self, frame: bytes) -> None:
-        """A PUBLISH the codec could not read (a topic that is not UTF-8)."""
+        """A PUBLISH the codec could not read: a topic that is not UTF-8, or a property (a user
+        property, a content type) that is not. Only the topic decides whether it is valid: a
+        press with a good topic is a press, whatever its properties (the hub reads none)."""
         raw = raw_publish(frame)  # raises MalformedPacket if it is not one either
-        topic = repr(raw.topic)[:200]  # its bytes, for the log
-        self._publish(topic, raw.payload, raw.qos, raw.retain, raw.packet_id, False)
+        try:
+            topic, valid = raw.topic.decode("utf-8"), True
+        except UnicodeDecodeError:
+            topic, valid = repr(raw.topic)[:200], False  # its bytes, for the log
+        self._publish(topic, raw.payload, raw.qos, raw.retain, raw.packet_id, valid)
 
     def _publish(
         self,
@@ -413,6 +448,7 @@ class Connection(asyncio.Protocol):
 
     def _connack(self, packet: mqtt5.ConnAckPacket) -> None:
         self.window = packet.receive_max
+        self.max_packet = packet.max_packet_size
         if packet.server_keep_alive is not None:
             self._keepalive = float(packet.server_keep_alive)
         # Before anything read after it: the broker's queued messages follow CONNACK at once,
@@ -423,8 +459,9 @@ class Connection(asyncio.Protocol):
     # -- packets out -----------------------------------------------------------------------------
 
     def write(self, packet: bytes) -> None:
-        """Queue bytes; they leave at `flush` or at the next turn of the event loop."""
-        if self.transport is None:
+        """Queue bytes; they leave at `flush` or at the next turn of the event loop. Nothing is
+        written once the connection is closing or has said DISCONNECT."""
+        if self.transport is None or self._closing or self._eof:
             return
         self._out += packet
         if not self._flush_due:
@@ -434,16 +471,19 @@ class Connection(asyncio.Protocol):
     def flush(self) -> None:
         """Hand what is queued to the transport now (it sends what the socket takes at once)."""
         self._flush_due = False
-        if self._out and self.transport is not None:
+        if self._out and self.transport is not None and not self._eof:
             self.transport.write(bytes(self._out))
             self._last_out = self._loop.time()
         self._out.clear()
 
     def send_queued(self) -> None:
         """Put queued publications in flight, as far as the broker's window allows."""
-        packets = self._outbox.take(self.window)
+        packets = self._outbox.take(self.window, self.max_packet)
         if packets:
             self.write(b"".join(packets))
+        while self._outbox.too_large:
+            topic, size = self._outbox.too_large.pop(0)
+            self._handler.on_too_large(topic, size, self.max_packet or 0)
 
     def start_keepalive(self, keepalive_s: float) -> None:
         """After CONNACK: the broker's Server Keep Alive, if it gave one, wins (§3.2.2.3.14)."""
@@ -478,10 +518,12 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return
+        if not abort:
+            self.flush()  # what was queued before the close still leaves (a refused CONNACK's)
+        self._closing = True
         if abort:
             transport.abort()
         else:
-            self.flush()
             transport.close()
 
     async def disconnect(self, timeout: float) -> None:
@@ -495,6 +537,7 @@ class Connection(asyncio.Protocol):
         self._reason = self._reason or "disconnected"
         self.write(DISCONNECT)
         self.flush()
+        self._eof = True
         if transport.can_write_eof():
             transport.write_eof()
         with contextlib.suppress(TimeoutError):

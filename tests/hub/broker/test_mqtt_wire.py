@@ -214,3 +214,70 @@ async def test_a_live_message_published_retained_arrives_unflagged(broker: Mosqu
     finally:
         await adapter.stop()
         publisher.close()
+
+
+async def test_a_publication_larger_than_the_broker_takes_is_dropped_not_sent(
+    tmp_path: Path,
+) -> None:
+    """The shipped broker takes packets of 8,192 bytes at most and closes the connection of a
+    client that sends a larger one; resent first after every reconnection, one such alarm would
+    keep the hub off the broker for good. It is dropped (and counted) instead: the connection
+    stays up, what was published after it arrives, and a press is received and acknowledged."""
+    broker = Mosquitto(tmp_path / "mosquitto", shipped=True).start()
+    seen: list[MqttMessage] = []
+    errors: list[str] = []
+    adapter = _adapter(broker.port, seen, errors)
+    too_large: list[None] = []
+    adapter._on_publication_too_large = lambda: too_large.append(None)  # what the hub counts
+    watcher = RawClient(broker)
+    publisher = RawClient(broker)
+    await adapter.start()
+    try:
+        assert await adapter.wait_subscribed(10)
+        await watcher.connect()
+        await watcher.subscribe("chuong/v1/alarms/#")
+        adapter.publish("chuong/v1/alarms/big", b"x" * 10_000, qos=1, retain=True)
+        adapter.publish("chuong/v1/alarms/small", b"ok", qos=1, retain=True)
+        adapter.publish("chuong/v1/alarms/big0", b"x" * 10_000, qos=0)
+        await wait_for(lambda: [t for t, _ in watcher.received] == ["chuong/v1/alarms/small"], 10)
+        assert len(too_large) == 2
+        await publisher.connect()
+        assert await publisher.publish("chuong/v1/dev/b-1/event", "press") < 0x80
+        await wait_for(lambda: len(seen) == 1, 10)
+        delivery = seen[0].delivery
+        assert delivery is not None
+        adapter.ack(delivery)
+        adapter.flush()
+        await asyncio.sleep(1.0)
+        assert errors == []
+        assert adapter.connected
+        assert adapter.outgoing == 0
+    finally:
+        await adapter.stop()
+        watcher.close()
+        publisher.close()
+        broker.kill()
+
+
+async def test_a_failing_callback_of_the_hub_does_not_end_the_connection(broker: Mosquitto) -> None:
+    """The hub's code runs on the connection's stack at CONNACK; an error in it is logged, not
+    let into the connection (asyncio would close it, and the hub reconnect for ever)."""
+    seen: list[MqttMessage] = []
+    errors: list[str] = []
+    adapter = _adapter(broker.port, seen, errors)
+    connects: list[bool] = []
+
+    def failing(session_present: bool) -> None:
+        connects.append(session_present)
+        raise RuntimeError("a bug in the hub")
+
+    adapter._on_connected_cb = failing
+    await adapter.start()
+    try:
+        assert await adapter.wait_subscribed(10)
+        await asyncio.sleep(1.0)
+        assert adapter.connected
+        assert len(connects) == 1
+        assert errors == []
+    finally:
+        await adapter.stop()

@@ -26,6 +26,7 @@ class Recorder:
 
     published: list[tuple[str, bytes, int, bool, int | None, bool]] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
+    too_large: list[tuple[str, int, int]] = field(default_factory=list)
 
     def on_publish(
         self,
@@ -41,11 +42,14 @@ class Recorder:
     def on_connack(self, connection: Connection, packet: mqtt5.ConnAckPacket) -> None:
         return None
 
-    def on_suback(self, packet_id: int, reasons: list[int]) -> None:
+    def on_suback(self, connection: Connection, packet_id: int, reasons: list[int]) -> None:
         return None
 
-    def on_closed(self, reason: str) -> None:
+    def on_closed(self, connection: Connection, reason: str) -> None:
         self.closed.append(reason)
+
+    def on_too_large(self, topic: str, size: int, limit: int) -> None:
+        self.too_large.append((topic, size, limit))
 
 
 class FakeTransport(asyncio.Transport):
@@ -72,12 +76,26 @@ class FakeTransport(asyncio.Transport):
     def get_write_buffer_size(self) -> int:
         return 0
 
+    def can_write_eof(self) -> bool:
+        return True
 
-def _connection(clean: bool = False) -> tuple[Connection, Recorder, FakeTransport]:
+    def write_eof(self) -> None:
+        self.eof = True
+
+
+CONNACK = mqtt5.ConnAckPacket()
+
+
+def _connection(
+    clean: bool = False, connack: mqtt5.ConnAckPacket | None = CONNACK
+) -> tuple[Connection, Recorder, FakeTransport]:
+    """A connection on a fake transport, past its CONNACK unless `connack` is None."""
     recorder = Recorder()
     connection = Connection(recorder, Outbox(100), clean=clean)
     transport = FakeTransport(connection)
     connection.connection_made(transport)
+    if connack is not None:
+        connection.data_received(connack.write())
     return connection, recorder, transport
 
 
@@ -134,7 +152,7 @@ async def test_a_malformed_packet_closes_the_connection_with_its_reason() -> Non
 )
 async def test_garbage_is_malformed_never_an_exception(garbage: bytes) -> None:
     """Bad flags, a length over 4 bytes, QoS 3, an unexpected CONNACK without properties."""
-    connection, recorder, transport = _connection()
+    connection, recorder, transport = _connection(connack=None)
     connection.data_received(garbage)
     assert transport.closing
     assert "malformed" in recorder.closed[0]
@@ -164,6 +182,56 @@ async def test_a_topic_that_is_not_utf8_is_handed_on_flagged_with_its_packet_id(
     assert first[1:] == (b"payload", 1, False, 9, False)
     assert "\\xff\\xfe" in first[0]
     assert second[5] is True
+
+
+# mqtt5's panic leaves Python's UnicodeDecodeError "ignored" (printed to stderr): expected here.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_a_press_with_a_property_that_is_not_utf8_is_still_a_press() -> None:
+    """mqtt5 0.8.0 panics on a user property that is not UTF-8 as on such a topic; only the topic
+    decides whether the message is flagged (the hub reads no property): a press on a good topic
+    is handed on as the press it is, not rejected and acknowledged as a bad topic."""
+    topic = b"chuong/v1/dev/b-1/event"
+    key, value = b"k", b"\xff"
+    prop = b"\x26" + len(key).to_bytes(2, "big") + key + len(value).to_bytes(2, "big") + value
+    body = len(topic).to_bytes(2, "big") + topic + b"\x00\x05" + bytes((len(prop),)) + prop
+    body += b'{"event":"press"}'
+    connection, recorder, transport = _connection()
+    connection.data_received(bytes((0x32, len(body))) + body)
+    assert not transport.closing
+    assert recorder.published == [
+        ("chuong/v1/dev/b-1/event", b'{"event":"press"}', 1, False, 5, True)
+    ]
+
+
+async def test_nothing_but_connack_is_taken_before_connack() -> None:
+    """A PUBLISH before CONNACK (§3.2: the broker's first packet is CONNACK) would be counted
+    with the previous connection and its PUBACK dropped as stale: it closes the connection."""
+    connection, recorder, transport = _connection(connack=None)
+    connection.data_received(_publishes(1) + mqtt5.ConnAckPacket().write())
+    assert transport.closing
+    assert recorder.published == []
+    assert "before CONNACK" in recorder.closed[0]
+
+
+async def test_after_disconnect_the_reads_stay_framed_and_nothing_is_written() -> None:
+    """During a clean stop the connection reads on until the broker closes it (so that it never
+    closes with data unread): packets that arrive then, several in one read or split, are still
+    framed (not taken for malformed), handed to nobody, and nothing more is written after
+    DISCONNECT and EOF (not a keepalive's PINGREQ, not a PUBACK)."""
+    connection, recorder, transport = _connection()
+    stopping = asyncio.create_task(connection.disconnect(0.2))
+    await asyncio.sleep(0)
+    written = len(transport.written)
+    data = _publishes(5)
+    for piece in (data[:7], data[7:-9], data[-9:]):
+        connection.data_received(piece)
+    assert connection._rest == b"", "every packet read whole: nothing left over to misframe"
+    connection.write(b"\xc0\x00")
+    connection.flush()
+    await stopping
+    assert recorder.published == []
+    assert not any("malformed" in reason for reason in recorder.closed)
+    assert len(transport.written) == written
 
 
 def test_raw_publish_rejects_a_short_frame() -> None:
@@ -211,6 +279,19 @@ def test_outbox_resends_in_order_with_dup_only_when_the_session_is_kept() -> Non
     outbox.rewind(session_present=False)
     fresh = [mqtt5.read(memoryview(p))[0] for p in outbox.take(10)]
     assert not any(p.duplicate for p in fresh if isinstance(p, mqtt5.PublishPacket))
+
+
+def test_outbox_drops_what_the_broker_would_refuse_and_keeps_the_rest_in_order() -> None:
+    """A publication larger than the broker's Maximum Packet Size is dropped, noted with its
+    topic and size, and its packet id freed; those behind it go on (sent as the first of the
+    queue, it would close every connection, §4.13)."""
+    outbox = Outbox(10)
+    for topic, size in (("a", 10), ("big", 9000), ("b", 10)):
+        outbox.add(topic, b"x" * size, True)
+    sent = outbox.take(10, 8192)
+    assert [mqtt5.read(memoryview(p))[0].topic for p in sent] == ["a", "b"]  # type: ignore[union-attr]
+    assert [(t, size > 9000) for t, size in outbox.too_large] == [("big", True)]
+    assert len(outbox) == 2
 
 
 def test_outbox_ids_never_collide_and_the_limit_holds() -> None:
