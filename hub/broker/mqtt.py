@@ -56,7 +56,7 @@ from typing import Any, Final
 import mqtt5
 
 from hub.backoff import Backoff, Retries
-from hub.broker.wire import Connection, Outbox
+from hub.broker.wire import Connection, Outbox, reason_text
 from hub.clock import Clock
 from hub.config import MqttSection
 from hub.domain.inbound import Delivery
@@ -489,7 +489,8 @@ class MqttAdapter:
         if packet.reason_code.value >= REFUSED:
             conn.close("refused", abort=True)
             why = f" ({packet.reason_str})" if packet.reason_str else ""
-            self._note_error(f"the broker refused the connection: {packet.reason_code.name}{why}")
+            refused = reason_text(packet.reason_code)
+            self._note_error(f"the broker refused the connection: {refused}{why}")
             return
         if not self._may_connect():
             conn.close("the lease was lost during the connection", abort=True)

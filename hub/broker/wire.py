@@ -125,6 +125,13 @@ def publish_topic(frame: bytes) -> str:
         return "?"
 
 
+def reason_text(code: object) -> str:
+    """A reason code as words, as the MQTT 5 specification names it (§2.4): `NOT_AUTHORIZED`
+    is "Not authorized", what the officer reads on the status page."""
+    name = str(getattr(code, "name", code))
+    return name.replace("_", " ").capitalize()
+
+
 def _is_codec_panic(exc: BaseException) -> bool:
     """The Rust code of mqtt5 panicked (a BaseException named PanicException, not importable)."""
     return type(exc).__name__ == "PanicException"
@@ -396,7 +403,7 @@ class Connection(asyncio.Protocol):
         elif kind is mqtt5.DisconnectPacket:
             assert isinstance(packet, mqtt5.DisconnectPacket)
             why = f": {packet.reason_str}" if packet.reason_str else ""
-            self.close(f"the broker disconnected: {packet.reason_code.name}{why}")
+            self.close(f"the broker disconnected: {reason_text(packet.reason_code)}{why}")
         else:
             raise MalformedPacket(f"unexpected {kind.__name__} from the broker")
 
@@ -440,7 +447,7 @@ class Connection(asyncio.Protocol):
             if self._refused_acks % 1000 == 1:
                 log.warning(
                     "mqtt: the broker refused a publication of the hub: %s (%d on this connection)",
-                    packet.reason_code.name,
+                    reason_text(packet.reason_code),
                     self._refused_acks,
                 )
         if self._outbox.queued:

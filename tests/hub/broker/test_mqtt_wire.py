@@ -190,7 +190,7 @@ async def test_a_refused_login_is_the_last_error(tmp_path: Path) -> None:
         await wait_for(lambda: len(errors) >= 2, 10)
         assert adapter.last_error is not None
         assert "refused the connection" in adapter.last_error
-        assert "NOT_AUTHORIZED" in adapter.last_error or "BAD_USER" in adapter.last_error
+        assert "Not authorized" in adapter.last_error or "Bad user" in adapter.last_error
         assert not adapter.connected
     finally:
         await adapter.stop()
