@@ -342,6 +342,11 @@ WRITER_NAME: Final = "chuong-writer"
 """The `application_name` prefix of every hub's writer connection."""
 LEASE_LOCK_TIMEOUT: Final = "2s"
 """How long taking the lock waits for the lease row (locked by a frozen hub's open batch)."""
+RETAKE_PATIENCE_S: Final = 20.0
+"""After losing its lease, how long a hub that finds the lock held but the epoch unchanged keeps
+asking before it steps down: after a short cut of the network, the lock may still be held by
+this hub's own old session, which the server ends only when it notices (the idle timeout, 5 s;
+its keepalives, about 11 s). Nobody took the store meanwhile (the epoch would have moved)."""
 LEASE_S: Final = 3.0
 """The active hub's lease: it holds the store only while its last confirmation of the lock is
 younger than this. Shorter than `LOCK_IDLE_TIMEOUT`, so that a hub frozen past its lease knows
@@ -528,9 +533,9 @@ class StoreLock:
                 await self._lose("no answer in time (is the network to the server down?)")
                 return
             if (error := confirm.exception()) is not None:
-                if not isinstance(error, psycopg.Error):
-                    raise error
-                await self._lose(str(error) or "the confirmation failed")
+                # Whatever the error, the lease is not confirmed: the hub stops speaking and asks
+                # again (an error that ended this task would leave it silent for good).
+                await self._lose(str(error) or f"the confirmation failed: {error!r}")
                 return
             self._confirmed_at = time.monotonic()
 
@@ -541,10 +546,18 @@ class StoreLock:
         log.error("store: this hub lost the store's lock: %s", why)
         self.on_lost()
         await self._drop()
+        await asyncio.sleep(0)  # let an abandoned confirmation unwind before a new socket
+        patience = time.monotonic() + RETAKE_PATIENCE_S
         while True:
             try:
                 if await self._try():
                     break
+                if previous is not None and time.monotonic() < patience:
+                    if await self._epoch_now() == previous:
+                        # Held, but nobody took the store: perhaps this hub's own old session,
+                        # not yet ended by the server. Ask again.
+                        await asyncio.sleep(LOCK_POLL_S)
+                        continue
                 log.error("store: another hub holds the store's lock: this hub steps down")
                 self.on_superseded()
                 return
@@ -565,6 +578,15 @@ class StoreLock:
         )
         await self._drop()
         self.on_superseded()
+
+    async def _epoch_now(self) -> int | None:
+        """The store's lease epoch as it is now (None: no lease row)."""
+        conn = await self._connection()
+        cursor = await conn.execute(
+            "SELECT epoch FROM store_lease WHERE key = %s", (LOCK_KEY,), prepare=False
+        )
+        row = await cursor.fetchone()
+        return None if row is None else int(row[0])
 
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None

@@ -159,11 +159,14 @@ def lease_fence(epoch: Callable[[], int | None], writer_name: str) -> Fence:
 
     The row lock it takes is what the writer's batches take, with the same consequence: a hub
     frozen or cut off in the middle of such a transaction would keep the lease row locked and
-    the next hub could not take the store. So the connection is first named as this hub's
-    writer (`writer_name`), whose connections a hub taking the store over ends."""
+    the next hub could not take the store. So the connection is first named as one of this
+    hub's writer connections (`writer_name` and `-retention`), which a hub taking the store
+    over ends: another hub, or this hub itself taking its lock back (its writer connection is
+    spared then, not its retention's, whose row lock would hold the new epoch back)."""
+    name = f"{writer_name}-retention"
 
     def check(conn: sqlite3.Connection) -> None:
-        conn.execute("SELECT set_config('application_name', ?, false)", (writer_name,))
+        conn.execute("SELECT set_config('application_name', ?, false)", (name,))
         row = conn.execute(
             "SELECT epoch FROM store_lease WHERE key = ? FOR SHARE", (LOCK_KEY,)
         ).fetchone()

@@ -297,6 +297,7 @@ class Pipeline:
             return False
         if isinstance(first, _FlushHeartbeats):
             await self._commit_heartbeats()
+            self._overtook()
             return True
         batch: list[Item] = []
         self._add(batch, first)
@@ -314,8 +315,7 @@ class Pipeline:
         self._metrics.pipeline_backlog.set(self._queue.qsize())
         if batch:
             await self._process(batch, taken=self._clock.monotonic())
-            if self._upkeep:
-                self._overtaken += 1
+            self._overtook()
         if not going_on:
             await self._stop_now()
             return False
@@ -324,6 +324,12 @@ class Pipeline:
         if self._clock.monotonic() - self._last_commit > self._probe_interval_s:
             await self._process([self._probe()])
         return True
+
+    def _overtook(self) -> None:
+        """A batch went ahead of the upkeep waiting (presses, or a flush of heartbeats: a large
+        fleet's keep the queue from ever being empty, and would otherwise starve supervision)."""
+        if self._upkeep:
+            self._overtaken += 1
 
     async def _take_first(self) -> Item | _Stop | _FlushHeartbeats:
         """The next thing queued, waiting for it (a probe of the store if none comes)."""
@@ -430,8 +436,7 @@ class Pipeline:
         keys = [(i.button, i.event.id) for i in batch if isinstance(i, PressIn)]
         version, earlier = await self._retrying(functools.partial(self.store.before_plan, keys))
         if version != self._data_version:
-            await self._retrying(self._reload_registry)
-            self._data_version = version  # only once reloaded: a failed reload is tried again
+            await self._retrying(functools.partial(self._reload_registry, version))
         plan = Plan(
             hub_id=self._hub_id,
             state=self.state,
@@ -590,9 +595,28 @@ class Pipeline:
 
     # -- helpers -----------------------------------------------------------------------------------
 
-    async def _reload_registry(self) -> None:
-        """Another process (the command line) changed the store: the registry is read again."""
-        self.state.registry = await self.store.load_registry()
+    async def _reload_registry(self, version: int) -> None:
+        """Another process (the command line) changed the store: the registry is read again.
+        A store error that may pass is raised (`_retrying` tries again, and the version stays
+        old until a reload succeeds). A registry the hub cannot read (a row another version of
+        the command line wrote, an edit by hand) must not fail the batch: its presses would be
+        set aside as rejected and acknowledged, with no alarm. The batch is planned on the
+        registry the hub has, and the error logged, once for this version of the store."""
+        try:
+            registry = await self.store.load_registry()
+        except WRITE_ERRORS:
+            raise
+        except Exception:
+            self._data_version = version
+            log.exception(
+                "registry: the changed registry cannot be read; the hub goes on with the one it"
+                " has (%d sites, %d buttons) until the next change",
+                len(self.state.registry.sites),
+                len(self.state.registry.buttons),
+            )
+            return
+        self.state.registry = registry
+        self._data_version = version
         log.info(
             "registry: reloaded (%d sites, %d buttons)",
             len(self.state.registry.sites),

@@ -403,3 +403,38 @@ def test_which_postgresql_errors_may_pass(error: type[psycopg.Error], passes: bo
     """A store error that may pass keeps the batch and retries it (nothing acknowledged, the
     store shown unwritable); only a fault of the hub's own SQL or data is split and set aside."""
     assert write_may_pass(error("x")) is passes
+
+
+async def test_a_lease_lost_to_a_short_cut_is_taken_back_not_given_up(pg_database: str) -> None:
+    """A short cut of the network: the hub gave up its lock's connection, but the server has not
+    noticed yet, so this hub's own old session still holds the lock. Nobody took the store (the
+    epoch has not moved): the hub asks again until the server ends the old session, and takes
+    its lock back with the next epoch. It does not step down (a needless failover, or with no
+    standby a restart), as it did at the first refusal."""
+    pg.migrate_pg(pg_database)
+    events: list[str] = []
+    lock = pg.StoreLock(
+        pg_database,
+        on_lost=lambda: events.append("lost"),
+        on_regained=lambda: events.append("regained"),
+        on_superseded=lambda: events.append("superseded"),
+    )
+    try:
+        assert await lock.try_take()
+        epoch = lock.epoch
+        assert epoch is not None
+        assert lock._task is not None
+        lock._task.cancel()  # the watch is driven by hand here
+        with contextlib.suppress(asyncio.CancelledError):
+            await lock._task
+        stale, lock._conn = lock._conn, None  # the old session, still holding the lock
+        assert stale is not None
+        retake = asyncio.create_task(lock._lose("no answer in time (test)"))
+        await asyncio.sleep(1.0)
+        assert events == ["lost"], "asked again while its own old session held the lock"
+        await stale.close()  # the server ends the old session
+        await retake
+        assert events == ["lost", "regained"]
+        assert lock.epoch == epoch + 1
+    finally:
+        await lock.release()

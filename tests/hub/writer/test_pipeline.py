@@ -264,3 +264,38 @@ async def test_a_registry_reload_that_fails_once_is_tried_again(
     [alarm] = await store.list_alarms()
     assert alarm.site is not None
     assert alarm.site.id == "bank"
+
+
+async def test_a_registry_the_hub_cannot_read_does_not_cost_a_press_its_alarm(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process changes the registry and reading it fails with an error that will not
+    pass (a row this hub cannot read). The press is planned on the registry the hub has and
+    raises its alarm, with its site; it is not set aside as rejected. Once read again, the
+    registry is taken."""
+    pipeline, acker = await make_pipeline(store, retry_max_s=0.1)
+    with contextlib.closing(open_sync(store.path, 5000)) as conn:
+        import_registry(
+            conn, [Site("bank", "Ngân hàng")], [Button("b1", "bank")], datetime.now(UTC), "cli"
+        )
+    real = store.load_registry
+    broken = [ValueError("'unknown' is not a valid AlarmKind")]
+
+    async def unreadable() -> Any:
+        if broken:
+            raise broken[0]
+        return await real()
+
+    monkeypatch.setattr(store, "load_registry", unreadable)
+    pipeline.submit(press("b0", "e0", 1))  # a button the hub does not know yet
+    await wait_for(lambda: acker.acked == [1])
+    broken.clear()
+    with contextlib.closing(open_sync(store.path, 5000)) as conn:
+        import_registry(conn, [], [Button("b2", "bank")], datetime.now(UTC), "cli")
+    pipeline.submit(press("b2", "e2", 2))
+    await pipeline.stop()
+    assert acker.acked == [1, 2]
+    assert await store.list_rejected() == []
+    alarms = {alarm.devices[0].button: alarm for alarm in await store.list_alarms()}
+    assert set(alarms) == {"b0", "b2"}
+    assert alarms["b2"].site is not None

@@ -435,3 +435,35 @@ async def test_a_stream_of_presses_lets_waiting_upkeep_through_after_a_few_batch
     await wait_for(lambda: len(harness.acker.acked) == len(heard) + len(fresh))
     kinds = ["online" if online_changes(c) else f"{len(c.presses)} press" for c in commits]
     assert kinds == ["1 press", "1 press", "online"] + ["1 press"] * 4
+
+
+async def test_a_fleets_heartbeats_never_hold_the_supervisors_command_for_good(
+    start_pipeline: StartPipeline,
+) -> None:
+    """Heartbeats keep arriving, so that a flush of them is always queued when a batch ends (the
+    queue is never empty) and no press comes: the supervisor's command set aside still goes
+    once `UPKEEP_OVERTAKEN_MAX` flushes have gone ahead of it. (Counting only press batches, it
+    waited for as long as the heartbeats came: supervision stopped.)"""
+    harness = await start_pipeline(batch_max=2, heartbeat_flush_s=0.001)
+    heard = ["h1"]
+    fleet = [f"f{n}" for n in range(50)]
+    await heard_but_not_marked(harness, heard, fleet, [])
+    beating = True
+
+    async def beats() -> None:
+        n = 0
+        while beating:
+            harness.pipeline.submit(beat(fleet[n % len(fleet)], 80))
+            n += 1
+            await asyncio.sleep(0)
+
+    fleet_task = asyncio.create_task(beats())
+    try:
+        await asyncio.sleep(0.05)
+        review = asyncio.create_task(harness.pipeline.execute(supervise(heard)))
+        await wait_for(review.done, 20)
+        review.result()
+    finally:
+        beating = False
+        await fleet_task
+    assert (await harness.store.list_device_states())["h1"].online is True
