@@ -552,12 +552,15 @@ class StoreLock:
             try:
                 if await self._try():
                     break
-                if previous is not None and time.monotonic() < patience:
-                    if await self._epoch_now() == previous:
-                        # Held, but nobody took the store: perhaps this hub's own old session,
-                        # not yet ended by the server. Ask again.
-                        await asyncio.sleep(LOCK_POLL_S)
-                        continue
+                if (
+                    previous is not None
+                    and time.monotonic() < patience
+                    and await self._epoch_now() == previous
+                ):
+                    # Held, but nobody took the store: perhaps this hub's own old session, not
+                    # yet ended by the server. Ask again.
+                    await asyncio.sleep(LOCK_POLL_S)
+                    continue
                 log.error("store: another hub holds the store's lock: this hub steps down")
                 self.on_superseded()
                 return
