@@ -526,7 +526,7 @@ class Connection(asyncio.Protocol):
         if transport is None:
             return
         if not abort:
-            self.flush()  # what was queued before the close still leaves (a refused CONNACK's)
+            self.flush()  # what was queued before the close (PUBACKs) still leaves
         self._closing = True
         if abort:
             transport.abort()
