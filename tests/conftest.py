@@ -8,6 +8,7 @@ import contextlib
 import os
 import resource
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -337,6 +338,18 @@ async def wait_hub_ready(
     await wait_for(ready, timeout)
 
 
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether the hub could listen on `port` now (bound as the hub binds: SO_REUSEADDR, so that
+    connections of an earlier hub in TIME_WAIT do not count)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 class HubProcess:
     """The hub as a real subprocess (`python -m hub run`), for kill -9 and signal tests."""
 
@@ -376,6 +389,17 @@ class HubProcess:
         return f"http://127.0.0.1:{self.http_port}"
 
     def start(self) -> HubProcess:
+        if (
+            self.process is not None
+            and self.env.get("CHUONG_HTTP__PORT") == str(self.http_port)
+            and not port_free(self.http_port)
+        ):
+            # Started again (`restart`): the port was free when chosen, but it is one of the
+            # system's ephemeral ports, and a connection made since (a button's, the store's)
+            # may have it as its own end. The hub could not listen: it gets another port. (A
+            # first start keeps its port, taken or not: a test may take it on purpose.)
+            self.http_port = free_port()
+            self.env["CHUONG_HTTP__PORT"] = str(self.http_port)
         self._log = self.log_path.open("ab")
         limits = self.open_files
 
